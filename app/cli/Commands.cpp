@@ -1,0 +1,156 @@
+#include "cli/Commands.h"
+
+#include "io/DiffusersFolder.h"
+#include "io/SafeTensors.h"
+#include "models/KnownConfigs.h"
+#include "models/LatentModel.h"
+#include "util/Error.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <cstdio>
+#include <iostream>
+
+namespace ls::cli {
+
+using nlohmann::json;
+
+namespace {
+
+int cmdInfo(const std::string& path, const std::string& prediction)
+{
+    auto w = io::openWeights(path);
+    models::ModelConfig cfg;
+    if (auto* d = dynamic_cast<io::DiffusersFolder*>(w.get()))
+        cfg = models::configFromLdmJson(d->ldmConfig(), d);
+    else if (auto beside = models::findConfigBeside(path))
+        cfg = models::configFromLdmJson(*beside, w.get());
+    else
+        cfg = models::detectConfig(*w, prediction);
+    json out;
+    out["file"] = path;
+    out["tensors"] = w->keys().size();
+    out["config"] = cfg.toJson();
+    std::cout << out.dump(2) << std::endl;
+    return 0;
+}
+
+int cmdManifest(const std::string& name)
+{
+    auto cfg = models::knownConfig(name);
+    auto m = models::LatentModel::build(cfg, at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
+    json keys = json::array();
+    std::map<std::string, int64_t> counts;
+    int64_t total = 0;
+    m->forEachTensor([&](const std::string& k, at::Tensor& t) {
+        json e = { k, t.sizes().vec() };
+        if (t.scalar_type() != at::kFloat)
+            e.push_back(t.scalar_type() == at::kLong ? "int64" : c10::toString(t.scalar_type()));
+        else {
+            std::string prefix = k.rfind("model.diffusion_model.", 0) == 0 ? "model.diffusion_model."
+                : k.rfind("first_stage_model.", 0) == 0                    ? "first_stage_model."
+                : k.rfind("cond_stage_model.transformer.text_model.", 0) == 0 ? "cond_stage_model.transformer.text_model."
+                : k.rfind("cond_stage_model.model.", 0) == 0               ? "cond_stage_model.model."
+                                                                           : "cond_stage_model.";
+            counts[prefix] += t.numel();
+            total += t.numel();
+        }
+        keys.push_back(e);
+    });
+    json out;
+    out["model"] = name;
+    out["param_counts"] = counts;
+    out["total_params"] = total;
+    out["n_keys"] = keys.size();
+    out["keys"] = keys;
+    std::cout << out.dump() << std::endl;
+    return 0;
+}
+
+int cmdRandomCheckpoint(const std::string& name, const std::string& out, const std::string& dtype, uint64_t seed)
+{
+    torch::NoGradGuard noGrad;
+    auto cfg = models::knownConfig(name);
+    at::ScalarType st = dtype == "fp16" ? at::kHalf : dtype == "bf16" ? at::kBFloat16 : dtype == "fp32" ? at::kFloat : at::kFloat;
+    if (dtype != "fp16" && dtype != "bf16" && dtype != "fp32")
+        fail(ErrorKind::InvalidInput, "--dtype must be fp32, fp16 or bf16, got '" + dtype + "'");
+    auto m = models::LatentModel::build(cfg, at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    m->forEachTensor([&](const std::string& k, at::Tensor& t) {
+        if (t.scalar_type() == at::kLong) {
+            tensors.emplace_back(k, at::arange(t.size(-1), at::TensorOptions().dtype(at::kLong)).view(t.sizes()));
+            return;
+        }
+        // Small random weights with unit-ish norms so activations stay finite through the whole network.
+        at::Tensor r = at::empty(t.sizes(), at::TensorOptions().dtype(at::kFloat));
+        const bool norm = k.find("norm") != std::string::npos && k.size() > 7 && k.compare(k.size() - 7, 7, ".weight") == 0;
+        if (norm)
+            r.fill_(1.0);
+        else if (t.dim() <= 1)
+            r.zero_();
+        else {
+            const double fanIn = static_cast<double>(t.numel() / t.size(0));
+            r.normal_(0.0, 1.0 / std::sqrt(fanIn), gen);
+        }
+        tensors.emplace_back(k, r.to(st));
+    });
+    auto s = sampling::BetaSchedule::linear(cfg.linearStart, cfg.linearEnd, cfg.timesteps);
+    tensors.emplace_back("betas", s.betas);
+    tensors.emplace_back("alphas_cumprod", s.alphasCumprod);
+    tensors.emplace_back("alphas_cumprod_prev", s.alphasCumprodPrev);
+    io::writeSafeTensors(out, tensors, { { "format", "pt" }, { "latent_studio", "random " + name } });
+    std::fprintf(stderr, "wrote %s: %zu tensors (%s)\n", out.c_str(), tensors.size(), dtype.c_str());
+    return 0;
+}
+
+} // namespace
+
+int run(int argc, char** argv)
+{
+    CLI::App app { "latent-cli: latent diffusion image synthesis from the command line (Latent Studio " LS_VERSION ")" };
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("latent-cli ") + LS_VERSION);
+
+    std::vector<std::string> goldenDirs;
+    bool verbose = false;
+    auto* golden = app.add_subcommand("golden", "Run golden reference cases (folders with case.json)");
+    golden->add_option("dirs", goldenDirs, "Case folders or folders of cases")->required();
+    golden->add_flag("-v,--verbose", verbose, "Print every output's error");
+
+    std::string infoPath, prediction;
+    auto* info = app.add_subcommand("info", "Print what a checkpoint is (family, configuration)");
+    info->add_option("path", infoPath, "Checkpoint file or diffusers folder")->required();
+    info->add_option("--prediction", prediction, "eps or v (SD2 768-v checkpoints need v)")->check(CLI::IsMember({ "eps", "v" }));
+
+    std::string manifestName;
+    auto* manifest = app.add_subcommand("manifest", "Print a full-size model's checkpoint keys and shapes (no weights allocated)");
+    manifest->add_option("name", manifestName, "Model name")->required()->check(CLI::IsMember(models::knownConfigNames()));
+
+    std::string rcName, rcOut, rcDtype = "fp32";
+    uint64_t rcSeed = 0;
+    auto* rc = app.add_subcommand("make-random-checkpoint", "Write a full-size checkpoint with random weights in the original key layout");
+    rc->add_option("name", rcName, "Model name")->required()->check(CLI::IsMember(models::knownConfigNames()));
+    rc->add_option("out", rcOut, "Output .safetensors")->required();
+    rc->add_option("--dtype", rcDtype, "fp32, fp16 or bf16")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
+    rc->add_option("--seed", rcSeed, "Random seed");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    if (*golden)
+        return runGolden(goldenDirs, verbose);
+    if (*info)
+        return cmdInfo(infoPath, prediction);
+    if (*manifest)
+        return cmdManifest(manifestName);
+    if (*rc)
+        return cmdRandomCheckpoint(rcName, rcOut, rcDtype, rcSeed);
+    return 0;
+}
+
+} // namespace ls::cli

@@ -1,0 +1,669 @@
+#include "cli/GoldenCases.h"
+
+#include "io/DiffusersFolder.h"
+#include "io/SafeTensors.h"
+#include "models/LatentModel.h"
+#include "sampling/Samplers.h"
+#include "text/ClipTokenizer.h"
+#include "text/LayoutTokens.h"
+#include "util/Error.h"
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+namespace ls::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace ls::models;
+
+namespace {
+
+struct Ctx {
+    fs::path dir;
+    json cj;
+    std::unique_ptr<io::SafeTensorsFile> io;
+    std::shared_ptr<io::WeightSource> override;
+    GoldenResult r;
+    double atol = 0, rtol = 0;
+
+    at::Tensor in(const std::string& name)
+    {
+        const json& inputs = cj["inputs"];
+        const std::string key = inputs.contains(name) && inputs[name].is_string() ? inputs[name].get<std::string>() : name;
+        return io->load(key).clone();
+    }
+    at::Tensor expected(const std::string& name)
+    {
+        const json& outputs = cj["outputs"];
+        std::string key = name;
+        if (outputs.contains(name) && outputs[name].is_string())
+            key = outputs[name].get<std::string>();
+        return io->load(key).clone();
+    }
+    std::pair<double, double> tolFor(const std::string& name) const
+    {
+        const json& t = cj["tolerance"];
+        if (t.is_object() && t.contains("per_output") && t["per_output"].contains(name))
+            return { t["per_output"][name].value("atol", atol), t["per_output"][name].value("rtol", rtol) };
+        return { atol, rtol };
+    }
+    void check(const std::string& name, const at::Tensor& got0, const at::Tensor& exp0)
+    {
+        auto [a, rt] = tolFor(name);
+        auto got = got0.detach().to(at::kDouble).contiguous();
+        auto exp = exp0.detach().to(at::kDouble).contiguous();
+        if (got.sizes() != exp.sizes()) {
+            if (got.numel() == exp.numel()) {
+                got = got.view(exp.sizes());
+            } else {
+                r.ok = false;
+                r.details.push_back(name + ": shape " + io::shapeToString(got.sizes().vec()) + " != expected " + io::shapeToString(exp.sizes().vec()));
+                if (r.message.empty())
+                    r.message = name + " has the wrong shape";
+                return;
+            }
+        }
+        auto err = (got - exp).abs();
+        const double maxErr = err.numel() ? err.max().item<double>() : 0.0;
+        auto ratio = at::where(err == 0, at::zeros_like(err), err / (a + rt * exp.abs()));
+        double worst = ratio.numel() ? ratio.max().item<double>() : 0.0;
+        if (std::isnan(maxErr) || !at::isfinite(got).all().item<bool>())
+            worst = INFINITY;
+        r.maxErr = std::max(r.maxErr, maxErr);
+        char buf[256];
+        std::snprintf(buf, sizeof buf, "%s: max_err=%.3g worst=%.3g of tol (atol=%.3g rtol=%.3g)", name.c_str(), maxErr, worst, a, rt);
+        r.details.push_back(buf);
+        if (!(worst <= 1.0)) {
+            r.ok = false;
+            if (r.message.empty())
+                r.message = std::string("out of tolerance: ") + buf;
+        }
+    }
+    void checkOut(const std::string& name, const at::Tensor& got) { check(name, got, expected(name)); }
+
+    fs::path resolve(const std::string& rel) const { return fs::weakly_canonical(dir / rel); }
+
+    std::shared_ptr<io::WeightSource> weights()
+    {
+        if (override)
+            return override;
+        if (!cj.contains("weights") || !cj["weights"].is_string())
+            fail(ErrorKind::InvalidInput, (dir / "case.json").string() + ": case has no weights");
+        return std::make_shared<io::SafeTensorsFile>(resolve(cj["weights"].get<std::string>()));
+    }
+};
+
+at::TensorOptions f32() { return at::TensorOptions().dtype(at::kFloat); }
+
+template <class M>
+M loadPart(M module, const io::WeightSource& w, const std::string& prefix)
+{
+    LoadReport rep;
+    LoadOptions lo;
+    lo.optional = { "embeddings.position_ids" };
+    loadModule(*module, w, prefix, rep, lo);
+    if (!rep.ok())
+        fail(ErrorKind::Mismatch, rep.describe(w.path()));
+    return module;
+}
+
+// The LDM config of a checkpoint-kind case beside a weights file (the golden tiny checkpoints).
+json checkpointConfigFor(const fs::path& weightsFile)
+{
+    const fs::path cj = weightsFile.parent_path() / "case.json";
+    if (!fs::exists(cj))
+        fail(ErrorKind::InvalidInput, weightsFile.string() + ": no case.json beside it to read the model config from");
+    std::ifstream in(cj);
+    return json::parse(in)["config"];
+}
+
+std::shared_ptr<LatentModel> tinyModel(Ctx& c, const std::string& weightsRel, const json& ldmConfig)
+{
+    std::shared_ptr<io::WeightSource> w = c.override ? c.override : std::shared_ptr<io::WeightSource>(std::make_shared<io::SafeTensorsFile>(c.resolve(weightsRel)));
+    return LatentModel::load(*w, configFromLdmJson(ldmConfig, w.get()), f32());
+}
+
+sampling::EpsFn cfgEps(LatentModel& m, const at::Tensor& cond, const at::Tensor& uncond, double scale, const at::Tensor& concat = {})
+{
+    return [&m, cond, uncond, scale, concat](const at::Tensor& x, const at::Tensor& t, double) {
+        auto xin = at::cat({ x, x });
+        if (concat.defined())
+            xin = at::cat({ xin, at::cat({ concat, concat }) }, 1);
+        auto out = m.unet(xin, at::cat({ t, t }), at::cat({ uncond, cond }));
+        auto parts = out.chunk(2);
+        return parts[0] + static_cast<float>(scale) * (parts[1] - parts[0]);
+    };
+}
+
+// ---------------------------------------------------------------- module cases
+
+void caseUnet(Ctx& c)
+{
+    auto w = c.weights();
+    auto unet = loadPart(UNetModel(UNetConfig::fromJson(c.cj["config"]), f32()), *w, c.cj.value("weights_prefix", "model.diffusion_model."));
+    c.checkOut("eps", unet(c.in("x"), c.in("timesteps"), c.in("context")));
+}
+
+void caseUnetSr(Ctx& c)
+{
+    auto w = c.weights();
+    auto unet = loadPart(UNetModel(UNetConfig::fromJson(c.cj["config"]), f32()), *w, "model.diffusion_model.");
+    c.checkOut("eps", unet(c.in("x"), c.in("timesteps")));
+}
+
+void caseX4(Ctx& c)
+{
+    auto w = c.weights();
+    const json& cfg = c.cj["config"];
+    auto unet = loadPart(UNetModel(UNetConfig::fromJson(cfg["unet_config"]), f32()), *w, "model.diffusion_model.");
+    const json ns = cfg["low_scale_config"]["params"]["noise_schedule_config"];
+    auto low = sampling::BetaSchedule::linear(ns["linear_start"].get<double>(), ns["linear_end"].get<double>(), 1000);
+    auto sqrtAcp = low.alphasCumprod64.sqrt().to(at::kFloat);
+    auto sqrtOneMinus = (1.0 - low.alphasCumprod64).sqrt().to(at::kFloat);
+    auto level = c.in("noise_level");
+    auto lr = c.in("lr_image");
+    auto xAug = sqrtAcp.index_select(0, level).view({ -1, 1, 1, 1 }) * lr + sqrtOneMinus.index_select(0, level).view({ -1, 1, 1, 1 }) * c.in("aug_noise");
+    auto x = at::cat({ c.in("x_noisy"), xAug }, 1);
+    c.checkOut("low_scale_sqrt_alphas_cumprod", sqrtAcp);
+    c.checkOut("low_scale_sqrt_one_minus_alphas_cumprod", sqrtOneMinus);
+    c.checkOut("x_aug", xAug);
+    c.checkOut("x", x);
+    c.checkOut("out", unet(x, c.in("timesteps"), c.in("context"), level));
+}
+
+void caseVae(Ctx& c, bool encode)
+{
+    auto w = c.weights();
+    auto ae = loadPart(Autoencoder(AutoencoderConfig::fromJson(c.cj["config"]), f32()), *w, "first_stage_model.");
+    if (encode) {
+        auto moments = ae->encodeMoments(c.in("image"));
+        auto parts = moments.chunk(2, 1);
+        c.checkOut("moments", moments);
+        c.checkOut("mean", parts[0]);
+        c.checkOut("logvar", parts[1].clamp(-30.0, 20.0));
+        c.checkOut("sample", ae->encode(c.in("image"), c.in("noise")));
+    } else {
+        c.checkOut("image", ae->decode(c.in("z")));
+    }
+}
+
+void caseVq(Ctx& c, bool encode)
+{
+    auto w = c.weights();
+    auto ae = loadPart(Autoencoder(AutoencoderConfig::fromJson(c.cj["config"]), f32()), *w, "first_stage_model.");
+    at::Tensor h = encode ? ae->encodeMoments(c.in("image")) : c.in("h");
+    auto [quant, indices] = ae->quantize(h);
+    if (encode)
+        c.checkOut("h", h);
+    c.checkOut("quant", quant);
+    c.checkOut("indices", indices.flatten());
+    if (!encode) {
+        c.checkOut("image", ae->decode(h));
+        c.checkOut("image_noquant", ae->decode(h, true));
+    }
+}
+
+void caseClip(Ctx& c)
+{
+    auto w = c.weights();
+    auto clip = loadPart(ClipTextModel(ClipTextConfig::fromJson(c.cj["config"]), f32()), *w, c.cj.value("weights_prefix", "cond_stage_model.transformer.text_model."));
+    auto ids = c.in("input_ids");
+    auto out = clip->forwardAll(ids);
+    c.checkOut("last_hidden_state", out.lastHidden);
+    const size_t n = out.hiddenStates.size();
+    c.checkOut("penultimate_hidden_state", out.hiddenStates[n - 2]);
+    c.checkOut("penultimate_hidden_state_normed", clip->forward(ids, 2));
+    for (size_t i = 0; i < n; ++i)
+        c.check("hidden_states." + std::to_string(i), out.hiddenStates[i], c.expected("hidden_states." + std::to_string(i)));
+}
+
+void caseBert(Ctx& c)
+{
+    auto w = c.weights();
+    const json& p = c.cj["config"];
+    BertConfig bc { p.value("n_embed", int64_t(512)), p.value("n_layer", int64_t(16)), p.value("vocab_size", int64_t(8192)), p.value("max_seq_len", int64_t(92)) };
+    auto bert = loadPart(BertEmbedder(bc, f32()), *w, "cond_stage_model.transformer.");
+    auto emb = bert(c.in("tokens"));
+    c.checkOut("embeddings", emb);
+    c.checkOut("input_embeddings", bert->taps[0]);
+    for (int64_t i = 0; i < bc.nLayer; ++i)
+        c.checkOut("attn_layer_input." + std::to_string(i), bert->taps[1 + i]);
+}
+
+void caseLayoutEps(Ctx& c)
+{
+    auto w = c.weights();
+    const json& cfg = c.cj["config"];
+    const json& p = cfg["cond_stage_config"]["params"];
+    BertConfig bc { p.value("n_embed", int64_t(512)), p.value("n_layer", int64_t(16)), p.value("vocab_size", int64_t(8192)), p.value("max_seq_len", int64_t(92)) };
+    auto bert = loadPart(BertEmbedder(bc, f32()), *w, "cond_stage_model.transformer.");
+    auto unet = loadPart(UNetModel(UNetConfig::fromJson(cfg["unet_config"]), f32()), *w, "model.diffusion_model.");
+    auto ctx = bert(c.in("tokens"));
+    c.checkOut("context", ctx);
+    c.checkOut("eps", unet(c.in("x"), c.in("timesteps"), ctx));
+    auto s = sampling::BetaSchedule::linear(cfg["linear_start"].get<double>(), cfg["linear_end"].get<double>(), cfg.value("timesteps", 1000));
+    c.checkOut("betas", s.betas);
+    c.checkOut("alphas_cumprod", s.alphasCumprod);
+}
+
+void caseSchedule(Ctx& c)
+{
+    const json& cfg = c.cj["config"];
+    auto s = sampling::BetaSchedule::linear(cfg["linear_start"].get<double>(), cfg["linear_end"].get<double>(), cfg.value("timesteps", 1000));
+    auto check64 = [&](const std::string& name, const at::Tensor& t) {
+        const double saveA = c.atol, saveR = c.rtol;
+        c.atol = 1e-12;
+        c.checkOut(name, t);
+        c.atol = saveA;
+        c.rtol = saveR;
+    };
+    c.checkOut("betas", s.betas);
+    c.checkOut("alphas_cumprod", s.alphasCumprod);
+    c.checkOut("alphas_cumprod_prev", s.alphasCumprodPrev);
+    check64("betas_float64", s.betas64);
+    check64("alphas_cumprod_float64", s.alphasCumprod64);
+    for (int S : cfg["ddim_S"].get<std::vector<int>>()) {
+        for (double eta : cfg["ddim_eta"].get<std::vector<double>>()) {
+            const std::string p = "ddim_S" + std::to_string(S) + "_eta" + std::to_string(static_cast<int>(eta)) + ".";
+            auto d = sampling::ddimParams(s, sampling::ddimTimesteps(S), eta);
+            auto vec = [](const std::vector<double>& v) { return at::tensor(v, at::TensorOptions().dtype(at::kDouble)); };
+            c.checkOut(p + "timesteps", at::tensor(d.timesteps));
+            c.checkOut(p + "ddim_alphas", vec(d.alphas));
+            c.checkOut(p + "ddim_alphas_prev", vec(d.alphasPrev));
+            c.checkOut(p + "ddim_sigmas", vec(d.sigmas));
+            c.checkOut(p + "ddim_sqrt_one_minus_alphas", vec(d.sqrtOneMinusAlphas));
+        }
+    }
+    sampling::SigmaSchedule k(s.alphasCumprod);
+    c.checkOut("k.sigmas", k.sigmas());
+    for (int n : cfg["k_n"].get<std::vector<int>>()) {
+        const std::string sn = std::to_string(n);
+        auto u = k.uniform(n);
+        auto kk = sampling::karrasSigmas(n, k.sigmaMin(), k.sigmaMax(), cfg.value("karras_rho", 7.0));
+        c.checkOut("k.get_sigmas_n" + sn, u);
+        c.checkOut("k.karras_n" + sn, kk);
+        const auto expT = c.expected("k.sigma_to_t_n" + sn);
+        c.check("k.sigma_to_t_n" + sn, k.sigmaToT(u.narrow(0, 0, expT.size(0))), expT);
+        const auto expKT = c.expected("k.karras_sigma_to_t_n" + sn);
+        c.check("k.karras_sigma_to_t_n" + sn, k.sigmaToT(kk.narrow(0, 0, expKT.size(0))), expKT);
+    }
+}
+
+// ---------------------------------------------------------------- sampler cases
+
+struct Trajectory {
+    std::vector<at::Tensor> latents, x0;
+};
+
+sampling::StepFn record(Trajectory& tr)
+{
+    return [&tr](int64_t, int64_t, const at::Tensor& x, const at::Tensor& x0) {
+        tr.latents.push_back(x.clone());
+        tr.x0.push_back(x0.clone());
+        return true;
+    };
+}
+
+void caseSample(Ctx& c, const std::string& kind)
+{
+    auto m = tinyModel(c, c.cj["weights"].get<std::string>(), checkpointConfigFor(c.resolve(c.cj["weights"].get<std::string>())));
+    const json& cfg = c.cj["config"];
+    const double scale = cfg.value("guidance_scale", 7.5);
+    const int64_t steps = cfg.value("steps", 10);
+    auto cond = m->clip->forward(c.in("cond_ids"));
+    auto uncond = m->clip->forward(c.in("uncond_ids"));
+    auto eps = cfgEps(*m, cond, uncond, scale);
+    auto xT = c.in("x_T");
+    Trajectory tr;
+    at::Tensor stepNoise;
+    if (c.cj["inputs"].contains("step_noise"))
+        stepNoise = c.in("step_noise");
+    auto noise = [&](int64_t i, const at::Tensor&) { return stepNoise[i]; };
+    at::Tensor final;
+    if (kind == "sample_ddim" || kind == "sample_plms") {
+        auto p = sampling::ddimParams(m->schedule, sampling::ddimTimesteps(steps), cfg.value("eta", 0.0));
+        sampling::DdimOptions o;
+        o.eta = cfg.value("eta", 0.0);
+        o.noise = noise;
+        o.onStep = record(tr);
+        final = kind == "sample_ddim" ? sampling::sampleDdim(eps, xT, p, o) : sampling::samplePlms(eps, xT, p, o);
+        c.checkOut("pred_x0", at::stack(tr.x0));
+    } else {
+        sampling::SigmaSchedule ks(m->schedule.alphasCumprod);
+        at::Tensor sigmas = kind == "sample_dpmpp_2m_karras" ? sampling::karrasSigmas(steps, ks.sigmaMin(), ks.sigmaMax()) : ks.uniform(steps);
+        c.checkOut("sigmas", sigmas);
+        sampling::KDenoiser den(eps, ks);
+        sampling::KOptions o;
+        o.noise = noise;
+        o.onStep = record(tr);
+        sampling::KSampler which = kind == "sample_euler" ? sampling::KSampler::Euler
+            : kind == "sample_euler_ancestral"            ? sampling::KSampler::EulerAncestral
+            : kind == "sample_heun"                       ? sampling::KSampler::Heun
+                                                          : sampling::KSampler::Dpmpp2M;
+        final = sampling::sampleK(which, den, xT * sigmas[0].item<float>(), sigmas, o);
+        c.checkOut("denoised", at::stack(tr.x0));
+    }
+    c.checkOut("latents", at::stack(tr.latents));
+    c.checkOut("final_latent", final);
+    c.checkOut("image", m->decodeLatent(final));
+}
+
+void caseImg2Img(Ctx& c)
+{
+    auto m = tinyModel(c, c.cj["weights"].get<std::string>(), checkpointConfigFor(c.resolve(c.cj["weights"].get<std::string>())));
+    const json& cfg = c.cj["config"];
+    const int64_t steps = cfg.value("steps", 10);
+    const int64_t tEnc = static_cast<int64_t>(cfg.value("strength", 0.6) * static_cast<double>(steps));
+    auto eps = cfgEps(*m, m->clip->forward(c.in("cond_ids")), m->clip->forward(c.in("uncond_ids")), cfg.value("guidance_scale", 7.5));
+    auto init = m->encodeImage(c.in("init_image"), c.in("posterior_noise"));
+    c.checkOut("init_latent", init);
+    auto p = sampling::ddimParams(m->schedule, sampling::ddimTimesteps(steps), 0.0);
+    const float a = static_cast<float>(p.alphas[tEnc]);
+    auto zEnc = std::sqrt(a) * init + static_cast<float>(p.sqrtOneMinusAlphas[tEnc]) * c.in("encode_noise");
+    c.checkOut("z_enc", zEnc);
+    sampling::DdimParams sub = p;
+    sub.timesteps.resize(tEnc);
+    sub.alphas.resize(tEnc);
+    sub.alphasPrev.resize(tEnc);
+    sub.sigmas.resize(tEnc);
+    sub.sqrtOneMinusAlphas.resize(tEnc);
+    Trajectory tr;
+    sampling::DdimOptions o;
+    o.onStep = record(tr);
+    auto final = sampling::sampleDdim(eps, zEnc, sub, o);
+    c.checkOut("latents", at::stack(tr.latents));
+    c.checkOut("final_latent", final);
+    c.checkOut("image", m->decodeLatent(final));
+}
+
+void caseInpaintMasked(Ctx& c)
+{
+    auto m = tinyModel(c, c.cj["weights"].get<std::string>(), checkpointConfigFor(c.resolve(c.cj["weights"].get<std::string>())));
+    const json& cfg = c.cj["config"];
+    auto eps = cfgEps(*m, m->clip->forward(c.in("cond_ids")), m->clip->forward(c.in("uncond_ids")), cfg.value("guidance_scale", 7.5));
+    auto x0 = c.in("x0"), mask = c.in("mask"), qn = c.in("q_sample_noise");
+    auto acp = m->schedule.alphasCumprod;
+    auto p = sampling::ddimParams(m->schedule, sampling::ddimTimesteps(cfg.value("steps", 10)), 0.0);
+    Trajectory tr;
+    sampling::DdimOptions o;
+    o.onStep = record(tr);
+    o.preStep = [&](int64_t i, int64_t t, const at::Tensor& x) {
+        const float a = acp[t].item<float>();
+        auto q = std::sqrt(a) * x0 + std::sqrt(1.0f - a) * qn[i];
+        return q * mask + (1 - mask) * x;
+    };
+    auto final = sampling::sampleDdim(eps, c.in("x_T"), p, o);
+    c.checkOut("latents", at::stack(tr.latents));
+    c.checkOut("final_latent", final);
+    c.checkOut("image", m->decodeLatent(final));
+}
+
+void caseInpaint9(Ctx& c)
+{
+    const json& cfg = c.cj["config"];
+    auto merged = std::make_shared<io::MergedSource>();
+    merged->add(std::make_shared<io::SafeTensorsFile>(c.resolve(c.cj["weights"].get<std::string>())), "model.diffusion_model.");
+    for (auto& [prefix, file] : c.cj["weights_by_prefix"].items())
+        if (prefix != "model.diffusion_model.")
+            merged->add(std::make_shared<io::SafeTensorsFile>(c.resolve(file.get<std::string>())));
+    // CLIP heads are not visible in weights: take the text encoder's config from the checkpoint it comes from.
+    json ldm = cfg["ld_config"];
+    const fs::path clipFile = c.resolve(c.cj["weights_by_prefix"]["cond_stage_model."].get<std::string>());
+    ldm["params"]["clip_config"] = checkpointConfigFor(clipFile)["params"]["clip_config"];
+    auto model = LatentModel::load(*merged, configFromLdmJson(ldm, merged.get()), f32());
+    auto image = c.in("image"), mask = c.in("mask");
+    auto masked = image * (mask < 0.5);
+    c.checkOut("masked_image", masked);
+    auto maskedLatent = model->encodeImage(masked, c.in("posterior_noise"));
+    auto x = c.in("x_T");
+    auto maskLatent = at::upsample_nearest2d(mask, { x.size(2), x.size(3) });
+    auto concat = at::cat({ maskLatent, maskedLatent }, 1);
+    c.checkOut("mask_latent", maskLatent);
+    c.checkOut("masked_image_latent", maskedLatent);
+    c.checkOut("c_concat", concat);
+    auto eps = cfgEps(*model, model->clip->forward(c.in("cond_ids")), model->clip->forward(c.in("uncond_ids")), cfg.value("guidance_scale", 7.5), concat);
+    auto p = sampling::ddimParams(model->schedule, sampling::ddimTimesteps(cfg.value("steps", 10)), cfg.value("eta", 0.0));
+    Trajectory tr;
+    sampling::DdimOptions o;
+    o.onStep = record(tr);
+    auto final = sampling::sampleDdim(eps, x, p, o);
+    c.checkOut("latents", at::stack(tr.latents));
+    c.checkOut("pred_x0", at::stack(tr.x0));
+    c.checkOut("final_latent", final);
+    c.checkOut("image", model->decodeLatent(final));
+}
+
+void caseLdmSr(Ctx& c)
+{
+    const json& cfg = c.cj["config"];
+    auto m = tinyModel(c, c.cj["weights"].get<std::string>(), cfg["ld_config"]);
+    auto lr = c.in("lr_image");
+    auto stepNoise = c.in("step_noise");
+    sampling::EpsFn eps = [&](const at::Tensor& x, const at::Tensor& t, double) { return m->unet(at::cat({ x, lr }, 1), t); };
+    auto p = sampling::ddimParams(m->schedule, sampling::ddimTimesteps(cfg.value("steps", 5)), cfg.value("eta", 1.0));
+    Trajectory tr;
+    sampling::DdimOptions o;
+    o.eta = cfg.value("eta", 1.0);
+    o.noise = [&](int64_t i, const at::Tensor&) { return stepNoise[i]; };
+    o.onStep = record(tr);
+    auto final = sampling::sampleDdim(eps, c.in("x_T"), p, o);
+    c.checkOut("latents", at::stack(tr.latents));
+    c.checkOut("pred_x0", at::stack(tr.x0));
+    c.checkOut("final_latent", final);
+    c.checkOut("final_indices", m->firstStage->quantize(final / m->config.scaleFactor).second.flatten());
+    c.checkOut("image", m->decodeLatent(final));
+    c.checkOut("image_noquant", m->firstStage->decode(final / m->config.scaleFactor, true));
+}
+
+void caseCheckpoint(Ctx& c)
+{
+    auto w = c.weights();
+    const json& cfg = c.cj["config"];
+    ModelConfig fromJson = configFromLdmJson(cfg, nullptr);
+    LatentModel::load(*w, fromJson, f32()); // strict: every key fits
+    ModelConfig det = detectConfig(*w);
+    // Heads are invisible in weights; compare everything the weights do reveal.
+    UNetConfig a = det.unet, b = fromJson.unet;
+    a.numHeads = b.numHeads;
+    a.numHeadChannels = b.numHeadChannels;
+    a.legacy = b.legacy;
+    std::sort(a.attentionResolutions.begin(), a.attentionResolutions.end());
+    std::sort(b.attentionResolutions.begin(), b.attentionResolutions.end());
+    std::vector<std::string> diffs;
+    if (!(a == b))
+        diffs.push_back("unet: detected " + a.toJson().dump() + " vs config " + b.toJson().dump());
+    AutoencoderConfig fa = det.firstStage, fb = fromJson.firstStage;
+    fa.resolution = fb.resolution;
+    if (!(fa == fb))
+        diffs.push_back("first stage: detected " + fa.toJson().dump() + " vs config " + fb.toJson().dump());
+    if (det.cond != fromJson.cond)
+        diffs.push_back("conditioning stage differs");
+    if (det.family != fromJson.family)
+        diffs.push_back(std::string("family: detected ") + familyName(det.family) + " vs " + familyName(fromJson.family));
+    if (det.cond == CondStage::Clip) {
+        ClipTextConfig ca = det.clip, cb = fromJson.clip;
+        ca.numHeads = cb.numHeads;
+        if (!(ca == cb))
+            diffs.push_back("clip: detected " + ca.toJson().dump() + " vs " + cb.toJson().dump());
+    }
+    c.r.details.push_back(std::string("detected family ") + familyName(det.family));
+    for (auto& d : diffs)
+        c.r.details.push_back(d);
+    if (!diffs.empty()) {
+        c.r.ok = false;
+        c.r.message = diffs.front();
+    }
+}
+
+void caseTokenizer(Ctx& c)
+{
+    text::ClipTokenizer tok = text::ClipTokenizer::fromFile(c.resolve("../../data/clip/bpe_simple_vocab_16e6.txt.gz"));
+    int bad = 0, n = 0;
+    for (const auto& tc : c.cj["cases"]) {
+        const std::string textIn = tc["text"].get<std::string>();
+        ++n;
+        auto ids = tok.encode(textIn, text::ClipTokenizer::Cleaning::OpenAI);
+        auto hf = tok.encode(textIn, text::ClipTokenizer::Cleaning::HuggingFace);
+        auto padded = tok.padded(hf, 77);
+        std::vector<std::string> which;
+        if (ids != tc["ids"].get<std::vector<int>>())
+            which.push_back("ids");
+        if (hf != tc["hf_ids"].get<std::vector<int>>())
+            which.push_back("hf_ids");
+        if (padded != tc["padded77"].get<std::vector<int>>())
+            which.push_back("padded77");
+        if (!which.empty()) {
+            ++bad;
+            std::string w;
+            for (auto& s : which)
+                w += s + " ";
+            c.r.details.push_back("mismatch (" + w + ") for " + json(textIn).dump());
+        }
+    }
+    c.r.maxErr = bad;
+    if (bad) {
+        c.r.ok = false;
+        c.r.message = std::to_string(bad) + " of " + std::to_string(n) + " prompts tokenised differently";
+    }
+}
+
+void caseLayoutTokens(Ctx& c)
+{
+    int bad = 0, n = 0;
+    for (const auto& tc : c.cj["cases"]) {
+        ++n;
+        try {
+            auto builder = text::LayoutTokenBuilder::fromJson(tc.value("builder", json::object()));
+            std::vector<text::LayoutObject> objs;
+            for (const auto& o : tc["annotations"])
+                objs.push_back(text::LayoutObject::fromJson(o));
+            std::optional<std::array<double, 4>> crop;
+            if (tc.contains("crop_coordinates") && tc["crop_coordinates"].is_array())
+                crop = tc["crop_coordinates"].get<std::array<double, 4>>();
+            const bool flip = tc.value("horizontal_flip", false);
+            auto got = builder.build(objs, crop, flip);
+            if (got != tc["tokens"].get<std::vector<int64_t>>()) {
+                ++bad;
+                c.r.details.push_back("mismatch in case " + tc.value("name", std::to_string(n)));
+            }
+            if (tc.contains("shuffle_permutation")) {
+                auto perm = tc["shuffle_permutation"].get<std::vector<int>>();
+                auto got2 = builder.build(objs, crop, flip, perm);
+                if (got2 != tc["tokens_shuffled"].get<std::vector<int64_t>>()) {
+                    ++bad;
+                    c.r.details.push_back("shuffled mismatch in case " + tc.value("name", std::to_string(n)));
+                }
+            }
+        } catch (const std::exception& e) {
+            ++bad;
+            c.r.details.push_back(std::string("case ") + std::to_string(n) + ": " + e.what());
+        }
+    }
+    c.r.maxErr = bad;
+    if (bad) {
+        c.r.ok = false;
+        c.r.message = std::to_string(bad) + " of " + std::to_string(n) + " layouts tokenised differently";
+    }
+}
+
+void caseDiffusers(Ctx& c)
+{
+    auto folder = std::make_shared<io::DiffusersFolder>(c.dir / c.cj.value("model", std::string("model")));
+    io::SafeTensorsFile ref(c.resolve(c.cj["equivalent_checkpoint"].get<std::string>()));
+    // Pure renaming: every translated tensor equals the checkpoint tensor bitwise.
+    int mismatched = 0;
+    for (const auto& key : folder->keys()) {
+        if (!ref.contains(key)) {
+            ++mismatched;
+            c.r.details.push_back("no checkpoint key for " + key);
+            continue;
+        }
+        auto a = folder->load(key);
+        auto b = ref.load(key);
+        if (a.sizes() != b.sizes() || !at::equal(a, b)) {
+            ++mismatched;
+            c.r.details.push_back("differs: " + key + " (" + folder->diffusersName(key) + ")");
+        }
+    }
+    const auto dropped = c.cj.value("dropped_original_keys", std::vector<std::string> {});
+    for (const auto& key : ref.keys())
+        if (!folder->contains(key) && std::find(dropped.begin(), dropped.end(), key) == dropped.end()) {
+            ++mismatched;
+            c.r.details.push_back("not reachable from the folder: " + key);
+        }
+    if (mismatched) {
+        c.r.ok = false;
+        c.r.message = std::to_string(mismatched) + " tensor(s) do not match after key translation";
+    }
+    // The folder's own config must build the same model, and every reuse case must pass from it.
+    auto cfg = configFromLdmJson(folder->ldmConfig(), folder.get());
+    LatentModel::load(*folder, cfg, f32());
+    for (const auto& rel : c.cj["reuse_cases"]) {
+        const fs::path d = fs::weakly_canonical(c.dir / rel.get<std::string>());
+        std::ifstream in(d / "case.json");
+        json rj = json::parse(in);
+        GoldenResult rr = runGoldenCase(d, rj, folder);
+        c.r.details.push_back(std::string(rr.ok ? "PASS " : "FAIL ") + d.filename().string() + " via diffusers folder, max_err=" + std::to_string(rr.maxErr));
+        c.r.maxErr = std::max(c.r.maxErr, rr.maxErr);
+        if (!rr.ok) {
+            c.r.ok = false;
+            if (c.r.message.empty())
+                c.r.message = "reuse case " + d.filename().string() + ": " + rr.message;
+        }
+    }
+}
+
+} // namespace
+
+GoldenResult runGoldenCase(const fs::path& dir, const json& cj, std::shared_ptr<io::WeightSource> weights)
+{
+    torch::NoGradGuard noGrad;
+    Ctx c;
+    c.dir = dir;
+    c.cj = cj;
+    c.override = std::move(weights);
+    const json& tol = cj.contains("tolerance") ? cj["tolerance"] : json();
+    if (tol.is_object()) {
+        c.atol = tol.value("atol", 0.0);
+        c.rtol = tol.value("rtol", 0.0);
+    }
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "atol=%.3g,rtol=%.3g", c.atol, c.rtol);
+    c.r.tol = buf;
+    if (fs::exists(dir / "io.safetensors"))
+        c.io = std::make_unique<io::SafeTensorsFile>(dir / "io.safetensors");
+    const std::string kind = cj.value("kind", std::string());
+    if (kind == "unet") caseUnet(c);
+    else if (kind == "unet_sr") caseUnetSr(c);
+    else if (kind == "unet_x4_upscaler") caseX4(c);
+    else if (kind == "vae_encode") caseVae(c, true);
+    else if (kind == "vae_decode") caseVae(c, false);
+    else if (kind == "vq_encode") caseVq(c, true);
+    else if (kind == "vq_decode") caseVq(c, false);
+    else if (kind == "clip_text") caseClip(c);
+    else if (kind == "bert_embedder") caseBert(c);
+    else if (kind == "layout_eps") caseLayoutEps(c);
+    else if (kind == "schedule") caseSchedule(c);
+    else if (kind == "sample_ddim" || kind == "sample_plms" || kind == "sample_euler" || kind == "sample_euler_ancestral"
+        || kind == "sample_heun" || kind == "sample_dpmpp_2m" || kind == "sample_dpmpp_2m_karras")
+        caseSample(c, kind);
+    else if (kind == "img2img") caseImg2Img(c);
+    else if (kind == "inpaint_masked_ddim") caseInpaintMasked(c);
+    else if (kind == "sample_inpaint9_ddim") caseInpaint9(c);
+    else if (kind == "sample_ldm_sr") caseLdmSr(c);
+    else if (kind == "checkpoint") caseCheckpoint(c);
+    else if (kind == "tokenizer") caseTokenizer(c);
+    else if (kind == "layout_tokens") caseLayoutTokens(c);
+    else if (kind == "diffusers_folder") caseDiffusers(c);
+    else {
+        c.r.ok = false;
+        c.r.message = "unsupported case kind '" + kind + "'";
+    }
+    return c.r;
+}
+
+} // namespace ls::cli

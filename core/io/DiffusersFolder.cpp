@@ -1,0 +1,303 @@
+#include "io/DiffusersFolder.h"
+
+#include "io/CkptFile.h"
+#include "io/SafeTensors.h"
+#include "util/Error.h"
+
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+namespace ls::io {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+json readJson(const fs::path& p)
+{
+    std::ifstream in(p);
+    if (!in)
+        fail(ErrorKind::Io, p.string() + ": cannot open");
+    try {
+        return json::parse(in);
+    } catch (const json::exception& e) {
+        fail(ErrorKind::Format, p.string() + ": not valid JSON: " + e.what());
+    }
+}
+
+std::shared_ptr<WeightSource> openComponent(const fs::path& dir, const std::vector<std::string>& names)
+{
+    for (const auto& n : names) {
+        const fs::path p = dir / n;
+        if (fs::is_regular_file(p)) {
+            if (p.extension() == ".safetensors")
+                return std::make_shared<SafeTensorsFile>(p);
+            return std::make_shared<CkptFile>(p);
+        }
+    }
+    fail(ErrorKind::Io, dir.string() + ": no weights file (looked for " + names.front() + " and variants)");
+}
+
+std::string replaceAll(std::string s, const std::string& from, const std::string& to)
+{
+    size_t pos = 0;
+    while ((pos = s.find(from, pos)) != std::string::npos) {
+        s.replace(pos, from.size(), to);
+        pos += to.size();
+    }
+    return s;
+}
+
+std::string resnetToOriginalUNet(std::string rest)
+{
+    static const std::pair<const char*, const char*> rules[] = { { "norm1.", "in_layers.0." }, { "conv1.", "in_layers.2." },
+        { "time_emb_proj.", "emb_layers.1." }, { "norm2.", "out_layers.0." }, { "conv2.", "out_layers.3." },
+        { "conv_shortcut.", "skip_connection." } };
+    for (const auto& [d, o] : rules)
+        if (rest.rfind(d, 0) == 0)
+            return o + rest.substr(std::strlen(d));
+    return rest;
+}
+
+std::string vaeAttnToOriginal(std::string rest)
+{
+    static const std::pair<const char*, const char*> rules[] = { { "group_norm.", "norm." }, { "to_q.", "q." }, { "to_k.", "k." },
+        { "to_v.", "v." }, { "to_out.0.", "proj_out." }, { "query.", "q." }, { "key.", "k." }, { "value.", "v." },
+        { "proj_attn.", "proj_out." } };
+    for (const auto& [d, o] : rules)
+        if (rest.rfind(d, 0) == 0)
+            return o + rest.substr(std::strlen(d));
+    return rest;
+}
+
+} // namespace
+
+std::string DiffusersFolder::toOriginal(const std::string& component, const std::string& key, const json& cfg)
+{
+    std::smatch m;
+    if (component == "text_encoder") {
+        if (key.rfind("text_model.", 0) == 0)
+            return "cond_stage_model.transformer." + key;
+        return {};
+    }
+    if (component == "unet") {
+        const auto lpb = cfg.value("layers_per_block", 2);
+        const auto upTypes = cfg.value("up_block_types", std::vector<std::string> {});
+        static const std::pair<const char*, const char*> direct[] = { { "time_embedding.linear_1.", "time_embed.0." },
+            { "time_embedding.linear_2.", "time_embed.2." }, { "class_embedding.", "label_emb." }, { "conv_in.", "input_blocks.0.0." },
+            { "conv_norm_out.", "out.0." }, { "conv_out.", "out.2." } };
+        for (const auto& [d, o] : direct)
+            if (key.rfind(d, 0) == 0)
+                return "model.diffusion_model." + std::string(o) + key.substr(std::strlen(d));
+        static const std::regex down(R"(^down_blocks\.(\d+)\.(resnets|attentions|downsamplers)\.(\d+)\.(.*)$)");
+        static const std::regex mid(R"(^mid_block\.(resnets|attentions)\.(\d+)\.(.*)$)");
+        static const std::regex up(R"(^up_blocks\.(\d+)\.(resnets|attentions|upsamplers)\.(\d+)\.(.*)$)");
+        if (std::regex_match(key, m, down)) {
+            const int level = std::stoi(m[1]), j = std::stoi(m[3]);
+            const std::string kind = m[2], rest = m[4];
+            const int base = 1 + level * (lpb + 1);
+            if (kind == "resnets")
+                return "model.diffusion_model.input_blocks." + std::to_string(base + j) + ".0." + resnetToOriginalUNet(rest);
+            if (kind == "attentions")
+                return "model.diffusion_model.input_blocks." + std::to_string(base + j) + ".1." + rest;
+            return "model.diffusion_model.input_blocks." + std::to_string(base + lpb) + ".0.op." + replaceAll(rest, "conv.", "");
+        }
+        if (std::regex_match(key, m, mid)) {
+            const std::string kind = m[1], rest = m[3];
+            const int j = std::stoi(m[2]);
+            if (kind == "attentions")
+                return "model.diffusion_model.middle_block.1." + rest;
+            return "model.diffusion_model.middle_block." + std::to_string(j == 0 ? 0 : 2) + "." + resnetToOriginalUNet(rest);
+        }
+        if (std::regex_match(key, m, up)) {
+            const int level = std::stoi(m[1]), j = std::stoi(m[3]);
+            const std::string kind = m[2], rest = m[4];
+            const int base = level * (lpb + 1);
+            if (kind == "resnets")
+                return "model.diffusion_model.output_blocks." + std::to_string(base + j) + ".0." + resnetToOriginalUNet(rest);
+            if (kind == "attentions")
+                return "model.diffusion_model.output_blocks." + std::to_string(base + j) + ".1." + rest;
+            const bool hasAttn = level < static_cast<int>(upTypes.size()) && upTypes[level].find("CrossAttn") != std::string::npos;
+            return "model.diffusion_model.output_blocks." + std::to_string(base + lpb) + "." + (hasAttn ? "2" : "1") + "." + rest;
+        }
+        return {};
+    }
+    if (component == "vae") {
+        const int levels = static_cast<int>(cfg.value("block_out_channels", std::vector<int> { 128, 256, 512, 512 }).size());
+        static const std::regex down(R"(^encoder\.down_blocks\.(\d+)\.(resnets|downsamplers)\.(\d+)\.(.*)$)");
+        static const std::regex up(R"(^decoder\.up_blocks\.(\d+)\.(resnets|upsamplers)\.(\d+)\.(.*)$)");
+        static const std::regex mid(R"(^(encoder|decoder)\.mid_block\.(resnets|attentions)\.(\d+)\.(.*)$)");
+        auto resnet = [](std::string rest) { return rest.rfind("conv_shortcut.", 0) == 0 ? "nin_shortcut." + rest.substr(14) : rest; };
+        if (std::regex_match(key, m, down)) {
+            const std::string kind = m[2];
+            if (kind == "resnets")
+                return "first_stage_model.encoder.down." + std::string(m[1]) + ".block." + std::string(m[3]) + "." + resnet(m[4]);
+            return "first_stage_model.encoder.down." + std::string(m[1]) + ".downsample." + std::string(m[4]);
+        }
+        if (std::regex_match(key, m, up)) {
+            const int orig = levels - 1 - std::stoi(m[1]);
+            const std::string kind = m[2];
+            if (kind == "resnets")
+                return "first_stage_model.decoder.up." + std::to_string(orig) + ".block." + std::string(m[3]) + "." + resnet(m[4]);
+            return "first_stage_model.decoder.up." + std::to_string(orig) + ".upsample." + std::string(m[4]);
+        }
+        if (std::regex_match(key, m, mid)) {
+            const std::string part = m[1], kind = m[2];
+            if (kind == "attentions")
+                return "first_stage_model." + part + ".mid.attn_1." + vaeAttnToOriginal(m[4]);
+            return "first_stage_model." + part + ".mid.block_" + std::string(std::stoi(m[3]) == 0 ? "1" : "2") + "." + resnet(m[4]);
+        }
+        std::string k = key;
+        k = replaceAll(k, "conv_norm_out.", "norm_out.");
+        return "first_stage_model." + k;
+    }
+    return {};
+}
+
+DiffusersFolder::DiffusersFolder(const fs::path& folder)
+    : m_folder(folder)
+{
+    const std::string where = folder.string();
+    json index = fs::exists(folder / "model_index.json") ? readJson(folder / "model_index.json") : json::object();
+    const std::string cls = index.value("_class_name", std::string("StableDiffusionPipeline"));
+    if (cls.find("XL") != std::string::npos)
+        fail(ErrorKind::Unsupported, where + ": this is an SDXL diffusers pipeline (" + cls + "), not supported yet");
+    if (!fs::is_directory(folder / "unet") || !fs::is_directory(folder / "vae"))
+        fail(ErrorKind::Format, where + ": a diffusers folder needs unet/ and vae/ subfolders");
+    const json unetCfg = readJson(folder / "unet" / "config.json");
+    const json vaeCfg = readJson(folder / "vae" / "config.json");
+    json textCfg;
+    const bool hasText = fs::is_directory(folder / "text_encoder");
+    if (hasText)
+        textCfg = readJson(folder / "text_encoder" / "config.json");
+    if (hasText && textCfg.value("hidden_act", std::string("quick_gelu")) != "quick_gelu")
+        fail(ErrorKind::Unsupported, where + ": SD2-style diffusers text encoders (OpenCLIP converted to CLIPTextModel) are not supported yet; use the single-file .safetensors checkpoint");
+
+    const std::vector<std::string> unetFiles { "diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.bin" };
+    const std::vector<std::string> textFiles { "model.safetensors", "model.fp16.safetensors", "pytorch_model.bin" };
+    struct Comp {
+        std::string name;
+        std::shared_ptr<WeightSource> file;
+        const json* cfg;
+    };
+    std::vector<Comp> comps { { "unet", openComponent(folder / "unet", unetFiles), &unetCfg },
+        { "vae", openComponent(folder / "vae", unetFiles), &vaeCfg } };
+    if (hasText)
+        comps.push_back({ "text_encoder", openComponent(folder / "text_encoder", textFiles), &textCfg });
+    std::vector<std::string> unknown;
+    for (const auto& c : comps) {
+        for (const auto& k : c.file->keys()) {
+            const std::string orig = toOriginal(c.name, k, *c.cfg);
+            if (orig.empty()) {
+                if (k.find("position_ids") == std::string::npos)
+                    unknown.push_back(c.name + "/" + k);
+                continue;
+            }
+            Entry e { c.file, k, c.name, c.file->info(k).shape };
+            // VAE mid-block attention: Linear [C, C] in diffusers, 1x1 conv [C, C, 1, 1] in the original.
+            if (c.name == "vae" && orig.find(".mid.attn_1.") != std::string::npos && e.shape.size() == 2)
+                e.shape = { e.shape[0], e.shape[1], 1, 1 };
+            m_map[orig] = e;
+        }
+    }
+    if (!unknown.empty()) {
+        std::string list;
+        for (size_t i = 0; i < unknown.size() && i < 8; ++i)
+            list += "\n    " + unknown[i];
+        fail(ErrorKind::Mismatch, where + ": " + std::to_string(unknown.size()) + " diffusers key(s) have no original name:" + list);
+    }
+
+    // Configuration in the original names.
+    const auto boc = unetCfg.value("block_out_channels", std::vector<int64_t> { 320, 640, 1280, 1280 });
+    const auto downTypes = unetCfg.value("down_block_types", std::vector<std::string> {});
+    json u;
+    u["in_channels"] = unetCfg.value("in_channels", 4);
+    u["out_channels"] = unetCfg.value("out_channels", 4);
+    u["model_channels"] = boc.at(0);
+    std::vector<int64_t> mult, attnRes;
+    for (size_t i = 0; i < boc.size(); ++i) {
+        mult.push_back(boc[i] / boc[0]);
+        if (i < downTypes.size() && downTypes[i].find("CrossAttn") != std::string::npos)
+            attnRes.push_back(int64_t(1) << i);
+    }
+    u["channel_mult"] = mult;
+    u["attention_resolutions"] = attnRes;
+    u["num_res_blocks"] = unetCfg.value("layers_per_block", 2);
+    u["use_spatial_transformer"] = true;
+    u["context_dim"] = unetCfg.value("cross_attention_dim", 768);
+    u["use_linear_in_transformer"] = unetCfg.value("use_linear_projection", false);
+    u["legacy"] = false;
+    u["transformer_depth"] = unetCfg.contains("transformer_layers_per_block") && unetCfg["transformer_layers_per_block"].is_number_integer() ? unetCfg["transformer_layers_per_block"].get<int>() : 1;
+    // attention_head_dim holds the number of heads for SD1 (int) and per level for SD2 (list, 64 channels each).
+    const json& ahd = unetCfg.contains("num_attention_heads") && !unetCfg["num_attention_heads"].is_null() ? unetCfg["num_attention_heads"] : unetCfg.value("attention_head_dim", json(8));
+    if (ahd.is_array()) {
+        u["num_heads"] = -1;
+        u["num_head_channels"] = boc[0] / ahd[0].get<int64_t>();
+    } else {
+        u["num_heads"] = ahd.get<int64_t>();
+        u["num_head_channels"] = -1;
+    }
+    if (unetCfg.contains("num_class_embeds") && unetCfg["num_class_embeds"].is_number_integer())
+        u["num_classes"] = unetCfg["num_class_embeds"];
+    const auto vboc = vaeCfg.value("block_out_channels", std::vector<int64_t> { 128, 256, 512, 512 });
+    std::vector<int64_t> vmult;
+    for (auto b : vboc)
+        vmult.push_back(b / vboc[0]);
+    const int64_t latent = vaeCfg.value("latent_channels", 4);
+    json dd = { { "double_z", true }, { "z_channels", latent }, { "resolution", vaeCfg.value("sample_size", 256) },
+        { "in_channels", vaeCfg.value("in_channels", 3) }, { "out_ch", vaeCfg.value("out_channels", 3) }, { "ch", vboc[0] },
+        { "ch_mult", vmult }, { "num_res_blocks", vaeCfg.value("layers_per_block", 2) }, { "attn_resolutions", json::array() }, { "dropout", 0.0 } };
+    m_ldm["unet_config"] = { { "target", "ldm.modules.diffusionmodules.openaimodel.UNetModel" }, { "params", u } };
+    m_ldm["first_stage_config"] = { { "target", "ldm.models.autoencoder.AutoencoderKL" }, { "params", { { "embed_dim", latent }, { "ddconfig", dd } } } };
+    if (hasText) {
+        m_ldm["cond_stage_config"] = { { "target", "ldm.modules.encoders.modules.FrozenCLIPEmbedder" } };
+        m_ldm["clip_config"] = textCfg;
+    }
+    m_ldm["scale_factor"] = vaeCfg.value("scaling_factor", 0.18215);
+    m_ldm["conditioning_key"] = u["in_channels"].get<int>() == 9 ? "hybrid" : "crossattn";
+    const fs::path sched = folder / "scheduler" / "scheduler_config.json";
+    json s = fs::exists(sched) ? readJson(sched) : json::object();
+    m_ldm["linear_start"] = s.value("beta_start", 0.00085);
+    m_ldm["linear_end"] = s.value("beta_end", 0.012);
+    m_ldm["timesteps"] = s.value("num_train_timesteps", 1000);
+    m_ldm["parameterization"] = s.value("prediction_type", std::string("epsilon")) == "v_prediction" ? "v" : "eps";
+    const std::string bs = s.value("beta_schedule", std::string("scaled_linear"));
+    if (bs != "scaled_linear")
+        fail(ErrorKind::Unsupported, sched.string() + ": beta_schedule '" + bs + "' is not supported (only scaled_linear, the SD schedule)");
+}
+
+DiffusersFolder::~DiffusersFolder() = default;
+
+std::vector<std::string> DiffusersFolder::keys() const
+{
+    std::vector<std::string> k;
+    for (const auto& [key, e] : m_map)
+        k.push_back(key);
+    return k;
+}
+
+TensorInfo DiffusersFolder::info(const std::string& key) const
+{
+    auto it = m_map.find(key);
+    if (it == m_map.end())
+        fail(ErrorKind::Mismatch, path() + ": no tensor named '" + key + "'");
+    return { it->second.file->info(it->second.key).dtype, it->second.shape };
+}
+
+at::Tensor DiffusersFolder::load(const std::string& key) const
+{
+    auto it = m_map.find(key);
+    if (it == m_map.end())
+        fail(ErrorKind::Mismatch, path() + ": no tensor named '" + key + "'");
+    return it->second.file->load(it->second.key).reshape(it->second.shape);
+}
+
+std::string DiffusersFolder::diffusersName(const std::string& originalKey) const
+{
+    auto it = m_map.find(originalKey);
+    return it == m_map.end() ? std::string() : it->second.component + "/" + it->second.key;
+}
+
+} // namespace ls::io

@@ -1,0 +1,533 @@
+#include "io/Pickle.h"
+
+#include "util/Error.h"
+
+#include <cstring>
+#include <set>
+
+namespace ls::io::pickle {
+
+namespace {
+
+// What a tensor checkpoint (torch.save of a state dict, a Lightning checkpoint) legitimately references.
+const std::set<std::string>& tensorGlobals()
+{
+    static const std::set<std::string> s = {
+        "collections.OrderedDict",
+        "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_tensor_v3",
+        "torch._utils._rebuild_parameter",
+        "torch._utils._rebuild_parameter_with_state",
+        "builtins.set",
+        "__builtin__.set",
+        "builtins.frozenset",
+    };
+    return s;
+}
+
+// Harmless objects found in Lightning / numpy metadata; they become opaque values and are never called.
+const std::set<std::string>& opaqueGlobals()
+{
+    static const std::set<std::string> s = {
+        "numpy.core.multiarray.scalar",
+        "numpy.dtype",
+        "_codecs.encode",
+        "torch.Size",
+        "torch.device",
+        "pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint",
+        "pytorch_lightning.callbacks.early_stopping.EarlyStopping",
+        "argparse.Namespace",
+    };
+    return s;
+}
+
+const char* const kStorageTypes[] = { "Double", "Float", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool" };
+const char* const kDTypes[] = { "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
+    "float", "half", "double", "long", "int" };
+
+bool isStorageType(const std::string& module, const std::string& name)
+{
+    if (module != "torch")
+        return false;
+    for (const char* t : kStorageTypes)
+        if (name == std::string(t) + "Storage")
+            return true;
+    return false;
+}
+
+bool isDType(const std::string& module, const std::string& name)
+{
+    if (module != "torch")
+        return false;
+    for (const char* t : kDTypes)
+        if (name == t)
+            return true;
+    return false;
+}
+
+Value make(Object::Type t)
+{
+    auto v = std::make_shared<Object>();
+    v->type = t;
+    return v;
+}
+
+class Machine {
+public:
+    Machine(std::string_view data, const std::string& where, const Limits& limits)
+        : m_data(data)
+        , m_where(where)
+        , m_limits(limits)
+    {
+    }
+
+    Value run()
+    {
+        while (true) {
+            const uint8_t op = u8();
+            switch (op) {
+            case 0x80: u8(); break; // PROTO
+            case 0x95: bytes(8); break; // FRAME
+            case '}': push(make(Object::Type::Dict)); break;
+            case ']': push(make(Object::Type::List)); break;
+            case ')': push(make(Object::Type::Tuple)); break;
+            case 0x8f: push(make(Object::Type::List)); break; // EMPTY_SET (kept as a list)
+            case '(': m_marks.push_back(m_stack.size()); break;
+            case 'q': memoPut(u8()); break;
+            case 'r': memoPut(u32()); break;
+            case 0x94: memoPut(m_memo.size()); break;
+            case 'h': push(memoGet(u8())); break;
+            case 'j': push(memoGet(u32())); break;
+            case 'X': push(str(u32())); break;
+            case 0x8c: push(str(u8())); break;
+            case 0x8d: push(str(u64())); break;
+            case 'T': push(str(u32())); break;
+            case 'U': push(str(u8())); break;
+            case 'B': push(byt(u32())); break;
+            case 'C': push(byt(u8())); break;
+            case 0x8e: push(byt(u64())); break;
+            case 'c': {
+                std::string module = line();
+                std::string name = line();
+                push(global(module, name));
+                break;
+            }
+            case 0x93: {
+                Value name = pop();
+                Value module = pop();
+                if (module->type != Object::Type::Str || name->type != Object::Type::Str)
+                    bad("STACK_GLOBAL needs two strings");
+                push(global(module->s, name->s));
+                break;
+            }
+            case 'Q': push(persistent(pop())); break;
+            case 'P': {
+                auto v = make(Object::Type::Str);
+                v->s = line();
+                push(persistent(v));
+                break;
+            }
+            case 't': {
+                auto items = popMark();
+                auto v = make(Object::Type::Tuple);
+                v->items = std::move(items);
+                push(v);
+                break;
+            }
+            case 0x85: case 0x86: case 0x87: {
+                const int n = op - 0x84;
+                auto v = make(Object::Type::Tuple);
+                v->items.resize(n);
+                for (int k = n - 1; k >= 0; --k)
+                    v->items[k] = pop();
+                push(v);
+                break;
+            }
+            case 'J': push(integer(static_cast<int32_t>(u32()))); break;
+            case 'K': push(integer(u8())); break;
+            case 'M': push(integer(u16())); break;
+            case 0x8a: push(longInt(u8())); break;
+            case 0x8b: push(longInt(u32())); break;
+            case 'I': {
+                std::string l = line();
+                if (l == "01" || l == "00") {
+                    auto v = make(Object::Type::Bool);
+                    v->b = l == "01";
+                    push(v);
+                } else {
+                    push(integer(parseInt(l)));
+                }
+                break;
+            }
+            case 'L': {
+                std::string l = line();
+                if (!l.empty() && l.back() == 'L')
+                    l.pop_back();
+                push(integer(parseInt(l)));
+                break;
+            }
+            case 0x88: case 0x89: {
+                auto v = make(Object::Type::Bool);
+                v->b = op == 0x88;
+                push(v);
+                break;
+            }
+            case 'N': push(make(Object::Type::None)); break;
+            case 'G': {
+                uint64_t bits = 0;
+                for (int k = 0; k < 8; ++k)
+                    bits = (bits << 8) | u8();
+                auto v = make(Object::Type::Float);
+                std::memcpy(&v->f, &bits, 8);
+                push(v);
+                break;
+            }
+            case 'R': {
+                Value args = pop();
+                Value fn = pop();
+                push(reduce(fn, args));
+                break;
+            }
+            case 0x81: { // NEWOBJ
+                Value args = pop();
+                Value cls = pop();
+                push(reduce(cls, args));
+                break;
+            }
+            case 'b': { // BUILD: state is applied to opaque objects only, and ignored
+                Value state = pop();
+                Value obj = top();
+                (void)state;
+                if (obj->type != Object::Type::Opaque && obj->type != Object::Type::Tensor && obj->type != Object::Type::Dict)
+                    bad("BUILD on an unexpected object");
+                break;
+            }
+            case 's': {
+                Value v = pop();
+                Value k = pop();
+                Value d = top();
+                setItem(d, k, v);
+                break;
+            }
+            case 'u': {
+                auto items = popMark();
+                Value d = top();
+                if (items.size() % 2)
+                    bad("SETITEMS with an odd number of items");
+                for (size_t k = 0; k < items.size(); k += 2)
+                    setItem(d, items[k], items[k + 1]);
+                break;
+            }
+            case 'a': {
+                Value v = pop();
+                append(top(), v);
+                break;
+            }
+            case 'e': case 0x90: {
+                auto items = popMark();
+                Value l = top();
+                for (auto& v : items)
+                    append(l, v);
+                break;
+            }
+            case 0x91: { // FROZENSET
+                auto items = popMark();
+                auto v = make(Object::Type::List);
+                v->items = std::move(items);
+                push(v);
+                break;
+            }
+            case '0': pop(); break;
+            case '1': popMark(); break;
+            case '2': push(top()); break;
+            case '.': {
+                if (m_stack.empty())
+                    bad("STOP with an empty stack");
+                return m_stack.back();
+            }
+            default: {
+                char buf[64];
+                std::snprintf(buf, sizeof buf, "0x%02x", op);
+                fail(ErrorKind::Security, m_where + ": refused: pickle opcode " + std::string(buf) + " at byte " + std::to_string(m_pos - 1) + " is not allowed in a weights file (nothing was executed)");
+            }
+            }
+        }
+    }
+
+private:
+    [[noreturn]] void bad(const std::string& why) const
+    {
+        fail(ErrorKind::Format, m_where + ": malformed pickle at byte " + std::to_string(m_pos) + ": " + why);
+    }
+
+    uint8_t u8()
+    {
+        if (m_pos >= m_data.size())
+            bad("unexpected end of data (truncated file?)");
+        return static_cast<uint8_t>(m_data[m_pos++]);
+    }
+    uint16_t u16()
+    {
+        uint16_t v = u8();
+        return static_cast<uint16_t>(v | (u8() << 8));
+    }
+    uint32_t u32()
+    {
+        uint32_t v = 0;
+        for (int k = 0; k < 4; ++k)
+            v |= static_cast<uint32_t>(u8()) << (8 * k);
+        return v;
+    }
+    uint64_t u64()
+    {
+        uint64_t v = 0;
+        for (int k = 0; k < 8; ++k)
+            v |= static_cast<uint64_t>(u8()) << (8 * k);
+        return v;
+    }
+    std::string_view bytes(uint64_t n)
+    {
+        if (n > m_data.size() - m_pos)
+            bad("a string of " + std::to_string(n) + " bytes runs past the end of the data");
+        auto s = m_data.substr(m_pos, n);
+        m_pos += n;
+        return s;
+    }
+    std::string line()
+    {
+        auto end = m_data.find('\n', m_pos);
+        if (end == std::string_view::npos || end - m_pos > 4096)
+            bad("unterminated text field");
+        std::string s(m_data.substr(m_pos, end - m_pos));
+        m_pos = end + 1;
+        return s;
+    }
+    int64_t parseInt(const std::string& s)
+    {
+        try {
+            size_t used = 0;
+            int64_t v = std::stoll(s, &used);
+            if (used != s.size())
+                bad("bad integer text");
+            return v;
+        } catch (const std::logic_error&) {
+            bad("bad integer text");
+        }
+    }
+
+    void count()
+    {
+        if (++m_created > m_limits.maxItems)
+            fail(ErrorKind::Security, m_where + ": refused: the pickle creates more than " + std::to_string(m_limits.maxItems) + " objects");
+    }
+    void push(Value v)
+    {
+        count();
+        if (m_stack.size() > m_limits.maxDepth * 100)
+            fail(ErrorKind::Security, m_where + ": refused: pickle stack grows without bound");
+        m_stack.push_back(std::move(v));
+    }
+    Value pop()
+    {
+        if (m_stack.empty() || (!m_marks.empty() && m_stack.size() <= m_marks.back()))
+            bad("stack underflow");
+        Value v = m_stack.back();
+        m_stack.pop_back();
+        return v;
+    }
+    Value top()
+    {
+        if (m_stack.empty())
+            bad("stack underflow");
+        return m_stack.back();
+    }
+    std::vector<Value> popMark()
+    {
+        if (m_marks.empty())
+            bad("no MARK on the stack");
+        size_t m = m_marks.back();
+        m_marks.pop_back();
+        if (m > m_stack.size())
+            bad("MARK beyond the stack");
+        std::vector<Value> items(m_stack.begin() + static_cast<std::ptrdiff_t>(m), m_stack.end());
+        m_stack.resize(m);
+        return items;
+    }
+    void memoPut(uint64_t idx)
+    {
+        if (idx > 100000000)
+            bad("memo index too large");
+        if (m_memo.size() <= idx)
+            m_memo.resize(idx + 1);
+        m_memo[idx] = top();
+    }
+    Value memoGet(uint64_t idx)
+    {
+        if (idx >= m_memo.size() || !m_memo[idx])
+            bad("memo entry " + std::to_string(idx) + " read before it was written");
+        return m_memo[idx];
+    }
+    Value str(uint64_t n)
+    {
+        auto v = make(Object::Type::Str);
+        v->s = std::string(bytes(n));
+        return v;
+    }
+    Value byt(uint64_t n)
+    {
+        auto v = make(Object::Type::Bytes);
+        v->s = std::string(bytes(n));
+        return v;
+    }
+    Value integer(int64_t i)
+    {
+        auto v = make(Object::Type::Int);
+        v->i = i;
+        return v;
+    }
+    Value longInt(uint64_t n)
+    {
+        if (n > 8)
+            bad("integer wider than 64 bits");
+        auto b = bytes(n);
+        int64_t v = 0;
+        for (size_t k = 0; k < n; ++k)
+            v |= static_cast<int64_t>(static_cast<uint8_t>(b[k])) << (8 * k);
+        if (n > 0 && n < 8 && (static_cast<uint8_t>(b[n - 1]) & 0x80))
+            v -= static_cast<int64_t>(1) << (8 * n);
+        return integer(v);
+    }
+
+    Value global(const std::string& module, const std::string& name)
+    {
+        const std::string full = module + "." + name;
+        auto v = make(Object::Type::Global);
+        v->s = full;
+        if (isStorageType(module, name))
+            return v;
+        if (isDType(module, name)) {
+            v->type = Object::Type::DType;
+            v->s = name;
+            return v;
+        }
+        if (tensorGlobals().count(full) || opaqueGlobals().count(full))
+            return v;
+        fail(ErrorKind::Security, m_where + ": refused: the pickle references " + full
+                + ", which a weights file has no reason to use (only tensors and plain containers are allowed). Nothing was executed. If you trust this file, convert it to .safetensors with the tool that made it.");
+    }
+
+    Value persistent(const Value& pid)
+    {
+        // ('storage', torch.FloatStorage, key, location, numel)
+        if (pid->type != Object::Type::Tuple || pid->items.size() < 5 || pid->items[0]->type != Object::Type::Str
+            || pid->items[0]->s != "storage" || pid->items[1]->type != Object::Type::Global
+            || pid->items[2]->type != Object::Type::Str || pid->items[4]->type != Object::Type::Int)
+            bad("unsupported persistent id (expected a torch storage reference)");
+        auto v = make(Object::Type::Storage);
+        std::string cls = pid->items[1]->s; // torch.FloatStorage
+        cls = cls.substr(cls.find('.') + 1);
+        v->storage.dtype = cls.substr(0, cls.size() - std::strlen("Storage"));
+        v->storage.key = pid->items[2]->s;
+        v->storage.numel = pid->items[4]->i;
+        if (v->storage.numel < 0)
+            bad("negative storage size");
+        return v;
+    }
+
+    static std::vector<int64_t> ints(const Value& t, const char* what, Machine* m)
+    {
+        if (t->type != Object::Type::Tuple && t->type != Object::Type::List)
+            m->bad(std::string(what) + " is not a tuple");
+        std::vector<int64_t> out;
+        for (auto& x : t->items) {
+            if (x->type != Object::Type::Int || x->i < 0)
+                m->bad(std::string(what) + " holds a non-integer or negative value");
+            out.push_back(x->i);
+        }
+        return out;
+    }
+
+    Value reduce(const Value& fn, const Value& args)
+    {
+        if (fn->type != Object::Type::Global)
+            bad("REDUCE on something that is not an allowed global");
+        if (args->type != Object::Type::Tuple)
+            bad("REDUCE arguments are not a tuple");
+        const std::string& g = fn->s;
+        if (g == "collections.OrderedDict")
+            return make(Object::Type::Dict);
+        if (g == "builtins.set" || g == "__builtin__.set" || g == "builtins.frozenset") {
+            auto v = make(Object::Type::List);
+            if (!args->items.empty() && args->items[0]->type == Object::Type::List)
+                v->items = args->items[0]->items;
+            return v;
+        }
+        if (g == "torch._utils._rebuild_tensor_v2" || g == "torch._utils._rebuild_tensor_v3") {
+            if (args->items.size() < 4 || args->items[0]->type != Object::Type::Storage || args->items[1]->type != Object::Type::Int)
+                bad("_rebuild_tensor arguments are not (storage, offset, size, stride, ...)");
+            auto v = make(Object::Type::Tensor);
+            v->tensor.storage = args->items[0]->storage;
+            v->tensor.offset = args->items[1]->i;
+            v->tensor.size = ints(args->items[2], "tensor size", this);
+            v->tensor.stride = ints(args->items[3], "tensor stride", this);
+            if (v->tensor.size.size() != v->tensor.stride.size())
+                bad("tensor size and stride differ in length");
+            if (g == "torch._utils._rebuild_tensor_v3" && args->items.size() >= 7 && args->items[6]->type == Object::Type::DType)
+                v->tensor.storage.dtype = "dtype:" + args->items[6]->s;
+            return v;
+        }
+        if (g == "torch._utils._rebuild_parameter" || g == "torch._utils._rebuild_parameter_with_state") {
+            if (args->items.empty() || args->items[0]->type != Object::Type::Tensor)
+                bad("_rebuild_parameter without a tensor");
+            return args->items[0];
+        }
+        if (opaqueGlobals().count(g) || fn->type == Object::Type::Global) {
+            auto v = make(Object::Type::Opaque);
+            v->s = g;
+            return v;
+        }
+        bad("REDUCE on " + g);
+    }
+
+    void setItem(const Value& d, const Value& k, const Value& v)
+    {
+        if (d->type == Object::Type::Opaque)
+            return;
+        if (d->type != Object::Type::Dict)
+            bad("SETITEM on something that is not a dict");
+        d->dict.emplace_back(k, v);
+    }
+    void append(const Value& l, const Value& v)
+    {
+        if (l->type == Object::Type::Opaque)
+            return;
+        if (l->type != Object::Type::List)
+            bad("APPEND on something that is not a list");
+        l->items.push_back(v);
+    }
+
+    std::string_view m_data;
+    const std::string& m_where;
+    Limits m_limits;
+    size_t m_pos = 0;
+    size_t m_created = 0;
+    std::vector<Value> m_stack;
+    std::vector<size_t> m_marks;
+    std::vector<Value> m_memo;
+};
+
+} // namespace
+
+bool isAllowedGlobal(const std::string& module, const std::string& name)
+{
+    const std::string full = module + "." + name;
+    return isStorageType(module, name) || isDType(module, name) || tensorGlobals().count(full) || opaqueGlobals().count(full);
+}
+
+Value unpickle(std::string_view data, const std::string& where, const Limits& limits)
+{
+    Machine m(data, where, limits);
+    return m.run();
+}
+
+} // namespace ls::io::pickle

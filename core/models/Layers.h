@@ -1,0 +1,86 @@
+#pragma once
+// Minimal layers whose parameters are created uninitialised with explicit options (dtype, device, or the meta
+// device for shape-only models). Weights always come from a checkpoint, so no initialisation work is wasted.
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <ATen/ATen.h>
+
+namespace ls::nn {
+
+using Options = at::TensorOptions;
+
+struct LinearImpl : torch::nn::Module {
+    LinearImpl(int64_t in, int64_t out, bool bias, const Options& o);
+    at::Tensor forward(const at::Tensor& x);
+    at::Tensor weight, bias;
+};
+TORCH_MODULE(Linear);
+
+struct Conv2dImpl : torch::nn::Module {
+    Conv2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, const Options& o);
+    at::Tensor forward(const at::Tensor& x);
+    at::Tensor weight, bias;
+    int64_t stride, padding;
+};
+TORCH_MODULE(Conv2d);
+
+// 1-D convolution with kernel 1 (the attention blocks of openaimodel store [out, in, 1] weights).
+struct Conv1x1dImpl : torch::nn::Module {
+    Conv1x1dImpl(int64_t in, int64_t out, const Options& o);
+    at::Tensor forward(const at::Tensor& x); // [B, C, T]
+    at::Tensor weight, bias;
+};
+TORCH_MODULE(Conv1x1d);
+
+struct GroupNormImpl : torch::nn::Module {
+    GroupNormImpl(int64_t groups, int64_t channels, double eps, const Options& o);
+    at::Tensor forward(const at::Tensor& x);
+    at::Tensor weight, bias;
+    int64_t groups;
+    double eps;
+};
+TORCH_MODULE(GroupNorm);
+
+struct LayerNormImpl : torch::nn::Module {
+    LayerNormImpl(int64_t dim, double eps, const Options& o);
+    at::Tensor forward(const at::Tensor& x);
+    at::Tensor weight, bias;
+    double eps;
+};
+TORCH_MODULE(LayerNorm);
+
+struct EmbeddingImpl : torch::nn::Module {
+    EmbeddingImpl(int64_t count, int64_t dim, const Options& o);
+    at::Tensor forward(const at::Tensor& ids);
+    at::Tensor weight;
+};
+TORCH_MODULE(Embedding);
+
+// A module with no parameters that keeps an index free in a Sequential (SiLU, Dropout): nothing is registered.
+inline at::Tensor silu(const at::Tensor& x) { return at::silu(x); }
+
+// Scaled dot-product attention on [B, H, T, D] tensors; chunked over queries to bound memory.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+    const c10::optional<at::Tensor>& mask = c10::nullopt);
+
+} // namespace ls::nn
+
+namespace ls::nn {
+
+// Returns the plain container module at a dotted path under parent, creating empty ones on the way. Checkpoint key
+// segments like `time_embed.0` or `up.3.block.0` become such containers with index-named children.
+std::shared_ptr<torch::nn::Module> container(torch::nn::Module& parent, const std::string& dottedPath);
+
+// Registers a module at a dotted path (`time_embed.0`), creating the containers before its last segment.
+template <class Holder>
+Holder reg(torch::nn::Module& parent, const std::string& dottedPath, Holder holder)
+{
+    const auto pos = dottedPath.rfind('.');
+    if (pos == std::string::npos)
+        return parent.register_module(dottedPath, holder);
+    auto owner = container(parent, dottedPath.substr(0, pos));
+    return owner->register_module(dottedPath.substr(pos + 1), holder);
+}
+
+} // namespace ls::nn

@@ -1,0 +1,366 @@
+#include "models/ModelConfig.h"
+
+#include "util/Error.h"
+
+#include <fstream>
+#include <regex>
+
+namespace ls::models {
+
+using nlohmann::json;
+
+const char* familyName(Family f)
+{
+    switch (f) {
+    case Family::SD1: return "sd1";
+    case Family::SD1Inpaint: return "sd1-inpainting";
+    case Family::SD2: return "sd2";
+    case Family::SD2Inpaint: return "sd2-inpainting";
+    case Family::SD2Upscaler: return "sd2-x4-upscaler";
+    case Family::LdmSR: return "ldm-sr-4x";
+    case Family::Layout2Img: return "ldm-layout2img";
+    case Family::Custom: return "custom";
+    }
+    return "?";
+}
+
+json ModelConfig::toJson() const
+{
+    json j;
+    j["family"] = familyName(family);
+    j["parameterization"] = parameterization;
+    j["conditioning_key"] = conditioningKey;
+    j["scale_factor"] = scaleFactor;
+    j["linear_start"] = linearStart;
+    j["linear_end"] = linearEnd;
+    j["timesteps"] = timesteps;
+    j["unet_config"] = unet.toJson();
+    j["first_stage_config"] = firstStage.toJson();
+    switch (cond) {
+    case CondStage::None: j["cond_stage"] = "none"; break;
+    case CondStage::Clip: j["cond_stage"] = "clip"; j["clip_config"] = clip.toJson(); break;
+    case CondStage::OpenClip: j["cond_stage"] = "openclip"; j["openclip_config"] = openclip.toJson(); break;
+    case CondStage::Bert:
+        j["cond_stage"] = "bert";
+        j["bert_config"] = { { "n_embed", bert.nEmbed }, { "n_layer", bert.nLayer }, { "vocab_size", bert.vocabSize }, { "max_seq_len", bert.maxSeqLen } };
+        break;
+    }
+    if (family == Family::SD2Upscaler)
+        j["low_scale"] = { { "linear_start", lowScaleStart }, { "linear_end", lowScaleEnd }, { "max_noise_level", maxNoiseLevel } };
+    j["source"] = source;
+    return j;
+}
+
+namespace {
+
+struct KeyView {
+    const io::WeightSource& w;
+    bool has(const std::string& k) const { return w.contains(k); }
+    std::vector<int64_t> shape(const std::string& k) const { return w.info(k).shape; }
+    bool anyWithPrefix(const std::string& p) const
+    {
+        for (const auto& k : w.keys())
+            if (k.rfind(p, 0) == 0)
+                return true;
+        return false;
+    }
+    bool anyContaining(const std::string& s) const
+    {
+        for (const auto& k : w.keys())
+            if (k.find(s) != std::string::npos)
+                return true;
+        return false;
+    }
+};
+
+int64_t countIndexed(const KeyView& kv, const std::string& prefix)
+{
+    int64_t n = 0;
+    while (kv.anyWithPrefix(prefix + std::to_string(n) + "."))
+        ++n;
+    return n;
+}
+
+UNetConfig detectUNet(const KeyView& kv, const std::string& p)
+{
+    UNetConfig c;
+    auto in0 = kv.shape(p + "input_blocks.0.0.weight");
+    c.modelChannels = in0[0];
+    c.inChannels = in0[1];
+    c.outChannels = kv.shape(p + "out.2.weight")[0];
+    c.channelMult.clear();
+    c.numResBlocks.clear();
+    c.attentionResolutions.clear();
+    const int64_t nIn = countIndexed(kv, p + "input_blocks.");
+    int64_t ds = 1, resInLevel = 0;
+    c.useSpatialTransformer = false;
+    c.contextDim = 0;
+    for (int64_t i = 1; i < nIn; ++i) {
+        const std::string b = p + "input_blocks." + std::to_string(i) + ".";
+        if (kv.has(b + "0.op.weight")) {
+            c.numResBlocks.push_back(resInLevel);
+            resInLevel = 0;
+            ds *= 2;
+            continue;
+        }
+        if (resInLevel == 0)
+            c.channelMult.push_back(kv.shape(b + "0.out_layers.3.weight")[0] / c.modelChannels);
+        ++resInLevel;
+        if (kv.anyWithPrefix(b + "1.")) {
+            if (std::find(c.attentionResolutions.begin(), c.attentionResolutions.end(), ds) == c.attentionResolutions.end())
+                c.attentionResolutions.push_back(ds);
+            if (kv.has(b + "1.transformer_blocks.0.attn2.to_k.weight")) {
+                c.useSpatialTransformer = true;
+                c.contextDim = kv.shape(b + "1.transformer_blocks.0.attn2.to_k.weight")[1];
+                c.transformerDepth = countIndexed(kv, b + "1.transformer_blocks.");
+                c.useLinearInTransformer = kv.shape(b + "1.proj_in.weight").size() == 2;
+                const auto inner = kv.shape(b + "1.transformer_blocks.0.attn1.to_k.weight");
+                const size_t level = c.channelMult.size() - 1;
+                if (c.disableSelfAttentions.size() <= level)
+                    c.disableSelfAttentions.resize(level + 1, false);
+                c.disableSelfAttentions[level] = inner[1] == c.contextDim && inner[1] != inner[0];
+            }
+        }
+    }
+    c.numResBlocks.push_back(resInLevel);
+    if (std::none_of(c.disableSelfAttentions.begin(), c.disableSelfAttentions.end(), [](bool b) { return b; }))
+        c.disableSelfAttentions.clear();
+    else
+        c.disableSelfAttentions.resize(c.channelMult.size(), false);
+    c.useScaleShiftNorm = false;
+    if (kv.has(p + "input_blocks.1.0.emb_layers.1.weight"))
+        c.useScaleShiftNorm = kv.shape(p + "input_blocks.1.0.emb_layers.1.weight")[0] == 2 * kv.shape(p + "input_blocks.1.0.out_layers.3.weight")[0];
+    c.numClasses = kv.has(p + "label_emb.weight") ? kv.shape(p + "label_emb.weight")[0] : 0;
+    return c;
+}
+
+AutoencoderConfig detectFirstStage(const KeyView& kv, const std::string& p)
+{
+    AutoencoderConfig c;
+    c.vq = kv.has(p + "quantize.embedding.weight");
+    auto convIn = kv.shape(p + "encoder.conv_in.weight");
+    c.ch = convIn[0];
+    c.inChannels = convIn[1];
+    c.outCh = kv.shape(p + "decoder.conv_out.weight")[0];
+    const int64_t levels = countIndexed(kv, p + "encoder.down.");
+    c.chMult.clear();
+    for (int64_t i = 0; i < levels; ++i)
+        c.chMult.push_back(kv.shape(p + "encoder.down." + std::to_string(i) + ".block.0.conv1.weight")[0] / c.ch);
+    c.numResBlocks = countIndexed(kv, p + "encoder.down.0.block.");
+    c.attnResolutions.clear();
+    c.zChannels = kv.shape(p + "decoder.conv_in.weight")[1];
+    c.doubleZ = kv.shape(p + "encoder.conv_out.weight")[0] == 2 * c.zChannels;
+    if (c.vq) {
+        auto cb = kv.shape(p + "quantize.embedding.weight");
+        c.nEmbed = cb[0];
+        c.embedDim = cb[1];
+    } else {
+        c.embedDim = kv.shape(p + "post_quant_conv.weight")[1];
+    }
+    c.resolution = 256;
+    for (int64_t i = 0; i < levels; ++i)
+        if (kv.anyWithPrefix(p + "encoder.down." + std::to_string(i) + ".attn.0."))
+            c.attnResolutions.push_back(c.resolution >> i);
+    return c;
+}
+
+} // namespace
+
+ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictionHint)
+{
+    KeyView kv { w };
+    const std::string file = w.path();
+    if (kv.anyWithPrefix("conditioner.embedders."))
+        fail(ErrorKind::Unsupported, file + ": this looks like an SDXL checkpoint (conditioner.embedders.*), not supported yet");
+    if (kv.anyWithPrefix("model.diffusion_model.joint_blocks."))
+        fail(ErrorKind::Unsupported, file + ": this looks like a Stable Diffusion 3 checkpoint (joint_blocks), not supported yet");
+    if (kv.anyWithPrefix("double_blocks.") || kv.anyWithPrefix("model.diffusion_model.double_blocks."))
+        fail(ErrorKind::Unsupported, file + ": this looks like a Flux checkpoint (double_blocks), not supported yet");
+    if (kv.anyWithPrefix("lora_unet_") || kv.anyContaining(".lora_down."))
+        fail(ErrorKind::Unsupported, file + ": this looks like a LoRA file, not a full checkpoint (LoRA is not supported yet)");
+    if (!kv.has("model.diffusion_model.input_blocks.0.0.weight")) {
+        if (kv.has("encoder.conv_in.weight") && kv.has("decoder.conv_out.weight"))
+            fail(ErrorKind::Unsupported, file + ": this is a stand-alone autoencoder (VAE) file, not a full model checkpoint");
+        if (kv.anyWithPrefix("down_blocks.") || kv.anyWithPrefix("text_model."))
+            fail(ErrorKind::Unsupported, file + ": this is a single diffusers component file; open the whole diffusers folder instead");
+        fail(ErrorKind::Unsupported, file + ": not a recognised latent diffusion checkpoint (no model.diffusion_model.input_blocks.0.0.weight)");
+    }
+    if (!kv.has("first_stage_model.encoder.conv_in.weight"))
+        fail(ErrorKind::Mismatch, file + ": the checkpoint has a UNet but no autoencoder (first_stage_model.*)");
+    ModelConfig c;
+    c.source = "weights";
+    c.unet = detectUNet(kv, "model.diffusion_model.");
+    c.firstStage = detectFirstStage(kv, "first_stage_model.");
+    if (kv.has("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight")) {
+        c.cond = CondStage::Clip;
+        const std::string p = "cond_stage_model.transformer.text_model.";
+        auto tok = kv.shape(p + "embeddings.token_embedding.weight");
+        c.clip.vocabSize = tok[0];
+        c.clip.hiddenSize = tok[1];
+        c.clip.maxPositions = kv.shape(p + "embeddings.position_embedding.weight")[0];
+        c.clip.numLayers = countIndexed(kv, p + "encoder.layers.");
+        c.clip.intermediateSize = kv.shape(p + "encoder.layers.0.mlp.fc1.weight")[0];
+        c.clip.numHeads = c.clip.hiddenSize / 64; // ViT-L/14: 768 / 64 = 12 heads
+    } else if (kv.has("cond_stage_model.model.token_embedding.weight")) {
+        c.cond = CondStage::OpenClip;
+        const std::string p = "cond_stage_model.model.";
+        auto tok = kv.shape(p + "token_embedding.weight");
+        c.openclip.vocabSize = tok[0];
+        c.openclip.width = tok[1];
+        c.openclip.contextLength = kv.shape(p + "positional_embedding")[0];
+        c.openclip.layers = countIndexed(kv, p + "transformer.resblocks.");
+        c.openclip.mlp = kv.shape(p + "transformer.resblocks.0.mlp.c_fc.weight")[0];
+        c.openclip.heads = c.openclip.width / 64;
+        c.openclip.embedDim = kv.has(p + "text_projection") ? kv.shape(p + "text_projection")[1] : c.openclip.width;
+    } else if (kv.has("cond_stage_model.transformer.token_emb.weight")) {
+        c.cond = CondStage::Bert;
+        const std::string p = "cond_stage_model.transformer.";
+        auto tok = kv.shape(p + "token_emb.weight");
+        c.bert.vocabSize = tok[0];
+        c.bert.nEmbed = tok[1];
+        c.bert.maxSeqLen = kv.shape(p + "pos_emb.emb.weight")[0];
+        c.bert.nLayer = countIndexed(kv, p + "attn_layers.layers.") / 2;
+    } else {
+        c.cond = CondStage::None;
+    }
+    // Attention heads are not visible in the weights; these are the published configurations of each family.
+    auto& u = c.unet;
+    if (c.cond == CondStage::Clip) {
+        u.numHeads = 8;
+        u.numHeadChannels = -1;
+        c.family = u.inChannels == 9 ? Family::SD1Inpaint : Family::SD1;
+        c.conditioningKey = u.inChannels == 9 ? "hybrid" : "crossattn";
+    } else if (c.cond == CondStage::OpenClip) {
+        c.linearStart = 0.00085;
+        c.linearEnd = 0.012;
+        if (u.numClasses > 0 && u.inChannels == 7) {
+            c.family = Family::SD2Upscaler;
+            u.numHeads = 8;
+            u.numHeadChannels = -1;
+            c.parameterization = "v";
+            c.conditioningKey = "hybrid-adm";
+            c.scaleFactor = 0.08333;
+            c.linearStart = 0.0001;
+            c.linearEnd = 0.02;
+        } else {
+            u.numHeads = -1;
+            u.numHeadChannels = 64;
+            c.family = u.inChannels == 9 ? Family::SD2Inpaint : Family::SD2;
+            c.conditioningKey = u.inChannels == 9 ? "hybrid" : "crossattn";
+        }
+    } else if (c.cond == CondStage::Bert) {
+        c.family = Family::Layout2Img;
+        u.numHeads = -1;
+        u.numHeadChannels = 32;
+        u.legacy = true;
+        c.scaleFactor = 1.0;
+        c.linearStart = 0.0015;
+        c.linearEnd = 0.0205;
+    } else if (c.firstStage.vq && u.inChannels == 2 * c.firstStage.embedDim) {
+        c.family = Family::LdmSR;
+        u.numHeads = -1;
+        u.numHeadChannels = 32;
+        u.legacy = true;
+        c.conditioningKey = "concat";
+        c.scaleFactor = 1.0;
+        c.linearStart = 0.0015;
+        c.linearEnd = 0.0155;
+    } else {
+        fail(ErrorKind::Unsupported, file + ": a UNet without text conditioning that is not an LDM super-resolution model; give a config JSON beside the checkpoint");
+    }
+    if (!predictionHint.empty())
+        c.parameterization = predictionHint;
+    return c;
+}
+
+ModelConfig configFromLdmJson(const json& in, const io::WeightSource* weights)
+{
+    const json& p = in.contains("params") && in["params"].is_object() ? in["params"] : in;
+    ModelConfig c;
+    bool detected = false;
+    if (weights) {
+        try {
+            c = detectConfig(*weights);
+            detected = true;
+        } catch (const Error&) {
+        }
+    }
+    c.source = "config";
+    if (p.contains("unet_config"))
+        c.unet = UNetConfig::fromJson(p["unet_config"]);
+    if (p.contains("first_stage_config"))
+        c.firstStage = AutoencoderConfig::fromJson(p["first_stage_config"]);
+    c.linearStart = p.value("linear_start", detected ? c.linearStart : 0.0015);
+    c.linearEnd = p.value("linear_end", detected ? c.linearEnd : 0.0155);
+    c.timesteps = p.value("timesteps", int64_t(1000));
+    c.scaleFactor = p.value("scale_factor", 1.0);
+    c.parameterization = p.value("parameterization", std::string("eps"));
+    if (p.contains("conditioning_key") && p["conditioning_key"].is_string())
+        c.conditioningKey = p["conditioning_key"].get<std::string>();
+    else if (p.value("concat_mode", false))
+        c.conditioningKey = "concat";
+    if (p.contains("cond_stage_config")) {
+        const std::string t = p["cond_stage_config"].value("target", std::string());
+        if (t.find("FrozenCLIPEmbedder") != std::string::npos) {
+            c.cond = CondStage::Clip;
+            if (p.contains("clip_config"))
+                c.clip = ClipTextConfig::fromJson(p["clip_config"]);
+        } else if (t.find("OpenCLIP") != std::string::npos) {
+            c.cond = CondStage::OpenClip;
+        } else if (t.find("BERTEmbedder") != std::string::npos) {
+            c.cond = CondStage::Bert;
+            const json& b = p["cond_stage_config"].value("params", json::object());
+            c.bert.nEmbed = b.value("n_embed", c.bert.nEmbed);
+            c.bert.nLayer = b.value("n_layer", c.bert.nLayer);
+            c.bert.vocabSize = b.value("vocab_size", c.bert.vocabSize);
+            c.bert.maxSeqLen = b.value("max_seq_len", c.bert.maxSeqLen);
+        } else if (t.find("Identity") != std::string::npos || t == "__is_unconditional__") {
+            c.cond = CondStage::None;
+        }
+    }
+    if (p.contains("low_scale_config")) {
+        const json& l = p["low_scale_config"].value("params", json::object());
+        const json ns = l.value("noise_schedule_config", json::object());
+        c.lowScaleStart = ns.value("linear_start", c.lowScaleStart);
+        c.lowScaleEnd = ns.value("linear_end", c.lowScaleEnd);
+        c.maxNoiseLevel = l.value("max_noise_level", c.maxNoiseLevel);
+    }
+    // Family from the parts.
+    if (c.cond == CondStage::Clip)
+        c.family = c.unet.inChannels == 9 ? Family::SD1Inpaint : Family::SD1;
+    else if (c.cond == CondStage::OpenClip)
+        c.family = c.unet.numClasses > 0 ? Family::SD2Upscaler : (c.unet.inChannels == 9 ? Family::SD2Inpaint : Family::SD2);
+    else if (c.cond == CondStage::Bert)
+        c.family = Family::Layout2Img;
+    else if (c.firstStage.vq && c.conditioningKey == "concat")
+        c.family = Family::LdmSR;
+    else
+        c.family = Family::Custom;
+    return c;
+}
+
+std::optional<json> findConfigBeside(const std::filesystem::path& checkpoint)
+{
+    namespace fs = std::filesystem;
+    std::vector<fs::path> candidates;
+    if (!fs::is_directory(checkpoint)) {
+        fs::path j = checkpoint;
+        j.replace_extension(".json");
+        candidates.push_back(j);
+    }
+    for (const auto& c : candidates) {
+        std::error_code ec;
+        if (!fs::is_regular_file(c, ec))
+            continue;
+        std::ifstream in(c);
+        try {
+            json j = json::parse(in);
+            return j;
+        } catch (const json::exception& e) {
+            fail(ErrorKind::Format, c.string() + ": config is not valid JSON: " + e.what());
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace ls::models

@@ -1,0 +1,53 @@
+#pragma once
+// What a checkpoint is: its family and the full configuration of each part, detected from the weights or read from
+// the original yaml-equivalent JSON (LatentDiffusion params) as an override.
+#include "io/WeightSource.h"
+#include "models/autoencoder/Autoencoder.h"
+#include "models/bert/BertEmbedder.h"
+#include "models/clip/ClipText.h"
+#include "models/openclip/OpenClipText.h"
+#include "models/unet/UNet.h"
+
+#include <nlohmann/json.hpp>
+
+namespace ls::models {
+
+enum class Family { SD1, SD1Inpaint, SD2, SD2Inpaint, SD2Upscaler, LdmSR, Layout2Img, Custom };
+enum class CondStage { None, Clip, OpenClip, Bert };
+
+const char* familyName(Family f);
+
+struct ModelConfig {
+    Family family = Family::SD1;
+    UNetConfig unet;
+    AutoencoderConfig firstStage;
+    CondStage cond = CondStage::Clip;
+    ClipTextConfig clip;
+    OpenClipTextConfig openclip;
+    BertConfig bert;
+    double scaleFactor = 0.18215;
+    std::string parameterization = "eps"; // or "v"
+    std::string conditioningKey = "crossattn"; // crossattn | concat | hybrid | hybrid-adm
+    double linearStart = 0.00085, linearEnd = 0.012;
+    int64_t timesteps = 1000;
+    // SD x4 upscaler low-resolution noise augmentation.
+    double lowScaleStart = 1e-4, lowScaleEnd = 0.02;
+    int64_t maxNoiseLevel = 350;
+    std::string source; // "weights", or the override file
+
+    nlohmann::json toJson() const;
+};
+
+// Detects the family and every part's configuration from key names and shapes. Throws a clear Unsupported error
+// for known families we do not support (SDXL, SD3, Flux...) and for unrecognised files. predictionHint ("eps"/"v")
+// overrides the parameterisation, which weights cannot reveal (SD2 768-v).
+ModelConfig detectConfig(const io::WeightSource& weights, const std::string& predictionHint = {});
+
+// Reads LatentDiffusion params (the original yaml as JSON: unet_config, first_stage_config, cond_stage_config,
+// linear_start, scale_factor, ...). Parts the JSON leaves out are detected from the weights when given.
+ModelConfig configFromLdmJson(const nlohmann::json& ldm, const io::WeightSource* weights = nullptr);
+
+// Looks for a JSON config beside the checkpoint (`<stem>.json`, or `config.json` in its folder).
+std::optional<nlohmann::json> findConfigBeside(const std::filesystem::path& checkpoint);
+
+} // namespace ls::models

@@ -1,0 +1,72 @@
+#pragma once
+// openaimodel.UNetModel (CompVis/stable-diffusion, Stability-AI/stablediffusion, CompVis/latent-diffusion) in all the
+// configurations we load: SD1, SD2 (linear projections, head channels), 9-channel inpainting, LDM super-resolution
+// (AttentionBlock, concat conditioning), the SD x4 upscaler (noise-level class embedding, cross-attention attn1) and
+// the layout2img model. Registered names are the checkpoint key segments under `model.diffusion_model.`.
+#include "models/Layers.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <optional>
+#include <vector>
+
+namespace ls::models {
+
+struct UNetConfig {
+    int64_t inChannels = 4;
+    int64_t outChannels = 4;
+    int64_t modelChannels = 320;
+    std::vector<int64_t> attentionResolutions { 4, 2, 1 };
+    std::vector<int64_t> numResBlocks { 2, 2, 2, 2 }; // per level
+    std::vector<int64_t> channelMult { 1, 2, 4, 4 };
+    int64_t numHeads = 8;         // -1 when numHeadChannels is set
+    int64_t numHeadChannels = -1; // -1 when numHeads is set
+    bool useSpatialTransformer = true;
+    int64_t transformerDepth = 1;
+    int64_t contextDim = 768; // 0 = no cross-attention
+    bool useLinearInTransformer = false;
+    bool legacy = false;
+    bool useScaleShiftNorm = false;
+    int64_t numClasses = 0; // > 0: label_emb (x4 upscaler noise level)
+    std::vector<bool> disableSelfAttentions; // per level, empty = none
+    bool disableMiddleSelfAttn = false;
+
+    // Reads the original yaml's unet_config.params names (also accepts the params object itself).
+    static UNetConfig fromJson(const nlohmann::json& params);
+    nlohmann::json toJson() const;
+    bool operator==(const UNetConfig&) const = default;
+};
+
+// One entry of a TimestepEmbedSequential.
+struct UNetLayer : torch::nn::Module {
+    virtual at::Tensor run(const at::Tensor& x, const at::Tensor& emb, const at::Tensor& context) = 0;
+};
+
+struct TimestepEmbedSequentialImpl : torch::nn::Module {
+    void append(std::shared_ptr<UNetLayer> layer);
+    at::Tensor forward(at::Tensor x, const at::Tensor& emb, const at::Tensor& context);
+    std::vector<std::shared_ptr<UNetLayer>> layers;
+};
+TORCH_MODULE(TimestepEmbedSequential);
+
+struct UNetModelImpl : torch::nn::Module {
+    UNetModelImpl(const UNetConfig& config, const nn::Options& o);
+    // x [B, C, H, W]; timesteps [B] (integer or fractional); context [B, T, D] or undefined; y [B] class labels.
+    at::Tensor forward(const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context = {},
+        const at::Tensor& y = {});
+
+    UNetConfig config;
+    nn::Linear time_embed_0 { nullptr }, time_embed_2 { nullptr };
+    nn::Embedding label_emb { nullptr };
+    std::vector<TimestepEmbedSequential> input_blocks;
+    TimestepEmbedSequential middle_block { nullptr };
+    std::vector<TimestepEmbedSequential> output_blocks;
+    nn::GroupNorm out_0 { nullptr };
+    nn::Conv2d out_2 { nullptr };
+};
+TORCH_MODULE(UNetModel);
+
+// openaimodel.timestep_embedding: [cos(t f), sin(t f)], f = exp(-ln(10000) i / half).
+at::Tensor timestepEmbedding(const at::Tensor& timesteps, int64_t dim);
+
+} // namespace ls::models

@@ -1,0 +1,312 @@
+#include "sampling/Samplers.h"
+
+#include "util/Error.h"
+
+#include <cmath>
+#include <deque>
+
+namespace ls::sampling {
+
+namespace {
+
+at::Tensor fullT(const at::Tensor& like, double t)
+{
+    return at::full({ like.size(0) }, t, like.options().dtype(at::kLong));
+}
+
+struct DdimStep {
+    at::Tensor xPrev, predX0;
+};
+
+DdimStep ddimStep(const at::Tensor& x, const at::Tensor& e, const DdimParams& p, int64_t index, const at::Tensor& noise)
+{
+    // Scalars are float32 in the reference (torch.full of the buffers).
+    const float a = static_cast<float>(p.alphas[index]);
+    const float ap = static_cast<float>(p.alphasPrev[index]);
+    const float sigma = static_cast<float>(p.sigmas[index]);
+    const float sq = static_cast<float>(p.sqrtOneMinusAlphas[index]);
+    auto predX0 = (x - sq * e) / std::sqrt(a);
+    auto dir = std::sqrt(1.0f - ap - sigma * sigma) * e;
+    auto xPrev = std::sqrt(ap) * predX0 + dir;
+    if (sigma != 0.0f && noise.defined())
+        xPrev = xPrev + sigma * noise;
+    return { xPrev, predX0 };
+}
+
+} // namespace
+
+at::Tensor sampleDdim(const EpsFn& eps, at::Tensor x, const DdimParams& p, const DdimOptions& o)
+{
+    const int64_t n = static_cast<int64_t>(p.timesteps.size());
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t index = n - 1 - i;
+        const int64_t t = p.timesteps[index];
+        if (o.preStep)
+            x = o.preStep(i, t, x);
+        auto e = eps(x, fullT(x, static_cast<double>(t)), p.alphas[index]);
+        at::Tensor noise;
+        if (p.sigmas[index] != 0.0) {
+            if (!o.noise)
+                fail(ErrorKind::InvalidInput, "DDIM with eta > 0 needs a noise source");
+            noise = o.noise(i, x);
+        }
+        auto step = ddimStep(x, e, p, index, noise);
+        x = step.xPrev;
+        if (o.onStep && !o.onStep(i, n, x, step.predX0))
+            break;
+    }
+    return x;
+}
+
+at::Tensor samplePlms(const EpsFn& eps, at::Tensor x, const DdimParams& p, const DdimOptions& o)
+{
+    for (double s : p.sigmas)
+        if (s != 0.0)
+            fail(ErrorKind::InvalidInput, "PLMS needs eta = 0");
+    const int64_t n = static_cast<int64_t>(p.timesteps.size());
+    std::deque<at::Tensor> old;
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t index = n - 1 - i;
+        const int64_t t = p.timesteps[index];
+        const int64_t nextIndex = std::max<int64_t>(index - 1, 0);
+        const int64_t tNext = p.timesteps[nextIndex];
+        if (o.preStep)
+            x = o.preStep(i, t, x);
+        auto e = eps(x, fullT(x, static_cast<double>(t)), p.alphas[index]);
+        at::Tensor ePrime;
+        if (old.empty()) {
+            auto first = ddimStep(x, e, p, index, {});
+            auto eNext = eps(first.xPrev, fullT(x, static_cast<double>(tNext)), p.alphas[nextIndex]);
+            ePrime = (e + eNext) / 2;
+        } else if (old.size() == 1) {
+            ePrime = (3 * e - old[old.size() - 1]) / 2;
+        } else if (old.size() == 2) {
+            ePrime = (23 * e - 16 * old[old.size() - 1] + 5 * old[old.size() - 2]) / 12;
+        } else {
+            ePrime = (55 * e - 59 * old[old.size() - 1] + 37 * old[old.size() - 2] - 9 * old[old.size() - 3]) / 24;
+        }
+        auto step = ddimStep(x, ePrime, p, index, {});
+        old.push_back(e);
+        if (old.size() >= 4)
+            old.pop_front();
+        x = step.xPrev;
+        if (o.onStep && !o.onStep(i, n, x, step.predX0))
+            break;
+    }
+    return x;
+}
+
+at::Tensor KDenoiser::operator()(const at::Tensor& x, double sigma) const
+{
+    auto s = at::full({ x.size(0) }, sigma, x.options().dtype(at::kFloat));
+    auto t = m_schedule.sigmaToT(s);
+    const double cIn = 1.0 / std::sqrt(sigma * sigma + 1.0);
+    auto e = m_eps(x * static_cast<float>(cIn), t, 1.0 / (sigma * sigma + 1.0));
+    return x + e * static_cast<float>(-sigma);
+}
+
+namespace {
+
+std::pair<double, double> ancestralStep(double from, double to, double eta)
+{
+    if (eta == 0.0)
+        return { to, 0.0 };
+    const double up = std::min(to, eta * std::sqrt(to * to * (from * from - to * to) / (from * from)));
+    const double down = std::sqrt(to * to - up * up);
+    return { down, up };
+}
+
+at::Tensor toD(const at::Tensor& x, double sigma, const at::Tensor& denoised) { return (x - denoised) / static_cast<float>(sigma); }
+
+double lmsCoefficient(int order, const std::vector<double>& s, int i, int j)
+{
+    // Integral over [s_i, s_{i+1}] of the Lagrange basis polynomial j (k-diffusion linear_multistep_coeff).
+    auto fn = [&](double tau) {
+        double prod = 1.0;
+        for (int k = 0; k < order; ++k) {
+            if (k == j)
+                continue;
+            prod *= (tau - s[i - k]) / (s[i - j] - s[i - k]);
+        }
+        return prod;
+    };
+    // Gauss-Legendre with 8 points is exact for these low-degree polynomials.
+    static const double xs[] = { -0.9602898564975363, -0.7966664774136267, -0.5255324099163290, -0.1834346424956498,
+        0.1834346424956498, 0.5255324099163290, 0.7966664774136267, 0.9602898564975363 };
+    static const double ws[] = { 0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
+        0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763 };
+    const double a = s[i], b = s[i + 1];
+    double sum = 0;
+    for (int k = 0; k < 8; ++k)
+        sum += ws[k] * fn(0.5 * (b - a) * xs[k] + 0.5 * (a + b));
+    return sum * 0.5 * (b - a);
+}
+
+} // namespace
+
+at::Tensor sampleK(KSampler kind, const KDenoiser& model, at::Tensor x, const at::Tensor& sigmasT, const KOptions& o)
+{
+    auto acc = sigmasT.to(at::kDouble).contiguous();
+    std::vector<double> s(acc.data_ptr<double>(), acc.data_ptr<double>() + acc.numel());
+    // Use the float32 values the reference computes with.
+    for (auto& v : s)
+        v = static_cast<float>(v);
+    const int64_t n = static_cast<int64_t>(s.size()) - 1;
+    auto needNoise = [&]() {
+        if (!o.noise)
+            fail(ErrorKind::InvalidInput, "this sampler needs a noise source");
+    };
+    auto tFn = [](double sigma) { return -std::log(sigma); };
+    at::Tensor oldDenoised;
+    std::vector<at::Tensor> ds; // LMS history
+    for (int64_t i = 0; i < n; ++i) {
+        const double sigma = s[i], next = s[i + 1];
+        auto denoised = model(x, sigma);
+        switch (kind) {
+        case KSampler::Euler: {
+            x = x + toD(x, sigma, denoised) * static_cast<float>(next - sigma);
+            break;
+        }
+        case KSampler::EulerAncestral: {
+            auto [down, up] = ancestralStep(sigma, next, o.eta);
+            x = x + toD(x, sigma, denoised) * static_cast<float>(down - sigma);
+            if (next > 0) {
+                needNoise();
+                x = x + o.noise(i, x) * static_cast<float>(o.sNoise * up);
+            }
+            break;
+        }
+        case KSampler::Heun: {
+            auto d = toD(x, sigma, denoised);
+            const double dt = next - sigma;
+            if (next == 0) {
+                x = x + d * static_cast<float>(dt);
+            } else {
+                auto x2 = x + d * static_cast<float>(dt);
+                auto d2 = toD(x2, next, model(x2, next));
+                x = x + (d + d2) / 2 * static_cast<float>(dt);
+            }
+            break;
+        }
+        case KSampler::Dpm2: {
+            auto d = toD(x, sigma, denoised);
+            if (next == 0) {
+                x = x + d * static_cast<float>(next - sigma);
+            } else {
+                const double mid = std::exp(0.5 * (std::log(sigma) + std::log(next)));
+                auto x2 = x + d * static_cast<float>(mid - sigma);
+                auto d2 = toD(x2, mid, model(x2, mid));
+                x = x + d2 * static_cast<float>(next - sigma);
+            }
+            break;
+        }
+        case KSampler::Dpm2Ancestral: {
+            auto [down, up] = ancestralStep(sigma, next, o.eta);
+            auto d = toD(x, sigma, denoised);
+            if (down == 0) {
+                x = x + d * static_cast<float>(down - sigma);
+            } else {
+                const double mid = std::exp(0.5 * (std::log(sigma) + std::log(down)));
+                auto x2 = x + d * static_cast<float>(mid - sigma);
+                auto d2 = toD(x2, mid, model(x2, mid));
+                x = x + d2 * static_cast<float>(down - sigma);
+                needNoise();
+                x = x + o.noise(i, x) * static_cast<float>(o.sNoise * up);
+            }
+            break;
+        }
+        case KSampler::Lms: {
+            ds.push_back(toD(x, sigma, denoised));
+            if (ds.size() > 4)
+                ds.erase(ds.begin());
+            const int order = static_cast<int>(std::min<int64_t>(i + 1, 4));
+            at::Tensor acc2 = x;
+            for (int j = 0; j < order; ++j)
+                acc2 = acc2 + static_cast<float>(lmsCoefficient(order, s, static_cast<int>(i), j)) * ds[ds.size() - 1 - j];
+            x = acc2;
+            break;
+        }
+        case KSampler::Dpmpp2SAncestral: {
+            auto [down, up] = ancestralStep(sigma, next, o.eta);
+            if (down == 0) {
+                x = x + toD(x, sigma, denoised) * static_cast<float>(down - sigma);
+            } else {
+                const double t = tFn(sigma), tNext = tFn(down);
+                const double r = 0.5, h = tNext - t;
+                const double sMid = std::exp(-(t + r * h));
+                auto x2 = static_cast<float>(sMid / sigma) * x - static_cast<float>(std::expm1(-h * r)) * denoised;
+                auto d2 = model(x2, sMid);
+                x = static_cast<float>(down / sigma) * x - static_cast<float>(std::expm1(-h)) * d2;
+            }
+            if (next > 0) {
+                needNoise();
+                x = x + o.noise(i, x) * static_cast<float>(o.sNoise * up);
+            }
+            break;
+        }
+        case KSampler::Dpmpp2M: {
+            if (next == 0) {
+                x = denoised;
+            } else {
+                const double t = tFn(sigma), tNext = tFn(next), h = tNext - t;
+                at::Tensor dd = denoised;
+                if (oldDenoised.defined()) {
+                    const double hLast = t - tFn(s[i - 1]);
+                    const double r = hLast / h;
+                    dd = static_cast<float>(1 + 1 / (2 * r)) * denoised - static_cast<float>(1 / (2 * r)) * oldDenoised;
+                }
+                x = static_cast<float>(next / sigma) * x - static_cast<float>(std::expm1(-h)) * dd;
+            }
+            oldDenoised = denoised;
+            break;
+        }
+        case KSampler::DpmppSde: {
+            // DPM-Solver++ (stochastic), r = 1/2, eta, s_noise; Brownian increments from the noise source.
+            if (next == 0) {
+                x = x + toD(x, sigma, denoised) * static_cast<float>(next - sigma);
+            } else {
+                needNoise();
+                const double t = tFn(sigma), tNext = tFn(next), h = tNext - t, r = 0.5;
+                const double s1 = std::exp(-(t + h * r));
+                const double fac = 1 / (2 * r);
+                auto [d1, u1] = ancestralStep(sigma, s1, o.eta);
+                const double tS = tFn(d1);
+                auto x2 = static_cast<float>(d1 / sigma) * x - static_cast<float>(std::expm1(-(tS - t))) * denoised;
+                x2 = x2 + o.noise(2 * i, x) * static_cast<float>(o.sNoise * u1);
+                auto den2 = model(x2, s1);
+                auto [d2, u2] = ancestralStep(sigma, next, o.eta);
+                const double tN = tFn(d2);
+                auto dd = static_cast<float>(1 - fac) * denoised + static_cast<float>(fac) * den2;
+                x = static_cast<float>(d2 / sigma) * x - static_cast<float>(std::expm1(-(tN - t))) * dd;
+                x = x + o.noise(2 * i + 1, x) * static_cast<float>(o.sNoise * u2);
+            }
+            break;
+        }
+        case KSampler::Dpmpp2MSde: {
+            if (next == 0) {
+                x = denoised;
+            } else {
+                needNoise();
+                const double t = -std::log(sigma), sN = -std::log(next), h = sN - t;
+                const double etaH = o.eta * h;
+                x = static_cast<float>(next / sigma * std::exp(-etaH)) * x + static_cast<float>(-std::expm1(-h - etaH)) * denoised;
+                if (oldDenoised.defined()) {
+                    const double hLast = t - (-std::log(s[i - 1]));
+                    const double r = hLast / h;
+                    // midpoint solver
+                    x = x + static_cast<float>(0.5 * -std::expm1(-h - etaH) / r) * (denoised - oldDenoised);
+                }
+                if (o.eta > 0)
+                    x = x + o.noise(i, x) * static_cast<float>(next * std::sqrt(-std::expm1(-2 * etaH)) * o.sNoise);
+            }
+            oldDenoised = denoised;
+            break;
+        }
+        }
+        if (o.onStep && !o.onStep(i, n, x, denoised))
+            break;
+    }
+    return x;
+}
+
+} // namespace ls::sampling

@@ -1,0 +1,49 @@
+#pragma once
+// Noise schedules of the original code: the LatentDiffusion linear beta schedule (float64 maths, float32 buffers),
+// DDIM's uniform timestep subsets, and k-diffusion's sigma views of the same schedule (CompVisDenoiser).
+#include <ATen/ATen.h>
+
+#include <vector>
+
+namespace ls::sampling {
+
+struct BetaSchedule {
+    at::Tensor betas64, alphasCumprod64; // float64 [T]
+    at::Tensor betas, alphasCumprod, alphasCumprodPrev; // float32 model buffers
+    // betas = linspace(sqrt(start), sqrt(end), T, float64)^2 ("linear" in ldm make_beta_schedule)
+    static BetaSchedule linear(double start, double end, int64_t timesteps = 1000);
+    // From stored float32 alphas_cumprod (a checkpoint's own buffer).
+    static BetaSchedule fromAlphasCumprod(const at::Tensor& alphasCumprod);
+    int64_t size() const { return alphasCumprod.size(0); }
+};
+
+// DDIM "uniform": c = T // S; arange(0, T, c) + 1. May hold more than S entries when S does not divide T (as the
+// reference does).
+std::vector<int64_t> ddimTimesteps(int64_t steps, int64_t timesteps = 1000);
+
+struct DdimParams {
+    std::vector<int64_t> timesteps;
+    std::vector<double> alphas, alphasPrev, sigmas, sqrtOneMinusAlphas;
+};
+DdimParams ddimParams(const BetaSchedule& s, const std::vector<int64_t>& timesteps, double eta);
+
+// k-diffusion DiscreteSchedule over a model's alphas_cumprod (float32 maths, as the reference).
+class SigmaSchedule {
+public:
+    explicit SigmaSchedule(const at::Tensor& alphasCumprod32);
+    const at::Tensor& sigmas() const { return m_sigmas; } // ascending [T]
+    double sigmaMin() const;
+    double sigmaMax() const;
+    at::Tensor sigmaToT(const at::Tensor& sigma) const;
+    at::Tensor tToSigma(const at::Tensor& t) const;
+    // get_sigmas(n): linspace in t from T-1 to 0, plus a final 0.
+    at::Tensor uniform(int64_t n) const;
+
+private:
+    at::Tensor m_sigmas, m_logSigmas;
+};
+
+at::Tensor karrasSigmas(int64_t n, double sigmaMin, double sigmaMax, double rho = 7.0); // + final 0
+at::Tensor exponentialSigmas(int64_t n, double sigmaMin, double sigmaMax);              // + final 0
+
+} // namespace ls::sampling

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# One-step set-up on a fresh Debian 12 machine: system packages, configure, build.
+# Usage: scripts/setup.sh [build-dir]   (env LS_SKIP_APT=1 skips apt-get)
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$here/build}"
+pkgs=(build-essential cmake ninja-build ccache pkg-config
+      libtorch-dev libopenblas0-pthread
+      qt6-base-dev libopenimageio-dev libopencv-core-dev libeigen3-dev
+      nlohmann-json3-dev libzip-dev libcli11-dev libutf8proc-dev libpcre2-dev libssl-dev)
+if [[ "${LS_SKIP_APT:-0}" != 1 ]]; then
+    missing=()
+    for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    if ((${#missing[@]})); then
+        sudo_cmd=""; [[ $(id -u) != 0 ]] && sudo_cmd="sudo"
+        $sudo_cmd apt-get update -q
+        DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+fi
+cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build "$build" -j"$(nproc)"
