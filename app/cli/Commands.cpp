@@ -4,6 +4,7 @@
 #include "io/SafeTensors.h"
 #include "models/KnownConfigs.h"
 #include "models/LatentModel.h"
+#include "models/Manifest.h"
 #include "util/Error.h"
 
 #include <CLI/CLI.hpp>
@@ -39,33 +40,7 @@ int cmdInfo(const std::string& path, const std::string& prediction)
 
 int cmdManifest(const std::string& name)
 {
-    auto cfg = models::knownConfig(name);
-    auto m = models::LatentModel::build(cfg, at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
-    json keys = json::array();
-    std::map<std::string, int64_t> counts;
-    int64_t total = 0;
-    m->forEachTensor([&](const std::string& k, at::Tensor& t) {
-        json e = { k, t.sizes().vec() };
-        if (t.scalar_type() != at::kFloat)
-            e.push_back(t.scalar_type() == at::kLong ? "int64" : c10::toString(t.scalar_type()));
-        else {
-            std::string prefix = k.rfind("model.diffusion_model.", 0) == 0 ? "model.diffusion_model."
-                : k.rfind("first_stage_model.", 0) == 0                    ? "first_stage_model."
-                : k.rfind("cond_stage_model.transformer.text_model.", 0) == 0 ? "cond_stage_model.transformer.text_model."
-                : k.rfind("cond_stage_model.model.", 0) == 0               ? "cond_stage_model.model."
-                                                                           : "cond_stage_model.";
-            counts[prefix] += t.numel();
-            total += t.numel();
-        }
-        keys.push_back(e);
-    });
-    json out;
-    out["model"] = name;
-    out["param_counts"] = counts;
-    out["total_params"] = total;
-    out["n_keys"] = keys.size();
-    out["keys"] = keys;
-    std::cout << out.dump() << std::endl;
+    std::cout << models::manifestJson(name).dump() << std::endl;
     return 0;
 }
 

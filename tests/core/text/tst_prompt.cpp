@@ -1,0 +1,99 @@
+// A1111 prompt attention syntax and 75-token chunking.
+#include "TestUtil.h"
+
+#include "text/ClipTokenizer.h"
+#include "text/PromptWeights.h"
+
+#include <QtTest/QtTest>
+
+using namespace ls;
+using text::WeightedText;
+
+namespace {
+bool same(const std::vector<WeightedText>& got, const std::vector<WeightedText>& want)
+{
+    if (got.size() != want.size())
+        return false;
+    for (size_t i = 0; i < got.size(); ++i)
+        if (got[i].text != want[i].text || std::abs(got[i].weight - want[i].weight) > 1e-9)
+            return false;
+    return true;
+}
+std::string show(const std::vector<WeightedText>& v)
+{
+    std::string s;
+    for (auto& w : v)
+        s += "[" + w.text + ":" + std::to_string(w.weight) + "]";
+    return s;
+}
+}
+
+class TestPrompt : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void attention_data()
+    {
+        QTest::addColumn<QString>("prompt");
+        QTest::addColumn<QString>("expected"); // text|weight;...
+        // The examples of A1111's parse_prompt_attention docstring.
+        QTest::newRow("plain") << "normal text" << "normal text|1";
+        QTest::newRow("important") << "an (important) word" << "an |1;important|1.1; word|1";
+        QTest::newRow("unbalanced") << "(unbalanced" << "unbalanced|1.1";
+        QTest::newRow("literal") << "\\(literal\\]" << "(literal]|1";
+        QTest::newRow("parens") << "(unnecessary)(parens)" << "unnecessaryparens|1.1";
+        QTest::newRow("mixed") << "a (((house:1.3)) [on] a (hill:0.5), sun, (((sky)))."
+                               << "a |1;house|1.5730000000000004; |1.1;on|1; a |1.1;hill|0.55;, sun, |1.1;sky|1.4641000000000006;.|1.1";
+        QTest::newRow("break") << "a cat BREAK a dog" << "a cat|1;BREAK|-1;a dog|1";
+        QTest::newRow("square") << "[faded]" << "faded|0.9090909090909091";
+        QTest::newRow("empty") << "" << "|1";
+        QTest::newRow("stray close") << "a) b" << "a) b|1";
+        QTest::newRow("weight no bracket") << "x:1.2) y" << "x:1.2) y|1";
+    }
+    void attention()
+    {
+        QFETCH(QString, prompt);
+        QFETCH(QString, expected);
+        std::vector<WeightedText> want;
+        for (const auto& part : expected.split(';')) {
+            auto kv = part.split('|');
+            want.push_back({ kv[0].toStdString(), kv[1].toDouble() });
+        }
+        auto got = text::parsePromptAttention(prompt.toStdString());
+        QVERIFY2(same(got, want), show(got).c_str());
+    }
+
+    void chunking()
+    {
+        auto tok = text::ClipTokenizer::fromFile(test::sharedDir() / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz");
+        auto one = text::tokenizePrompt(tok, "a (red:1.5) cat");
+        QCOMPARE(one.size(), size_t(1));
+        QCOMPARE(one[0].tokens.size(), size_t(77));
+        QCOMPARE(one[0].tokens.front(), 49406);
+        QCOMPARE(one[0].tokens[4], 49407); // a red cat -> 3 tokens then EOS padding
+        QCOMPARE(one[0].multipliers[2], 1.5f);
+        QCOMPARE(one[0].multipliers[1], 1.0f);
+        // 100 words without commas -> two chunks.
+        std::string longPrompt;
+        for (int i = 0; i < 100; ++i)
+            longPrompt += "cat ";
+        auto two = text::tokenizePrompt(tok, longPrompt);
+        QCOMPARE(two.size(), size_t(2));
+        QCOMPARE(two[1].tokens[1 + 24], 2368); // 'cat</w>' is token 2368; 25 tokens in the second chunk
+        QCOMPARE(two[1].tokens[1 + 25], 49407);
+        // A comma within 20 tokens of the limit moves the tail to the next chunk.
+        std::string commas;
+        for (int i = 0; i < 70; ++i)
+            commas += "cat ";
+        commas += ", dog dog dog dog dog dog dog dog dog dog";
+        auto moved = text::tokenizePrompt(tok, commas);
+        QCOMPARE(moved.size(), size_t(2));
+        QCOMPARE(moved[0].tokens[71], tok.encode(",")[0]);
+        QCOMPARE(moved[0].tokens[72], 49407);
+        // BREAK forces a new chunk; the empty prompt is one chunk.
+        QCOMPARE(text::tokenizePrompt(tok, "a BREAK b").size(), size_t(2));
+        QCOMPARE(text::tokenizePrompt(tok, "").size(), size_t(1));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPrompt)
+#include "tst_prompt.moc"
