@@ -1,4 +1,5 @@
 #include "cli/Commands.h"
+#include "cli/Generate.h"
 
 #include "io/DiffusersFolder.h"
 #include "io/SafeTensors.h"
@@ -96,9 +97,22 @@ int run(int argc, char** argv)
     golden->add_flag("-v,--verbose", verbose, "Print every output's error");
 
     std::string infoPath, prediction;
-    auto* info = app.add_subcommand("info", "Print what a checkpoint is (family, configuration)");
-    info->add_option("path", infoPath, "Checkpoint file or diffusers folder")->required();
+    auto* info = app.add_subcommand("info", "Print what a checkpoint is (family, configuration), or an image's generation metadata");
+    info->add_option("path", infoPath, "Checkpoint file, diffusers folder, or image")->required();
     info->add_option("--prediction", prediction, "eps or v (SD2 768-v checkpoints need v)")->check(CLI::IsMember({ "eps", "v" }));
+
+    JobOptions jobs[5];
+    const std::pair<const char*, const char*> jobNames[5] = { { "generate", "Text-to-image" }, { "img2img", "Image-to-image" },
+        { "inpaint", "Brush inpainting: repaint the white part of a mask" }, { "layout", "Layout-to-image from boxes" },
+        { "upscale", "Upscale (LDM-SR 4x, SD x4 upscaler, tiled; or Lanczos)" } };
+    const pipeline::JobMode modes[5] = { pipeline::JobMode::Txt2Img, pipeline::JobMode::Img2Img, pipeline::JobMode::Inpaint,
+        pipeline::JobMode::Layout, pipeline::JobMode::Upscale };
+    CLI::App* jobCmds[5];
+    for (int i = 0; i < 5; ++i) {
+        jobCmds[i] = app.add_subcommand(jobNames[i].first, jobNames[i].second);
+        addJobOptions(jobCmds[i], jobs[i], modes[i]);
+        jobs[i].request.mode = modes[i];
+    }
 
     std::string manifestName;
     auto* manifest = app.add_subcommand("manifest", "Print a full-size model's checkpoint keys and shapes (no weights allocated)");
@@ -119,8 +133,17 @@ int run(int argc, char** argv)
     }
     if (*golden)
         return runGolden(goldenDirs, verbose);
-    if (*info)
+    for (int i = 0; i < 5; ++i)
+        if (*jobCmds[i])
+            return runJob(jobs[i]);
+    if (*info) {
+        std::string ext = std::filesystem::path(infoPath).extension().string();
+        for (auto& ch : ext)
+            ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".webp" || ext == ".tif" || ext == ".tiff" || ext == ".exr")
+            return showImageInfo(infoPath);
         return cmdInfo(infoPath, prediction);
+    }
     if (*manifest)
         return cmdManifest(manifestName);
     if (*rc)

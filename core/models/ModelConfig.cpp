@@ -273,8 +273,23 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
     return c;
 }
 
-ModelConfig configFromLdmJson(const json& in, const io::WeightSource* weights)
+ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
 {
+    // Accept the yaml's top level ({model: {target, params}}), a golden case.json ({config: ...}) or the params.
+    const json* root = &in0;
+    for (int depth = 0; depth < 3; ++depth) {
+        if (root->contains("unet_config") || (root->contains("params") && (*root)["params"].is_object() && (*root)["params"].contains("unet_config")))
+            break;
+        if (root->contains("model") && (*root)["model"].is_object())
+            root = &(*root)["model"];
+        else if (root->contains("config") && (*root)["config"].is_object())
+            root = &(*root)["config"];
+        else
+            break;
+    }
+    const json& in = *root;
+    if (!in.contains("unet_config") && !(in.contains("params") && in["params"].is_object() && in["params"].contains("unet_config")))
+        fail(ErrorKind::InvalidInput, "config: no unet_config found (expected the LatentDiffusion params of the original yaml)");
     const json& p = in.contains("params") && in["params"].is_object() ? in["params"] : in;
     ModelConfig c;
     bool detected = false;

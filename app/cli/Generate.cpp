@@ -1,0 +1,227 @@
+// latent-cli generate | img2img | inpaint | layout | upscale: one job from the command line.
+#include "cli/Generate.h"
+
+#include "io/ImageFile.h"
+#include "pipeline/Generator.h"
+#include "pipeline/Infotext.h"
+#include "pipeline/ModelLoading.h"
+#include "util/Error.h"
+
+#include <nlohmann/json.hpp>
+#include <ATen/Parallel.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+
+namespace ls::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
+{
+    o.mode = mode;
+    cmd->add_option("--model", o.model, "Checkpoint (.safetensors/.ckpt) or diffusers folder; default: the bundled model");
+    cmd->add_option("--config", o.config, "Model config JSON (original LatentDiffusion params) overriding detection");
+    cmd->add_option("--prediction", o.prediction, "eps or v (SD2 768-v models need v)")->check(CLI::IsMember({ "eps", "v" }));
+    cmd->add_option("--vocab", o.vocab, "CLIP vocabulary file or folder (bpe_simple_vocab_16e6.txt.gz)");
+    cmd->add_option("--prompt,-p", o.request.prompt, "What to draw");
+    cmd->add_option("--negative,-n", o.request.negativePrompt, "What to avoid");
+    cmd->add_option("--width,-W", o.request.width, "Width in pixels (rounded up to the model's multiple, then cropped back)");
+    cmd->add_option("--height,-H", o.request.height, "Height in pixels");
+    cmd->add_option("--steps", o.request.steps, "Sampling steps");
+    cmd->add_option("--sampler", o.request.sampler, "Sampler: " + [] { std::string s; for (auto& n : pipeline::samplerNames()) s += (s.empty() ? "" : ", ") + n; return s; }());
+    cmd->add_option("--schedule", o.request.schedule, "Automatic, Uniform, Karras, Exponential, SGM Uniform");
+    cmd->add_option("--cfg", o.request.cfgScale, "Classifier-free guidance scale");
+    cmd->add_option("--seed", o.request.seed, "Seed (-1 = random); image i of a batch uses seed + i");
+    cmd->add_option("--batch", o.request.batch, "Images to make");
+    cmd->add_option("--eta", o.request.eta, "DDIM eta");
+    cmd->add_option("--clip-skip", o.request.clipSkip, "CLIP layers to skip (A1111 semantics)");
+    cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)");
+    cmd->add_option("--output,-o", o.output, "Output image (PNG keeps the metadata); batch images get -1, -2 ... suffixes")->required();
+    cmd->add_option("--preview-dir", o.previewDir, "Write a preview PNG after every step into this folder");
+    cmd->add_option("--preview-decode-every", o.request.decodeEvery, "Full VAE decode preview every N steps (0 = latent projection only)");
+    cmd->add_flag("--json", o.json, "Print a machine-readable result on stdout");
+    cmd->add_flag("--no-hash", o.noHash, "Do not hash the model file for the metadata");
+    if (mode == pipeline::JobMode::Img2Img || mode == pipeline::JobMode::Inpaint || mode == pipeline::JobMode::Upscale)
+        cmd->add_option("--init,-i", o.init, "Input image")->required();
+    if (mode == pipeline::JobMode::Img2Img || mode == pipeline::JobMode::Inpaint)
+        cmd->add_option("--strength", o.request.strength, "Denoising strength (0, 1]");
+    if (mode == pipeline::JobMode::Inpaint) {
+        cmd->add_option("--mask,-m", o.mask, "Mask image, same size as the input: white = repaint, black = keep")->required();
+        cmd->add_option("--mask-blur", o.request.maskBlur, "Feather the mask edge by this many pixels");
+        cmd->add_option("--mask-grow", o.request.maskGrow, "Grow (or shrink, negative) the mask by this many pixels");
+        cmd->add_flag("--only-masked", o.request.onlyMasked, "Work on the mask's bounding box at the model's resolution, then paste back");
+        cmd->add_option("--padding", o.request.onlyMaskedPadding, "Context pixels around the mask for --only-masked");
+    }
+    if (mode == pipeline::JobMode::Layout) {
+        cmd->add_option("--boxes", o.boxes, "JSON list of {\"x\",\"y\",\"w\",\"h\"} in pixels with \"prompt\" or \"label\"")->required();
+        cmd->add_option("--classes", o.classes, "classes.json of the layout2img model");
+    }
+    if (mode == pipeline::JobMode::Upscale) {
+        cmd->add_option("--scale", o.request.upscaleFactor, "Upscale factor (4; 2 or 4 for Lanczos)");
+        cmd->add_option("--tile", o.request.tileSize, "Tile size in input pixels");
+        cmd->add_option("--overlap", o.request.tileOverlap, "Tile overlap in input pixels");
+        cmd->add_option("--noise-level", o.request.noiseLevel, "SD x4 upscaler noise augmentation (0..350)");
+        cmd->add_flag("--lanczos", o.lanczos, "Plain Lanczos resampling, no model");
+    }
+}
+
+namespace {
+
+fs::path indexedPath(const fs::path& out, int i, int n)
+{
+    if (n <= 1)
+        return out;
+    return out.parent_path() / (out.stem().string() + "-" + std::to_string(i + 1) + out.extension().string());
+}
+
+fs::path bundledModel()
+{
+    // resources/models next to the executable (build tree or install prefix).
+    char buf[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    std::vector<fs::path> roots;
+    if (n > 0) {
+        fs::path exe(std::string(buf, static_cast<size_t>(n)));
+        roots.push_back(exe.parent_path() / "../share/latent-studio/models");
+        roots.push_back(exe.parent_path() / "../../resources/models");
+        roots.push_back(exe.parent_path() / "../resources/models");
+    }
+    for (const auto& r : roots)
+        if (fs::exists(r / "default" / "model.safetensors"))
+            return fs::canonical(r / "default" / "model.safetensors");
+    fail(ErrorKind::InvalidInput, "no --model given and the bundled default model is not installed (resources/models/default/model.safetensors)");
+}
+
+std::vector<pipeline::LayoutBox> readBoxes(const fs::path& p)
+{
+    std::ifstream in(p);
+    if (!in)
+        fail(ErrorKind::Io, p.string() + ": cannot open boxes file");
+    json j = json::parse(in, nullptr, false);
+    if (j.is_discarded())
+        fail(ErrorKind::Format, p.string() + ": not valid JSON");
+    const json& list = j.is_object() && j.contains("boxes") ? j["boxes"] : j;
+    if (!list.is_array())
+        fail(ErrorKind::Format, p.string() + ": expected a JSON list of boxes");
+    std::vector<pipeline::LayoutBox> out;
+    for (size_t i = 0; i < list.size(); ++i) {
+        const json& b = list[i];
+        const std::string where = p.string() + ": box " + std::to_string(i);
+        if (!b.is_object())
+            fail(ErrorKind::Format, where + " is not an object");
+        for (const char* k : { "x", "y", "w", "h" })
+            if (!b.contains(k) || !b[k].is_number())
+                fail(ErrorKind::Format, where + ": field '" + k + "' must be a number");
+        out.push_back({ b["x"].get<double>(), b["y"].get<double>(), b["w"].get<double>(), b["h"].get<double>(),
+            b.value("prompt", std::string()), b.value("label", std::string()) });
+    }
+    return out;
+}
+
+} // namespace
+
+int runJob(JobOptions& o)
+{
+    at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    pipeline::GenerationRequest& r = o.request;
+    if (!o.init.empty())
+        r.initImage = io::readImage(o.init).image;
+    if (!o.mask.empty())
+        r.mask = io::readImage(o.mask).image;
+    if (!o.boxes.empty())
+        r.boxes = readBoxes(o.boxes);
+    if (r.mode == pipeline::JobMode::Upscale && r.sampler == "Euler a")
+        r.sampler = "DDIM";
+    // Validate the request before the (slow) model load.
+    if (auto problems = r.validate(); !problems.empty()) {
+        std::string msg = "the request has " + std::to_string(problems.size()) + " problem(s):";
+        for (const auto& p : problems)
+            msg += "\n  " + p.field + ": " + p.message;
+        fail(ErrorKind::InvalidInput, msg);
+    }
+    pipeline::LoadedModel lm;
+    if (!(r.mode == pipeline::JobMode::Upscale && o.lanczos)) {
+        pipeline::ModelLoadOptions lo;
+        lo.configFile = o.config;
+        lo.prediction = o.prediction;
+        lo.vocabulary = o.vocab;
+        lo.classesFile = o.classes;
+        lo.hash = !o.noHash;
+        lo.onStatus = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
+        lm = pipeline::loadModel(o.model.empty() ? bundledModel() : fs::path(o.model), lo);
+        for (const auto& w : lm.warnings)
+            std::fprintf(stderr, "warning: %s\n", w.c_str());
+    }
+    pipeline::Generator gen(lm.model, lm.tokenizer, lm.info, lm.layoutClasses);
+    if (!o.previewDir.empty())
+        fs::create_directories(o.previewDir);
+    StopToken stop;
+    const bool tty = ::isatty(2);
+    auto onStep = [&](const pipeline::StepInfo& s) {
+        const double rate = s.elapsedSeconds > 0 ? s.step / s.elapsedSeconds : 0;
+        const double eta = rate > 0 ? (s.total - s.step) / rate : 0;
+        std::string tile = s.tiles > 1 ? " tile " + std::to_string(s.tile) + "/" + std::to_string(s.tiles) : "";
+        std::fprintf(stderr, "%sstep %d/%d%s | %.2f it/s | ETA %.1fs%s", tty ? "\r" : "", s.step, s.total, tile.c_str(), rate, eta, tty ? "   " : "\n");
+        if (tty && s.step == s.total)
+            std::fprintf(stderr, "\n");
+        if (s.preview && !o.previewDir.empty()) {
+            char name[64];
+            std::snprintf(name, sizeof name, "step-%02d-%03d.png", s.tile, s.step);
+            io::writeImage(fs::path(o.previewDir) / name, *s.preview);
+        }
+    };
+    auto result = gen.run(r, onStep, stop);
+    json out;
+    out["images"] = json::array();
+    for (size_t i = 0; i < result.images.size(); ++i) {
+        const fs::path p = indexedPath(o.output, static_cast<int>(i), static_cast<int>(result.images.size()));
+        if (p.has_parent_path())
+            fs::create_directories(p.parent_path());
+        io::writeImage(p, result.images[i], result.metadata[i]);
+        out["images"].push_back({ { "path", p.string() }, { "seed", result.seeds[i] }, { "width", result.images[i].width }, { "height", result.images[i].height } });
+        if (!o.json)
+            std::fprintf(stderr, "wrote %s (seed %lld)\n", p.c_str(), static_cast<long long>(result.seeds[i]));
+    }
+    out["seconds"] = result.seconds;
+    out["mode"] = pipeline::jobModeName(r.mode);
+    if (o.json)
+        std::cout << out.dump(2) << std::endl;
+    return 0;
+}
+
+int showImageInfo(const fs::path& path)
+{
+    auto img = io::readImage(path);
+    json out;
+    out["file"] = path.string();
+    out["width"] = img.image.width;
+    out["height"] = img.image.height;
+    out["channels"] = img.image.channels;
+    if (img.metadata.count("parameters")) {
+        auto p = pipeline::parseInfotext(img.metadata["parameters"]);
+        out["parameters"] = img.metadata["parameters"];
+        json params = json::object();
+        for (const auto& [k, v] : p.params)
+            params[k] = v;
+        out["parsed"] = { { "prompt", p.prompt }, { "negative_prompt", p.negativePrompt }, { "settings", params } };
+    }
+    if (img.metadata.count("latent_studio")) {
+        json j = json::parse(img.metadata["latent_studio"], nullptr, false);
+        if (!j.is_discarded()) {
+            for (const char* k : { "mask_png", "init_png" })
+                if (j.contains(k) && j[k].is_string())
+                    j[k] = "<" + std::to_string(j[k].get<std::string>().size()) + " bytes of base64 PNG>";
+            out["latent_studio"] = j;
+        }
+    }
+    std::cout << out.dump(2) << std::endl;
+    return 0;
+}
+
+} // namespace ls::cli

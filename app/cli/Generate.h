@@ -1,0 +1,25 @@
+#pragma once
+#include "pipeline/GenerationRequest.h"
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <string>
+
+namespace ls::cli {
+
+struct JobOptions {
+    pipeline::JobMode mode = pipeline::JobMode::Txt2Img;
+    pipeline::GenerationRequest request;
+    std::string model, config, prediction, vocab, output, previewDir, init, mask, boxes, classes;
+    int threads = 0;
+    bool json = false;
+    bool noHash = false;
+    bool lanczos = false;
+};
+
+void addJobOptions(CLI::App* cmd, JobOptions& options, pipeline::JobMode mode);
+int runJob(JobOptions& options);
+int showImageInfo(const std::filesystem::path& path);
+
+} // namespace ls::cli

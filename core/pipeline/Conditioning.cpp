@@ -1,0 +1,64 @@
+#include "pipeline/Conditioning.h"
+
+#include "text/PromptWeights.h"
+#include "util/Error.h"
+
+namespace ls::pipeline {
+
+Conditioner::Conditioner(models::LatentModel& model, std::shared_ptr<const text::ClipTokenizer> tokenizer)
+    : m_model(model)
+    , m_tokenizer(std::move(tokenizer))
+{
+}
+
+bool Conditioner::needsTokenizer() const { return m_model.clip || m_model.openclip; }
+
+at::Tensor Conditioner::encodeIds(const at::Tensor& ids, int clipSkip)
+{
+    if (m_model.clip)
+        return m_model.clip->forward(ids, clipSkip);
+    if (m_model.openclip)
+        return m_model.openclip->forward(ids, clipSkip); // SD2 uses the penultimate layer: skip 1 by default
+    fail(ErrorKind::Unsupported, "this model has no text encoder");
+}
+
+at::Tensor Conditioner::encodePrompt(const std::string& prompt, int clipSkip)
+{
+    if (!m_tokenizer)
+        fail(ErrorKind::InvalidInput, "this model needs the CLIP vocabulary to read prompts");
+    const int pad = m_model.openclip ? 0 : text::ClipTokenizer::kEos; // OpenCLIP pads with '!' (id 0)
+    const auto chunks = text::tokenizePrompt(*m_tokenizer, prompt, pad);
+    std::vector<int64_t> ids;
+    std::vector<float> mult;
+    bool weighted = false;
+    for (const auto& c : chunks) {
+        ids.insert(ids.end(), c.tokens.begin(), c.tokens.end());
+        mult.insert(mult.end(), c.multipliers.begin(), c.multipliers.end());
+        for (float w : c.multipliers)
+            weighted = weighted || w != 1.0f;
+    }
+    const int64_t k = static_cast<int64_t>(chunks.size());
+    auto idT = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).view({ k, 77 });
+    const int skip = m_model.openclip ? clipSkip : clipSkip; // OpenCLIP: 1 = penultimate already
+    auto z = encodeIds(idT, skip); // [k, 77, D]
+    if (weighted) {
+        auto mt = at::tensor(mult, at::TensorOptions().dtype(at::kFloat)).view({ k, 77, 1 }).to(z.scalar_type());
+        auto originalMean = z.mean();
+        z = z * mt;
+        z = z * (originalMean / z.mean());
+    }
+    return z.reshape({ 1, k * 77, z.size(2) });
+}
+
+void Conditioner::matchLengths(at::Tensor& a, at::Tensor& b, int clipSkip)
+{
+    if (a.size(1) == b.size(1))
+        return;
+    auto empty = encodePrompt("", clipSkip);
+    while (a.size(1) < b.size(1))
+        a = at::cat({ a, empty }, 1);
+    while (b.size(1) < a.size(1))
+        b = at::cat({ b, empty }, 1);
+}
+
+} // namespace ls::pipeline

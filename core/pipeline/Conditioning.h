@@ -1,0 +1,27 @@
+#pragma once
+// Turns prompts into cross-attention context: CLIP (SD1) or OpenCLIP (SD2) with A1111 emphasis weights, BREAK and
+// 75-token chunks (embeddings concatenated); box tokens for the layout2img model.
+#include "models/LatentModel.h"
+#include "text/ClipTokenizer.h"
+#include "text/LayoutTokens.h"
+
+#include <memory>
+
+namespace ls::pipeline {
+
+class Conditioner {
+public:
+    Conditioner(models::LatentModel& model, std::shared_ptr<const text::ClipTokenizer> tokenizer);
+    // [1, 77 * chunks, D]; emphasis applied, then the mean restored (A1111).
+    at::Tensor encodePrompt(const std::string& prompt, int clipSkip = 1);
+    // Pads the shorter of two contexts with encodings of the empty prompt so they can be batched.
+    void matchLengths(at::Tensor& a, at::Tensor& b, int clipSkip = 1);
+    bool needsTokenizer() const;
+
+private:
+    at::Tensor encodeIds(const at::Tensor& ids, int clipSkip); // [k, 77] -> [k, 77, D]
+    models::LatentModel& m_model;
+    std::shared_ptr<const text::ClipTokenizer> m_tokenizer;
+};
+
+} // namespace ls::pipeline

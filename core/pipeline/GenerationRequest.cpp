@@ -1,0 +1,228 @@
+#include "pipeline/GenerationRequest.h"
+
+#include "io/ImageFile.h"
+#include "util/Base64.h"
+#include "util/Error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+namespace ls::pipeline {
+
+using nlohmann::json;
+
+const char* jobModeName(JobMode m)
+{
+    switch (m) {
+    case JobMode::Txt2Img: return "txt2img";
+    case JobMode::Img2Img: return "img2img";
+    case JobMode::Inpaint: return "inpaint";
+    case JobMode::Layout: return "layout";
+    case JobMode::Upscale: return "upscale";
+    }
+    return "?";
+}
+
+JobMode jobModeFromName(const std::string& n)
+{
+    for (JobMode m : { JobMode::Txt2Img, JobMode::Img2Img, JobMode::Inpaint, JobMode::Layout, JobMode::Upscale })
+        if (n == jobModeName(m))
+            return m;
+    fail(ErrorKind::InvalidInput, "mode: unknown job '" + n + "' (txt2img, img2img, inpaint, layout, upscale)");
+}
+
+std::vector<std::string> samplerNames()
+{
+    return { "DDIM", "PLMS", "Euler", "Euler a", "Heun", "LMS", "DPM2", "DPM2 a", "DPM++ 2S a", "DPM++ 2M", "DPM++ SDE",
+        "DPM++ 2M SDE", "LCM" };
+}
+
+std::vector<std::string> scheduleNames() { return { "Automatic", "Uniform", "Karras", "Exponential", "SGM Uniform" }; }
+
+namespace {
+
+template <class T>
+bool contains(const std::vector<T>& v, const T& x)
+{
+    return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+std::string joinNames(const std::vector<std::string>& v)
+{
+    std::string s;
+    for (const auto& n : v)
+        s += (s.empty() ? "" : ", ") + n;
+    return s;
+}
+
+} // namespace
+
+std::vector<Problem> GenerationRequest::validate() const
+{
+    std::vector<Problem> p;
+    const bool usesInit = mode == JobMode::Img2Img || mode == JobMode::Inpaint || mode == JobMode::Upscale;
+    if (mode != JobMode::Upscale) {
+        if (width < 8 || width > 8192)
+            p.push_back({ "width", "must be between 8 and 8192 pixels, got " + std::to_string(width) });
+        if (height < 8 || height > 8192)
+            p.push_back({ "height", "must be between 8 and 8192 pixels, got " + std::to_string(height) });
+    }
+    if (steps <= 0 || steps > 1000)
+        p.push_back({ "steps", "must be between 1 and 1000, got " + std::to_string(steps) });
+    if (!std::isfinite(cfgScale) || cfgScale < 0 || cfgScale > 100)
+        p.push_back({ "cfg", "guidance scale must be a finite number between 0 and 100" });
+    if (!contains(samplerNames(), sampler))
+        p.push_back({ "sampler", "unknown sampler '" + sampler + "'; valid: " + joinNames(samplerNames()) });
+    if (!contains(scheduleNames(), schedule))
+        p.push_back({ "schedule", "unknown schedule '" + schedule + "'; valid: " + joinNames(scheduleNames()) });
+    if (batch < 1 || batch > 64)
+        p.push_back({ "batch", "must be between 1 and 64" });
+    if (!std::isfinite(strength) || strength <= 0 || strength > 1)
+        p.push_back({ "strength", "must be in (0, 1]" });
+    if (!std::isfinite(eta) || eta < 0)
+        p.push_back({ "eta", "must be >= 0" });
+    if (clipSkip < 1 || clipSkip > 12)
+        p.push_back({ "clip_skip", "must be between 1 and 12" });
+    if (seed < -1)
+        p.push_back({ "seed", "must be -1 (random) or a non-negative number" });
+    if (usesInit && initImage.empty())
+        p.push_back({ "init", std::string(jobModeName(mode)) + " needs an input image" });
+    if (mode == JobMode::Inpaint) {
+        if (mask.empty()) {
+            p.push_back({ "mask", "inpainting needs a mask (white = repaint, black = keep)" });
+        } else if (!initImage.empty() && (mask.width != initImage.width || mask.height != initImage.height)) {
+            p.push_back({ "mask", "mask is " + std::to_string(mask.width) + "x" + std::to_string(mask.height) + " but the image is "
+                    + std::to_string(initImage.width) + "x" + std::to_string(initImage.height) + "; they must be the same size" });
+        } else {
+            bool any = false;
+            for (size_t i = 0; i < mask.pixels.size() && !any; i += mask.channels)
+                any = mask.pixels[i] >= 128;
+            if (!any)
+                p.push_back({ "mask", "the mask is empty: paint (white) where the image should change" });
+        }
+        if (maskBlur < 0 || maskBlur > 256)
+            p.push_back({ "mask_blur", "must be between 0 and 256 pixels" });
+        if (maskGrow < -256 || maskGrow > 256)
+            p.push_back({ "mask_grow", "must be between -256 and 256 pixels" });
+        if (onlyMaskedPadding < 0)
+            p.push_back({ "padding", "must be >= 0" });
+    }
+    if (mode == JobMode::Layout) {
+        if (boxes.empty())
+            p.push_back({ "boxes", "layout-to-image needs at least one box" });
+        for (size_t i = 0; i < boxes.size(); ++i) {
+            const auto& b = boxes[i];
+            const std::string f = "boxes[" + std::to_string(i) + "]";
+            if (!(b.w >= 1 && b.h >= 1) || !std::isfinite(b.x) || !std::isfinite(b.y))
+                p.push_back({ f, "degenerate box (width and height must be at least 1 pixel)" });
+            else if (b.x >= width || b.y >= height || b.x + b.w <= 0 || b.y + b.h <= 0)
+                p.push_back({ f, "box lies entirely outside the " + std::to_string(width) + "x" + std::to_string(height) + " image" });
+            if (b.prompt.empty() && b.label.empty())
+                p.push_back({ f, "box needs a prompt or a label" });
+        }
+    }
+    if (mode == JobMode::Upscale) {
+        if (upscaleFactor != 2 && upscaleFactor != 4)
+            p.push_back({ "scale", "upscale factor must be 2 or 4" });
+        if (tileSize < 16 || tileOverlap < 0 || tileOverlap * 2 >= tileSize)
+            p.push_back({ "tile", "tile must be >= 16 pixels and overlap less than half a tile" });
+        if (noiseLevel < 0 || noiseLevel > 350)
+            p.push_back({ "noise_level", "must be between 0 and 350" });
+    }
+    if (previewEvery < 0 || decodeEvery < 0)
+        p.push_back({ "preview", "preview intervals must be >= 0" });
+    return p;
+}
+
+namespace {
+json imageToJson(const Image& img)
+{
+    if (img.empty())
+        return nullptr;
+    return base64Encode(io::encodePng(img, {}));
+}
+Image imageFromJson(const json& j)
+{
+    if (!j.is_string())
+        return {};
+    return io::decodePng(base64Decode(j.get<std::string>()), "embedded image").image;
+}
+}
+
+json GenerationRequest::toJson() const
+{
+    json j;
+    j["mode"] = jobModeName(mode);
+    j["prompt"] = prompt;
+    j["negative_prompt"] = negativePrompt;
+    json bj = json::array();
+    for (const auto& b : boxes)
+        bj.push_back({ { "x", b.x }, { "y", b.y }, { "w", b.w }, { "h", b.h }, { "prompt", b.prompt }, { "label", b.label } });
+    j["boxes"] = bj;
+    j["width"] = width;
+    j["height"] = height;
+    j["sampler"] = sampler;
+    j["schedule"] = schedule;
+    j["steps"] = steps;
+    j["cfg_scale"] = cfgScale;
+    j["seed"] = seed;
+    j["batch"] = batch;
+    j["strength"] = strength;
+    j["eta"] = eta;
+    j["clip_skip"] = clipSkip;
+    j["mask_blur"] = maskBlur;
+    j["mask_grow"] = maskGrow;
+    j["only_masked"] = onlyMasked;
+    j["only_masked_padding"] = onlyMaskedPadding;
+    j["upscale_factor"] = upscaleFactor;
+    j["tile_size"] = tileSize;
+    j["tile_overlap"] = tileOverlap;
+    j["noise_level"] = noiseLevel;
+    j["model"] = modelName;
+    j["mask_png"] = imageToJson(mask);
+    j["init_png"] = imageToJson(initImage);
+    return j;
+}
+
+GenerationRequest GenerationRequest::fromJson(const json& j)
+{
+    GenerationRequest r;
+    try {
+        r.mode = jobModeFromName(j.value("mode", std::string("txt2img")));
+        r.prompt = j.value("prompt", r.prompt);
+        r.negativePrompt = j.value("negative_prompt", r.negativePrompt);
+        if (j.contains("boxes") && j["boxes"].is_array())
+            for (const auto& b : j["boxes"])
+                r.boxes.push_back({ b.value("x", 0.0), b.value("y", 0.0), b.value("w", 0.0), b.value("h", 0.0), b.value("prompt", std::string()), b.value("label", std::string()) });
+        r.width = j.value("width", r.width);
+        r.height = j.value("height", r.height);
+        r.sampler = j.value("sampler", r.sampler);
+        r.schedule = j.value("schedule", r.schedule);
+        r.steps = j.value("steps", r.steps);
+        r.cfgScale = j.value("cfg_scale", r.cfgScale);
+        r.seed = j.value("seed", r.seed);
+        r.batch = j.value("batch", r.batch);
+        r.strength = j.value("strength", r.strength);
+        r.eta = j.value("eta", r.eta);
+        r.clipSkip = j.value("clip_skip", r.clipSkip);
+        r.maskBlur = j.value("mask_blur", r.maskBlur);
+        r.maskGrow = j.value("mask_grow", r.maskGrow);
+        r.onlyMasked = j.value("only_masked", r.onlyMasked);
+        r.onlyMaskedPadding = j.value("only_masked_padding", r.onlyMaskedPadding);
+        r.upscaleFactor = j.value("upscale_factor", r.upscaleFactor);
+        r.tileSize = j.value("tile_size", r.tileSize);
+        r.tileOverlap = j.value("tile_overlap", r.tileOverlap);
+        r.noiseLevel = j.value("noise_level", r.noiseLevel);
+        r.modelName = j.value("model", r.modelName);
+        if (j.contains("mask_png"))
+            r.mask = imageFromJson(j["mask_png"]);
+        if (j.contains("init_png"))
+            r.initImage = imageFromJson(j["init_png"]);
+    } catch (const json::exception& e) {
+        fail(ErrorKind::InvalidInput, std::string("generation settings: a field has the wrong type: ") + e.what());
+    }
+    return r;
+}
+
+} // namespace ls::pipeline

@@ -1,0 +1,70 @@
+#pragma once
+// Everything one generation needs, checked up front: validate() lists every problem before any work starts.
+#include "util/Image.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ls::pipeline {
+
+enum class JobMode { Txt2Img, Img2Img, Inpaint, Layout, Upscale };
+const char* jobModeName(JobMode m);
+JobMode jobModeFromName(const std::string& name); // throws InvalidInput
+
+struct LayoutBox {
+    double x = 0, y = 0, w = 0, h = 0; // pixels of the output image
+    std::string prompt;                // what goes in the box (text models)
+    std::string label;                 // a class name (layout2img model)
+};
+
+struct Problem {
+    std::string field;
+    std::string message;
+};
+
+struct GenerationRequest {
+    JobMode mode = JobMode::Txt2Img;
+    std::string prompt;
+    std::string negativePrompt;
+    std::vector<LayoutBox> boxes;
+    Image initImage; // img2img, inpaint, upscale
+    Image mask;      // inpaint: white = repaint, black = keep
+    int width = 512;
+    int height = 512;
+    std::string sampler = "Euler a";
+    std::string schedule = "Automatic";
+    int steps = 20;
+    double cfgScale = 7.0;
+    int64_t seed = -1; // -1: pick one at random (the result records it)
+    int batch = 1;
+    double strength = 0.75; // img2img / inpaint denoising strength
+    double eta = 0.0;       // DDIM eta
+    int clipSkip = 1;
+    // inpainting
+    int maskBlur = 4;
+    int maskGrow = 0;
+    bool onlyMasked = false;
+    int onlyMaskedPadding = 32;
+    // upscaling
+    int upscaleFactor = 4;
+    int tileSize = 128;  // low-resolution pixels per tile side
+    int tileOverlap = 16;
+    int noiseLevel = 20; // SD x4 upscaler
+    // previews: a cheap latent->RGB projection every previewEvery steps, a full decode every decodeEvery steps (0 = never)
+    int previewEvery = 1;
+    int decodeEvery = 0;
+    std::string modelName; // for metadata
+
+    std::vector<Problem> validate() const;
+    nlohmann::json toJson() const;          // everything needed to reproduce (mask and boxes included)
+    static GenerationRequest fromJson(const nlohmann::json& j);
+};
+
+// Sampler and schedule names users know (AUTOMATIC1111 spelling).
+std::vector<std::string> samplerNames();
+std::vector<std::string> scheduleNames();
+
+} // namespace ls::pipeline

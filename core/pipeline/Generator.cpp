@@ -1,0 +1,520 @@
+#include "pipeline/Generator.h"
+
+#include "pipeline/Conditioning.h"
+#include "pipeline/ImageOps.h"
+#include "pipeline/Infotext.h"
+#include "pipeline/Preview.h"
+#include "pipeline/Sampling.h"
+#include "util/Error.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <chrono>
+#include <cmath>
+#include <random>
+
+namespace ls::pipeline {
+
+using models::Family;
+using nlohmann::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int roundUp(int v, int m) { return (v + m - 1) / m * m; }
+
+// One seeded CPU generator per batch image: the same seed gives the same noise on any device.
+struct NoiseSource {
+    std::vector<at::Generator> gens;
+    NoiseSource(int64_t seed, int n)
+    {
+        for (int i = 0; i < n; ++i)
+            gens.push_back(at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed + i)));
+    }
+    at::Tensor draw(at::IntArrayRef perImage, const at::TensorOptions& o)
+    {
+        std::vector<at::Tensor> parts;
+        for (auto& g : gens)
+            parts.push_back(at::randn(perImage, g, at::TensorOptions().dtype(at::kFloat)));
+        return at::stack(parts).to(o);
+    }
+};
+
+} // namespace
+
+struct Generator::Impl {
+    std::shared_ptr<models::LatentModel> model;
+    std::shared_ptr<const text::ClipTokenizer> tokenizer;
+    ModelInfo info;
+    std::vector<std::string> classes;
+    std::unique_ptr<LatentPreviewer> previewer;
+
+    at::ScalarType dtype() const { return model->options.dtype().toScalarType(); }
+    int pixelMultiple() const
+    {
+        const int f = static_cast<int>(model->config.firstStage.downFactor());
+        return f * (1 << (model->config.unet.channelMult.size() - 1));
+    }
+    bool inpaintModel() const { return model->config.unet.inChannels == model->config.firstStage.embedDim * 2 + 1; }
+    bool isUpscaler() const { return model->config.family == Family::LdmSR || model->config.family == Family::SD2Upscaler; }
+
+    // Guided eps for a batch: contexts stacked as [uncond..., cond...] (or only cond when scale == 1).
+    sampling::EpsFn guidedEps(const StopToken& stop, at::Tensor cond, at::Tensor uncond, double scale, at::Tensor concat = {},
+        at::Tensor classLabels = {}, std::function<at::Tensor(const at::Tensor&)> combineCond = nullptr, int condCount = 1)
+    {
+        const bool v = model->config.parameterization == "v";
+        return [this, &stop, cond, uncond, scale, concat, classLabels, combineCond, condCount, v](const at::Tensor& x, const at::Tensor& t, double acp) {
+            stop.check();
+            const int64_t b = x.size(0);
+            const bool cfg = scale != 1.0 && uncond.defined();
+            const int64_t copies = condCount + (cfg ? 1 : 0);
+            std::vector<at::Tensor> xs(static_cast<size_t>(copies), x);
+            auto xin = at::cat(xs);
+            if (concat.defined())
+                xin = at::cat({ xin, concat.repeat({ copies, 1, 1, 1 }) }, 1);
+            auto tin = t.repeat({ copies });
+            at::Tensor ctx;
+            if (cond.defined()) {
+                // cond holds condCount contexts of batch 1 each: [condCount, T, D]; expand over the batch.
+                std::vector<at::Tensor> cs;
+                if (cfg)
+                    cs.push_back(uncond.expand({ b, -1, -1 }));
+                for (int k = 0; k < condCount; ++k)
+                    cs.push_back(cond.narrow(0, k, 1).expand({ b, -1, -1 }));
+                ctx = at::cat(cs);
+            }
+            at::Tensor y = classLabels.defined() ? classLabels.repeat({ copies }) : at::Tensor();
+            auto out = model->unet(xin.to(dtype()), tin, ctx, y).to(at::kFloat);
+            if (v) {
+                // v -> eps at x_t: eps = sqrt(acp) v + sqrt(1 - acp) x_t
+                auto xr = xin.narrow(1, 0, x.size(1)).to(at::kFloat);
+                out = static_cast<float>(std::sqrt(acp)) * out + static_cast<float>(std::sqrt(1 - acp)) * xr;
+            }
+            auto parts = out.split(b);
+            at::Tensor c;
+            const size_t first = cfg ? 1 : 0;
+            if (combineCond) {
+                std::vector<at::Tensor> conds(parts.begin() + static_cast<std::ptrdiff_t>(first), parts.end());
+                c = combineCond(at::stack(conds)); // [condCount, B, C, h, w] -> [B, C, h, w]
+            } else {
+                c = parts[first];
+            }
+            if (!cfg)
+                return c;
+            return parts[0] + static_cast<float>(scale) * (c - parts[0]);
+        };
+    }
+
+    Image decodeImage(const at::Tensor& latent, int index)
+    {
+        return tensorToImage(model->decodeLatent(latent.narrow(0, index, 1)).to(at::kFloat));
+    }
+
+    sampling::StepFn stepReporter(const GenerationRequest& r, const StepCallback& cb, Clock::time_point t0, int tile, int tiles)
+    {
+        return [this, &r, cb, t0, tile, tiles](int64_t i, int64_t n, const at::Tensor& x, const at::Tensor& x0) {
+            if (!cb)
+                return true;
+            StepInfo s;
+            s.step = static_cast<int>(i + 1);
+            s.total = static_cast<int>(n);
+            s.tile = tile;
+            s.tiles = tiles;
+            s.elapsedSeconds = std::chrono::duration<double>(Clock::now() - t0).count();
+            Image preview;
+            const bool last = i + 1 == n;
+            if (r.decodeEvery > 0 && ((i + 1) % r.decodeEvery == 0 || last)) {
+                torch::NoGradGuard ng;
+                preview = decodeImage(x0, 0);
+                s.fullDecode = true;
+            } else if (r.previewEvery > 0 && ((i + 1) % r.previewEvery == 0 || last)) {
+                if (!previewer)
+                    previewer = std::make_unique<LatentPreviewer>(*model);
+                preview = previewer->project(x0, 0);
+            }
+            s.preview = preview.empty() ? nullptr : &preview;
+            cb(s);
+            return true;
+        };
+    }
+};
+
+Generator::Generator(std::shared_ptr<models::LatentModel> model, std::shared_ptr<const text::ClipTokenizer> tokenizer, ModelInfo info,
+    std::vector<std::string> layoutClasses)
+    : d(std::make_unique<Impl>())
+    , m_model(model)
+{
+    d->model = std::move(model);
+    d->tokenizer = std::move(tokenizer);
+    d->info = std::move(info);
+    d->classes = std::move(layoutClasses);
+}
+
+Generator::~Generator() = default;
+
+std::vector<Problem> Generator::check(const GenerationRequest& r) const
+{
+    std::vector<Problem> p;
+    if (!d->model) {
+        if (r.mode != JobMode::Upscale)
+            p.push_back({ "model", std::string(jobModeName(r.mode)) + " needs a model" });
+        return p;
+    }
+    const Family f = d->model->config.family;
+    const std::string fam = models::familyName(f);
+    const bool upscaler = d->isUpscaler();
+    if (upscaler && r.mode != JobMode::Upscale)
+        p.push_back({ "model", "a " + fam + " model only upscales; choose a text-to-image model for " + jobModeName(r.mode) });
+    if (!upscaler && r.mode == JobMode::Upscale)
+        p.push_back({ "model", "a " + fam + " model cannot upscale; choose an upscaler model (LDM-SR 4x, SD x4) or none for Lanczos" });
+    if (f == Family::Layout2Img && r.mode != JobMode::Layout)
+        p.push_back({ "model", "the layout2img model only does layout-to-image (boxes with class labels)" });
+    if ((d->model->clip || d->model->openclip) && !d->tokenizer)
+        p.push_back({ "vocabulary", "this model needs the CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz)" });
+    if (f == Family::Layout2Img) {
+        for (size_t i = 0; i < r.boxes.size(); ++i) {
+            const auto& b = r.boxes[i];
+            const std::string name = b.label.empty() ? b.prompt : b.label;
+            if (std::find(d->classes.begin(), d->classes.end(), name) == d->classes.end())
+                p.push_back({ "boxes[" + std::to_string(i) + "]", "'" + name + "' is not one of the layout model's " + std::to_string(d->classes.size()) + " classes" });
+        }
+    }
+    if (r.mode == JobMode::Upscale && f == Family::LdmSR && r.upscaleFactor != 4)
+        p.push_back({ "scale", "the LDM-SR model upscales by 4" });
+    return p;
+}
+
+GenerationResult Generator::run(const GenerationRequest& r0, const StepCallback& onStep, const StopToken& stop)
+{
+    torch::NoGradGuard noGrad;
+    auto problems = r0.validate();
+    auto more = check(r0);
+    problems.insert(problems.end(), more.begin(), more.end());
+    if (!problems.empty()) {
+        std::string msg = "the request has " + std::to_string(problems.size()) + " problem(s):";
+        for (const auto& p : problems)
+            msg += "\n  " + p.field + ": " + p.message;
+        fail(ErrorKind::InvalidInput, msg);
+    }
+    GenerationRequest r = r0;
+    if (r.seed < 0)
+        r.seed = static_cast<int64_t>(std::random_device {}() & 0xFFFFFFFFu);
+    const auto t0 = Clock::now();
+    GenerationResult result;
+    const std::string modelName = d->info.name.empty() ? r.modelName : d->info.name;
+
+    auto finish = [&](const Image& img, int64_t seed) {
+        GenerationRequest rec = r;
+        rec.seed = seed;
+        rec.batch = 1;
+        rec.modelName = modelName;
+        std::map<std::string, std::string> meta;
+        meta["parameters"] = buildInfotext(rec, seed, modelName, d->info.hash, img.width, img.height);
+        json j = rec.toJson();
+        j["model_hash"] = d->info.hash;
+        j["version"] = LS_VERSION;
+        meta["latent_studio"] = j.dump();
+        result.images.push_back(img);
+        result.seeds.push_back(seed);
+        result.metadata.push_back(std::move(meta));
+    };
+
+    // ---------------------------------------------------------------- upscaling
+    if (r.mode == JobMode::Upscale) {
+        const Image lr = toRgb(r.initImage);
+        if (!d->model) {
+            finish(resizeLanczos(lr, lr.width * r.upscaleFactor, lr.height * r.upscaleFactor), r.seed);
+            result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+            return result;
+        }
+        auto& m = *d->model;
+        const bool x4 = m.config.family == Family::SD2Upscaler;
+        const int f = static_cast<int>(m.config.firstStage.downFactor()); // 4: latent size = low-res size
+        const int mult = (1 << (m.config.unet.channelMult.size() - 1));
+        at::Tensor cond, uncond;
+        std::unique_ptr<Conditioner> cd;
+        if (x4) {
+            cd = std::make_unique<Conditioner>(m, d->tokenizer);
+            cond = cd->encodePrompt(r.prompt, r.clipSkip);
+            uncond = cd->encodePrompt(r.negativePrompt, r.clipSkip);
+            cd->matchLengths(cond, uncond, r.clipSkip);
+        }
+        const int tile = std::min({ r.tileSize, lr.width, lr.height }) < r.tileSize ? std::max(lr.width, lr.height) : r.tileSize;
+        const int overlap = r.tileOverlap;
+        const int stride = std::max(1, tile - overlap);
+        auto starts = [&](int size) {
+            std::vector<int> s;
+            if (size <= tile) {
+                s.push_back(0);
+                return s;
+            }
+            for (int p = 0;; p += stride) {
+                if (p + tile >= size) {
+                    s.push_back(size - tile);
+                    break;
+                }
+                s.push_back(p);
+            }
+            return s;
+        };
+        const auto xs = starts(lr.width), ys = starts(lr.height);
+        const int tiles = static_cast<int>(xs.size() * ys.size());
+        const int outW = lr.width * f, outH = lr.height * f;
+        auto acc = at::zeros({ 1, 3, outH, outW });
+        auto wsum = at::zeros({ 1, 1, outH, outW });
+        auto lrT = imageToTensor(lr);
+        NoiseSource noise(r.seed, 1);
+        // One noise field for the whole image, so overlapping tiles start from the same noise.
+        auto fullNoise = noise.draw({ m.config.firstStage.embedDim, roundUp(lr.height, mult), roundUp(lr.width, mult) }, at::TensorOptions());
+        int tileIndex = 0;
+        for (int ty : ys) {
+            for (int tx : xs) {
+                ++tileIndex;
+                const int tw = std::min(tile, lr.width), th = std::min(tile, lr.height);
+                const int pw = roundUp(tw, mult), ph = roundUp(th, mult);
+                auto crop = lrT.narrow(2, ty, th).narrow(3, tx, tw);
+                crop = at::replication_pad2d(crop, { 0, pw - tw, 0, ph - th });
+                at::Tensor concat, labels;
+                if (x4) {
+                    auto low = sampling::BetaSchedule::linear(m.config.lowScaleStart, m.config.lowScaleEnd, 1000);
+                    const float sa = static_cast<float>(std::sqrt(low.alphasCumprod64[r.noiseLevel].item<double>()));
+                    const float so = static_cast<float>(std::sqrt(1 - low.alphasCumprod64[r.noiseLevel].item<double>()));
+                    auto augNoise = noise.draw({ 3, ph, pw }, at::TensorOptions());
+                    concat = sa * crop + so * augNoise;
+                    labels = at::full({ 1 }, r.noiseLevel, at::TensorOptions().dtype(at::kLong));
+                } else {
+                    concat = crop;
+                }
+                auto eps = d->guidedEps(stop, x4 ? cond : at::Tensor(), uncond, x4 ? r.cfgScale : 1.0, concat, labels);
+                SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta };
+                auto start = fullNoise.narrow(2, ty, std::min(ph, static_cast<int>(fullNoise.size(2)) - ty)).narrow(3, tx, std::min(pw, static_cast<int>(fullNoise.size(3)) - tx));
+                if (start.size(2) != ph || start.size(3) != pw)
+                    start = noise.draw({ m.config.firstStage.embedDim, ph, pw }, at::TensorOptions());
+                auto latent = runSampling(plan, m.schedule, eps, start, [&](int64_t, const at::Tensor& like) { return noise.draw(like.sizes().slice(1), at::TensorOptions()); },
+                    std::nullopt, std::nullopt, d->stepReporter(r, onStep, t0, tileIndex, tiles));
+                stop.check();
+                auto img = m.decodeLatent(latent).to(at::kFloat).narrow(2, 0, th * f).narrow(3, 0, tw * f);
+                // Linear ramps in the overlap so seams blend.
+                auto ramp = [&](int len, bool lowEdge, bool highEdge) {
+                    auto w = at::ones({ len });
+                    const int o = overlap * f;
+                    if (o > 0) {
+                        auto r1 = (at::arange(o, at::TensorOptions().dtype(at::kFloat)) + 1) / (o + 1);
+                        if (lowEdge)
+                            w.narrow(0, 0, std::min(o, len)).copy_(r1.narrow(0, 0, std::min(o, len)));
+                        if (highEdge)
+                            w.narrow(0, len - std::min(o, len), std::min(o, len)).copy_(r1.flip(0).narrow(0, 0, std::min(o, len)));
+                    }
+                    return w;
+                };
+                auto wy = ramp(th * f, ty > 0, ty + th < lr.height);
+                auto wx = ramp(tw * f, tx > 0, tx + tw < lr.width);
+                auto w = (wy.view({ -1, 1 }) * wx.view({ 1, -1 })).view({ 1, 1, th * f, tw * f });
+                acc.narrow(2, ty * f, th * f).narrow(3, tx * f, tw * f).add_(img * w);
+                wsum.narrow(2, ty * f, th * f).narrow(3, tx * f, tw * f).add_(w);
+            }
+        }
+        finish(tensorToImage(acc / wsum.clamp_min(1e-6)), r.seed);
+        result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        return result;
+    }
+
+    auto& m = *d->model;
+    const int mult = d->pixelMultiple();
+    const int f = static_cast<int>(m.config.firstStage.downFactor());
+    const int64_t latentC = m.config.unet.outChannels;
+
+    // ---------------------------------------------------------------- inpainting geometry
+    Image init;
+    at::Tensor maskFull; // [1,1,H,W] 0..1 at the original resolution (grown, unblurred)
+    at::Tensor compositeMask;
+    std::array<int, 4> region { 0, 0, 0, 0 };
+    int workW = r.width, workH = r.height;
+    if (r.mode == JobMode::Img2Img || r.mode == JobMode::Inpaint) {
+        init = toRgb(r.initImage);
+        workW = init.width;
+        workH = init.height;
+    }
+    if (r.mode == JobMode::Inpaint) {
+        maskFull = (growMask(maskToTensor(r.mask), r.maskGrow) >= 0.5).to(at::kFloat);
+        compositeMask = at::maximum(blurMask(maskFull, r.maskBlur), maskFull);
+        // Keep every pixel outside the feathered mask untouched: zero beyond the blur's reach.
+        region = { 0, 0, init.width, init.height };
+        if (r.onlyMasked) {
+            auto b = maskBounds(growMask(maskFull, r.maskBlur));
+            const int pad = r.onlyMaskedPadding;
+            int x0 = std::max(0, b[0] - pad), y0 = std::max(0, b[1] - pad);
+            int x1 = std::min(init.width, b[2] + pad), y1 = std::min(init.height, b[3] + pad);
+            // Expand to the aspect of the working resolution so the crop is not distorted.
+            const double aspect = static_cast<double>(r.width) / r.height;
+            double cw = x1 - x0, ch = y1 - y0;
+            if (cw / ch < aspect) {
+                const double want = std::min<double>(init.width, ch * aspect);
+                const double grow = (want - cw) / 2;
+                x0 = std::max(0, static_cast<int>(std::floor(x0 - grow)));
+                x1 = std::min(init.width, static_cast<int>(std::ceil(x0 + want)));
+            } else {
+                const double want = std::min<double>(init.height, cw / aspect);
+                const double grow = (want - ch) / 2;
+                y0 = std::max(0, static_cast<int>(std::floor(y0 - grow)));
+                y1 = std::min(init.height, static_cast<int>(std::ceil(y0 + want)));
+            }
+            region = { x0, y0, x1, y1 };
+            workW = r.width;
+            workH = r.height;
+        }
+    }
+    const int genW = roundUp(workW, mult), genH = roundUp(workH, mult);
+    const int64_t lh = genH / f, lw = genW / f;
+
+    // ---------------------------------------------------------------- conditioning
+    at::Tensor cond, uncond;
+    int condCount = 1;
+    std::function<at::Tensor(const at::Tensor&)> combine;
+    if (m.config.family == Family::Layout2Img) {
+        text::LayoutTokenBuilder builder;
+        builder.noObjectClasses = static_cast<int64_t>(d->classes.size());
+        std::vector<text::LayoutObject> objs;
+        for (const auto& b : r.boxes) {
+            text::LayoutObject o;
+            const std::string name = b.label.empty() ? b.prompt : b.label;
+            o.categoryNo = std::find(d->classes.begin(), d->classes.end(), name) - d->classes.begin();
+            o.bbox = { b.x / r.width, b.y / r.height, b.w / r.width, b.h / r.height };
+            objs.push_back(o);
+        }
+        auto toks = builder.build(objs);
+        cond = m.bert(at::tensor(toks, at::TensorOptions().dtype(at::kLong)).unsqueeze(0));
+        uncond = m.bert(at::tensor(builder.build({}), at::TensorOptions().dtype(at::kLong)).unsqueeze(0));
+    } else if (m.clip || m.openclip) {
+        Conditioner cd(m, d->tokenizer);
+        cond = cd.encodePrompt(r.prompt, r.clipSkip);
+        uncond = cd.encodePrompt(r.negativePrompt, r.clipSkip);
+        if (r.mode == JobMode::Layout) {
+            // Regional guidance: one noise prediction per box prompt, blended by soft box masks over the global one.
+            std::vector<at::Tensor> conds { cond };
+            std::vector<at::Tensor> masks;
+            for (const auto& b : r.boxes) {
+                conds.push_back(cd.encodePrompt(b.prompt.empty() ? b.label : b.prompt, r.clipSkip));
+                auto mk = at::zeros({ 1, 1, genH, genW });
+                const int x0 = std::clamp(static_cast<int>(std::round(b.x)), 0, genW), y0 = std::clamp(static_cast<int>(std::round(b.y)), 0, genH);
+                const int x1 = std::clamp(static_cast<int>(std::round(b.x + b.w)), 0, genW), y1 = std::clamp(static_cast<int>(std::round(b.y + b.h)), 0, genH);
+                if (x1 > x0 && y1 > y0)
+                    mk.narrow(2, y0, y1 - y0).narrow(3, x0, x1 - x0).fill_(1.0);
+                masks.push_back(at::avg_pool2d(mk, { f, f }));
+            }
+            size_t longest = 0;
+            for (auto& c : conds)
+                longest = std::max<size_t>(longest, static_cast<size_t>(c.size(1)));
+            for (auto& c : conds) {
+                auto u = uncond;
+                cd.matchLengths(c, u, r.clipSkip);
+                while (static_cast<size_t>(c.size(1)) < longest) {
+                    auto e = cd.encodePrompt("", r.clipSkip);
+                    c = at::cat({ c, e }, 1);
+                }
+            }
+            cd.matchLengths(conds[0], uncond, r.clipSkip);
+            while (static_cast<size_t>(uncond.size(1)) < longest)
+                uncond = at::cat({ uncond, cd.encodePrompt("", r.clipSkip) }, 1);
+            cond = at::cat(conds);
+            condCount = static_cast<int>(conds.size());
+            auto boxMasks = at::cat(masks); // [R, 1, h, w]
+            combine = [boxMasks](const at::Tensor& eps) { // eps [1+R, B, C, h, w]
+                auto mk = boxMasks.unsqueeze(1);           // [R, 1, 1, h, w]
+                auto cover = mk.sum(0).clamp_max(1.0);     // [1, 1, h, w]
+                auto regional = (eps.narrow(0, 1, eps.size(0) - 1) * mk).sum(0) / mk.sum(0).clamp_min(1e-6);
+                return eps[0] * (1 - cover) + regional * cover;
+            };
+        } else {
+            cd.matchLengths(cond, uncond, r.clipSkip);
+        }
+    }
+
+    // ---------------------------------------------------------------- per batch
+    NoiseSource noise(r.seed, r.batch);
+    const auto lat = at::TensorOptions().dtype(at::kFloat);
+    auto xT = noise.draw({ latentC, lh, lw }, lat);
+    sampling::NoiseFn stepNoise = [&](int64_t, const at::Tensor& like) { return noise.draw(like.sizes().slice(1), lat); };
+
+    std::optional<LatentStart> start;
+    std::optional<LatentBlend> blend;
+    at::Tensor concat;
+    Image work; // the image the model sees (inpaint: maybe the crop)
+    at::Tensor workMask;
+    if (r.mode == JobMode::Img2Img || r.mode == JobMode::Inpaint) {
+        if (r.mode == JobMode::Inpaint && r.onlyMasked) {
+            Image crop(region[2] - region[0], region[3] - region[1], 3);
+            for (int y = 0; y < crop.height; ++y)
+                std::memcpy(crop.at(0, y), init.at(region[0], region[1] + y), static_cast<size_t>(crop.width) * 3);
+            work = resizeLanczos(crop, genW, genH);
+            auto mcrop = maskFull.narrow(2, region[1], crop.height).narrow(3, region[0], crop.width);
+            workMask = (at::upsample_bilinear2d(mcrop, { genH, genW }, false) > 0.0).to(at::kFloat);
+        } else {
+            work = init;
+            if (genW != init.width || genH != init.height) {
+                // Pad to the model's multiple by edge replication; cropped back after decoding.
+                auto t = imageToTensor(init);
+                t = at::replication_pad2d(t, { 0, genW - init.width, 0, genH - init.height });
+                work = tensorToImage(t);
+            }
+            if (r.mode == JobMode::Inpaint)
+                workMask = at::constant_pad_nd(maskFull, { 0, genW - init.width, 0, genH - init.height }, 0);
+        }
+        auto encNoise = noise.draw({ m.config.firstStage.embedDim, lh, lw }, lat);
+        auto initLatent = m.encodeImage(imageToTensor(work).repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kFloat);
+        if (r.mode == JobMode::Inpaint) {
+            auto latentMask = at::max_pool2d(workMask, { f, f }); // any repainted pixel -> repaint the latent
+            if (d->inpaintModel()) {
+                auto masked = imageToTensor(work) * (workMask < 0.5).to(at::kFloat);
+                auto maskedLatent = m.encodeImage(masked.repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kFloat);
+                concat = at::cat({ at::upsample_nearest2d(workMask, { lh, lw }).repeat({ r.batch, 1, 1, 1 }), maskedLatent }, 1);
+                start = LatentStart { initLatent, r.strength };
+            } else {
+                blend = LatentBlend { initLatent, latentMask };
+                start = LatentStart { initLatent, r.strength };
+            }
+        } else {
+            start = LatentStart { initLatent, r.strength };
+        }
+    } else if (d->inpaintModel()) {
+        // An inpainting model asked for plain generation: everything is "masked".
+        auto zeros = m.encodeImage(at::zeros({ r.batch, 3, genH, genW })).to(at::kFloat);
+        concat = at::cat({ at::ones({ r.batch, 1, lh, lw }), zeros }, 1);
+    }
+
+    auto eps = d->guidedEps(stop, cond, uncond, r.cfgScale, concat, {}, combine, condCount);
+    SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta };
+    auto latent = runSampling(plan, m.schedule, eps, xT, stepNoise, start, blend, d->stepReporter(r, onStep, t0, 1, 1));
+
+    for (int i = 0; i < r.batch; ++i) {
+        stop.check();
+        Image img = d->decodeImage(latent, i);
+        if (r.mode == JobMode::Inpaint) {
+            if (r.onlyMasked) {
+                const int cw = region[2] - region[0], ch = region[3] - region[1];
+                Image back = resizeLanczos(img, cw, ch);
+                Image full = init;
+                for (int y = 0; y < ch; ++y)
+                    std::memcpy(full.at(region[0], region[1] + y), back.at(0, y), static_cast<size_t>(cw) * 3);
+                img = composite(init, full, compositeMask);
+            } else {
+                Image cropped(init.width, init.height, 3);
+                for (int y = 0; y < init.height; ++y)
+                    std::memcpy(cropped.at(0, y), img.at(0, y), static_cast<size_t>(init.width) * 3);
+                img = composite(init, cropped, compositeMask);
+            }
+        } else if (img.width != workW || img.height != workH) {
+            Image cropped(workW, workH, 3);
+            for (int y = 0; y < workH; ++y)
+                std::memcpy(cropped.at(0, y), img.at(0, y), static_cast<size_t>(workW) * 3);
+            img = cropped;
+        }
+        finish(img, r.seed + i);
+    }
+    result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return result;
+}
+
+} // namespace ls::pipeline

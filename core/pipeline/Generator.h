@@ -1,0 +1,60 @@
+#pragma once
+// The jobs: text-to-image, image-to-image, inpainting (9-channel models or latent blending, "only masked"),
+// layout-to-image (the layout2img model's box tokens, or regional guidance on any text model) and upscaling
+// (LDM-SR 4x, SD x4 upscaler, tiled; Lanczos without a model). Streams every step, stops when asked.
+#include "models/LatentModel.h"
+#include "pipeline/GenerationRequest.h"
+#include "text/ClipTokenizer.h"
+#include "util/Image.h"
+#include "util/StopToken.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+
+namespace ls::pipeline {
+
+struct StepInfo {
+    int step = 0;  // 1-based step just finished
+    int total = 0;
+    double elapsedSeconds = 0;
+    int tile = 0, tiles = 1;
+    const Image* preview = nullptr; // batch image 0; null when no preview this step
+    bool fullDecode = false;        // preview is a real decode, not the projection
+};
+using StepCallback = std::function<void(const StepInfo&)>;
+
+struct GenerationResult {
+    std::vector<Image> images;
+    std::vector<int64_t> seeds;
+    std::vector<std::map<std::string, std::string>> metadata; // per image: "parameters" + "latent_studio"
+    double seconds = 0;
+};
+
+struct ModelInfo {
+    std::string name; // shown in metadata
+    std::string hash; // first 10 hex of SHA-256 of the file (may be empty)
+};
+
+class Generator {
+public:
+    // model may be null for plain Lanczos upscaling. layoutClasses: class names of the layout2img model, by index.
+    Generator(std::shared_ptr<models::LatentModel> model, std::shared_ptr<const text::ClipTokenizer> tokenizer,
+        ModelInfo info = {}, std::vector<std::string> layoutClasses = {});
+    ~Generator();
+
+    // Validates (throws InvalidInput listing every problem), then runs. Cancelled jobs throw Error(Cancelled) and
+    // produce nothing.
+    GenerationResult run(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop);
+
+    // Model-dependent problems (job vs family, vocabulary), in addition to request.validate().
+    std::vector<Problem> check(const GenerationRequest& request) const;
+    models::LatentModel* model() const { return m_model.get(); }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> d;
+    std::shared_ptr<models::LatentModel> m_model;
+};
+
+} // namespace ls::pipeline

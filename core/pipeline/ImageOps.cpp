@@ -1,0 +1,160 @@
+#include "pipeline/ImageOps.h"
+
+#include "util/Error.h"
+
+#include <cmath>
+
+namespace ls::pipeline {
+
+Image toRgb(const Image& img)
+{
+    if (img.channels == 3)
+        return img;
+    Image out(img.width, img.height, 3);
+    for (size_t i = 0; i < static_cast<size_t>(img.width) * img.height; ++i) {
+        const uint8_t* s = img.pixels.data() + i * img.channels;
+        uint8_t* d = out.pixels.data() + i * 3;
+        if (img.channels == 1)
+            d[0] = d[1] = d[2] = s[0];
+        else
+            d[0] = s[0], d[1] = s[1], d[2] = s[2];
+    }
+    return out;
+}
+
+at::Tensor imageToTensor(const Image& img0)
+{
+    const Image img = toRgb(img0);
+    auto t = at::from_blob(const_cast<uint8_t*>(img.pixels.data()), { img.height, img.width, 3 }, at::kByte).to(at::kFloat);
+    return (t.permute({ 2, 0, 1 }).unsqueeze(0) / 127.5 - 1.0).contiguous();
+}
+
+Image tensorToImage(const at::Tensor& t)
+{
+    auto x = ((t.detach().to(at::kFloat).cpu()[0] + 1.0) * 127.5).clamp(0, 255).round().to(at::kByte).permute({ 1, 2, 0 }).contiguous();
+    Image img(static_cast<int>(x.size(1)), static_cast<int>(x.size(0)), 3);
+    std::memcpy(img.pixels.data(), x.data_ptr<uint8_t>(), img.pixels.size());
+    return img;
+}
+
+at::Tensor maskToTensor(const Image& m)
+{
+    auto t = at::from_blob(const_cast<uint8_t*>(m.pixels.data()), { m.height, m.width, m.channels }, at::kByte);
+    return (t.select(2, 0).to(at::kFloat) / 255.0).unsqueeze(0).unsqueeze(0).contiguous();
+}
+
+Image tensorToMask(const at::Tensor& m)
+{
+    auto x = (m.detach().to(at::kFloat).cpu()[0][0] * 255.0).clamp(0, 255).round().to(at::kByte).contiguous();
+    Image img(static_cast<int>(x.size(1)), static_cast<int>(x.size(0)), 1);
+    std::memcpy(img.pixels.data(), x.data_ptr<uint8_t>(), img.pixels.size());
+    return img;
+}
+
+at::Tensor growMask(const at::Tensor& mask, int px)
+{
+    if (px == 0)
+        return mask;
+    const int64_t k = 2 * std::abs(px) + 1;
+    if (px > 0)
+        return at::max_pool2d(mask, { k, k }, { 1, 1 }, { std::abs(px), std::abs(px) });
+    return 1 - at::max_pool2d(1 - mask, { k, k }, { 1, 1 }, { std::abs(px), std::abs(px) });
+}
+
+at::Tensor blurMask(const at::Tensor& mask, int radius)
+{
+    if (radius <= 0)
+        return mask;
+    const double sigma = std::max(0.5, radius / 2.0);
+    const int64_t r = static_cast<int64_t>(std::ceil(sigma * 3));
+    auto x = at::arange(-r, r + 1, at::TensorOptions().dtype(at::kFloat));
+    auto g = at::exp(-(x * x) / (2 * sigma * sigma));
+    g = g / g.sum();
+    auto padded = at::replication_pad2d(mask, { r, r, r, r });
+    auto h = at::conv2d(padded, g.view({ 1, 1, 1, -1 }));
+    return at::conv2d(h, g.view({ 1, 1, -1, 1 }));
+}
+
+namespace {
+double lanczos3(double x)
+{
+    x = std::abs(x);
+    if (x < 1e-12)
+        return 1.0;
+    if (x >= 3.0)
+        return 0.0;
+    const double px = M_PI * x;
+    return 3.0 * std::sin(px) * std::sin(px / 3.0) / (px * px);
+}
+
+// Weights matrix [out, in] for one axis.
+at::Tensor lanczosMatrix(int in, int out)
+{
+    const double scale = static_cast<double>(in) / out;
+    const double support = 3.0 * std::max(1.0, scale);
+    auto w = at::zeros({ out, in }, at::TensorOptions().dtype(at::kFloat));
+    auto acc = w.accessor<float, 2>();
+    for (int o = 0; o < out; ++o) {
+        const double center = (o + 0.5) * scale;
+        const int lo = std::max(0, static_cast<int>(std::floor(center - support)));
+        const int hi = std::min(in - 1, static_cast<int>(std::ceil(center + support)));
+        double sum = 0;
+        for (int i = lo; i <= hi; ++i) {
+            const double v = lanczos3((i + 0.5 - center) / std::max(1.0, scale));
+            acc[o][i] = static_cast<float>(v);
+            sum += v;
+        }
+        for (int i = lo; i <= hi; ++i)
+            acc[o][i] = static_cast<float>(acc[o][i] / sum);
+    }
+    return w;
+}
+}
+
+Image resizeLanczos(const Image& img, int width, int height)
+{
+    if (width <= 0 || height <= 0)
+        fail(ErrorKind::InvalidInput, "resize: target size must be positive");
+    auto t = at::from_blob(const_cast<uint8_t*>(img.pixels.data()), { img.height, img.width, img.channels }, at::kByte).to(at::kFloat);
+    auto wy = lanczosMatrix(img.height, height);
+    auto wx = lanczosMatrix(img.width, width);
+    auto r = at::einsum("oh,hwc->owc", { wy, t });
+    r = at::einsum("pw,owc->opc", { wx, r });
+    r = r.round().clamp(0, 255).to(at::kByte).contiguous();
+    Image out(width, height, img.channels);
+    std::memcpy(out.pixels.data(), r.data_ptr<uint8_t>(), out.pixels.size());
+    return out;
+}
+
+Image composite(const Image& init0, const Image& gen0, const at::Tensor& mask01)
+{
+    const Image init = toRgb(init0), gen = toRgb(gen0);
+    if (init.width != gen.width || init.height != gen.height)
+        fail(ErrorKind::Internal, "composite: image sizes differ");
+    auto m = mask01.detach().to(at::kFloat).cpu().contiguous();
+    const float* mp = m.data_ptr<float>();
+    Image out = init;
+    for (size_t i = 0; i < static_cast<size_t>(init.width) * init.height; ++i) {
+        const float a = std::clamp(mp[i], 0.0f, 1.0f);
+        if (a <= 0.0f)
+            continue; // bit-identical outside the (feathered) mask
+        for (int c = 0; c < 3; ++c) {
+            const float v = init.pixels[i * 3 + c] * (1 - a) + gen.pixels[i * 3 + c] * a;
+            out.pixels[i * 3 + c] = static_cast<uint8_t>(std::lround(std::clamp(v, 0.0f, 255.0f)));
+        }
+    }
+    return out;
+}
+
+std::array<int, 4> maskBounds(const at::Tensor& mask01)
+{
+    auto m = (mask01[0][0] >= 0.5);
+    auto rows = m.any(1).nonzero();
+    auto cols = m.any(0).nonzero();
+    if (rows.numel() == 0)
+        return { 0, 0, 0, 0 };
+    return { static_cast<int>(cols.min().item<int64_t>()), static_cast<int>(rows.min().item<int64_t>()),
+        static_cast<int>(cols.max().item<int64_t>()) + 1, static_cast<int>(rows.max().item<int64_t>()) + 1 };
+}
+
+} // namespace ls::pipeline

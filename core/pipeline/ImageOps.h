@@ -1,0 +1,23 @@
+#pragma once
+// Conversions between Image and tensors, and the mask and resampling operations the jobs share.
+#include "util/Image.h"
+
+#include <ATen/ATen.h>
+
+namespace ls::pipeline {
+
+at::Tensor imageToTensor(const Image& img);                 // -> [1, 3, H, W] in [-1, 1] (RGB; alpha dropped)
+Image tensorToImage(const at::Tensor& t);                   // [1, 3, H, W] in [-1, 1] -> RGB
+at::Tensor maskToTensor(const Image& mask);                 // -> [1, 1, H, W] in [0, 1] (first channel)
+Image tensorToMask(const at::Tensor& m);                    // [1, 1, H, W] in [0, 1] -> 1 channel
+at::Tensor growMask(const at::Tensor& mask, int pixels);    // dilate (> 0) or erode (< 0)
+at::Tensor blurMask(const at::Tensor& mask, int radius);    // Gaussian feather, sigma = radius / 2
+Image toRgb(const Image& img);
+// Separable Lanczos-3 resampling of an RGB(A) image.
+Image resizeLanczos(const Image& img, int width, int height);
+// out = init where m == 0, generated where m == 1, blended between. Pixels with m == 0 are copied bit for bit.
+Image composite(const Image& init, const Image& generated, const at::Tensor& mask01);
+// Bounding box [x0, y0, x1, y1) of mask pixels >= 0.5; empty when none.
+std::array<int, 4> maskBounds(const at::Tensor& mask01);
+
+} // namespace ls::pipeline

@@ -1,0 +1,104 @@
+#include "pipeline/ModelLoading.h"
+
+#include "io/DiffusersFolder.h"
+#include "util/Error.h"
+#include "util/Sha256.h"
+
+#include <cstdlib>
+#include <fstream>
+
+namespace ls::pipeline {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::vector<fs::path> vocabularySearchPath(const fs::path& modelPath, const fs::path& configured)
+{
+    std::vector<fs::path> c;
+    if (!configured.empty())
+        c.push_back(configured);
+    if (const char* env = std::getenv("LS_CLIP_VOCAB"))
+        c.emplace_back(env);
+    if (!modelPath.empty()) {
+        const fs::path dir = fs::is_directory(modelPath) ? modelPath : modelPath.parent_path();
+        c.push_back(dir / "tokenizer");
+        c.push_back(dir);
+    }
+    if (const char* home = std::getenv("HOME"))
+        c.push_back(fs::path(home) / ".local/share/latent-studio/clip");
+    c.emplace_back("/usr/share/latent-studio/clip");
+    return c;
+}
+
+LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
+{
+    auto status = [&](const std::string& s) {
+        if (o.onStatus)
+            o.onStatus(s);
+    };
+    status("opening " + path.string());
+    std::shared_ptr<io::WeightSource> w = io::openWeights(path);
+    models::ModelConfig cfg;
+    if (!o.configFile.empty()) {
+        std::ifstream in(o.configFile);
+        if (!in)
+            fail(ErrorKind::Io, o.configFile.string() + ": cannot open config");
+        json j;
+        try {
+            j = json::parse(in);
+        } catch (const json::exception& e) {
+            fail(ErrorKind::Format, o.configFile.string() + ": not valid JSON: " + e.what());
+        }
+        cfg = models::configFromLdmJson(j, w.get());
+        cfg.source = o.configFile.string();
+    } else if (auto* d = dynamic_cast<io::DiffusersFolder*>(w.get())) {
+        cfg = models::configFromLdmJson(d->ldmConfig(), d);
+    } else if (auto beside = models::findConfigBeside(path)) {
+        cfg = models::configFromLdmJson(*beside, w.get());
+    } else {
+        cfg = models::detectConfig(*w, o.prediction);
+    }
+    if (!o.prediction.empty())
+        cfg.parameterization = o.prediction;
+    status(std::string("loading ") + models::familyName(cfg.family) + " weights");
+    LoadedModel lm;
+    lm.model = models::LatentModel::load(*w, cfg, at::TensorOptions().dtype(o.dtype));
+    lm.warnings = lm.model->warnings;
+    lm.info.name = path.filename().string();
+    if (lm.info.name.empty())
+        lm.info.name = path.parent_path().filename().string();
+    if (lm.info.name.size() > 12 && lm.info.name.substr(lm.info.name.size() - 12) == ".safetensors")
+        lm.info.name.resize(lm.info.name.size() - 12);
+    if (o.hash && fs::is_regular_file(path)) {
+        status("hashing");
+        lm.info.hash = sha256File(path).substr(0, 10);
+    }
+    if (cfg.cond == models::CondStage::Clip || cfg.cond == models::CondStage::OpenClip) {
+        status("reading the CLIP vocabulary");
+        lm.tokenizer = std::make_shared<text::ClipTokenizer>(text::ClipTokenizer::find(vocabularySearchPath(path, o.vocabulary)));
+    }
+    if (cfg.family == models::Family::Layout2Img) {
+        std::vector<fs::path> candidates;
+        if (!o.classesFile.empty())
+            candidates.push_back(o.classesFile);
+        const fs::path dir = fs::is_directory(path) ? path : path.parent_path();
+        candidates.push_back(dir / "classes.json");
+        for (const auto& c : candidates) {
+            if (!fs::is_regular_file(c))
+                continue;
+            std::ifstream in(c);
+            json j = json::parse(in, nullptr, false);
+            if (j.is_discarded())
+                fail(ErrorKind::Format, c.string() + ": not valid JSON");
+            const json& list = j.contains("classes") ? j["classes"] : j;
+            for (const auto& e : list)
+                lm.layoutClasses.push_back(e.is_string() ? e.get<std::string>() : e.value("name", std::string()));
+            break;
+        }
+        if (lm.layoutClasses.empty())
+            fail(ErrorKind::Io, path.string() + ": the layout2img model needs its class list (classes.json beside the checkpoint, or --classes)");
+    }
+    return lm;
+}
+
+} // namespace ls::pipeline

@@ -1,0 +1,37 @@
+#pragma once
+// Opening a model the way every front end does: the weights (any supported format), its configuration (a JSON or
+// the original yaml-as-JSON given explicitly or found beside the checkpoint, else detected from the weights), the
+// CLIP vocabulary from the usual places, the layout classes, and the name/hash for metadata.
+#include "models/LatentModel.h"
+#include "pipeline/Generator.h"
+#include "text/ClipTokenizer.h"
+
+#include <filesystem>
+#include <functional>
+
+namespace ls::pipeline {
+
+struct ModelLoadOptions {
+    std::filesystem::path configFile;   // optional override
+    std::string prediction;             // "", "eps" or "v"
+    std::filesystem::path vocabulary;   // optional: file or folder
+    std::filesystem::path classesFile;  // optional: layout2img classes.json
+    at::ScalarType dtype = at::kFloat;
+    bool hash = true;                   // compute the SHA-256 model hash for metadata
+    std::function<void(const std::string&)> onStatus; // progress messages
+};
+
+struct LoadedModel {
+    std::shared_ptr<models::LatentModel> model;
+    std::shared_ptr<const text::ClipTokenizer> tokenizer; // null when the model needs none
+    ModelInfo info;
+    std::vector<std::string> layoutClasses;
+    std::vector<std::string> warnings;
+};
+
+LoadedModel loadModel(const std::filesystem::path& path, const ModelLoadOptions& options = {});
+
+// Where the CLIP vocabulary is looked for, in order (for messages and settings).
+std::vector<std::filesystem::path> vocabularySearchPath(const std::filesystem::path& modelPath, const std::filesystem::path& configured);
+
+} // namespace ls::pipeline

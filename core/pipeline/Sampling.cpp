@@ -1,0 +1,141 @@
+#include "pipeline/Sampling.h"
+
+#include "util/Error.h"
+
+#include <cmath>
+
+namespace ls::pipeline {
+
+using namespace ls::sampling;
+
+int evaluationsPerStep(const std::string& s)
+{
+    return (s == "Heun" || s == "DPM2" || s == "DPM2 a" || s == "DPM++ 2S a" || s == "DPM++ SDE") ? 2 : 1;
+}
+
+namespace {
+
+at::Tensor sigmasFor(const std::string& schedule, const SigmaSchedule& ks, int steps, bool karrasDefault)
+{
+    const std::string s = schedule == "Automatic" ? (karrasDefault ? "Karras" : "Uniform") : schedule;
+    if (s == "Karras")
+        return karrasSigmas(steps, ks.sigmaMin(), ks.sigmaMax());
+    if (s == "Exponential")
+        return exponentialSigmas(steps, ks.sigmaMin(), ks.sigmaMax());
+    if (s == "SGM Uniform") {
+        const double tMax = static_cast<double>(ks.sigmas().size(0) - 1);
+        auto t = at::linspace(tMax, 0, steps + 1, at::TensorOptions().dtype(at::kFloat)).narrow(0, 0, steps);
+        return at::cat({ ks.tToSigma(t), at::zeros({ 1 }) });
+    }
+    return ks.uniform(steps);
+}
+
+KSampler kind(const std::string& s)
+{
+    if (s == "Euler") return KSampler::Euler;
+    if (s == "Euler a") return KSampler::EulerAncestral;
+    if (s == "Heun") return KSampler::Heun;
+    if (s == "LMS") return KSampler::Lms;
+    if (s == "DPM2") return KSampler::Dpm2;
+    if (s == "DPM2 a") return KSampler::Dpm2Ancestral;
+    if (s == "DPM++ 2S a") return KSampler::Dpmpp2SAncestral;
+    if (s == "DPM++ 2M") return KSampler::Dpmpp2M;
+    if (s == "DPM++ SDE") return KSampler::DpmppSde;
+    if (s == "DPM++ 2M SDE") return KSampler::Dpmpp2MSde;
+    fail(ErrorKind::InvalidInput, "sampler: unknown '" + s + "'");
+}
+
+} // namespace
+
+at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, const EpsFn& eps, const at::Tensor& noise,
+    const NoiseFn& stepNoise, const std::optional<LatentStart>& start, const std::optional<LatentBlend>& blend, const StepFn& onStep)
+{
+    const int steps = plan.steps;
+    const double strength = start ? std::clamp(start->strength, 0.0, 1.0) : 1.0;
+    if (plan.sampler == "DDIM" || plan.sampler == "PLMS") {
+        // The reference's arange(0, T, T // S) + 1 gives more than S steps when S does not divide T; users asked for S.
+        std::vector<int64_t> ts = ddimTimesteps(steps, schedule.size());
+        if (static_cast<int64_t>(ts.size()) != steps) {
+            ts.clear();
+            for (int i = 0; i < steps; ++i)
+                ts.push_back(1 + static_cast<int64_t>(std::llround(static_cast<double>(i) * (schedule.size() - 2) / std::max(1, steps - 1))));
+        }
+        auto p = ddimParams(schedule, ts, plan.sampler == "PLMS" ? 0.0 : plan.eta);
+        at::Tensor x = noise;
+        if (start && strength < 1.0) {
+            const int64_t tEnc = static_cast<int64_t>(strength * static_cast<double>(p.timesteps.size()));
+            if (tEnc <= 0)
+                return start->initLatent;
+            x = std::sqrt(static_cast<float>(p.alphas[tEnc])) * start->initLatent + static_cast<float>(p.sqrtOneMinusAlphas[tEnc]) * noise;
+            for (auto* v : { &p.alphas, &p.alphasPrev, &p.sigmas, &p.sqrtOneMinusAlphas })
+                v->resize(tEnc);
+            p.timesteps.resize(tEnc);
+        }
+        DdimOptions o;
+        o.eta = plan.eta;
+        o.noise = stepNoise;
+        o.onStep = onStep;
+        if (blend) {
+            auto acp = schedule.alphasCumprod;
+            o.preStep = [&, acp](int64_t i, int64_t t, const at::Tensor& xi) {
+                const float a = acp[std::min<int64_t>(t, acp.size(0) - 1)].item<float>();
+                auto q = std::sqrt(a) * blend->initLatent + std::sqrt(1.0f - a) * stepNoise(1000 + i, xi);
+                return q * (1 - blend->mask) + blend->mask * xi;
+            };
+        }
+        x = plan.sampler == "DDIM" ? sampleDdim(eps, x, p, o) : samplePlms(eps, x, p, o);
+        if (blend)
+            x = blend->initLatent * (1 - blend->mask) + blend->mask * x;
+        return x;
+    }
+    SigmaSchedule ks(schedule.alphasCumprod);
+    const bool karrasDefault = plan.sampler.find("DPM++") != std::string::npos || plan.sampler == "DPM2" || plan.sampler == "DPM2 a";
+    at::Tensor sigmas = sigmasFor(plan.schedule, ks, steps, karrasDefault);
+    at::Tensor x;
+    if (start && strength < 1.0) {
+        const int64_t tEnc = static_cast<int64_t>(strength * steps);
+        if (tEnc <= 0)
+            return start->initLatent;
+        sigmas = sigmas.narrow(0, steps - tEnc, tEnc + 1).contiguous();
+        x = start->initLatent + noise * sigmas[0].item<float>();
+    } else {
+        x = noise * sigmas[0].item<float>();
+    }
+    KDenoiser plain(eps, ks);
+    KOptions o;
+    o.noise = stepNoise;
+    o.onStep = onStep;
+    o.eta = 1.0;
+    if (plan.sampler == "LCM") {
+        const int64_t n = sigmas.size(0) - 1;
+        for (int64_t i = 0; i < n; ++i) {
+            const double s = sigmas[i].item<float>(), next = sigmas[i + 1].item<float>();
+            auto den = plain(x, s);
+            if (blend)
+                den = blend->initLatent * (1 - blend->mask) + blend->mask * den;
+            x = den;
+            if (next > 0)
+                x = x + stepNoise(i, x) * static_cast<float>(next);
+            if (onStep && !onStep(i, n, x, den))
+                break;
+        }
+        return x;
+    }
+    if (!blend)
+        return sampleK(kind(plan.sampler), plain, x, sigmas, o);
+    // Latent-blend inpainting in k-diffusion: keep the known part of the denoised prediction (A1111 CFGDenoiser).
+    EpsFn blendedEps = [&](const at::Tensor& xIn, const at::Tensor& t, double acp) {
+        // Express the blend on eps: denoised' = x - sigma*eps' must equal init*(1-m) + m*denoised.
+        auto e = eps(xIn, t, acp);
+        const double sigma = std::sqrt((1.0 - acp) / acp);
+        auto xs = xIn / static_cast<float>(std::sqrt(acp)); // back to the k-diffusion x
+        auto denoised = xs - static_cast<float>(sigma) * e;
+        auto kept = blend->initLatent * (1 - blend->mask) + blend->mask * denoised;
+        return (xs - kept) / static_cast<float>(sigma);
+    };
+    KDenoiser blended(blendedEps, ks);
+    x = sampleK(kind(plan.sampler), blended, x, sigmas, o);
+    return blend->initLatent * (1 - blend->mask) + blend->mask * x;
+}
+
+} // namespace ls::pipeline
