@@ -6,6 +6,8 @@
 #include "models/KnownConfigs.h"
 #include "models/LatentModel.h"
 #include "models/Manifest.h"
+#include "models/RandomWeights.h"
+#include "cli/Bench.h"
 #include "util/Error.h"
 
 #include <CLI/CLI.hpp>
@@ -47,38 +49,9 @@ int cmdManifest(const std::string& name)
 
 int cmdRandomCheckpoint(const std::string& name, const std::string& out, const std::string& dtype, uint64_t seed)
 {
-    torch::NoGradGuard noGrad;
-    auto cfg = models::knownConfig(name);
-    at::ScalarType st = dtype == "fp16" ? at::kHalf : dtype == "bf16" ? at::kBFloat16 : dtype == "fp32" ? at::kFloat : at::kFloat;
-    if (dtype != "fp16" && dtype != "bf16" && dtype != "fp32")
-        fail(ErrorKind::InvalidInput, "--dtype must be fp32, fp16 or bf16, got '" + dtype + "'");
-    auto m = models::LatentModel::build(cfg, at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-    std::vector<std::pair<std::string, at::Tensor>> tensors;
-    m->forEachTensor([&](const std::string& k, at::Tensor& t) {
-        if (t.scalar_type() == at::kLong) {
-            tensors.emplace_back(k, at::arange(t.size(-1), at::TensorOptions().dtype(at::kLong)).view(t.sizes()));
-            return;
-        }
-        // Small random weights with unit-ish norms so activations stay finite through the whole network.
-        at::Tensor r = at::empty(t.sizes(), at::TensorOptions().dtype(at::kFloat));
-        const bool norm = k.find("norm") != std::string::npos && k.size() > 7 && k.compare(k.size() - 7, 7, ".weight") == 0;
-        if (norm)
-            r.fill_(1.0);
-        else if (t.dim() <= 1)
-            r.zero_();
-        else {
-            const double fanIn = static_cast<double>(t.numel() / t.size(0));
-            r.normal_(0.0, 1.0 / std::sqrt(fanIn), gen);
-        }
-        tensors.emplace_back(k, r.to(st));
-    });
-    auto s = sampling::BetaSchedule::linear(cfg.linearStart, cfg.linearEnd, cfg.timesteps);
-    tensors.emplace_back("betas", s.betas);
-    tensors.emplace_back("alphas_cumprod", s.alphasCumprod);
-    tensors.emplace_back("alphas_cumprod_prev", s.alphasCumprodPrev);
-    io::writeSafeTensors(out, tensors, { { "format", "pt" }, { "latent_studio", "random " + name } });
-    std::fprintf(stderr, "wrote %s: %zu tensors (%s)\n", out.c_str(), tensors.size(), dtype.c_str());
+    const at::ScalarType st = dtype == "fp16" ? at::kHalf : dtype == "bf16" ? at::kBFloat16 : at::kFloat;
+    models::writeRandomCheckpoint(name, out, st, seed);
+    std::fprintf(stderr, "wrote %s (%s, random weights)\n", out.c_str(), dtype.c_str());
     return 0;
 }
 
@@ -126,6 +99,10 @@ int run(int argc, char** argv)
     rc->add_option("--dtype", rcDtype, "fp32, fp16 or bf16")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
     rc->add_option("--seed", rcSeed, "Random seed");
 
+    BenchOptions bench;
+    auto* benchCmd = app.add_subcommand("bench", "Measure load, text encoding, guided step, decode times and peak memory");
+    addBenchOptions(benchCmd, bench);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -133,6 +110,8 @@ int run(int argc, char** argv)
     }
     if (*golden)
         return runGolden(goldenDirs, verbose);
+    if (*benchCmd)
+        return runBench(bench);
     for (int i = 0; i < 5; ++i)
         if (*jobCmds[i])
             return runJob(jobs[i]);

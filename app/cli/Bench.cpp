@@ -1,0 +1,202 @@
+// latent-cli bench: load, text encoding, seconds per guided step (median), decode, total, peak memory.
+#include "cli/Bench.h"
+
+#include "io/SafeTensors.h"
+#include "models/KnownConfigs.h"
+#include "models/RandomWeights.h"
+#include "pipeline/Conditioning.h"
+#include "pipeline/ModelLoading.h"
+#include "pipeline/Sampling.h"
+#include "util/Error.h"
+
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <algorithm>
+#include <numeric>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+namespace ls::cli {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
+
+double peakRssMb()
+{
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stod(line.substr(6)) / 1024.0;
+    return 0;
+}
+
+void sync(const at::Device& d)
+{
+    if (d.is_cuda())
+        at::zeros({ 1 }, at::TensorOptions().device(d)).cpu(); // waits for the queue
+}
+
+} // namespace
+
+void addBenchOptions(CLI::App* cmd, BenchOptions& o)
+{
+    cmd->add_option("--model", o.model, "Checkpoint to load");
+    cmd->add_option("--config", o.config, "Config JSON for --model");
+    cmd->add_option("--random", o.random, "Published configuration with random weights (e.g. sd1_v1_inference); a random checkpoint is written once to ~/.cache/latent-studio and loaded like a user file")
+        ->check(CLI::IsMember(models::knownConfigNames()));
+    cmd->add_option("--vocab", o.vocab, "CLIP vocabulary (else a synthetic prompt of token ids is encoded)");
+    cmd->add_option("--size", o.size, "WxH in pixels");
+    cmd->add_option("--steps", o.steps, "Guided steps to time");
+    cmd->add_option("--batch", o.batch, "Images per step (the UNet sees 2x for guidance)");
+    cmd->add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({ "cpu", "cuda" }));
+    cmd->add_option("--dtype", o.dtype, "fp32, fp16 or bf16")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
+    cmd->add_option("--file-dtype", o.fileDtype, "Storage dtype of the --random checkpoint (default: --dtype)")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
+    cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)");
+    cmd->add_flag("--no-decode", o.noDecode, "Skip the VAE decode");
+    cmd->add_flag("--json", o.json, "Print one JSON object");
+}
+
+int runBench(const BenchOptions& o)
+{
+    torch::NoGradGuard noGrad;
+    if (o.model.empty() == o.random.empty())
+        fail(ErrorKind::InvalidInput, "bench: give exactly one of --model or --random");
+    const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(threads);
+    const at::Device device = o.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+    if (device.is_cuda() && !at::hasCUDA())
+        fail(ErrorKind::Unsupported, "bench: this libtorch build has no CUDA (or no GPU is visible)");
+    const at::ScalarType dtype = o.dtype == "fp16" ? at::kHalf : o.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
+    int w = 0, h = 0;
+    if (std::sscanf(o.size.c_str(), "%dx%d", &w, &h) != 2 || w < 64 || h < 64)
+        fail(ErrorKind::InvalidInput, "bench: --size must be WxH, e.g. 512x512");
+
+    fs::path path = o.model;
+    if (!o.random.empty()) {
+        const char* home = std::getenv("HOME");
+        const fs::path cache = fs::path(home ? home : "/tmp") / ".cache/latent-studio";
+        fs::create_directories(cache);
+        const std::string fd = o.fileDtype.empty() ? o.dtype : o.fileDtype;
+        const at::ScalarType fileType = fd == "fp16" ? at::kHalf : fd == "bf16" ? at::kBFloat16 : at::kFloat;
+        path = cache / ("random-" + o.random + "-" + fd + ".safetensors");
+        if (!fs::exists(path)) {
+            std::fprintf(stderr, "writing %s ...\n", path.c_str());
+            models::writeRandomCheckpoint(o.random, path, fileType, 0);
+        }
+    }
+    const double rssBefore = peakRssMb();
+    auto t0 = Clock::now();
+    pipeline::ModelLoadOptions lo;
+    lo.configFile = o.config;
+    lo.vocabulary = o.vocab;
+    lo.dtype = dtype;
+    lo.hash = false;
+    std::shared_ptr<models::LatentModel> m;
+    std::shared_ptr<const text::ClipTokenizer> tok;
+    {
+        std::shared_ptr<io::WeightSource> wsrc = io::openWeights(path);
+        models::ModelConfig cfg = !o.random.empty() ? models::knownConfig(o.random) : models::detectConfig(*wsrc);
+        if (!o.config.empty()) {
+            auto lm = pipeline::loadModel(path, lo);
+            m = lm.model;
+            tok = lm.tokenizer;
+        } else {
+            m = models::LatentModel::load(*wsrc, cfg, at::TensorOptions().dtype(dtype).device(device));
+        }
+    }
+    sync(device);
+    const double loadS = seconds(t0);
+    const double loadRss = peakRssMb();
+
+    // Text encoding: the vocabulary when given, else a fixed id sequence of a typical prompt length.
+    t0 = Clock::now();
+    at::Tensor cond, uncond;
+    if (m->clip || m->openclip) {
+        if (!o.vocab.empty() && !tok)
+            tok = std::make_shared<text::ClipTokenizer>(text::ClipTokenizer::find({ o.vocab }));
+        if (tok) {
+            pipeline::Conditioner cd(*m, tok);
+            cond = cd.encodePrompt("a photograph of an astronaut riding a horse on the moon, highly detailed");
+            uncond = cd.encodePrompt("");
+        } else {
+            std::vector<int64_t> ids(77, 49407);
+            ids[0] = 49406;
+            for (int i = 1; i < 16; ++i)
+                ids[i] = 320 + i;
+            auto idT = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).view({ 1, 77 }).to(device);
+            cond = m->clip ? m->clip->forward(idT) : m->openclip->forward(idT);
+            uncond = cond.clone();
+        }
+    }
+    sync(device);
+    const double encodeS = seconds(t0);
+
+    const int f = static_cast<int>(m->config.firstStage.downFactor());
+    const int64_t c = m->config.unet.outChannels;
+    auto x = at::randn({ o.batch, c, h / f, w / f }, at::TensorOptions().dtype(dtype).device(device));
+    std::vector<double> stepTimes;
+    const bool concatInpaint = m->config.unet.inChannels != c;
+    for (int i = 0; i < o.steps; ++i) {
+        auto ts = Clock::now();
+        auto xin = at::cat({ x, x });
+        if (concatInpaint)
+            xin = at::cat({ xin, at::zeros({ xin.size(0), m->config.unet.inChannels - c, xin.size(2), xin.size(3) }, xin.options()) }, 1);
+        auto t = at::full({ xin.size(0) }, 500, at::TensorOptions().dtype(at::kLong).device(device));
+        at::Tensor ctx = cond.defined() ? at::cat({ uncond.expand({ o.batch, -1, -1 }), cond.expand({ o.batch, -1, -1 }) }) : at::Tensor();
+        at::Tensor y = m->config.unet.numClasses > 0 ? at::full({ xin.size(0) }, 20, at::TensorOptions().dtype(at::kLong).device(device)) : at::Tensor();
+        auto out = m->unet(xin, t, ctx, y);
+        x = x - 0.01 * out.narrow(0, 0, o.batch).to(x.scalar_type());
+        sync(device);
+        stepTimes.push_back(seconds(ts));
+    }
+    std::vector<double> sorted = stepTimes;
+    std::sort(sorted.begin(), sorted.end());
+    const double stepS = sorted.empty() ? 0 : sorted[sorted.size() / 2];
+    double decodeS = 0;
+    if (!o.noDecode) {
+        t0 = Clock::now();
+        m->decodeLatent(x.narrow(0, 0, 1));
+        sync(device);
+        decodeS = seconds(t0);
+    }
+    nlohmann::json j;
+    j["model"] = o.random.empty() ? o.model : "random:" + o.random;
+    j["size"] = o.size;
+    j["batch"] = o.batch;
+    j["steps_timed"] = o.steps;
+    j["load_s"] = loadS;
+    j["encode_s"] = encodeS;
+    j["step_s"] = stepS;
+    j["step_times_s"] = stepTimes;
+    j["decode_s"] = decodeS;
+    j["total_s"] = loadS + encodeS + std::accumulate(stepTimes.begin(), stepTimes.end(), 0.0) + decodeS;
+    j["peak_rss_mb"] = peakRssMb();
+    j["load_peak_rss_mb"] = loadRss;
+    j["rss_before_load_mb"] = rssBefore;
+    j["peak_gpu_mb"] = 0; // filled by CUDA builds
+    j["device"] = o.device;
+    j["dtype"] = o.dtype;
+    j["threads"] = threads;
+    j["file_mb"] = static_cast<double>(fs::file_size(path)) / (1024.0 * 1024.0);
+    if (o.json) {
+        std::cout << j.dump() << std::endl;
+    } else {
+        std::printf("load %.2fs | encode %.3fs | step %.3fs (median of %d, batch %d, %s) | decode %.2fs | peak RSS %.0f MB (after load %.0f MB) | %s %s, %d threads\n",
+            loadS, encodeS, stepS, o.steps, o.batch, o.size.c_str(), decodeS, peakRssMb(), loadRss, o.device.c_str(), o.dtype.c_str(), threads);
+    }
+    return 0;
+}
+
+} // namespace ls::cli

@@ -1,0 +1,25 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace ls::cli {
+
+struct BenchOptions {
+    std::string model, config, random, vocab;
+    std::string size = "256x256";
+    std::string device = "cpu";
+    std::string dtype = "fp32";
+    std::string fileDtype; // random checkpoint storage dtype (default: --dtype)
+    std::string sampler = "Euler";
+    int steps = 3;
+    int batch = 1;
+    int threads = 0;
+    bool json = false;
+    bool noDecode = false;
+};
+
+void addBenchOptions(CLI::App* cmd, BenchOptions& o);
+int runBench(const BenchOptions& o);
+
+} // namespace ls::cli
