@@ -25,6 +25,7 @@ using nlohmann::json;
 void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
 {
     o.mode = mode;
+    o.command = cmd;
     cmd->add_option("--model", o.model, "Checkpoint (.safetensors/.ckpt) or diffusers folder; default: the bundled model");
     cmd->add_option("--config", o.config, "Model config JSON (original LatentDiffusion params) overriding detection");
     cmd->add_option("--prediction", o.prediction, "eps or v (SD2 768-v models need v)")->check(CLI::IsMember({ "eps", "v" }));
@@ -46,13 +47,15 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
     cmd->add_option("--preview-dir", o.previewDir, "Write a preview PNG after every step into this folder");
     cmd->add_option("--preview-decode-every", o.request.decodeEvery, "Full VAE decode preview every N steps (0 = latent projection only)");
     cmd->add_flag("--json", o.json, "Print a machine-readable result on stdout");
+    cmd->add_option("--settings-from", o.settingsFrom, "Start from the settings stored in a PNG (Latent Studio or AUTOMATIC1111); other flags override");
     cmd->add_flag("--no-hash", o.noHash, "Do not hash the model file for the metadata");
     if (mode == pipeline::JobMode::Img2Img || mode == pipeline::JobMode::Inpaint || mode == pipeline::JobMode::Upscale)
         cmd->add_option("--init,-i", o.init, "Input image")->required();
     if (mode == pipeline::JobMode::Img2Img || mode == pipeline::JobMode::Inpaint)
         cmd->add_option("--strength", o.request.strength, "Denoising strength (0, 1]");
     if (mode == pipeline::JobMode::Inpaint) {
-        cmd->add_option("--mask,-m", o.mask, "Mask image, same size as the input: white = repaint, black = keep")->required();
+        cmd->add_option("--mask,-m", o.mask, "Mask image, same size as the input: white = repaint, black = keep (optional with --extend)");
+        cmd->add_option("--extend", o.extend, "Outpaint: grow the canvas by L,T,R,B pixels and paint the new area");
         cmd->add_option("--mask-blur", o.request.maskBlur, "Feather the mask edge by this many pixels");
         cmd->add_option("--mask-grow", o.request.maskGrow, "Grow (or shrink, negative) the mask by this many pixels");
         cmd->add_flag("--only-masked", o.request.onlyMasked, "Work on the mask's bounding box at the model's resolution, then paste back");
@@ -130,6 +133,46 @@ int runJob(JobOptions& o)
 {
     at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     pipeline::GenerationRequest& r = o.request;
+    if (!o.settingsFrom.empty()) {
+        auto png = io::readImage(o.settingsFrom);
+        pipeline::GenerationRequest from;
+        if (png.metadata.count("latent_studio")) {
+            from = pipeline::GenerationRequest::fromJson(json::parse(png.metadata["latent_studio"]));
+        } else if (png.metadata.count("parameters")) {
+            from = pipeline::requestFromInfotext(pipeline::parseInfotext(png.metadata["parameters"]));
+        } else {
+            fail(ErrorKind::InvalidInput, o.settingsFrom + ": holds no generation settings (no 'parameters' or 'latent_studio' text)");
+        }
+        from.mode = r.mode;
+        // Flags given explicitly win; everything else comes from the file.
+        for (auto* opt : o.command->get_options()) {
+            if (opt->count() == 0)
+                continue;
+            const std::string n = opt->get_name();
+            if (n == "--prompt") from.prompt = r.prompt;
+            else if (n == "--negative") from.negativePrompt = r.negativePrompt;
+            else if (n == "--width") from.width = r.width;
+            else if (n == "--height") from.height = r.height;
+            else if (n == "--steps") from.steps = r.steps;
+            else if (n == "--sampler") from.sampler = r.sampler;
+            else if (n == "--schedule") from.schedule = r.schedule;
+            else if (n == "--cfg") from.cfgScale = r.cfgScale;
+            else if (n == "--seed") from.seed = r.seed;
+            else if (n == "--batch") from.batch = r.batch;
+            else if (n == "--strength") from.strength = r.strength;
+            else if (n == "--clip-skip") from.clipSkip = r.clipSkip;
+        }
+        r = from;
+    }
+    if (!o.extend.empty()) {
+        int e[4] = { 0, 0, 0, 0 };
+        if (std::sscanf(o.extend.c_str(), "%d,%d,%d,%d", &e[0], &e[1], &e[2], &e[3]) != 4)
+            fail(ErrorKind::InvalidInput, "--extend must be four numbers L,T,R,B, got '" + o.extend + "'");
+        r.extendLeft = e[0];
+        r.extendTop = e[1];
+        r.extendRight = e[2];
+        r.extendBottom = e[3];
+    }
     if (!o.init.empty())
         r.initImage = io::readImage(o.init).image;
     if (!o.mask.empty())

@@ -11,6 +11,8 @@ namespace ls::cli {
 struct JobOptions {
     pipeline::JobMode mode = pipeline::JobMode::Txt2Img;
     pipeline::GenerationRequest request;
+    CLI::App* command = nullptr;
+    std::string extend, settingsFrom;
     std::string model, config, prediction, vocab, output, previewDir, init, mask, boxes, classes;
     int threads = 0;
     bool json = false;

@@ -35,7 +35,7 @@ JobMode jobModeFromName(const std::string& n)
 std::vector<std::string> samplerNames()
 {
     return { "DDIM", "PLMS", "Euler", "Euler a", "Heun", "LMS", "DPM2", "DPM2 a", "DPM++ 2S a", "DPM++ 2M", "DPM++ SDE",
-        "DPM++ 2M SDE", "LCM" };
+        "DPM++ 2M SDE", "UniPC", "LCM" };
 }
 
 std::vector<std::string> scheduleNames() { return { "Automatic", "Uniform", "Karras", "Exponential", "SGM Uniform" }; }
@@ -88,7 +88,12 @@ std::vector<Problem> GenerationRequest::validate() const
         p.push_back({ "seed", "must be -1 (random) or a non-negative number" });
     if (usesInit && initImage.empty())
         p.push_back({ "init", std::string(jobModeName(mode)) + " needs an input image" });
-    if (mode == JobMode::Inpaint) {
+    const bool extending = extendLeft > 0 || extendTop > 0 || extendRight > 0 || extendBottom > 0;
+    if (extendLeft < 0 || extendTop < 0 || extendRight < 0 || extendBottom < 0 || extendLeft > 4096 || extendTop > 4096 || extendRight > 4096 || extendBottom > 4096)
+        p.push_back({ "extend", "outpainting extents must be between 0 and 4096 pixels" });
+    if (mode == JobMode::Inpaint && extending && !mask.empty() && !initImage.empty() && (mask.width != initImage.width || mask.height != initImage.height))
+        p.push_back({ "mask", "mask and image must be the same size" });
+    if (mode == JobMode::Inpaint && !extending) {
         if (mask.empty()) {
             p.push_back({ "mask", "inpainting needs a mask (white = repaint, black = keep)" });
         } else if (!initImage.empty() && (mask.width != initImage.width || mask.height != initImage.height)) {
@@ -101,6 +106,8 @@ std::vector<Problem> GenerationRequest::validate() const
             if (!any)
                 p.push_back({ "mask", "the mask is empty: paint (white) where the image should change" });
         }
+    }
+    if (mode == JobMode::Inpaint) {
         if (maskBlur < 0 || maskBlur > 256)
             p.push_back({ "mask_blur", "must be between 0 and 256 pixels" });
         if (maskGrow < -256 || maskGrow > 256)
@@ -175,6 +182,7 @@ json GenerationRequest::toJson() const
     j["mask_grow"] = maskGrow;
     j["only_masked"] = onlyMasked;
     j["only_masked_padding"] = onlyMaskedPadding;
+    j["extend"] = { extendLeft, extendTop, extendRight, extendBottom };
     j["upscale_factor"] = upscaleFactor;
     j["tile_size"] = tileSize;
     j["tile_overlap"] = tileOverlap;
@@ -210,6 +218,12 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         r.maskGrow = j.value("mask_grow", r.maskGrow);
         r.onlyMasked = j.value("only_masked", r.onlyMasked);
         r.onlyMaskedPadding = j.value("only_masked_padding", r.onlyMaskedPadding);
+        if (j.contains("extend") && j["extend"].is_array() && j["extend"].size() == 4) {
+            r.extendLeft = j["extend"][0];
+            r.extendTop = j["extend"][1];
+            r.extendRight = j["extend"][2];
+            r.extendBottom = j["extend"][3];
+        }
         r.upscaleFactor = j.value("upscale_factor", r.upscaleFactor);
         r.tileSize = j.value("tile_size", r.tileSize);
         r.tileOverlap = j.value("tile_overlap", r.tileOverlap);

@@ -48,6 +48,8 @@ struct GenerationRequest {
     int maskGrow = 0;
     bool onlyMasked = false;
     int onlyMaskedPadding = 32;
+    // outpainting: extend the canvas by this many pixels on each side and paint the new area (inpaint mode)
+    int extendLeft = 0, extendTop = 0, extendRight = 0, extendBottom = 0;
     // upscaling
     int upscaleFactor = 4;
     int tileSize = 128;  // low-resolution pixels per tile side

@@ -199,6 +199,21 @@ GenerationResult Generator::run(const GenerationRequest& r0, const StepCallback&
         fail(ErrorKind::InvalidInput, msg);
     }
     GenerationRequest r = r0;
+    if (r.mode == JobMode::Inpaint && (r.extendLeft || r.extendTop || r.extendRight || r.extendBottom)) {
+        auto [canvas, newMask] = outpaintCanvas(r.initImage, r.extendLeft, r.extendTop, r.extendRight, r.extendBottom);
+        if (!r.mask.empty()) { // the user's own mask, moved onto the canvas
+            Image moved(canvas.width, canvas.height, 1, 0);
+            for (int y = 0; y < r.mask.height; ++y)
+                for (int x = 0; x < r.mask.width; ++x)
+                    *moved.at(x + r.extendLeft, y + r.extendTop) = r.mask.at(x, y)[0];
+            for (size_t i = 0; i < newMask.pixels.size(); ++i)
+                newMask.pixels[i] = std::max(newMask.pixels[i], moved.pixels[i]);
+        }
+        r.initImage = canvas;
+        r.mask = newMask;
+        r.extendLeft = r.extendTop = r.extendRight = r.extendBottom = 0;
+        r.strength = 1.0;
+    }
     if (r.seed < 0)
         r.seed = static_cast<int64_t>(std::random_device {}() & 0xFFFFFFFFu);
     const auto t0 = Clock::now();

@@ -146,6 +146,25 @@ Image composite(const Image& init0, const Image& gen0, const at::Tensor& mask01)
     return out;
 }
 
+std::pair<Image, Image> outpaintCanvas(const Image& img0, int left, int top, int right, int bottom, int overlap)
+{
+    const Image img = toRgb(img0);
+    const int w = img.width + left + right, h = img.height + top + bottom;
+    auto t = imageToTensor(img);
+    auto filled = at::replication_pad2d(t, { left, right, top, bottom });
+    // Blur only the new area so the stretched streaks become soft colour fields.
+    auto newArea = at::ones({ 1, 1, h, w });
+    newArea.narrow(2, top, img.height).narrow(3, left, img.width).zero_();
+    const int radius = std::max(4, std::max({ left, top, right, bottom }) / 4);
+    auto blurred = at::cat({ blurMask(filled.narrow(1, 0, 1), radius), blurMask(filled.narrow(1, 1, 1), radius), blurMask(filled.narrow(1, 2, 1), radius) }, 1);
+    auto canvas = filled * (1 - newArea) + blurred * newArea;
+    Image out = tensorToImage(canvas);
+    for (int y = 0; y < img.height; ++y) // the original pixels, exactly
+        std::memcpy(out.at(left, top + y), img.at(0, y), static_cast<size_t>(img.width) * 3);
+    auto mask = growMask(newArea, overlap);
+    return { out, tensorToMask(mask) };
+}
+
 std::array<int, 4> maskBounds(const at::Tensor& mask01)
 {
     auto m = (mask01[0][0] >= 0.5);

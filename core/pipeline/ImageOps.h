@@ -17,6 +17,10 @@ Image toRgb(const Image& img);
 Image resizeLanczos(const Image& img, int width, int height);
 // out = init where m == 0, generated where m == 1, blended between. Pixels with m == 0 are copied bit for bit.
 Image composite(const Image& init, const Image& generated, const at::Tensor& mask01);
+// Outpainting: the image on a larger canvas (new area pre-filled by stretching the edge pixels outwards, then
+// blurred) and the mask of what to paint (the new area plus `overlap` pixels into the old one, to hide the seam).
+std::pair<Image, Image> outpaintCanvas(const Image& img, int left, int top, int right, int bottom, int overlap = 8);
+
 // Bounding box [x0, y0, x1, y1) of mask pixels >= 0.5; empty when none.
 std::array<int, 4> maskBounds(const at::Tensor& mask01);
 

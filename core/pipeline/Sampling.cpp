@@ -89,7 +89,7 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
         return x;
     }
     SigmaSchedule ks(schedule.alphasCumprod);
-    const bool karrasDefault = plan.sampler.find("DPM++") != std::string::npos || plan.sampler == "DPM2" || plan.sampler == "DPM2 a";
+    const bool karrasDefault = plan.sampler.find("DPM++") != std::string::npos || plan.sampler == "DPM2" || plan.sampler == "DPM2 a" || plan.sampler == "UniPC";
     at::Tensor sigmas = sigmasFor(plan.schedule, ks, steps, karrasDefault);
     at::Tensor x;
     if (start && strength < 1.0) {
@@ -121,6 +121,8 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
         }
         return x;
     }
+    if (plan.sampler == "UniPC" && !blend)
+        return sampleUniPC(plain, x, sigmas, 3, onStep);
     if (!blend)
         return sampleK(kind(plan.sampler), plain, x, sigmas, o);
     // Latent-blend inpainting in k-diffusion: keep the known part of the denoised prediction (A1111 CFGDenoiser).
@@ -134,7 +136,7 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
         return (xs - kept) / static_cast<float>(sigma);
     };
     KDenoiser blended(blendedEps, ks);
-    x = sampleK(kind(plan.sampler), blended, x, sigmas, o);
+    x = plan.sampler == "UniPC" ? sampleUniPC(blended, x, sigmas, 3, onStep) : sampleK(kind(plan.sampler), blended, x, sigmas, o);
     return blend->initLatent * (1 - blend->mask) + blend->mask * x;
 }
 

@@ -309,4 +309,116 @@ at::Tensor sampleK(KSampler kind, const KDenoiser& model, at::Tensor x, const at
     return x;
 }
 
+namespace {
+// Solves a small dense system (order <= 4) by Gaussian elimination with partial pivoting.
+std::vector<double> solveSmall(std::vector<std::vector<double>> a, std::vector<double> b)
+{
+    const size_t n = b.size();
+    for (size_t c = 0; c < n; ++c) {
+        size_t p = c;
+        for (size_t r = c + 1; r < n; ++r)
+            if (std::abs(a[r][c]) > std::abs(a[p][c]))
+                p = r;
+        std::swap(a[c], a[p]);
+        std::swap(b[c], b[p]);
+        for (size_t r = c + 1; r < n; ++r) {
+            const double f = a[r][c] / a[c][c];
+            for (size_t k = c; k < n; ++k)
+                a[r][k] -= f * a[c][k];
+            b[r] -= f * b[c];
+        }
+    }
+    std::vector<double> x(n);
+    for (size_t i = n; i-- > 0;) {
+        double s = b[i];
+        for (size_t k = i + 1; k < n; ++k)
+            s -= a[i][k] * x[k];
+        x[i] = s / a[i][i];
+    }
+    return x;
+}
+}
+
+at::Tensor sampleUniPC(const KDenoiser& model, at::Tensor x, const at::Tensor& sigmasT, int order, const StepFn& onStep)
+{
+    auto acc = sigmasT.to(at::kDouble).contiguous();
+    std::vector<double> s(acc.data_ptr<double>(), acc.data_ptr<double>() + acc.numel());
+    const int n = static_cast<int>(s.size()) - 1;
+    auto lambda = [](double sigma) { return sigma > 0 ? -std::log(sigma) : INFINITY; };
+    std::vector<at::Tensor> ms { model(x, s[0]) };
+    std::vector<double> ls { lambda(s[0]) };
+    for (int step = 1; step <= n; ++step) {
+        const int k = std::min({ order, step, n + 1 - step });
+        const bool useCorrector = step < n;
+        const double l0 = ls.back(), lt = lambda(s[step]);
+        const double h = lt - l0;
+        const at::Tensor m0 = ms.back();
+        std::vector<double> rks;
+        std::vector<at::Tensor> d1s;
+        for (int i = 1; i < k; ++i) {
+            const double rk = (ls[ls.size() - 1 - i] - l0) / h;
+            rks.push_back(rk);
+            d1s.push_back((ms[ms.size() - 1 - i] - m0) / static_cast<float>(rk));
+        }
+        rks.push_back(1.0);
+        const double hh = -h;
+        const double hPhi1 = std::expm1(hh);
+        const double bH = std::expm1(hh);
+        std::vector<std::vector<double>> R;
+        std::vector<double> b;
+        double hPhiK = hPhi1 / hh - 1;
+        double fact = 1;
+        for (int i = 1; i <= k; ++i) {
+            std::vector<double> row;
+            for (double rk : rks)
+                row.push_back(std::pow(rk, i - 1));
+            R.push_back(row);
+            b.push_back(hPhiK * fact / bH);
+            fact *= (i + 1);
+            hPhiK = hPhiK / hh - 1 / fact;
+        }
+        const double ratio = s[step] / s[step - 1];
+        at::Tensor xBase = static_cast<float>(ratio) * x - static_cast<float>(hPhi1) * m0;
+        at::Tensor xt = xBase;
+        if (!d1s.empty()) {
+            std::vector<double> rhosP;
+            if (k == 2) {
+                rhosP = { 0.5 };
+            } else {
+                std::vector<std::vector<double>> Rp(R.begin(), R.end() - 1);
+                for (auto& row : Rp)
+                    row.pop_back();
+                rhosP = solveSmall(Rp, std::vector<double>(b.begin(), b.end() - 1));
+            }
+            at::Tensor pred = at::zeros_like(x);
+            for (size_t i = 0; i < d1s.size(); ++i)
+                pred = pred + static_cast<float>(rhosP[i]) * d1s[i];
+            xt = xBase - static_cast<float>(bH) * pred;
+        }
+        at::Tensor mt;
+        if (useCorrector) {
+            mt = model(xt, s[step]);
+            const std::vector<double> rhosC = k == 1 ? std::vector<double> { 0.5 } : solveSmall(R, b);
+            at::Tensor corr = at::zeros_like(x);
+            for (size_t i = 0; i < d1s.size(); ++i)
+                corr = corr + static_cast<float>(rhosC[i]) * d1s[i];
+            xt = xBase - static_cast<float>(bH) * (corr + static_cast<float>(rhosC.back()) * (mt - m0));
+        }
+        x = xt;
+        if (step < n) {
+            if (!mt.defined())
+                mt = model(x, s[step]);
+            ms.push_back(mt);
+            ls.push_back(lt);
+            if (static_cast<int>(ms.size()) > order) {
+                ms.erase(ms.begin());
+                ls.erase(ls.begin());
+            }
+        }
+        if (onStep && !onStep(step - 1, n, x, mt.defined() ? mt : m0))
+            break;
+    }
+    return x;
+}
+
 } // namespace ls::sampling

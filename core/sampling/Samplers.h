@@ -57,6 +57,10 @@ struct KOptions {
 
 enum class KSampler { Euler, EulerAncestral, Heun, Dpmpp2M, Lms, Dpm2, Dpm2Ancestral, Dpmpp2SAncestral, DpmppSde, Dpmpp2MSde };
 
+// UniPC (Zhao et al. 2023), multistep, data prediction, B(h) = expm1(h) ("bh2"), lower orders for the first and
+// last steps, no corrector after the final step; one model evaluation per step.
+at::Tensor sampleUniPC(const KDenoiser& model, at::Tensor x, const at::Tensor& sigmas, int order, const StepFn& onStep);
+
 // x starts as noise * sigmas[0]. sigmas ends with 0.
 at::Tensor sampleK(KSampler kind, const KDenoiser& model, at::Tensor x, const at::Tensor& sigmas, const KOptions& options);
 

@@ -7,7 +7,12 @@
 #include "pipeline/ImageOps.h"
 #include "pipeline/Infotext.h"
 #include "pipeline/ModelLoading.h"
+#include "io/SafeTensors.h"
+#include "models/Loader.h"
+#include "models/RandomWeights.h"
 #include "util/Error.h"
+
+#include <fstream>
 
 #include <QtTest/QtTest>
 
@@ -170,6 +175,25 @@ private Q_SLOTS:
         }
     }
 
+    void outpaintGrowsTheCanvasAndKeepsTheOriginal()
+    {
+        auto& lm = tinySd1();
+        Generator g(lm.model, lm.tokenizer, lm.info);
+        StopToken stop;
+        auto r = baseRequest();
+        r.mode = JobMode::Inpaint;
+        r.initImage = gradient(64, 48);
+        r.extendLeft = 32;
+        r.extendBottom = 16;
+        auto out = g.run(r, {}, stop).images.at(0);
+        QCOMPARE(out.width, 96);
+        QCOMPARE(out.height, 64);
+        // Far from the seam (more than overlap 8 + blur reach), the original pixels are untouched.
+        for (int y = 0; y < 48 - 16; ++y)
+            for (int x = 32 + 16; x < 96; ++x)
+                QVERIFY(std::memcmp(out.at(x, y), r.initImage.at(x - 32, y), 3) == 0);
+    }
+
     void img2imgLayoutAndInpaintModelRun()
     {
         auto& lm = tinySd1();
@@ -213,6 +237,48 @@ private Q_SLOTS:
         QCOMPARE(lz.width, 160);
         // Lanczos of a smooth gradient stays close to it.
         QVERIFY(std::abs(int(lz.at(80, 48)[0]) - int(r.initImage.at(20, 12)[0])) < 12);
+    }
+
+    void upscaleWithTheX4Model()
+    {
+        // A tiny SD x4 upscaler: the golden x4 UNet, random tiny f4 KL autoencoder and OpenCLIP text tower.
+        std::ifstream in(test::goldenDir() / "unet_x4_upscaler" / "case.json");
+        auto cj = nlohmann::json::parse(in)["config"];
+        models::ModelConfig c;
+        c.family = models::Family::SD2Upscaler;
+        c.unet = models::UNetConfig::fromJson(cj["unet_config"]);
+        c.firstStage = models::AutoencoderConfig::fromJson(nlohmann::json::parse(R"({"target":"ldm.models.autoencoder.AutoencoderKL","params":{"embed_dim":4,"ddconfig":{"double_z":true,"z_channels":4,"resolution":64,"in_channels":3,"out_ch":3,"ch":32,"ch_mult":[1,2,2],"num_res_blocks":1,"attn_resolutions":[]}}})"));
+        c.cond = models::CondStage::OpenClip;
+        c.openclip = { 49408, 48, 2, 4, 96, 77, 48 };
+        c.parameterization = "v";
+        c.conditioningKey = "hybrid-adm";
+        c.scaleFactor = 0.08333;
+        c.linearStart = 0.0001;
+        c.linearEnd = 0.02;
+        auto model = models::LatentModel::build(c, at::TensorOptions().dtype(at::kFloat));
+        models::randomizeWeights(*model, 3);
+        io::SafeTensorsFile unetFile(test::goldenDir() / "unet_x4_upscaler" / "weights.safetensors");
+        models::LoadReport rep;
+        models::loadModule(*model->unet, unetFile, "model.diffusion_model.", rep);
+        QVERIFY(rep.ok());
+        auto tok = std::make_shared<text::ClipTokenizer>(text::ClipTokenizer::fromFile(test::sharedDir() / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz"));
+        Generator g(model, tok);
+        StopToken stop;
+        GenerationRequest r;
+        r.mode = JobMode::Upscale;
+        r.prompt = "a sharp photo";
+        r.sampler = "DDIM";
+        r.steps = 3;
+        r.seed = 2;
+        r.initImage = gradient(24, 20);
+        r.tileSize = 16;
+        r.tileOverlap = 4;
+        auto out = g.run(r, {}, stop).images.at(0);
+        QCOMPARE(out.width, 96);
+        QCOMPARE(out.height, 80);
+        // Checking the job against the wrong family is refused up front.
+        r.mode = JobMode::Inpaint;
+        QVERIFY(test::errorOf([&] { g.run(r, {}, stop); }).find("only upscales") != std::string::npos);
     }
 
     void metadataRoundTrip()

@@ -48,6 +48,7 @@ private Q_SLOTS:
         for (const char* sch : { "Uniform", "Karras", "Exponential", "SGM Uniform" })
             QTest::newRow((std::string("Euler/") + sch).c_str()) << "Euler" << sch << 50;
         QTest::newRow("DPM++ 2M/Karras/10") << "DPM++ 2M" << "Karras" << 10;
+        QTest::newRow("UniPC/10") << "UniPC" << "Automatic" << 10;
         QTest::newRow("DDIM/30 steps (1000 % 30 != 0)") << "DDIM" << "Automatic" << 30;
     }
     void landsOnTheDataDistribution()
