@@ -8,6 +8,11 @@
 #include "models/Manifest.h"
 #include "models/RandomWeights.h"
 #include "cli/Bench.h"
+#include "train/Trainer.h"
+#include "train/Evaluator.h"
+#include "util/Threads.h"
+#include <ATen/Parallel.h>
+#include <thread>
 #include "util/Error.h"
 
 #include <CLI/CLI.hpp>
@@ -99,6 +104,36 @@ int run(int argc, char** argv)
     rc->add_option("--dtype", rcDtype, "fp32, fp16 or bf16")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
     rc->add_option("--seed", rcSeed, "Random seed");
 
+    train::TrainOptions trainOpts;
+    std::string trainOut, bundleTo;
+    int trainThreads = 0;
+    auto* trainCmd = app.add_subcommand("train", "Train a stage of the bundled default model (autoencoder, diffusion, sr) or bundle it");
+    trainCmd->add_option("stage", trainOpts.stage, "autoencoder | diffusion | sr | bundle")->required()->check(CLI::IsMember({ "autoencoder", "diffusion", "sr", "bundle" }));
+    trainCmd->add_option("--out", trainOut, "Work folder (stages share it)")->required();
+    trainCmd->add_option("--steps", trainOpts.steps, "Optimisation steps (default per stage)");
+    trainCmd->add_option("--batch", trainOpts.batch, "Batch size (default per stage)");
+    trainCmd->add_option("--lr", trainOpts.lr, "Learning rate (default per stage)");
+    trainCmd->add_option("--device", trainOpts.device, "cpu or cuda")->check(CLI::IsMember({ "cpu", "cuda" }));
+    trainCmd->add_option("--seed", trainOpts.seed, "Seed");
+    trainCmd->add_option("--save-every", trainOpts.saveEvery, "Checkpoint every N steps");
+    trainCmd->add_option("--threads", trainThreads, "CPU threads");
+    trainCmd->add_flag("--resume", trainOpts.resume, "Continue from the stage's last checkpoint");
+    trainCmd->add_option("--bundle-to", bundleTo, "bundle: destination folder (resources/models)");
+
+    train::EvalOptions evalOpts;
+    std::string evalModel, evalDump;
+    int evalThreads = 0;
+    auto* evalCmd = app.add_subcommand("eval", "Score the bundled model (or MODEL) on held-out scenes with the synthetic world's detector");
+    evalCmd->add_option("model", evalModel, "Model (default: the bundled one)");
+    evalCmd->add_option("--task", evalOpts.task, "txt2img | layout | inpaint | upscale")->required()->check(CLI::IsMember({ "txt2img", "layout", "inpaint", "upscale" }));
+    evalCmd->add_option("--n", evalOpts.n, "Held-out samples");
+    evalCmd->add_option("--seed", evalOpts.seed, "Seed");
+    evalCmd->add_option("--steps", evalOpts.steps, "Sampling steps");
+    evalCmd->add_option("--sampler", evalOpts.sampler, "Sampler");
+    evalCmd->add_option("--cfg", evalOpts.cfg, "Guidance scale");
+    evalCmd->add_option("--dump", evalDump, "Write the generated images here");
+    evalCmd->add_option("--threads", evalThreads, "CPU threads");
+
     BenchOptions bench;
     auto* benchCmd = app.add_subcommand("bench", "Measure load, text encoding, guided step, decode times and peak memory");
     addBenchOptions(benchCmd, bench);
@@ -112,6 +147,20 @@ int run(int argc, char** argv)
         return runGolden(goldenDirs, verbose);
     if (*benchCmd)
         return runBench(bench);
+    if (*evalCmd) {
+        configureThreads(evalThreads, false);
+        evalOpts.model = evalModel;
+        evalOpts.dumpDir = evalDump;
+        evalOpts.onProgress = [](int d, int n) { std::fprintf(stderr, "\reval %d/%d", d, n); if (d == n) std::fprintf(stderr, "\n"); };
+        std::cout << train::runEvaluation(evalOpts).dump() << std::endl;
+        return 0;
+    }
+    if (*trainCmd) {
+        configureThreads(trainThreads, true);
+        trainOpts.out = trainOut;
+        trainOpts.bundleTo = bundleTo;
+        return train::runTraining(trainOpts);
+    }
     for (int i = 0; i < 5; ++i)
         if (*jobCmds[i])
             return runJob(jobs[i]);

@@ -83,24 +83,6 @@ fs::path indexedPath(const fs::path& out, int i, int n)
     return out.parent_path() / (out.stem().string() + "-" + std::to_string(i + 1) + out.extension().string());
 }
 
-fs::path bundledModel()
-{
-    // resources/models next to the executable (build tree or install prefix).
-    char buf[4096];
-    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    std::vector<fs::path> roots;
-    if (n > 0) {
-        fs::path exe(std::string(buf, static_cast<size_t>(n)));
-        roots.push_back(exe.parent_path() / "../share/latent-studio/models");
-        roots.push_back(exe.parent_path() / "../../resources/models");
-        roots.push_back(exe.parent_path() / "../resources/models");
-    }
-    for (const auto& r : roots)
-        if (fs::exists(r / "default" / "model.safetensors"))
-            return fs::canonical(r / "default" / "model.safetensors");
-    fail(ErrorKind::InvalidInput, "no --model given and the bundled default model is not installed (resources/models/default/model.safetensors)");
-}
-
 std::vector<pipeline::LayoutBox> readBoxes(const fs::path& p)
 {
     std::ifstream in(p);
@@ -197,7 +179,7 @@ int runJob(JobOptions& o)
         lo.classesFile = o.classes;
         lo.hash = !o.noHash;
         lo.onStatus = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
-        lm = pipeline::loadModel(o.model.empty() ? bundledModel() : fs::path(o.model), lo);
+        lm = pipeline::loadModel(o.model.empty() ? pipeline::findBundledModel(r.mode == pipeline::JobMode::Upscale ? "default-sr" : "default") : fs::path(o.model), lo);
         for (const auto& w : lm.warnings)
             std::fprintf(stderr, "warning: %s\n", w.c_str());
     }

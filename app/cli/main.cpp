@@ -4,10 +4,15 @@
 #include "util/Error.h"
 
 #include <cstdio>
+#include <malloc.h>
 #include <exception>
 
 int main(int argc, char** argv)
 {
+    // Keep freed tensor memory in the heap instead of returning every large block to the kernel: without this a
+    // third of the CPU time goes to page faults on fresh temporaries (measured: see docs/benchmarks.md).
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     try {
         return ls::cli::run(argc, argv);
     } catch (const ls::Error& e) {

@@ -19,6 +19,8 @@ const char* familyName(Family f)
     case Family::SD2Upscaler: return "sd2-x4-upscaler";
     case Family::LdmSR: return "ldm-sr-4x";
     case Family::Layout2Img: return "ldm-layout2img";
+    case Family::Synthetic: return "latent-studio-synthetic";
+    case Family::SyntheticSR: return "latent-studio-synthetic-sr";
     case Family::Custom: return "custom";
     }
     return "?";
@@ -248,6 +250,12 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
             c.family = u.inChannels == 9 ? Family::SD2Inpaint : Family::SD2;
             c.conditioningKey = u.inChannels == 9 ? "hybrid" : "crossattn";
         }
+    } else if (c.cond == CondStage::Bert && !c.firstStage.vq) {
+        // Latent Studio's bundled model: BERT-style token encoder over a KL f4 first stage.
+        c.family = Family::Synthetic;
+        u.numHeads = -1;
+        u.numHeadChannels = 32;
+        c.scaleFactor = 1.0;
     } else if (c.cond == CondStage::Bert) {
         c.family = Family::Layout2Img;
         u.numHeads = -1;
@@ -265,6 +273,12 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
         c.scaleFactor = 1.0;
         c.linearStart = 0.0015;
         c.linearEnd = 0.0155;
+    } else if (!c.firstStage.vq && u.inChannels == c.firstStage.embedDim + 3) {
+        c.family = Family::SyntheticSR;
+        u.numHeads = -1;
+        u.numHeadChannels = 32;
+        c.conditioningKey = "concat";
+        c.scaleFactor = 1.0;
     } else {
         fail(ErrorKind::Unsupported, file + ": a UNet without text conditioning that is not an LDM super-resolution model; give a config JSON beside the checkpoint");
     }
@@ -346,11 +360,20 @@ ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
     else if (c.cond == CondStage::OpenClip)
         c.family = c.unet.numClasses > 0 ? Family::SD2Upscaler : (c.unet.inChannels == 9 ? Family::SD2Inpaint : Family::SD2);
     else if (c.cond == CondStage::Bert)
-        c.family = Family::Layout2Img;
+        c.family = c.firstStage.vq ? Family::Layout2Img : Family::Synthetic;
     else if (c.firstStage.vq && c.conditioningKey == "concat")
         c.family = Family::LdmSR;
+    else if (c.conditioningKey == "concat")
+        c.family = Family::SyntheticSR;
     else
         c.family = Family::Custom;
+    if (p.contains("family") && p["family"].is_string()) {
+        const std::string f = p["family"].get<std::string>();
+        for (Family k : { Family::SD1, Family::SD1Inpaint, Family::SD2, Family::SD2Inpaint, Family::SD2Upscaler, Family::LdmSR,
+                 Family::Layout2Img, Family::Synthetic, Family::SyntheticSR, Family::Custom })
+            if (f == familyName(k))
+                c.family = k;
+    }
     return c;
 }
 

@@ -12,7 +12,7 @@
 
 namespace ls::models {
 
-enum class Family { SD1, SD1Inpaint, SD2, SD2Inpaint, SD2Upscaler, LdmSR, Layout2Img, Custom };
+enum class Family { SD1, SD1Inpaint, SD2, SD2Inpaint, SD2Upscaler, LdmSR, Layout2Img, Synthetic, SyntheticSR, Custom };
 enum class CondStage { None, Clip, OpenClip, Bert };
 
 const char* familyName(Family f);

@@ -22,8 +22,17 @@ at::Tensor Conditioner::encodeIds(const at::Tensor& ids, int clipSkip)
     fail(ErrorKind::Unsupported, "this model has no text encoder");
 }
 
+at::Tensor Conditioner::encodeWorld(const std::string& caption, const std::vector<text::WorldBox>& boxes)
+{
+    static const text::WorldTokenizer tok;
+    auto ids = tok.encode(caption, boxes);
+    return m_model.bert(at::tensor(ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0));
+}
+
 at::Tensor Conditioner::encodePrompt(const std::string& prompt, int clipSkip)
 {
+    if (m_model.config.family == models::Family::Synthetic)
+        return encodeWorld(prompt);
     if (!m_tokenizer)
         fail(ErrorKind::InvalidInput, "this model needs the CLIP vocabulary to read prompts");
     const int pad = m_model.openclip ? 0 : text::ClipTokenizer::kEos; // OpenCLIP pads with '!' (id 0)

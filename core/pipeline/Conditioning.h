@@ -4,6 +4,7 @@
 #include "models/LatentModel.h"
 #include "text/ClipTokenizer.h"
 #include "text/LayoutTokens.h"
+#include "text/WorldTokenizer.h"
 
 #include <memory>
 
@@ -17,6 +18,8 @@ public:
     // Pads the shorter of two contexts with encodings of the empty prompt so they can be batched.
     void matchLengths(at::Tensor& a, at::Tensor& b, int clipSkip = 1);
     bool needsTokenizer() const;
+    // The bundled model: caption plus boxes as one token sequence -> [1, 48, D].
+    at::Tensor encodeWorld(const std::string& caption, const std::vector<text::WorldBox>& boxes = {});
 
 private:
     at::Tensor encodeIds(const at::Tensor& ids, int clipSkip); // [k, 77] -> [k, 77, D]

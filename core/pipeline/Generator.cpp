@@ -58,7 +58,11 @@ struct Generator::Impl {
         return f * (1 << (model->config.unet.channelMult.size() - 1));
     }
     bool inpaintModel() const { return model->config.unet.inChannels == model->config.firstStage.embedDim * 2 + 1; }
-    bool isUpscaler() const { return model->config.family == Family::LdmSR || model->config.family == Family::SD2Upscaler; }
+    bool isUpscaler() const
+    {
+        const Family f = model->config.family;
+        return f == Family::LdmSR || f == Family::SD2Upscaler || f == Family::SyntheticSR;
+    }
 
     // Guided eps for a batch: contexts stacked as [uncond..., cond...] (or only cond when scale == 1).
     sampling::EpsFn guidedEps(const StopToken& stop, at::Tensor cond, at::Tensor uncond, double scale, at::Tensor concat = {},
@@ -181,7 +185,16 @@ std::vector<Problem> Generator::check(const GenerationRequest& r) const
                 p.push_back({ "boxes[" + std::to_string(i) + "]", "'" + name + "' is not one of the layout model's " + std::to_string(d->classes.size()) + " classes" });
         }
     }
-    if (r.mode == JobMode::Upscale && f == Family::LdmSR && r.upscaleFactor != 4)
+    if (f == Family::Synthetic && r.mode == JobMode::Layout) {
+        static const text::WorldTokenizer tok;
+        for (size_t i = 0; i < r.boxes.size(); ++i) {
+            const auto& b = r.boxes[i];
+            if (tok.labelToken(b.label.empty() ? b.prompt : b.label) < 0)
+                p.push_back({ "boxes[" + std::to_string(i) + "]", "the bundled model knows colours red, green, blue, yellow and shapes circle, square, triangle; '"
+                        + (b.label.empty() ? b.prompt : b.label) + "' names no colour and shape" });
+        }
+    }
+    if (r.mode == JobMode::Upscale && (f == Family::LdmSR || f == Family::SyntheticSR) && r.upscaleFactor != 4)
         p.push_back({ "scale", "the LDM-SR model upscales by 4" });
     return p;
 }
@@ -402,6 +415,14 @@ GenerationResult Generator::run(const GenerationRequest& r0, const StepCallback&
         auto toks = builder.build(objs);
         cond = m.bert(at::tensor(toks, at::TensorOptions().dtype(at::kLong)).unsqueeze(0));
         uncond = m.bert(at::tensor(builder.build({}), at::TensorOptions().dtype(at::kLong)).unsqueeze(0));
+    } else if (m.config.family == Family::Synthetic) {
+        Conditioner cd(m, d->tokenizer);
+        std::vector<text::WorldBox> boxes;
+        if (r.mode == JobMode::Layout)
+            for (const auto& b : r.boxes)
+                boxes.push_back({ b.x / genW, b.y / genH, (b.x + b.w) / genW, (b.y + b.h) / genH, b.label.empty() ? b.prompt : b.label });
+        cond = cd.encodeWorld(r.prompt, boxes);
+        uncond = cd.encodeWorld(r.negativePrompt);
     } else if (m.clip || m.openclip) {
         Conditioner cd(m, d->tokenizer);
         cond = cd.encodePrompt(r.prompt, r.clipSkip);

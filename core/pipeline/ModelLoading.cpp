@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <unistd.h>
 
 namespace ls::pipeline {
 
@@ -28,6 +29,27 @@ std::vector<fs::path> vocabularySearchPath(const fs::path& modelPath, const fs::
         c.push_back(fs::path(home) / ".local/share/latent-studio/clip");
     c.emplace_back("/usr/share/latent-studio/clip");
     return c;
+}
+
+fs::path findBundledModel(const std::string& which)
+{
+    char buf[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    std::vector<fs::path> roots;
+    if (const char* env = std::getenv("LS_MODELS_DIR"))
+        roots.emplace_back(env);
+    if (n > 0) {
+        const fs::path exe(std::string(buf, static_cast<size_t>(n)));
+        roots.push_back(exe.parent_path() / "../share/latent-studio/models");
+        for (fs::path p = exe.parent_path(); !p.empty() && p != p.parent_path(); p = p.parent_path())
+            roots.push_back(p / "resources/models");
+    }
+    for (const auto& r : roots) {
+        std::error_code ec;
+        if (fs::exists(r / which / "model.safetensors", ec))
+            return fs::weakly_canonical(r / which / "model.safetensors");
+    }
+    fail(ErrorKind::InvalidInput, "the bundled model '" + which + "' is not installed (looked for resources/models/" + which + "/model.safetensors next to the program)");
 }
 
 LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)

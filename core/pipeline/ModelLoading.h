@@ -31,6 +31,10 @@ struct LoadedModel {
 
 LoadedModel loadModel(const std::filesystem::path& path, const ModelLoadOptions& options = {});
 
+// The bundled default model ("default" text-and-layout model, "default-sr" upscaler) next to the executable
+// (build tree: resources/models, install: share/latent-studio/models); throws InvalidInput when absent.
+std::filesystem::path findBundledModel(const std::string& which = "default");
+
 // Where the CLIP vocabulary is looked for, in order (for messages and settings).
 std::vector<std::filesystem::path> vocabularySearchPath(const std::filesystem::path& modelPath, const std::filesystem::path& configured);
 

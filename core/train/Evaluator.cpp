@@ -1,0 +1,189 @@
+#include "train/Evaluator.h"
+
+#include "io/ImageFile.h"
+#include "pipeline/Generator.h"
+#include "pipeline/ImageOps.h"
+#include "pipeline/ModelLoading.h"
+#include "train/SyntheticWorld.h"
+#include "util/Error.h"
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <cmath>
+
+namespace ls::train {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+bool matches(const Detection& d, const WorldObject& o, bool checkCell)
+{
+    return d.color == o.color && d.shape == o.shape && (!checkCell || d.cell == o.cell);
+}
+
+double psnr(const at::Tensor& a, const at::Tensor& b) // images in [0, 255]
+{
+    const double mse = (a - b).pow(2).mean().item<double>();
+    return mse <= 0 ? 99.0 : 10.0 * std::log10(255.0 * 255.0 / mse);
+}
+
+at::Tensor pixels(const Image& img)
+{
+    return at::from_blob(const_cast<uint8_t*>(img.pixels.data()), { img.height, img.width, img.channels }, at::kByte).to(at::kFloat);
+}
+
+} // namespace
+
+json runEvaluation(const EvalOptions& o)
+{
+    torch::NoGradGuard ng;
+    const bool up = o.task == "upscale";
+    if (o.task != "txt2img" && o.task != "layout" && o.task != "inpaint" && !up)
+        fail(ErrorKind::InvalidInput, "eval: --task must be txt2img, layout, inpaint or upscale");
+    if (o.n <= 0)
+        fail(ErrorKind::InvalidInput, "eval: --n must be positive");
+    const fs::path modelPath = o.model.empty() ? pipeline::findBundledModel(up ? "default-sr" : "default") : o.model;
+    pipeline::ModelLoadOptions lo;
+    lo.hash = false;
+    auto lm = pipeline::loadModel(modelPath, lo);
+    pipeline::Generator gen(lm.model, lm.tokenizer, lm.info);
+    StopToken stop;
+    if (!o.dumpDir.empty())
+        fs::create_directories(o.dumpDir);
+    auto dump = [&](const std::string& name, const Image& img) {
+        if (!o.dumpDir.empty())
+            io::writeImage(o.dumpDir / name, img);
+    };
+    pipeline::GenerationRequest base;
+    base.width = kWorldSize;
+    base.height = kWorldSize;
+    base.steps = o.steps;
+    base.sampler = o.sampler;
+    base.cfgScale = o.cfg;
+    json metrics;
+    int done = 0;
+    auto progress = [&] {
+        ++done;
+        if (o.onProgress)
+            o.onProgress(done, o.n);
+    };
+    if (o.task == "txt2img") {
+        int one = 0, oneN = 0, two = 0, twoN = 0;
+        for (int i = 0; i < o.n; ++i) {
+            const int objects = i % 2 == 0 ? 1 : 2;
+            Scene s = makeScene(Split::HeldOut, o.seed * 100003 + static_cast<uint64_t>(i), objects, objects);
+            auto r = base;
+            r.prompt = s.caption();
+            r.seed = static_cast<int64_t>(o.seed * 1000 + i);
+            Image img = gen.run(r, {}, stop).images.at(0);
+            dump("txt2img-" + std::to_string(i) + ".png", img);
+            auto dets = detect(img);
+            int found = 0;
+            for (const auto& obj : s.objects)
+                found += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return matches(d, obj, true); });
+            if (objects == 1) {
+                ++oneN;
+                one += found == 1;
+            } else {
+                ++twoN;
+                two += found == 2;
+            }
+            progress();
+        }
+        metrics["one_object_accuracy"] = oneN ? one / double(oneN) : 0.0;
+        metrics["two_object_accuracy"] = twoN ? two / double(twoN) : 0.0;
+    } else if (o.task == "layout") {
+        int ok = 0, boxes = 0;
+        for (int i = 0; i < o.n; ++i) {
+            Scene s = makeScene(Split::HeldOut, o.seed * 100003 + 77 + static_cast<uint64_t>(i), 1, 3);
+            auto r = base;
+            r.mode = pipeline::JobMode::Layout;
+            r.seed = static_cast<int64_t>(o.seed * 1000 + i);
+            for (const auto& obj : s.objects) {
+                auto b = obj.box();
+                r.boxes.push_back({ double(b[0]), double(b[1]), double(b[2] - b[0]), double(b[3] - b[1]), "", obj.label() });
+            }
+            Image img = gen.run(r, {}, stop).images.at(0);
+            dump("layout-" + std::to_string(i) + ".png", img);
+            auto dets = detect(img);
+            for (const auto& obj : s.objects) {
+                ++boxes;
+                ok += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return matches(d, obj, false) && iou(d.box, obj.box()) >= 0.5; });
+            }
+            progress();
+        }
+        metrics["box_accuracy"] = boxes ? ok / double(boxes) : 0.0;
+        metrics["boxes"] = boxes;
+    } else if (o.task == "inpaint") {
+        int ok = 0;
+        double unchanged = 0;
+        for (int i = 0; i < o.n; ++i) {
+            Scene s = makeScene(Split::HeldOut, o.seed * 100003 + 555 + static_cast<uint64_t>(i), 2, 3);
+            const WorldObject target = s.objects.back();
+            Scene without = s;
+            without.objects.pop_back();
+            auto r = base;
+            r.mode = pipeline::JobMode::Inpaint;
+            r.strength = 1.0;
+            r.seed = static_cast<int64_t>(o.seed * 1000 + i);
+            r.prompt = target.phrase();
+            r.initImage = render(without);
+            r.mask = Image(kWorldSize, kWorldSize, 1, 0);
+            auto b = target.box();
+            const int g = 3;
+            for (int y = std::max(0, b[1] - g); y < std::min(kWorldSize, b[3] + g); ++y)
+                for (int x = std::max(0, b[0] - g); x < std::min(kWorldSize, b[2] + g); ++x)
+                    *r.mask.at(x, y) = 255;
+            Image img = gen.run(r, {}, stop).images.at(0);
+            dump("inpaint-" + std::to_string(i) + ".png", img);
+            auto dets = detect(img);
+            ok += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) {
+                if (!matches(d, target, false))
+                    return false;
+                const int cx = (d.box[0] + d.box[2]) / 2, cy = (d.box[1] + d.box[3]) / 2;
+                return *r.mask.at(std::clamp(cx, 0, kWorldSize - 1), std::clamp(cy, 0, kWorldSize - 1)) == 255;
+            });
+            // Outside the feathered mask every pixel must equal the input.
+            auto feather = pipeline::blurMask((pipeline::maskToTensor(r.mask) >= 0.5).to(at::kFloat), r.maskBlur).contiguous();
+            const float* fp = feather.data_ptr<float>();
+            int outside = 0, same = 0;
+            for (int p = 0; p < kWorldSize * kWorldSize; ++p) {
+                if (fp[p] > 0)
+                    continue;
+                ++outside;
+                same += std::memcmp(img.pixels.data() + p * 3, r.initImage.pixels.data() + p * 3, 3) == 0;
+            }
+            unchanged += outside ? same / double(outside) : 1.0;
+            progress();
+        }
+        metrics["inpaint_accuracy"] = ok / double(o.n);
+        metrics["outside_unchanged"] = unchanged / o.n;
+    } else {
+        double p = 0, pb = 0;
+        for (int i = 0; i < o.n; ++i) {
+            Scene s = makeScene(Split::HeldOut, o.seed * 100003 + 999 + static_cast<uint64_t>(i), 1, 3);
+            Image hr = render(s);
+            auto hrT = pipeline::imageToTensor(hr);
+            Image lr = pipeline::tensorToImage(at::avg_pool2d(hrT, { 4, 4 }));
+            auto r = base;
+            r.mode = pipeline::JobMode::Upscale;
+            r.sampler = "DDIM";
+            r.seed = static_cast<int64_t>(o.seed * 1000 + i);
+            r.initImage = lr;
+            Image out = gen.run(r, {}, stop).images.at(0);
+            dump("upscale-" + std::to_string(i) + ".png", out);
+            auto bic = at::upsample_bicubic2d(pipeline::imageToTensor(lr), { kWorldSize, kWorldSize }, false);
+            Image bicImg = pipeline::tensorToImage(bic);
+            p += psnr(pixels(out), pixels(hr));
+            pb += psnr(pixels(bicImg), pixels(hr));
+            progress();
+        }
+        metrics["psnr_db"] = p / o.n;
+        metrics["bicubic_psnr_db"] = pb / o.n;
+    }
+    return { { "task", o.task }, { "n", o.n }, { "seed", o.seed }, { "model", modelPath.string() }, { "metrics", metrics } };
+}
+
+} // namespace ls::train

@@ -1,0 +1,463 @@
+#include "train/Trainer.h"
+
+#include "io/SafeTensors.h"
+#include "models/LatentModel.h"
+#include "pipeline/ImageOps.h"
+#include "text/WorldTokenizer.h"
+#include "train/SyntheticWorld.h"
+#include "util/Error.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
+#include <torch/serialize.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+namespace ls::train {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const char* const kAutoencoder = R"({"target": "ldm.models.autoencoder.AutoencoderKL", "params": {"embed_dim": 4, "ddconfig": {
+  "double_z": true, "z_channels": 4, "resolution": 64, "in_channels": 3, "out_ch": 3, "ch": 32, "ch_mult": [1, 2, 2],
+  "num_res_blocks": 1, "attn_resolutions": [], "dropout": 0.0}}})";
+
+json baseParams()
+{
+    json p;
+    p["linear_start"] = 0.00085;
+    p["linear_end"] = 0.012;
+    p["timesteps"] = 1000;
+    p["parameterization"] = "eps";
+    p["scale_factor"] = 1.0; // replaced by 1/std of the trained autoencoder's latents
+    p["first_stage_config"] = json::parse(kAutoencoder);
+    return p;
+}
+
+} // namespace
+
+json bundledDiffusionConfig()
+{
+    json p = baseParams();
+    p["family"] = "latent-studio-synthetic";
+    p["conditioning_key"] = "crossattn";
+    p["unet_config"] = { { "target", "ldm.modules.diffusionmodules.openaimodel.UNetModel" },
+        { "params", { { "in_channels", 4 }, { "out_channels", 4 }, { "model_channels", 64 }, { "attention_resolutions", { 1, 2 } },
+                        { "num_res_blocks", 1 }, { "channel_mult", { 1, 2, 2 } }, { "num_head_channels", 32 }, { "use_spatial_transformer", true },
+                        { "transformer_depth", 1 }, { "context_dim", 128 }, { "legacy", false } } } };
+    const text::WorldTokenizer tok;
+    p["cond_stage_config"] = { { "target", "ldm.modules.encoders.modules.BERTEmbedder" },
+        { "params", { { "n_embed", 128 }, { "n_layer", 2 }, { "vocab_size", tok.vocabSize() }, { "max_seq_len", text::WorldTokenizer::kSequence } } } };
+    p["tokenizer"] = { { "kind", "latent-studio-world" }, { "words", tok.words() }, { "grid", text::WorldTokenizer::kGrid } };
+    return { { "model", { { "target", "ldm.models.diffusion.ddpm.LatentDiffusion" }, { "params", p } } } };
+}
+
+json bundledSrConfig()
+{
+    json p = baseParams();
+    p["family"] = "latent-studio-synthetic-sr";
+    p["conditioning_key"] = "concat";
+    p["unet_config"] = { { "target", "ldm.modules.diffusionmodules.openaimodel.UNetModel" },
+        { "params", { { "in_channels", 7 }, { "out_channels", 4 }, { "model_channels", 32 }, { "attention_resolutions", json::array() },
+                        { "num_res_blocks", 1 }, { "channel_mult", { 1, 2, 2 } }, { "num_head_channels", 32 }, { "legacy", false } } } };
+    p["cond_stage_config"] = { { "target", "torch.nn.Identity" } };
+    return { { "model", { { "target", "ldm.models.diffusion.ddpm.LatentDiffusion" }, { "params", p } } } };
+}
+
+namespace {
+
+// PyTorch-default-like initialisation; output layers of residual branches start at zero (as the original code).
+void initForTraining(torch::nn::Module& m, uint64_t seed)
+{
+    torch::NoGradGuard ng;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    for (auto& item : m.named_parameters(true)) {
+        const std::string& k = item.key();
+        at::Tensor& t = item.value();
+        const bool bias = k.size() >= 4 && k.compare(k.size() - 4, 4, "bias") == 0;
+        const bool zeroOut = k.find("out_layers.3.weight") != std::string::npos || k.find("proj_out.weight") != std::string::npos
+            || k == "out.2.weight";
+        if (bias || zeroOut) {
+            t.zero_();
+        } else if (t.dim() == 1) {
+            t.fill_(1.0);
+        } else if (k.find("emb") != std::string::npos && t.dim() == 2 && k.find("time_embed") == std::string::npos) {
+            t.normal_(0.0, 0.02, gen);
+        } else {
+            const double fanIn = static_cast<double>(t.numel() / t.size(0));
+            const double bound = 1.0 / std::sqrt(fanIn);
+            t.uniform_(-bound, bound, gen);
+        }
+        t.set_requires_grad(true);
+    }
+}
+
+std::vector<at::Tensor> trainable(torch::nn::Module& m)
+{
+    std::vector<at::Tensor> out;
+    for (auto& p : m.parameters(true))
+        if (p.requires_grad())
+            out.push_back(p);
+    return out;
+}
+
+void saveModule(torch::nn::Module& m, const std::string& prefix, std::vector<std::pair<std::string, at::Tensor>>& out)
+{
+    for (auto& item : m.named_parameters(true))
+        out.emplace_back(prefix + item.key(), item.value().detach().clone());
+    for (auto& item : m.named_buffers(true))
+        out.emplace_back(prefix + item.key(), item.value().detach().clone());
+}
+
+void loadInto(torch::nn::Module& m, const io::WeightSource& w, const std::string& prefix)
+{
+    models::LoadReport rep;
+    models::loadModule(m, w, prefix, rep);
+    if (!rep.ok())
+        fail(ErrorKind::Mismatch, rep.describe(w.path()));
+}
+
+// A batch of training scenes as [B, 3, 64, 64] in [-1, 1] plus the scenes.
+struct Batch {
+    at::Tensor images;
+    std::vector<Scene> scenes;
+};
+
+Batch makeBatch(uint64_t& cursor, int b)
+{
+    Batch out;
+    std::vector<at::Tensor> imgs;
+    for (int i = 0; i < b; ++i) {
+        Scene s = makeScene(Split::Train, cursor++);
+        imgs.push_back(pipeline::imageToTensor(render(s)));
+        out.scenes.push_back(std::move(s));
+    }
+    out.images = at::cat(imgs);
+    return out;
+}
+
+struct Progress {
+    std::function<void(const std::string&)> log;
+    std::string stage;
+    int total = 0;
+    Clock::time_point start = Clock::now();
+    int startStep = 0;
+    double avg = -1;
+    void step(int i, double loss)
+    {
+        avg = avg < 0 ? loss : 0.98 * avg + 0.02 * loss;
+        if (i % 25 != 0 && i != total)
+            return;
+        const double el = std::chrono::duration<double>(Clock::now() - start).count();
+        const double rate = (i - startStep) / std::max(el, 1e-9);
+        char buf[256];
+        std::snprintf(buf, sizeof buf, "%s step %d/%d | loss %.4f (avg %.4f) | %.2f it/s | ETA %.0fs", stage.c_str(), i, total, loss, avg,
+            rate, rate > 0 ? (total - i) / rate : 0.0);
+        log(buf);
+    }
+};
+
+struct StageFiles {
+    fs::path dir;
+    fs::path weights() const { return dir / "weights.safetensors"; }
+    fs::path optimizer() const { return dir / "optimizer.pt"; }
+    fs::path progress() const { return dir / "progress.json"; }
+};
+
+int readStep(const StageFiles& f)
+{
+    std::ifstream in(f.progress());
+    if (!in)
+        return 0;
+    json j = json::parse(in, nullptr, false);
+    return j.is_discarded() ? 0 : j.value("step", 0);
+}
+
+void writeProgress(const StageFiles& f, int step, double loss, double seconds)
+{
+    json j = { { "step", step }, { "loss", loss }, { "seconds", seconds } };
+    io::writeFileAtomic(f.progress(), j.dump(2));
+}
+
+at::Tensor klLoss(const at::Tensor& mean, const at::Tensor& logvar)
+{
+    auto lv = logvar.clamp(-30.0, 20.0);
+    return 0.5 * (mean.pow(2) + lv.exp() - 1.0 - lv).sum({ 1, 2, 3 }).mean();
+}
+
+// Token sequences with condition dropout: caption only, boxes only, both, or nothing (for guidance).
+at::Tensor conditionTokens(const std::vector<Scene>& scenes, at::Generator& gen, bool dropout)
+{
+    static const text::WorldTokenizer tok;
+    std::vector<int64_t> all;
+    for (const auto& s : scenes) {
+        const double u = dropout ? at::rand({ 1 }, gen).item<double>() : 0.5;
+        const bool noCaption = u < 0.1 || (u >= 0.1 && u < 0.35);
+        const bool noBoxes = u < 0.1 || (u >= 0.35 && u < 0.65);
+        std::vector<text::WorldBox> boxes;
+        if (!noBoxes)
+            for (const auto& o : s.objects) {
+                auto b = o.box();
+                boxes.push_back({ b[0] / 64.0, b[1] / 64.0, b[2] / 64.0, b[3] / 64.0, o.label() });
+            }
+        auto ids = tok.encode(noCaption ? std::string() : s.caption(), boxes);
+        all.insert(all.end(), ids.begin(), ids.end());
+    }
+    return at::tensor(all, at::TensorOptions().dtype(at::kLong)).view({ static_cast<int64_t>(scenes.size()), -1 });
+}
+
+struct Ema {
+    std::vector<at::Tensor> shadow;
+    double decay;
+    explicit Ema(const std::vector<at::Tensor>& params, double d)
+        : decay(d)
+    {
+        for (auto& p : params)
+            shadow.push_back(p.detach().clone());
+    }
+    void update(const std::vector<at::Tensor>& params, int step)
+    {
+        torch::NoGradGuard ng;
+        const double d = std::min(decay, (1.0 + step) / (10.0 + step));
+        for (size_t i = 0; i < params.size(); ++i)
+            shadow[i].mul_(d).add_(params[i].detach(), 1 - d);
+    }
+    void swapInto(const std::vector<at::Tensor>& params)
+    {
+        torch::NoGradGuard ng;
+        for (size_t i = 0; i < params.size(); ++i) {
+            auto tmp = params[i].detach().clone();
+            params[i].detach().copy_(shadow[i]);
+            shadow[i].copy_(tmp);
+        }
+    }
+};
+
+} // namespace
+
+int runTraining(const TrainOptions& o0)
+{
+    TrainOptions o = o0;
+    if (!o.log)
+        o.log = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
+    if (o.out.empty())
+        fail(ErrorKind::InvalidInput, "train: --out is required");
+    const at::Device device = o.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+    if (device.is_cuda() && !at::hasCUDA())
+        fail(ErrorKind::Unsupported, "train: this libtorch build has no CUDA");
+    const auto fopts = at::TensorOptions().dtype(at::kFloat).device(device);
+    StageFiles aeFiles { o.out / "autoencoder" };
+
+    if (o.stage == "autoencoder") {
+        fs::create_directories(aeFiles.dir);
+        const int steps = o.steps > 0 ? o.steps : 3000;
+        const int batch = o.batch > 0 ? o.batch : 16;
+        auto ae = models::Autoencoder(models::AutoencoderConfig::fromJson(json::parse(kAutoencoder)), fopts);
+        initForTraining(*ae, o.seed);
+        auto params = trainable(*ae);
+        torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr > 0 ? o.lr : 1e-3).weight_decay(0.0));
+        int start = 0;
+        if (o.resume && fs::exists(aeFiles.weights())) {
+            io::SafeTensorsFile w(aeFiles.weights());
+            loadInto(*ae, w, "");
+            if (fs::exists(aeFiles.optimizer()))
+                torch::load(opt, aeFiles.optimizer().string());
+            start = readStep(aeFiles);
+            o.log("resuming autoencoder at step " + std::to_string(start));
+        }
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed * 31 + start);
+        uint64_t cursor = static_cast<uint64_t>(start) * batch;
+        Progress pr { o.log, "autoencoder", steps, Clock::now(), start };
+        double loss = 0;
+        for (int step = start + 1; step <= steps; ++step) {
+            auto b = makeBatch(cursor, batch);
+            auto x = b.images.to(device);
+            auto moments = ae->encodeMoments(x);
+            auto parts = moments.chunk(2, 1);
+            auto noise = at::randn(parts[0].sizes(), gen, at::TensorOptions().dtype(at::kFloat)).to(device);
+            auto z = parts[0] + at::exp(0.5 * parts[1].clamp(-30.0, 20.0)) * noise;
+            auto rec = ae->decode(z);
+            auto l = (rec - x).abs().mean() + 0.5 * (rec - x).pow(2).mean() + 1e-6 * klLoss(parts[0], parts[1]);
+            opt.zero_grad();
+            l.backward();
+            opt.step();
+            loss = l.item<double>();
+            pr.step(step, loss);
+            if (step % o.saveEvery == 0 || step == steps) {
+                std::vector<std::pair<std::string, at::Tensor>> t;
+                saveModule(*ae, "", t);
+                io::writeSafeTensors(aeFiles.weights(), t);
+                torch::save(opt, aeFiles.optimizer().string());
+                writeProgress(aeFiles, step, pr.avg, std::chrono::duration<double>(Clock::now() - pr.start).count());
+            }
+        }
+        return 0;
+    }
+
+    if (o.stage == "diffusion" || o.stage == "sr") {
+        const bool sr = o.stage == "sr";
+        StageFiles files { o.out / o.stage };
+        fs::create_directories(files.dir);
+        if (!fs::exists(aeFiles.weights()))
+            fail(ErrorKind::InvalidInput, "train " + o.stage + ": train the autoencoder first (" + aeFiles.weights().string() + " not found)");
+        json cfgJson = sr ? bundledSrConfig() : bundledDiffusionConfig();
+        auto cfg = models::configFromLdmJson(cfgJson);
+        auto model = models::LatentModel::build(cfg, fopts);
+        {
+            io::SafeTensorsFile w(aeFiles.weights());
+            loadInto(*model->firstStage, w, "");
+        }
+        // Latent scale: 1 / std of the latents (as SD's 0.18215), measured on training scenes.
+        double scale = 1.0;
+        {
+            torch::NoGradGuard ng;
+            uint64_t c = 1u << 30;
+            auto b = makeBatch(c, 64);
+            auto z = model->firstStage->encode(b.images.to(device));
+            scale = 1.0 / z.std().item<double>();
+        }
+        model->config.scaleFactor = scale;
+        initForTraining(*model->unet, o.seed + 1);
+        std::vector<at::Tensor> params = trainable(*model->unet);
+        if (model->bert) {
+            initForTraining(*model->bert, o.seed + 2);
+            auto more = trainable(*model->bert);
+            params.insert(params.end(), more.begin(), more.end());
+        }
+        for (auto& p : model->firstStage->parameters())
+            p.set_requires_grad(false);
+        const int steps = o.steps > 0 ? o.steps : (sr ? 3000 : 8000);
+        const int batch = o.batch > 0 ? o.batch : 32;
+        torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr > 0 ? o.lr : 5e-4).weight_decay(0.0));
+        Ema ema(params, 0.999);
+        int start = 0;
+        if (o.resume && fs::exists(files.weights())) {
+            io::SafeTensorsFile w(files.weights());
+            loadInto(*model->unet, w, "model.diffusion_model.");
+            if (model->bert)
+                loadInto(*model->bert, w, "cond_stage_model.transformer.");
+            if (fs::exists(files.optimizer()))
+                torch::load(opt, files.optimizer().string());
+            if (fs::exists(files.dir / "ema.safetensors")) {
+                io::SafeTensorsFile e(files.dir / "ema.safetensors");
+                for (size_t i = 0; i < ema.shadow.size(); ++i)
+                    ema.shadow[i].copy_(e.load("p" + std::to_string(i)));
+            }
+            start = readStep(files);
+            o.log("resuming " + o.stage + " at step " + std::to_string(start));
+        }
+        auto acp = model->schedule.alphasCumprod.to(device);
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed * 977 + start);
+        uint64_t cursor = static_cast<uint64_t>(start) * batch + (sr ? 500000000ull : 0);
+        Progress pr { o.log, o.stage, steps, Clock::now(), start };
+        const double baseLr = o.lr > 0 ? o.lr : 5e-4;
+        for (int step = start + 1; step <= steps; ++step) {
+            auto b = makeBatch(cursor, batch);
+            at::Tensor z0, concat, ctx;
+            {
+                torch::NoGradGuard ng;
+                auto x = b.images.to(device);
+                z0 = model->firstStage->encode(x) * scale;
+                if (sr)
+                    concat = at::avg_pool2d(x, { 4, 4 });
+            }
+            if (!sr)
+                ctx = model->bert(conditionTokens(b.scenes, gen, true).to(device));
+            auto t = at::randint(0, 1000, { batch }, gen, at::TensorOptions().dtype(at::kLong)).to(device);
+            auto noise = at::randn(z0.sizes(), gen, at::TensorOptions().dtype(at::kFloat)).to(device);
+            auto a = acp.index_select(0, t).view({ -1, 1, 1, 1 });
+            auto xt = a.sqrt() * z0 + (1 - a).sqrt() * noise;
+            auto in = sr ? at::cat({ xt, concat }, 1) : xt;
+            auto pred = model->unet(in, t, ctx);
+            auto l = (pred - noise).pow(2).mean();
+            // Linear warm-up, then cosine decay to 10%.
+            const double warm = std::min(1.0, step / 200.0);
+            const double cosine = 0.55 + 0.45 * std::cos(M_PI * step / static_cast<double>(steps));
+            for (auto& g : opt.param_groups())
+                static_cast<torch::optim::AdamWOptions&>(g.options()).lr(baseLr * warm * cosine);
+            opt.zero_grad();
+            l.backward();
+            torch::nn::utils::clip_grad_norm_(params, 1.0);
+            opt.step();
+            ema.update(params, step);
+            pr.step(step, l.item<double>());
+            if (step % o.saveEvery == 0 || step == steps) {
+                std::vector<std::pair<std::string, at::Tensor>> tsave;
+                saveModule(*model->unet, "model.diffusion_model.", tsave);
+                if (model->bert)
+                    saveModule(*model->bert, "cond_stage_model.transformer.", tsave);
+                io::writeSafeTensors(files.weights(), tsave);
+                std::vector<std::pair<std::string, at::Tensor>> e;
+                for (size_t i = 0; i < ema.shadow.size(); ++i)
+                    e.emplace_back("p" + std::to_string(i), ema.shadow[i]);
+                io::writeSafeTensors(files.dir / "ema.safetensors", e);
+                torch::save(opt, files.optimizer().string());
+                writeProgress(files, step, pr.avg, std::chrono::duration<double>(Clock::now() - pr.start).count());
+                io::writeFileAtomic(files.dir / "scale.json", json({ { "scale_factor", scale } }).dump());
+            }
+        }
+        return 0;
+    }
+
+    if (o.stage == "bundle") {
+        if (o.bundleTo.empty())
+            fail(ErrorKind::InvalidInput, "train bundle: --bundle-to FOLDER is required (e.g. resources/models)");
+        io::SafeTensorsFile ae(aeFiles.weights());
+        for (const char* stage : { "diffusion", "sr" }) {
+            StageFiles files { o.out / stage };
+            if (!fs::exists(files.weights())) {
+                o.log(std::string("bundle: skipping ") + stage + " (not trained)");
+                continue;
+            }
+            const bool sr = std::string(stage) == "sr";
+            json cfgJson = sr ? bundledSrConfig() : bundledDiffusionConfig();
+            std::ifstream sin(files.dir / "scale.json");
+            cfgJson["model"]["params"]["scale_factor"] = json::parse(sin)["scale_factor"];
+            auto cfg = models::configFromLdmJson(cfgJson);
+            auto model = models::LatentModel::build(cfg, at::TensorOptions().dtype(at::kFloat));
+            loadInto(*model->firstStage, ae, "");
+            io::SafeTensorsFile w(files.weights());
+            loadInto(*model->unet, w, "model.diffusion_model.");
+            if (model->bert)
+                loadInto(*model->bert, w, "cond_stage_model.transformer.");
+            // EMA weights are what ships.
+            if (fs::exists(files.dir / "ema.safetensors")) {
+                io::SafeTensorsFile e(files.dir / "ema.safetensors");
+                std::vector<at::Tensor> params = trainable(*model->unet);
+                for (auto& p : model->unet->parameters())
+                    p.set_requires_grad(true);
+                params = trainable(*model->unet);
+                if (model->bert) {
+                    for (auto& p : model->bert->parameters())
+                        p.set_requires_grad(true);
+                    auto more = trainable(*model->bert);
+                    params.insert(params.end(), more.begin(), more.end());
+                }
+                torch::NoGradGuard ng;
+                for (size_t i = 0; i < params.size(); ++i)
+                    params[i].detach().copy_(e.load("p" + std::to_string(i)));
+            }
+            const fs::path dest = o.bundleTo / (sr ? "default-sr" : "default");
+            fs::create_directories(dest);
+            std::vector<std::pair<std::string, at::Tensor>> all;
+            model->forEachTensor([&](const std::string& k, at::Tensor& t) { all.emplace_back(k, t.detach().to(at::kHalf)); });
+            auto s = model->schedule;
+            all.emplace_back("alphas_cumprod", s.alphasCumprod);
+            io::writeSafeTensors(dest / "model.safetensors", all, { { "format", "pt" }, { "latent_studio", stage } });
+            io::writeFileAtomic(dest / "model.json", cfgJson.dump(2));
+            o.log("bundled " + (dest / "model.safetensors").string());
+        }
+        return 0;
+    }
+    fail(ErrorKind::InvalidInput, "train: unknown stage '" + o.stage + "' (autoencoder, diffusion, sr, bundle)");
+}
+
+} // namespace ls::train
