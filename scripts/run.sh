@@ -4,7 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 "$here/scripts/setup.sh" "$here/build"
-prompt="${1:-a small red circle at the top left and a blue square at the bottom}"
+prompt="${1:-a large red circle at the top left and a small blue square at the bottom right}"
 out="${2:-$here/out/txt2img.png}"
 mkdir -p "$(dirname "$out")"
 model="$here/resources/models/default/model.safetensors"

@@ -7,7 +7,7 @@ build="${1:-$here/build}"
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libtorch-dev libopenblas0-pthread
       qt6-base-dev libopenimageio-dev libopencv-core-dev libeigen3-dev
-      nlohmann-json3-dev libzip-dev libcli11-dev libutf8proc-dev libpcre2-dev libssl-dev)
+      nlohmann-json3-dev libzip-dev libcli11-dev libutf8proc-dev libpcre2-dev libssl-dev libyaml-cpp-dev zlib1g-dev)
 if [[ "${LS_SKIP_APT:-0}" != 1 ]]; then
     missing=()
     for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -1,5 +1,6 @@
 #include "models/ModelConfig.h"
 
+#include "io/ConfigFile.h"
 #include "util/Error.h"
 
 #include <fstream>
@@ -380,23 +381,14 @@ ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
 std::optional<json> findConfigBeside(const std::filesystem::path& checkpoint)
 {
     namespace fs = std::filesystem;
-    std::vector<fs::path> candidates;
-    if (!fs::is_directory(checkpoint)) {
-        fs::path j = checkpoint;
-        j.replace_extension(".json");
-        candidates.push_back(j);
-    }
-    for (const auto& c : candidates) {
+    if (fs::is_directory(checkpoint))
+        return std::nullopt;
+    for (const char* ext : { ".json", ".yaml", ".yml" }) {
+        fs::path c = checkpoint;
+        c.replace_extension(ext);
         std::error_code ec;
-        if (!fs::is_regular_file(c, ec))
-            continue;
-        std::ifstream in(c);
-        try {
-            json j = json::parse(in);
-            return j;
-        } catch (const json::exception& e) {
-            fail(ErrorKind::Format, c.string() + ": config is not valid JSON: " + e.what());
-        }
+        if (fs::is_regular_file(c, ec))
+            return io::readConfigFile(c);
     }
     return std::nullopt;
 }

@@ -4,6 +4,7 @@
 // (LDM-SR 4x, SD x4 upscaler, tiled; Lanczos without a model). Streams every step, stops when asked.
 #include "models/LatentModel.h"
 #include "pipeline/GenerationRequest.h"
+#include "pipeline/GenerationTypes.h"
 #include "text/ClipTokenizer.h"
 #include "util/Image.h"
 #include "util/StopToken.h"
@@ -13,28 +14,6 @@
 #include <memory>
 
 namespace ls::pipeline {
-
-struct StepInfo {
-    int step = 0;  // 1-based step just finished
-    int total = 0;
-    double elapsedSeconds = 0;
-    int tile = 0, tiles = 1;
-    const Image* preview = nullptr; // batch image 0; null when no preview this step
-    bool fullDecode = false;        // preview is a real decode, not the projection
-};
-using StepCallback = std::function<void(const StepInfo&)>;
-
-struct GenerationResult {
-    std::vector<Image> images;
-    std::vector<int64_t> seeds;
-    std::vector<std::map<std::string, std::string>> metadata; // per image: "parameters" + "latent_studio"
-    double seconds = 0;
-};
-
-struct ModelInfo {
-    std::string name; // shown in metadata
-    std::string hash; // first 10 hex of SHA-256 of the file (may be empty)
-};
 
 class Generator {
 public:

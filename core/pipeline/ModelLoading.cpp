@@ -1,5 +1,6 @@
 #include "pipeline/ModelLoading.h"
 
+#include "io/ConfigFile.h"
 #include "io/DiffusersFolder.h"
 #include "util/Error.h"
 #include "util/Sha256.h"
@@ -62,16 +63,7 @@ LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
     std::shared_ptr<io::WeightSource> w = io::openWeights(path);
     models::ModelConfig cfg;
     if (!o.configFile.empty()) {
-        std::ifstream in(o.configFile);
-        if (!in)
-            fail(ErrorKind::Io, o.configFile.string() + ": cannot open config");
-        json j;
-        try {
-            j = json::parse(in);
-        } catch (const json::exception& e) {
-            fail(ErrorKind::Format, o.configFile.string() + ": not valid JSON: " + e.what());
-        }
-        cfg = models::configFromLdmJson(j, w.get());
+        cfg = models::configFromLdmJson(io::readConfigFile(o.configFile), w.get());
         cfg.source = o.configFile.string();
     } else if (auto* d = dynamic_cast<io::DiffusersFolder*>(w.get())) {
         cfg = models::configFromLdmJson(d->ldmConfig(), d);

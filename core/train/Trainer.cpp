@@ -262,6 +262,14 @@ int runTraining(const TrainOptions& o0)
         const int batch = o.batch > 0 ? o.batch : 16;
         auto ae = models::Autoencoder(models::AutoencoderConfig::fromJson(json::parse(kAutoencoder)), fopts);
         initForTraining(*ae, o.seed);
+        {
+            // Start with a near-deterministic posterior (std ~0.02): with the tiny KL weight, unit initial noise would
+            // drown the latents and the decoder would only learn the background.
+            torch::NoGradGuard ng;
+            const int64_t e = ae->config.embedDim;
+            ae->quant_conv->bias.narrow(0, e, e).fill_(-8.0);
+            ae->quant_conv->weight.narrow(0, e, e).mul_(0.01);
+        }
         auto params = trainable(*ae);
         torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr > 0 ? o.lr : 1e-3).weight_decay(0.0));
         int start = 0;
@@ -285,7 +293,16 @@ int runTraining(const TrainOptions& o0)
             auto noise = at::randn(parts[0].sizes(), gen, at::TensorOptions().dtype(at::kFloat)).to(device);
             auto z = parts[0] + at::exp(0.5 * parts[1].clamp(-30.0, 20.0)) * noise;
             auto rec = ae->decode(z);
-            auto l = (rec - x).abs().mean() + 0.5 * (rec - x).pow(2).mean() + 1e-6 * klLoss(parts[0], parts[1]);
+            // Objects cover a small part of each image: weight their pixels up so they are not averaged away.
+            std::vector<at::Tensor> bgs;
+            for (const auto& sc : b.scenes) {
+                const auto& c = kBackgrounds[sc.background];
+                bgs.push_back(at::tensor({ c[0] / 127.5f - 1, c[1] / 127.5f - 1, c[2] / 127.5f - 1 }).view({ 1, 3, 1, 1 }));
+            }
+            auto bg = at::cat(bgs).to(device);
+            auto weight = 1.0 + 9.0 * ((x - bg).abs().amax(1, true) > 0.05).to(at::kFloat);
+            auto err = (rec - x).abs();
+            auto l = (weight * (err + 0.5 * err.pow(2))).mean() + 1e-6 * klLoss(parts[0], parts[1]);
             opt.zero_grad();
             l.backward();
             opt.step();

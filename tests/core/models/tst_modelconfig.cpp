@@ -2,6 +2,7 @@
 // for families we do not support.
 #include "TestUtil.h"
 
+#include "io/ConfigFile.h"
 #include "io/DiffusersFolder.h"
 #include "io/SafeTensors.h"
 #include "models/KnownConfigs.h"
@@ -59,6 +60,73 @@ private Q_SLOTS:
         QCOMPARE(c.unet.toJson().dump(), ref.unet.toJson().dump());
         QCOMPARE(c.clip.toJson().dump(), ref.clip.toJson().dump());
         QCOMPARE(c.scaleFactor, 0.18215);
+    }
+
+    void yamlConfigOverride()
+    {
+        if (!io::hasYamlSupport())
+            QFAIL("this build has no yaml-cpp");
+        // The original yaml layout (model: target/params), with the tiny sizes.
+        const std::string yaml = R"(model:
+  base_learning_rate: 1.0e-04
+  target: ldm.models.diffusion.ddpm.LatentDiffusion
+  params:
+    linear_start: 0.00085
+    linear_end: 0.0120
+    timesteps: 1000
+    scale_factor: 0.18215
+    conditioning_key: crossattn
+    unet_config:
+      target: ldm.modules.diffusionmodules.openaimodel.UNetModel
+      params:
+        in_channels: 4
+        out_channels: 4
+        model_channels: 32
+        attention_resolutions: [ 1, 2 ]
+        num_res_blocks: 2
+        channel_mult: [ 1, 2, 2 ]
+        num_heads: 4
+        use_spatial_transformer: True
+        transformer_depth: 1
+        context_dim: 64
+        legacy: False
+    first_stage_config:
+      target: ldm.models.autoencoder.AutoencoderKL
+      params:
+        embed_dim: 4
+        ddconfig:
+          double_z: true
+          z_channels: 4
+          resolution: 64
+          in_channels: 3
+          out_ch: 3
+          ch: 32
+          ch_mult: [1, 2, 2]
+          num_res_blocks: 1
+          attn_resolutions: []
+          dropout: 0.0
+    cond_stage_config:
+      target: ldm.modules.encoders.modules.FrozenCLIPEmbedder
+    clip_config:
+      hidden_size: 64
+      intermediate_size: 256
+      num_hidden_layers: 3
+      num_attention_heads: 4
+)";
+        auto p = test::tempDir() / "tiny.yaml";
+        test::writeBytes(p, yaml);
+        auto cfg = models::configFromLdmJson(io::readConfigFile(p));
+        auto ref = models::configFromLdmJson(caseConfig("tiny_sd1"));
+        QCOMPARE(cfg.unet.toJson().dump(), ref.unet.toJson().dump());
+        QCOMPARE(cfg.clip.numHeads, int64_t(4));
+        QCOMPARE(cfg.scaleFactor, 0.18215);
+        // Beside a checkpoint: model.yaml next to model.safetensors is picked up.
+        fs::create_directories(test::tempDir() / "m");
+        fs::copy_file(p, test::tempDir() / "m" / "model.yaml", fs::copy_options::overwrite_existing);
+        QVERIFY(models::findConfigBeside(test::tempDir() / "m" / "model.safetensors").has_value());
+        auto bad = test::tempDir() / "bad.yaml";
+        test::writeBytes(bad, "model: [unclosed");
+        QVERIFY(test::errorOf([&] { io::readConfigFile(bad); }).find("bad.yaml") != std::string::npos);
     }
 
     void strictLoadingReportsEverything()

@@ -1,0 +1,92 @@
+// latent-studio: the desktop application.
+#include "Canvas.h"
+#include "GenerationController.h"
+#include "MainWindow.h"
+#include "PromptPanel.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QIcon>
+#include <QPainter>
+#include <QTimer>
+
+#include <string>
+
+#include <cstdio>
+#include <malloc.h>
+
+int main(int argc, char** argv)
+{
+    // --version must work without a display (package smoke test).
+    for (int i = 1; i < argc; ++i) {
+        if (std::string(argv[i]) == "--version" || std::string(argv[i]) == "-v") {
+            std::printf("latent-studio %s\n", LS_VERSION);
+            return 0;
+        }
+    }
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("latent-studio"));
+    QApplication::setApplicationDisplayName(QStringLiteral("Latent Studio"));
+    QApplication::setApplicationVersion(QStringLiteral(LS_VERSION));
+    QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("latent-studio")));
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Latent diffusion image synthesis"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Checkpoint to load (default: the bundled model)"), QStringLiteral("path"));
+    QCommandLineOption config(QStringLiteral("config"), QStringLiteral("Model config JSON/YAML"), QStringLiteral("path"));
+    QCommandLineOption vocab(QStringLiteral("vocab"), QStringLiteral("CLIP vocabulary file or folder"), QStringLiteral("path"));
+    QCommandLineOption shot(QStringLiteral("screenshot"), QStringLiteral("Render the window to a PNG and quit (after --prompt's generation, if any)"), QStringLiteral("png"));
+    QCommandLineOption prompt(QStringLiteral("prompt"), QStringLiteral("Prompt to put in the panel (and generate with --screenshot)"), QStringLiteral("text"));
+    QCommandLineOption boxes(QStringLiteral("boxes"), QStringLiteral("Boxes for the canvas: x,y,w,h,label;..."), QStringLiteral("list"));
+    QCommandLineOption maskRect(QStringLiteral("mask-rect"), QStringLiteral("Paint a mask rectangle x,y,w,h"), QStringLiteral("rect"));
+    QCommandLineOption noGenerate(QStringLiteral("no-generate"), QStringLiteral("With --screenshot: do not generate"));
+    parser.addOptions({ model, config, vocab, shot, prompt, boxes, maskRect, noGenerate });
+    parser.addPositionalArgument(QStringLiteral("image"), QStringLiteral("Image to open"));
+    parser.process(app);
+    ls::ui::StartupOptions o;
+    o.model = parser.value(model);
+    o.config = parser.value(config);
+    o.vocabulary = parser.value(vocab);
+    ls::ui::MainWindow w(o);
+    if (!parser.positionalArguments().isEmpty())
+        w.openImage(parser.positionalArguments().first());
+    if (parser.isSet(prompt))
+        w.promptPanel()->setPrompt(parser.value(prompt));
+    if (parser.isSet(boxes)) {
+        QVector<ls::ui::CanvasBox> list;
+        for (const QString& b : parser.value(boxes).split(QLatin1Char(';'), Qt::SkipEmptyParts)) {
+            const QStringList f = b.split(QLatin1Char(','));
+            if (f.size() >= 5)
+                list.push_back({ QRectF(f[0].toDouble(), f[1].toDouble(), f[2].toDouble(), f[3].toDouble()), f.mid(4).join(QLatin1Char(',')) });
+        }
+        w.canvas()->setBoxes(list, false);
+    }
+    if (parser.isSet(maskRect)) {
+        const QStringList f = parser.value(maskRect).split(QLatin1Char(','));
+        QImage m(w.canvas()->image().size(), QImage::Format_Grayscale8);
+        m.fill(0);
+        if (f.size() == 4) {
+            QPainter p(&m);
+            p.fillRect(QRect(f[0].toInt(), f[1].toInt(), f[2].toInt(), f[3].toInt()), Qt::white);
+        }
+        w.canvas()->setMask(m, false);
+    }
+    w.show();
+    if (parser.isSet(shot)) {
+        const QString out = parser.value(shot);
+        auto save = [&w, out] {
+            w.grab().save(out);
+            QApplication::quit();
+        };
+        if (parser.isSet(noGenerate)) {
+            QTimer::singleShot(1500, &w, save);
+        } else {
+            QObject::connect(w.controller(), &ls::ui::GenerationController::modelLoaded, &w, [&w] { QTimer::singleShot(100, &w, [&w] { w.generate(); }); });
+            QObject::connect(&w, &ls::ui::MainWindow::generationDone, &w, [save](int, bool) { QTimer::singleShot(200, save); });
+        }
+    }
+    return app.exec();
+}

@@ -1,0 +1,63 @@
+#include "pipeline/Engine.h"
+
+#include "pipeline/Generator.h"
+#include "pipeline/ModelLoading.h"
+#include "util/Threads.h"
+
+namespace ls::pipeline {
+
+struct Engine::Impl {
+    LoadedModel model;
+    ModelSummary summary;
+    std::unique_ptr<Generator> generator = std::make_unique<Generator>(nullptr, nullptr);
+};
+
+Engine::Engine()
+    : d(std::make_unique<Impl>())
+{
+}
+
+Engine::~Engine() = default;
+
+ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOptions& o, const std::function<void(const std::string&)>& onStatus)
+{
+    configureThreads(o.threads, false);
+    ModelLoadOptions lo;
+    lo.configFile = o.configFile;
+    lo.vocabulary = o.vocabulary;
+    lo.prediction = o.prediction;
+    lo.hash = o.hash;
+    lo.onStatus = onStatus;
+    const std::string ps = path.string();
+    const std::filesystem::path resolved = ps.rfind("bundled:", 0) == 0 ? findBundledModel(ps.substr(8)) : path;
+    LoadedModel m = loadModel(resolved, lo);
+    d->model = m;
+    d->generator = std::make_unique<Generator>(m.model, m.tokenizer, m.info, m.layoutClasses);
+    d->summary = { resolved.string(), models::familyName(m.model->config.family), m.info.name, m.warnings };
+    return d->summary;
+}
+
+void Engine::unload()
+{
+    d->model = {};
+    d->summary = {};
+    d->generator = std::make_unique<Generator>(nullptr, nullptr);
+}
+
+bool Engine::hasModel() const { return d->model.model != nullptr; }
+const ModelSummary& Engine::summary() const { return d->summary; }
+
+GenerationResult Engine::run(const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop)
+{
+    return d->generator->run(r, onStep, stop);
+}
+
+std::vector<Problem> Engine::check(const GenerationRequest& r) const
+{
+    auto p = r.validate();
+    auto more = d->generator->check(r);
+    p.insert(p.end(), more.begin(), more.end());
+    return p;
+}
+
+} // namespace ls::pipeline

@@ -1,0 +1,47 @@
+#pragma once
+// The engine seen from a front end, without torch in sight: load a model (any supported file, or none for plain
+// upscaling), then run requests. One Engine per worker thread; calls are not thread-safe, the StopToken is.
+#include "pipeline/GenerationRequest.h"
+#include "pipeline/GenerationTypes.h"
+#include "util/StopToken.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace ls::pipeline {
+
+struct EngineLoadOptions {
+    std::filesystem::path configFile;
+    std::filesystem::path vocabulary;
+    std::string prediction;
+    bool hash = true;
+    int threads = 0; // 0: all cores
+};
+
+struct ModelSummary {
+    std::string path;
+    std::string family; // models::familyName
+    std::string name;
+    std::vector<std::string> warnings;
+};
+
+class Engine {
+public:
+    Engine();
+    ~Engine();
+    // Throws ls::Error with a message naming the file and the cause.
+    ModelSummary load(const std::filesystem::path& path, const EngineLoadOptions& options = {},
+        const std::function<void(const std::string&)>& onStatus = {});
+    void unload();
+    bool hasModel() const;
+    const ModelSummary& summary() const;
+    GenerationResult run(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop);
+    std::vector<Problem> check(const GenerationRequest& request) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+} // namespace ls::pipeline

@@ -1,0 +1,34 @@
+#pragma once
+// Result and progress types of a generation, free of torch so front ends (ui/) can include them.
+#include "util/Image.h"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ls::pipeline {
+
+struct StepInfo {
+    int step = 0;  // 1-based step just finished
+    int total = 0;
+    double elapsedSeconds = 0;
+    int tile = 0, tiles = 1;
+    const Image* preview = nullptr; // batch image 0; null when no preview this step
+    bool fullDecode = false;        // preview is a real decode, not the projection
+};
+using StepCallback = std::function<void(const StepInfo&)>;
+
+struct GenerationResult {
+    std::vector<Image> images;
+    std::vector<int64_t> seeds;
+    std::vector<std::map<std::string, std::string>> metadata; // per image: "parameters" + "latent_studio"
+    double seconds = 0;
+};
+
+struct ModelInfo {
+    std::string name; // shown in metadata
+    std::string hash; // first 10 hex of SHA-256 of the file (may be empty)
+};
+
+} // namespace ls::pipeline

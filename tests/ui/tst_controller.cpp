@@ -1,0 +1,82 @@
+// GenerationController with the real pipeline on the tiny SD1 checkpoint: the model loads on the worker, previews
+// arrive in step order, the result arrives, cancel stops a run mid-way, the queue can be cleared.
+#include "GenerationController.h"
+
+#include <QtTest/QtTest>
+
+using ls::ui::GenerationController;
+
+namespace {
+const QString kGolden = QStringLiteral(LS_SHARED_DIR "/golden");
+
+ls::pipeline::GenerationRequest request(int steps)
+{
+    ls::pipeline::GenerationRequest r;
+    r.prompt = "a red house";
+    r.width = 64;
+    r.height = 64;
+    r.steps = steps;
+    r.seed = 5;
+    return r;
+}
+}
+
+class TestController : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase() { qRegisterMetaType<QList<QImage>>("QList<QImage>"); }
+
+    void loadFailureIsReported()
+    {
+        GenerationController c;
+        QSignalSpy failed(&c, &GenerationController::modelFailed);
+        c.loadModel(QStringLiteral("/nonexistent/model.safetensors"));
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 10000);
+        QVERIFY(failed.at(0).at(0).toString().contains(QStringLiteral("/nonexistent/model.safetensors")));
+    }
+
+    void previewsInOrderThenResult()
+    {
+        GenerationController c;
+        QSignalSpy loaded(&c, &GenerationController::modelLoaded);
+        c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"), kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
+        QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 30000);
+        QSignalSpy previews(&c, &GenerationController::preview);
+        QSignalSpy done(&c, &GenerationController::finished);
+        const int id = c.enqueue(request(5));
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 30000);
+        QCOMPARE(done.at(0).at(0).toInt(), id);
+        const auto images = done.at(0).at(1).value<QList<QImage>>();
+        QCOMPARE(images.size(), 1);
+        QCOMPARE(images[0].size(), QSize(64, 64));
+        QCOMPARE(previews.count(), 5);
+        for (int i = 0; i < previews.count(); ++i)
+            QCOMPARE(previews.at(i).at(1).toInt(), i + 1);
+        QVERIFY(done.at(0).at(2).toStringList().at(0).contains(QStringLiteral("Steps: 5")));
+    }
+
+    void cancelMidRunAndClearQueue()
+    {
+        GenerationController c;
+        QSignalSpy loaded(&c, &GenerationController::modelLoaded);
+        c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"), kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
+        QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 30000);
+        QSignalSpy progress(&c, &GenerationController::progress);
+        QSignalSpy cancelled(&c, &GenerationController::cancelled);
+        QSignalSpy done(&c, &GenerationController::finished);
+        const int first = c.enqueue(request(400));
+        const int second = c.enqueue(request(400));
+        QTRY_VERIFY_WITH_TIMEOUT(progress.count() >= 2, 30000);
+        c.clearQueue(); // drops the second
+        c.cancelCurrent();
+        QTRY_COMPARE_WITH_TIMEOUT(cancelled.count(), 2, 30000);
+        QList<int> ids { cancelled.at(0).at(0).toInt(), cancelled.at(1).at(0).toInt() };
+        QVERIFY(ids.contains(first) && ids.contains(second));
+        QCOMPARE(done.count(), 0);
+        QTRY_VERIFY_WITH_TIMEOUT(!c.busy(), 10000);
+        QVERIFY(progress.count() < 400);
+    }
+};
+
+QTEST_MAIN(TestController)
+#include "tst_controller.moc"

@@ -1,0 +1,177 @@
+#include "GenerationController.h"
+
+#include "pipeline/Engine.h"
+#include "util/Error.h"
+
+#include <QMetaObject>
+#include <QMutex>
+#include <QThread>
+
+#include <deque>
+
+namespace ls::ui {
+
+QImage toQImage(const ls::Image& img)
+{
+    if (img.empty())
+        return {};
+    const QImage::Format f = img.channels == 1 ? QImage::Format_Grayscale8 : img.channels == 4 ? QImage::Format_RGBA8888 : QImage::Format_RGB888;
+    // copy(): the QImage owns its pixels, so it may cross threads.
+    return QImage(img.pixels.data(), img.width, img.height, img.width * img.channels, f).copy();
+}
+
+ls::Image fromQImage(const QImage& q)
+{
+    const QImage c = q.convertToFormat(QImage::Format_RGB888);
+    ls::Image img(c.width(), c.height(), 3);
+    for (int y = 0; y < c.height(); ++y)
+        std::memcpy(img.at(0, y), c.constScanLine(y), static_cast<size_t>(c.width()) * 3);
+    return img;
+}
+
+ls::Image maskFromQImage(const QImage& q)
+{
+    const QImage c = q.convertToFormat(QImage::Format_Grayscale8);
+    ls::Image img(c.width(), c.height(), 1);
+    for (int y = 0; y < c.height(); ++y)
+        std::memcpy(img.at(0, y), c.constScanLine(y), static_cast<size_t>(c.width()));
+    return img;
+}
+
+// Lives on the worker thread; owns the engine (and its thread-local torch state).
+class GenerationWorker : public QObject {
+    Q_OBJECT
+public:
+    explicit GenerationWorker(GenerationController* owner)
+        : m_owner(owner)
+    {
+    }
+    struct Job {
+        int id;
+        ls::pipeline::GenerationRequest request;
+    };
+    mutable QMutex mutex;
+    std::deque<Job> queue;
+    int currentId = 0;
+    ls::StopToken stop;
+
+public Q_SLOTS:
+    void load(const QString& path, const QString& config, const QString& vocab)
+    {
+        try {
+            ls::pipeline::EngineLoadOptions o;
+            o.configFile = config.toStdString();
+            o.vocabulary = vocab.toStdString();
+            auto s = m_engine.load(path.toStdString(), o, [this](const std::string& m) { Q_EMIT m_owner->modelStatus(QString::fromStdString(m)); });
+            Q_EMIT m_owner->modelLoaded(path, QString::fromStdString(s.family));
+        } catch (const std::exception& e) {
+            Q_EMIT m_owner->modelFailed(QString::fromStdString(e.what()));
+        }
+    }
+    void drain()
+    {
+        while (true) {
+            Job job;
+            {
+                QMutexLocker lock(&mutex);
+                if (queue.empty()) {
+                    currentId = 0;
+                    return;
+                }
+                job = queue.front();
+                queue.pop_front();
+                currentId = job.id;
+                stop.reset();
+            }
+            Q_EMIT m_owner->started(job.id);
+            try {
+                auto result = m_engine.run(job.request, [&](const ls::pipeline::StepInfo& s) {
+                    const double rate = s.elapsedSeconds > 0 ? s.step / s.elapsedSeconds : 0;
+                    Q_EMIT m_owner->progress(job.id, s.step, s.total, rate, rate > 0 ? (s.total - s.step) / rate : 0);
+                    if (s.preview)
+                        Q_EMIT m_owner->preview(job.id, s.step, toQImage(*s.preview));
+                }, stop);
+                QList<QImage> images;
+                QStringList params, settings;
+                for (size_t i = 0; i < result.images.size(); ++i) {
+                    images.push_back(toQImage(result.images[i]));
+                    params.push_back(QString::fromStdString(result.metadata[i]["parameters"]));
+                    settings.push_back(QString::fromStdString(result.metadata[i]["latent_studio"]));
+                }
+                Q_EMIT m_owner->finished(job.id, images, params, settings);
+            } catch (const ls::Error& e) {
+                if (e.kind() == ls::ErrorKind::Cancelled)
+                    Q_EMIT m_owner->cancelled(job.id);
+                else
+                    Q_EMIT m_owner->failed(job.id, QString::fromStdString(e.what()));
+            } catch (const std::exception& e) {
+                Q_EMIT m_owner->failed(job.id, QString::fromStdString(e.what()));
+            }
+        }
+    }
+
+private:
+    GenerationController* m_owner;
+    ls::pipeline::Engine m_engine;
+};
+
+GenerationController::GenerationController(QObject* parent)
+    : QObject(parent)
+    , m_thread(new QThread(this))
+    , m_worker(new GenerationWorker(this))
+{
+    qRegisterMetaType<QList<QImage>>("QList<QImage>");
+    m_worker->moveToThread(m_thread);
+    connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
+    m_thread->start();
+}
+
+GenerationController::~GenerationController()
+{
+    clearQueue();
+    cancelCurrent();
+    m_thread->quit();
+    m_thread->wait();
+}
+
+void GenerationController::loadModel(const QString& path, const QString& configFile, const QString& vocabulary)
+{
+    QMetaObject::invokeMethod(m_worker, "load", Qt::QueuedConnection, Q_ARG(QString, path), Q_ARG(QString, configFile), Q_ARG(QString, vocabulary));
+}
+
+int GenerationController::enqueue(const ls::pipeline::GenerationRequest& request)
+{
+    const int id = m_nextId++;
+    {
+        QMutexLocker lock(&m_worker->mutex);
+        m_worker->queue.push_back({ id, request });
+    }
+    QMetaObject::invokeMethod(m_worker, "drain", Qt::QueuedConnection);
+    return id;
+}
+
+void GenerationController::cancelCurrent() { m_worker->stop.requestStop(); }
+
+void GenerationController::clearQueue()
+{
+    QMutexLocker lock(&m_worker->mutex);
+    for (const auto& j : m_worker->queue)
+        Q_EMIT cancelled(j.id);
+    m_worker->queue.clear();
+}
+
+int GenerationController::queuedJobs() const
+{
+    QMutexLocker lock(&m_worker->mutex);
+    return static_cast<int>(m_worker->queue.size());
+}
+
+bool GenerationController::busy() const
+{
+    QMutexLocker lock(&m_worker->mutex);
+    return m_worker->currentId != 0 || !m_worker->queue.empty();
+}
+
+} // namespace ls::ui
+
+#include "GenerationController.moc"

@@ -1,0 +1,54 @@
+#pragma once
+// Runs generations on one long-lived worker thread and reports back with queued signals tagged by job id, so the
+// view can drop stale ones. Model loading happens on the same worker. Cancellation is a status, not an error.
+#include "pipeline/GenerationRequest.h"
+
+#include <QImage>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+
+#include <memory>
+
+class QThread;
+
+namespace ls::ui {
+
+class GenerationWorker;
+
+QImage toQImage(const ls::Image& img);
+ls::Image fromQImage(const QImage& img);   // RGB
+ls::Image maskFromQImage(const QImage& img); // first channel / alpha as 1-channel
+
+class GenerationController : public QObject {
+    Q_OBJECT
+public:
+    explicit GenerationController(QObject* parent = nullptr);
+    ~GenerationController() override;
+
+    void loadModel(const QString& path, const QString& configFile = {}, const QString& vocabulary = {});
+    // Queues a job and returns its id.
+    int enqueue(const ls::pipeline::GenerationRequest& request);
+    void cancelCurrent();
+    void clearQueue();
+    int queuedJobs() const;
+    bool busy() const;
+
+Q_SIGNALS:
+    void modelStatus(const QString& message);
+    void modelLoaded(const QString& path, const QString& family);
+    void modelFailed(const QString& message);
+    void started(int jobId);
+    void progress(int jobId, int step, int total, double itPerSecond, double etaSeconds);
+    void preview(int jobId, int step, const QImage& image);
+    void finished(int jobId, const QList<QImage>& images, const QStringList& parameters, const QStringList& settingsJson);
+    void failed(int jobId, const QString& message);
+    void cancelled(int jobId);
+
+private:
+    QThread* m_thread = nullptr;
+    GenerationWorker* m_worker = nullptr;
+    int m_nextId = 1;
+};
+
+} // namespace ls::ui

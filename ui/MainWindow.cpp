@@ -1,0 +1,322 @@
+#include "MainWindow.h"
+
+#include "Canvas.h"
+#include "GenerationController.h"
+#include "PromptPanel.h"
+
+#include "io/ImageFile.h"
+#include "pipeline/Infotext.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QAction>
+#include <QApplication>
+#include <QDateTime>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QInputDialog>
+#include <QKeySequence>
+#include <QLabel>
+#include <QListWidget>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QStandardPaths>
+#include <QStatusBar>
+
+namespace ls::ui {
+
+MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
+    : QMainWindow(parent)
+    , m_options(options)
+    , m_canvas(new Canvas)
+    , m_panel(new PromptPanel)
+    , m_controller(new GenerationController(this))
+    , m_history(new QListWidget)
+    , m_progress(new QProgressBar)
+    , m_status(new QLabel)
+{
+    setWindowTitle(tr("Latent Studio"));
+    resize(1280, 820);
+    setCentralWidget(m_canvas);
+    auto* dock = new QDockWidget(tr("Prompt"), this);
+    dock->setWidget(m_panel);
+    dock->setFeatures(QDockWidget::DockWidgetMovable);
+    addDockWidget(Qt::RightDockWidgetArea, dock);
+    auto* historyDock = new QDockWidget(tr("History"), this);
+    m_history->setViewMode(QListView::IconMode);
+    m_history->setIconSize(QSize(96, 96));
+    m_history->setFlow(QListView::LeftToRight);
+    m_history->setWrapping(false);
+    m_history->setMaximumHeight(140);
+    m_history->setContextMenuPolicy(Qt::CustomContextMenu);
+    historyDock->setWidget(m_history);
+    historyDock->setFeatures(QDockWidget::DockWidgetMovable);
+    addDockWidget(Qt::BottomDockWidgetArea, historyDock);
+    statusBar()->addWidget(m_status, 1);
+    statusBar()->addPermanentWidget(m_progress);
+    m_progress->setMaximumWidth(260);
+    m_progress->setValue(0);
+
+    const QString hist = options.historyDir.isEmpty()
+        ? QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/history")
+        : options.historyDir;
+    QDir().mkpath(hist);
+    m_historyDir = QDir(hist);
+
+    // Menus and shortcuts.
+    auto* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open image..."), QKeySequence::Open, this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, tr("Open image"), QString(), tr("Images (*.png *.jpg *.jpeg *.tif *.tiff *.exr *.webp);;All files (*)"));
+        if (!p.isEmpty())
+            openImage(p);
+    });
+    file->addAction(tr("&Save image as..."), QKeySequence::SaveAs, this, [this] {
+        const QString p = QFileDialog::getSaveFileName(this, tr("Save image"), QStringLiteral("image.png"), tr("PNG (*.png);;JPEG (*.jpg);;TIFF (*.tif);;EXR (*.exr);;WebP (*.webp)"));
+        if (p.isEmpty())
+            return;
+        try {
+            ls::io::writeImage(p.toStdString(), fromQImage(m_canvas->image()));
+        } catch (const std::exception& e) {
+            QMessageBox::warning(this, tr("Save failed"), QString::fromStdString(e.what()));
+        }
+    });
+    file->addAction(tr("Import settings from PNG..."), this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, tr("Import settings"), QString(), tr("PNG (*.png)"));
+        if (!p.isEmpty())
+            importSettings(p);
+    });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+    auto* edit = menuBar()->addMenu(tr("&Edit"));
+    QAction* undo = m_canvas->undoStack()->createUndoAction(this, tr("&Undo"));
+    undo->setShortcut(QKeySequence::Undo);
+    QAction* redo = m_canvas->undoStack()->createRedoAction(this, tr("&Redo"));
+    redo->setShortcuts({ QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence::Redo });
+    edit->addAction(undo);
+    edit->addAction(redo);
+    edit->addSeparator();
+    edit->addAction(tr("Clear mask"), this, [this] { m_canvas->clearMask(); });
+    edit->addAction(tr("Fill mask"), this, [this] { m_canvas->fillMask(); });
+    edit->addAction(tr("Invert mask"), this, [this] { m_canvas->invertMask(); });
+    edit->addAction(tr("Remove all boxes"), this, [this] { m_canvas->setBoxes({}); });
+    auto* view = menuBar()->addMenu(tr("&View"));
+    view->addAction(tr("Fit to window"), QKeySequence(Qt::CTRL | Qt::Key_0), this, [this] { m_canvas->fitToWindow(); });
+    view->addAction(tr("Actual size"), QKeySequence(Qt::CTRL | Qt::Key_1), this, [this] { m_canvas->setZoom(1.0); });
+    view->addAction(tr("Zoom in"), QKeySequence::ZoomIn, this, [this] { m_canvas->setZoom(m_canvas->zoom() * 1.25); });
+    view->addAction(tr("Zoom out"), QKeySequence::ZoomOut, this, [this] { m_canvas->setZoom(m_canvas->zoom() / 1.25); });
+    auto* tools = menuBar()->addMenu(tr("&Tools"));
+    tools->addAction(tr("Brush (B)"), this, [this] { m_canvas->setTool(Canvas::Tool::Brush); });
+    tools->addAction(tr("Eraser (E)"), this, [this] { m_canvas->setTool(Canvas::Tool::Eraser); });
+    tools->addAction(tr("Box (R)"), this, [this] { m_canvas->setTool(Canvas::Tool::Box); });
+    auto* gen = new QAction(tr("Generate"), this);
+    gen->setShortcuts({ QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter) });
+    connect(gen, &QAction::triggered, this, &MainWindow::generate);
+    addAction(gen);
+    auto* esc = new QAction(tr("Cancel"), this);
+    esc->setShortcut(Qt::Key_Escape);
+    connect(esc, &QAction::triggered, this, &MainWindow::cancel);
+    addAction(esc);
+
+    connect(m_panel, &PromptPanel::generateClicked, this, &MainWindow::generate);
+    connect(m_panel, &PromptPanel::cancelClicked, this, &MainWindow::cancel);
+    connect(m_panel, &PromptPanel::modelChosen, this, &MainWindow::loadModel);
+    connect(m_canvas, &Canvas::boxEditRequested, this, &MainWindow::editBox);
+
+    connect(m_controller, &GenerationController::modelStatus, this, [this](const QString& s) { m_status->setText(s); });
+    connect(m_controller, &GenerationController::modelLoaded, this, [this](const QString& path, const QString& family) {
+        m_modelReady = true;
+        m_panel->setModelText(tr("%1 (%2)").arg(QFileInfo(path).fileName(), family));
+        m_status->setText(tr("Model ready"));
+    });
+    connect(m_controller, &GenerationController::modelFailed, this, [this](const QString& msg) {
+        m_modelReady = false;
+        m_panel->setModelText(tr("Not loaded: %1").arg(msg));
+        m_status->setText(tr("Model failed to load"));
+    });
+    connect(m_controller, &GenerationController::started, this, [this](int id) {
+        if (id != m_job)
+            return;
+        m_panel->setBusy(true);
+        m_progress->setValue(0);
+    });
+    connect(m_controller, &GenerationController::progress, this, [this](int id, int step, int total, double rate, double eta) {
+        if (id != m_job)
+            return;
+        m_progress->setMaximum(total);
+        m_progress->setValue(step);
+        m_status->setText(tr("Step %1/%2 | %3 it/s | ETA %4 s").arg(step).arg(total).arg(rate, 0, 'f', 2).arg(eta, 0, 'f', 1));
+    });
+    connect(m_controller, &GenerationController::preview, this, [this](int id, int, const QImage& img) {
+        if (id == m_job)
+            m_canvas->setPreview(img.scaled(m_canvas->image().size(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation));
+    });
+    connect(m_controller, &GenerationController::finished, this, [this](int id, const QList<QImage>& images, const QStringList& params, const QStringList& settings) {
+        for (int i = 0; i < images.size(); ++i)
+            addHistory(images[i], params.value(i), settings.value(i));
+        if (id != m_job)
+            return;
+        m_canvas->setPreview({});
+        if (!images.isEmpty())
+            m_canvas->setImage(images.front());
+        m_panel->setBusy(false);
+        m_status->setText(tr("Done"));
+        Q_EMIT generationDone(id, true);
+    });
+    connect(m_controller, &GenerationController::failed, this, [this](int id, const QString& msg) {
+        if (id != m_job)
+            return;
+        m_canvas->setPreview({});
+        m_panel->setBusy(false);
+        m_status->setText(tr("Failed"));
+        QMessageBox::warning(this, tr("Generation failed"), msg);
+        Q_EMIT generationDone(id, false);
+    });
+    connect(m_controller, &GenerationController::cancelled, this, [this](int id) {
+        if (id != m_job)
+            return;
+        m_canvas->setPreview({});
+        m_panel->setBusy(false);
+        m_status->setText(tr("Cancelled"));
+        Q_EMIT generationDone(id, false);
+    });
+    connect(m_history, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) { m_canvas->setPreview(item->data(Qt::UserRole).value<QImage>()); });
+    connect(m_history, &QListWidget::itemDoubleClicked, this, [this](QListWidgetItem* item) {
+        m_canvas->setPreview({});
+        m_canvas->setImage(item->data(Qt::UserRole).value<QImage>());
+    });
+    connect(m_history, &QListWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
+        QListWidgetItem* item = m_history->itemAt(pos);
+        if (!item)
+            return;
+        QMenu menu;
+        menu.addAction(tr("Apply to canvas"), this, [this, item] { m_canvas->setPreview({}); m_canvas->setImage(item->data(Qt::UserRole).value<QImage>()); });
+        menu.addAction(tr("Use these settings"), this, [this, item] {
+            const QString json = item->data(Qt::UserRole + 1).toString();
+            try {
+                m_panel->applyRequest(ls::pipeline::GenerationRequest::fromJson(nlohmann::json::parse(json.toStdString())));
+            } catch (const std::exception& e) {
+                QMessageBox::warning(this, tr("Settings"), QString::fromStdString(e.what()));
+            }
+        });
+        menu.exec(m_history->mapToGlobal(pos));
+    });
+    m_panel->setModelPath(options.model);
+    loadModel(options.model);
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::loadModel(const QString& path)
+{
+    m_modelReady = false;
+    m_panel->setModelText(tr("Loading..."));
+    QString p = path;
+    if (p.isEmpty()) {
+        // The bundled model lives next to the program; the worker resolves it.
+        p = QStringLiteral("bundled:default");
+    }
+    m_controller->loadModel(p, m_options.config, m_options.vocabulary);
+}
+
+bool MainWindow::openImage(const QString& path)
+{
+    try {
+        auto img = ls::io::readImage(path.toStdString());
+        m_canvas->setImage(toQImage(img.image));
+        if (img.metadata.count("parameters") || img.metadata.count("latent_studio"))
+            importSettings(path);
+        m_status->setText(tr("Opened %1").arg(path));
+        return true;
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot open"), QString::fromStdString(e.what()));
+        return false;
+    }
+}
+
+void MainWindow::importSettings(const QString& path)
+{
+    try {
+        auto img = ls::io::readImage(path.toStdString());
+        if (img.metadata.count("latent_studio"))
+            m_panel->applyRequest(ls::pipeline::GenerationRequest::fromJson(nlohmann::json::parse(img.metadata["latent_studio"])));
+        else if (img.metadata.count("parameters"))
+            m_panel->applyRequest(ls::pipeline::requestFromInfotext(ls::pipeline::parseInfotext(img.metadata["parameters"])));
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Import settings"), QString::fromStdString(e.what()));
+    }
+}
+
+void MainWindow::generate()
+{
+    if (m_controller->busy())
+        return;
+    const bool hasMask = !m_canvas->maskIsEmpty();
+    auto r = m_panel->request(hasMask, !m_canvas->boxes().isEmpty());
+    using ls::pipeline::JobMode;
+    if (r.mode == JobMode::Img2Img || r.mode == JobMode::Inpaint || r.mode == JobMode::Upscale)
+        r.initImage = fromQImage(m_canvas->image());
+    if (r.mode == JobMode::Inpaint)
+        r.mask = maskFromQImage(m_canvas->mask());
+    if (r.mode == JobMode::Layout)
+        for (const auto& b : m_canvas->boxes())
+            r.boxes.push_back({ b.rect.x(), b.rect.y(), b.rect.width(), b.rect.height(), b.prompt.toStdString(), b.prompt.toStdString() });
+    if (r.mode == JobMode::Inpaint || r.mode == JobMode::Img2Img) {
+        r.width = m_canvas->image().width();
+        r.height = m_canvas->image().height();
+    }
+    auto problems = r.validate();
+    if (!problems.empty()) {
+        QString msg;
+        for (const auto& p : problems)
+            msg += QString::fromStdString(p.field + ": " + p.message) + QLatin1Char('\n');
+        QMessageBox::information(this, tr("Cannot generate yet"), msg);
+        return;
+    }
+    m_job = m_controller->enqueue(r);
+    m_panel->setBusy(true);
+    m_status->setText(tr("Queued"));
+}
+
+void MainWindow::cancel()
+{
+    m_controller->clearQueue();
+    m_controller->cancelCurrent();
+}
+
+void MainWindow::addHistory(const QImage& image, const QString& parameters, const QString& settings)
+{
+    // On disk as soon as it exists.
+    const QString name = QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss-zzz")) + QStringLiteral(".png");
+    try {
+        ls::io::writeImage(m_historyDir.filePath(name).toStdString(), fromQImage(image),
+            { { "parameters", parameters.toStdString() }, { "latent_studio", settings.toStdString() } });
+    } catch (const std::exception& e) {
+        m_status->setText(tr("Could not save to history: %1").arg(QString::fromStdString(e.what())));
+    }
+    auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(image.scaled(96, 96, Qt::KeepAspectRatio, Qt::SmoothTransformation))), QString());
+    item->setToolTip(parameters);
+    item->setData(Qt::UserRole, image);
+    item->setData(Qt::UserRole + 1, settings);
+    item->setData(Qt::UserRole + 2, m_historyDir.filePath(name));
+    m_history->insertItem(0, item);
+    auto j = nlohmann::json::parse(settings.toStdString(), nullptr, false);
+    if (!j.is_discarded() && j.contains("seed"))
+        m_panel->setLastSeed(j["seed"].get<qint64>());
+}
+
+void MainWindow::editBox(int index)
+{
+    if (index < 0 || index >= m_canvas->boxes().size())
+        return;
+    bool ok = false;
+    const QString text = QInputDialog::getText(this, tr("Box"), tr("What goes in this box?"), QLineEdit::Normal, m_canvas->boxes()[index].prompt, &ok);
+    if (!ok)
+        return;
+    auto boxes = m_canvas->boxes();
+    boxes[index].prompt = text;
+    m_canvas->setBoxes(boxes);
+}
+
+} // namespace ls::ui

@@ -1,0 +1,231 @@
+#include "PromptPanel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QVBoxLayout>
+
+namespace ls::ui {
+
+namespace {
+QSpinBox* spin(int lo, int hi, int v, int step = 1)
+{
+    auto* s = new QSpinBox;
+    s->setRange(lo, hi);
+    s->setValue(v);
+    s->setSingleStep(step);
+    return s;
+}
+}
+
+PromptPanel::PromptPanel(QWidget* parent)
+    : QWidget(parent)
+{
+    auto* layout = new QVBoxLayout(this);
+    m_prompt = new QPlainTextEdit;
+    m_prompt->setPlaceholderText(tr("Describe the picture, e.g. a large red circle at the top left"));
+    m_prompt->setMaximumHeight(90);
+    m_negative = new QPlainTextEdit;
+    m_negative->setPlaceholderText(tr("Negative prompt (what to avoid)"));
+    m_negative->setMaximumHeight(50);
+    layout->addWidget(new QLabel(tr("Prompt")));
+    layout->addWidget(m_prompt);
+    layout->addWidget(m_negative);
+
+    auto* form = new QFormLayout;
+    m_model = new QComboBox;
+    m_model->setEditable(false);
+    m_model->addItem(tr("Bundled default model"), QString());
+    m_model->addItem(tr("Open a checkpoint..."), QStringLiteral("__open__"));
+    connect(m_model, QOverload<int>::of(&QComboBox::activated), this, [this](int i) {
+        QString path = m_model->itemData(i).toString();
+        if (path == QLatin1String("__open__")) {
+            path = QFileDialog::getOpenFileName(this, tr("Open a model"), QString(), tr("Checkpoints (*.safetensors *.ckpt *.pt *.pth);;All files (*)"));
+            if (path.isEmpty())
+                return;
+            setModelPath(path);
+        }
+        Q_EMIT modelChosen(path);
+    });
+    m_modelInfo = new QLabel;
+    m_modelInfo->setWordWrap(true);
+    form->addRow(tr("Model"), m_model);
+    form->addRow(QString(), m_modelInfo);
+    m_mode = new QComboBox;
+    m_mode->addItems({ tr("Auto"), QStringLiteral("txt2img"), QStringLiteral("img2img"), QStringLiteral("inpaint"), QStringLiteral("layout"), QStringLiteral("upscale") });
+    form->addRow(tr("Job"), m_mode);
+    m_sampler = new QComboBox;
+    for (const auto& s : ls::pipeline::samplerNames())
+        m_sampler->addItem(QString::fromStdString(s));
+    m_sampler->setCurrentText(QStringLiteral("DPM++ 2M"));
+    form->addRow(tr("Sampler"), m_sampler);
+    m_schedule = new QComboBox;
+    for (const auto& s : ls::pipeline::scheduleNames())
+        m_schedule->addItem(QString::fromStdString(s));
+    form->addRow(tr("Schedule"), m_schedule);
+    m_steps = spin(1, 1000, 20);
+    form->addRow(tr("Steps"), m_steps);
+    m_cfg = new QDoubleSpinBox;
+    m_cfg->setRange(0, 30);
+    m_cfg->setSingleStep(0.5);
+    m_cfg->setValue(5.0);
+    form->addRow(tr("Guidance"), m_cfg);
+    auto* seedRow = new QHBoxLayout;
+    m_seed = new QLineEdit(QStringLiteral("1"));
+    m_randomSeed = new QCheckBox(tr("random"));
+    m_randomSeed->setChecked(true);
+    m_reuseSeed = new QPushButton(tr("Reuse last"));
+    connect(m_reuseSeed, &QPushButton::clicked, this, [this] {
+        if (m_lastSeed >= 0) {
+            m_seed->setText(QString::number(m_lastSeed));
+            m_randomSeed->setChecked(false);
+        }
+    });
+    seedRow->addWidget(m_seed);
+    seedRow->addWidget(m_randomSeed);
+    seedRow->addWidget(m_reuseSeed);
+    form->addRow(tr("Seed"), seedRow);
+    auto* sizeRow = new QHBoxLayout;
+    m_width = spin(64, 4096, 64, 64);
+    m_height = spin(64, 4096, 64, 64);
+    sizeRow->addWidget(m_width);
+    sizeRow->addWidget(new QLabel(QStringLiteral("x")));
+    sizeRow->addWidget(m_height);
+    form->addRow(tr("Size"), sizeRow);
+    m_batch = spin(1, 16, 1);
+    form->addRow(tr("Batch"), m_batch);
+    m_strength = new QDoubleSpinBox;
+    m_strength->setRange(0.01, 1.0);
+    m_strength->setSingleStep(0.05);
+    m_strength->setValue(1.0);
+    form->addRow(tr("Strength"), m_strength);
+    layout->addLayout(form);
+
+    auto* inpaint = new QGroupBox(tr("Inpainting"));
+    auto* inForm = new QFormLayout(inpaint);
+    m_blur = spin(0, 256, 4);
+    m_grow = spin(-256, 256, 0);
+    m_onlyMasked = new QCheckBox(tr("only masked area"));
+    m_padding = spin(0, 1024, 32);
+    inForm->addRow(tr("Mask blur"), m_blur);
+    inForm->addRow(tr("Mask grow"), m_grow);
+    inForm->addRow(m_onlyMasked);
+    inForm->addRow(tr("Padding"), m_padding);
+    layout->addWidget(inpaint);
+
+    auto* up = new QGroupBox(tr("Upscaling"));
+    auto* upForm = new QFormLayout(up);
+    m_scale = spin(2, 4, 4, 2);
+    m_tile = spin(16, 1024, 128, 16);
+    m_overlap = spin(0, 256, 16);
+    upForm->addRow(tr("Factor"), m_scale);
+    upForm->addRow(tr("Tile"), m_tile);
+    upForm->addRow(tr("Overlap"), m_overlap);
+    layout->addWidget(up);
+
+    m_generate = new QPushButton(tr("Generate  (Ctrl+Enter)"));
+    m_generate->setMinimumHeight(36);
+    connect(m_generate, &QPushButton::clicked, this, [this] {
+        if (m_busy)
+            Q_EMIT cancelClicked();
+        else
+            Q_EMIT generateClicked();
+    });
+    layout->addWidget(m_generate);
+    layout->addStretch(1);
+}
+
+QString PromptPanel::modelPath() const { return m_model->currentData().toString() == QLatin1String("__open__") ? QString() : m_model->currentData().toString(); }
+
+void PromptPanel::setModelPath(const QString& path)
+{
+    if (path.isEmpty()) {
+        m_model->setCurrentIndex(0);
+        return;
+    }
+    int i = m_model->findData(path);
+    if (i < 0) {
+        m_model->insertItem(1, QFileInfo(path).fileName(), path);
+        i = 1;
+    }
+    m_model->setCurrentIndex(i);
+}
+
+void PromptPanel::setModelText(const QString& text) { m_modelInfo->setText(text); }
+
+void PromptPanel::setBusy(bool busy)
+{
+    m_busy = busy;
+    m_generate->setText(busy ? tr("Cancel  (Esc)") : tr("Generate  (Ctrl+Enter)"));
+}
+
+QString PromptPanel::modeName() const { return m_mode->currentText(); }
+void PromptPanel::setMode(const QString& name) { m_mode->setCurrentText(name); }
+void PromptPanel::setPrompt(const QString& p) { m_prompt->setPlainText(p); }
+
+void PromptPanel::setSeed(qint64 seed)
+{
+    m_seed->setText(QString::number(seed));
+    m_randomSeed->setChecked(seed < 0);
+}
+
+ls::pipeline::GenerationRequest PromptPanel::request(bool hasMask, bool hasBoxes) const
+{
+    using ls::pipeline::JobMode;
+    ls::pipeline::GenerationRequest r;
+    const QString mode = m_mode->currentText();
+    if (mode == QLatin1String("Auto"))
+        r.mode = hasMask ? JobMode::Inpaint : hasBoxes ? JobMode::Layout : JobMode::Txt2Img;
+    else
+        r.mode = ls::pipeline::jobModeFromName(mode.toStdString());
+    r.prompt = m_prompt->toPlainText().toStdString();
+    r.negativePrompt = m_negative->toPlainText().toStdString();
+    r.sampler = m_sampler->currentText().toStdString();
+    r.schedule = m_schedule->currentText().toStdString();
+    r.steps = m_steps->value();
+    r.cfgScale = m_cfg->value();
+    r.seed = m_randomSeed->isChecked() ? -1 : m_seed->text().toLongLong();
+    r.width = m_width->value();
+    r.height = m_height->value();
+    r.batch = m_batch->value();
+    r.strength = m_strength->value();
+    r.maskBlur = m_blur->value();
+    r.maskGrow = m_grow->value();
+    r.onlyMasked = m_onlyMasked->isChecked();
+    r.onlyMaskedPadding = m_padding->value();
+    r.upscaleFactor = m_scale->value();
+    r.tileSize = m_tile->value();
+    r.tileOverlap = m_overlap->value();
+    if (r.mode == JobMode::Upscale && r.sampler != "DDIM")
+        r.sampler = "DDIM";
+    return r;
+}
+
+void PromptPanel::applyRequest(const ls::pipeline::GenerationRequest& r)
+{
+    m_prompt->setPlainText(QString::fromStdString(r.prompt));
+    m_negative->setPlainText(QString::fromStdString(r.negativePrompt));
+    m_sampler->setCurrentText(QString::fromStdString(r.sampler));
+    m_schedule->setCurrentText(QString::fromStdString(r.schedule));
+    m_steps->setValue(r.steps);
+    m_cfg->setValue(r.cfgScale);
+    setSeed(r.seed);
+    m_width->setValue(r.width);
+    m_height->setValue(r.height);
+    m_strength->setValue(r.strength);
+    m_blur->setValue(r.maskBlur);
+    m_grow->setValue(r.maskGrow);
+    m_onlyMasked->setChecked(r.onlyMasked);
+}
+
+} // namespace ls::ui

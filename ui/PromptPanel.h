@@ -1,0 +1,55 @@
+#pragma once
+// Prompt, negative prompt, model, sampler and the settings of each job, turned into a GenerationRequest.
+#include "pipeline/GenerationRequest.h"
+
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QPushButton;
+class QSpinBox;
+
+namespace ls::ui {
+
+class PromptPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit PromptPanel(QWidget* parent = nullptr);
+
+    // Mode "Auto" follows the canvas: a mask means inpaint, boxes mean layout.
+    ls::pipeline::GenerationRequest request(bool canvasHasMask, bool canvasHasBoxes) const;
+    void applyRequest(const ls::pipeline::GenerationRequest& r); // "use these settings"
+    void setModelText(const QString& text);
+    void setBusy(bool busy);
+    QString modelPath() const;
+    void setModelPath(const QString& path);
+    QString modeName() const;
+    void setMode(const QString& name);
+    void setPrompt(const QString& p);
+    void setSeed(qint64 seed);
+    qint64 lastSeed() const { return m_lastSeed; }
+    void setLastSeed(qint64 s) { m_lastSeed = s; }
+
+Q_SIGNALS:
+    void generateClicked();
+    void cancelClicked();
+    void modelChosen(const QString& path);
+
+private:
+    QPlainTextEdit *m_prompt, *m_negative;
+    QComboBox *m_model, *m_mode, *m_sampler, *m_schedule;
+    QLabel* m_modelInfo;
+    QSpinBox *m_steps, *m_width, *m_height, *m_batch, *m_blur, *m_grow, *m_padding, *m_scale, *m_tile, *m_overlap;
+    QDoubleSpinBox *m_cfg, *m_strength;
+    QLineEdit* m_seed;
+    QCheckBox *m_randomSeed, *m_onlyMasked;
+    QPushButton *m_generate, *m_reuseSeed;
+    bool m_busy = false;
+    qint64 m_lastSeed = -1;
+};
+
+} // namespace ls::ui
