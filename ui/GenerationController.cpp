@@ -63,7 +63,7 @@ public Q_SLOTS:
             o.configFile = config.toStdString();
             o.vocabulary = vocab.toStdString();
             auto s = m_engine.load(path.toStdString(), o, [this](const std::string& m) { Q_EMIT m_owner->modelStatus(QString::fromStdString(m)); });
-            Q_EMIT m_owner->modelLoaded(path, QString::fromStdString(s.family));
+            Q_EMIT m_owner->modelLoaded(QString::fromStdString(s.path), QString::fromStdString(s.family), s.nativeResolution);
         } catch (const std::exception& e) {
             Q_EMIT m_owner->modelFailed(QString::fromStdString(e.what()));
         }

@@ -36,7 +36,7 @@ public:
 
 Q_SIGNALS:
     void modelStatus(const QString& message);
-    void modelLoaded(const QString& path, const QString& family);
+    void modelLoaded(const QString& path, const QString& family, int nativeResolution);
     void modelFailed(const QString& message);
     void started(int jobId);
     void progress(int jobId, int step, int total, double itPerSecond, double etaSeconds);

@@ -125,8 +125,14 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     connect(m_canvas, &Canvas::boxEditRequested, this, &MainWindow::editBox);
 
     connect(m_controller, &GenerationController::modelStatus, this, [this](const QString& s) { m_status->setText(s); });
-    connect(m_controller, &GenerationController::modelLoaded, this, [this](const QString& path, const QString& family) {
+    connect(m_controller, &GenerationController::modelLoaded, this, [this](const QString& path, const QString& family, int native) {
         m_modelReady = true;
+        m_panel->setSize(native, native);
+        if (m_canvas->undoStack()->count() == 0 && m_canvas->image().width() != native) {
+            QImage blank(native, native, QImage::Format_RGB888);
+            blank.fill(QColor(245, 245, 240));
+            m_canvas->setImage(blank, false);
+        }
         m_panel->setModelText(tr("%1 (%2)").arg(QFileInfo(path).fileName(), family));
         m_status->setText(tr("Model ready"));
     });

@@ -173,6 +173,12 @@ QString PromptPanel::modeName() const { return m_mode->currentText(); }
 void PromptPanel::setMode(const QString& name) { m_mode->setCurrentText(name); }
 void PromptPanel::setPrompt(const QString& p) { m_prompt->setPlainText(p); }
 
+void PromptPanel::setSize(int width, int height)
+{
+    m_width->setValue(width);
+    m_height->setValue(height);
+}
+
 void PromptPanel::setSeed(qint64 seed)
 {
     m_seed->setText(QString::number(seed));

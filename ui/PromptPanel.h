@@ -31,6 +31,7 @@ public:
     void setMode(const QString& name);
     void setPrompt(const QString& p);
     void setSeed(qint64 seed);
+    void setSize(int width, int height);
     qint64 lastSeed() const { return m_lastSeed; }
     void setLastSeed(qint64 s) { m_lastSeed = s; }
 

@@ -182,6 +182,12 @@ int runJob(JobOptions& o)
         lm = pipeline::loadModel(o.model.empty() ? pipeline::findBundledModel(r.mode == pipeline::JobMode::Upscale ? "default-sr" : "default") : fs::path(o.model), lo);
         for (const auto& w : lm.warnings)
             std::fprintf(stderr, "warning: %s\n", w.c_str());
+        // Without --width/--height, generate at the model's own resolution.
+        const int native = pipeline::nativeResolution(lm.model->config);
+        if (o.command->get_option("--width")->count() == 0 && r.mode != pipeline::JobMode::Img2Img && r.mode != pipeline::JobMode::Inpaint)
+            r.width = native;
+        if (o.command->get_option("--height")->count() == 0 && r.mode != pipeline::JobMode::Img2Img && r.mode != pipeline::JobMode::Inpaint)
+            r.height = native;
     }
     pipeline::Generator gen(lm.model, lm.tokenizer, lm.info, lm.layoutClasses);
     if (!o.previewDir.empty())

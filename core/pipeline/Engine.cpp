@@ -33,7 +33,7 @@ ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOpt
     LoadedModel m = loadModel(resolved, lo);
     d->model = m;
     d->generator = std::make_unique<Generator>(m.model, m.tokenizer, m.info, m.layoutClasses);
-    d->summary = { resolved.string(), models::familyName(m.model->config.family), m.info.name, m.warnings };
+    d->summary = { resolved.string(), models::familyName(m.model->config.family), m.info.name, nativeResolution(m.model->config), m.warnings };
     return d->summary;
 }
 

@@ -23,6 +23,7 @@ struct ModelSummary {
     std::string path;
     std::string family; // models::familyName
     std::string name;
+    int nativeResolution = 512;
     std::vector<std::string> warnings;
 };
 

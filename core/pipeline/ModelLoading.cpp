@@ -32,6 +32,17 @@ std::vector<fs::path> vocabularySearchPath(const fs::path& modelPath, const fs::
     return c;
 }
 
+int nativeResolution(const models::ModelConfig& c)
+{
+    switch (c.family) {
+    case models::Family::Synthetic: return 64;
+    case models::Family::Layout2Img: return 256;
+    case models::Family::SD2:
+    case models::Family::SD2Inpaint: return c.parameterization == "v" ? 768 : 512;
+    default: return 512;
+    }
+}
+
 fs::path findBundledModel(const std::string& which)
 {
     char buf[4096];

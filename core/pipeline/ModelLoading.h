@@ -31,6 +31,10 @@ struct LoadedModel {
 
 LoadedModel loadModel(const std::filesystem::path& path, const ModelLoadOptions& options = {});
 
+// The resolution a model was trained at (pixels per side): 64 for the bundled model, 512 for SD, 768 for SD2-v,
+// 256 for layout2img.
+int nativeResolution(const models::ModelConfig& config);
+
 // The bundled default model ("default" text-and-layout model, "default-sr" upscaler) next to the executable
 // (build tree: resources/models, install: share/latent-studio/models); throws InvalidInput when absent.
 std::filesystem::path findBundledModel(const std::string& which = "default");
