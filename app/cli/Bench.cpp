@@ -106,13 +106,13 @@ int runBench(const BenchOptions& o)
     std::shared_ptr<models::LatentModel> m;
     std::shared_ptr<const text::ClipTokenizer> tok;
     {
-        std::shared_ptr<io::WeightSource> wsrc = io::openWeights(path);
-        models::ModelConfig cfg = !o.random.empty() ? models::knownConfig(o.random) : models::detectConfig(*wsrc);
         if (!o.config.empty()) {
             auto lm = pipeline::loadModel(path, lo);
             m = lm.model;
             tok = lm.tokenizer;
         } else {
+            std::shared_ptr<io::WeightSource> wsrc = io::openWeights(path);
+            const models::ModelConfig cfg = !o.random.empty() ? models::knownConfig(o.random) : models::detectConfig(*wsrc);
             m = models::LatentModel::load(*wsrc, cfg, at::TensorOptions().dtype(dtype).device(device));
         }
     }

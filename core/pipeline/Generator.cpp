@@ -293,6 +293,12 @@ GenerationResult Generator::run(const GenerationRequest& r0, const StepCallback&
         auto acc = at::zeros({ 1, 3, outH, outW });
         auto wsum = at::zeros({ 1, 1, outH, outW });
         auto lrT = imageToTensor(lr);
+        float augSignal = 1.0f, augNoise = 0.0f; // SD x4: noise augmentation of the low-res image, its own schedule
+        if (x4) {
+            auto low = sampling::BetaSchedule::linear(m.config.lowScaleStart, m.config.lowScaleEnd, 1000);
+            augSignal = static_cast<float>(std::sqrt(low.alphasCumprod64[r.noiseLevel].item<double>()));
+            augNoise = static_cast<float>(std::sqrt(1 - low.alphasCumprod64[r.noiseLevel].item<double>()));
+        }
         NoiseSource noise(r.seed, 1);
         // One noise field for the whole image, so overlapping tiles start from the same noise.
         auto fullNoise = noise.draw({ m.config.firstStage.embedDim, roundUp(lr.height, mult), roundUp(lr.width, mult) }, at::TensorOptions());
@@ -306,11 +312,7 @@ GenerationResult Generator::run(const GenerationRequest& r0, const StepCallback&
                 crop = at::replication_pad2d(crop, { 0, pw - tw, 0, ph - th });
                 at::Tensor concat, labels;
                 if (x4) {
-                    auto low = sampling::BetaSchedule::linear(m.config.lowScaleStart, m.config.lowScaleEnd, 1000);
-                    const float sa = static_cast<float>(std::sqrt(low.alphasCumprod64[r.noiseLevel].item<double>()));
-                    const float so = static_cast<float>(std::sqrt(1 - low.alphasCumprod64[r.noiseLevel].item<double>()));
-                    auto augNoise = noise.draw({ 3, ph, pw }, at::TensorOptions());
-                    concat = sa * crop + so * augNoise;
+                    concat = augSignal * crop + augNoise * noise.draw({ 3, ph, pw }, at::TensorOptions());
                     labels = at::full({ 1 }, r.noiseLevel, at::TensorOptions().dtype(at::kLong));
                 } else {
                     concat = crop;

@@ -448,10 +448,9 @@ int runTraining(const TrainOptions& o0)
             // EMA weights are what ships.
             if (fs::exists(files.dir / "ema.safetensors")) {
                 io::SafeTensorsFile e(files.dir / "ema.safetensors");
-                std::vector<at::Tensor> params = trainable(*model->unet);
                 for (auto& p : model->unet->parameters())
                     p.set_requires_grad(true);
-                params = trainable(*model->unet);
+                std::vector<at::Tensor> params = trainable(*model->unet);
                 if (model->bert) {
                     for (auto& p : model->bert->parameters())
                         p.set_requires_grad(true);
