@@ -2,6 +2,7 @@
 
 #include "Canvas.h"
 #include "GenerationController.h"
+#include "Project.h"
 #include "PromptPanel.h"
 
 #include "io/ImageFile.h"
@@ -11,6 +12,9 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCloseEvent>
+#include <QJsonDocument>
+#include <QTimer>
 #include <QDateTime>
 #include <QDockWidget>
 #include <QFileDialog>
@@ -25,6 +29,10 @@
 #include <QStandardPaths>
 #include <QStatusBar>
 
+#include <csignal>
+#include <cerrno>
+#include <unistd.h>
+
 namespace ls::ui {
 
 MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
@@ -37,7 +45,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     , m_progress(new QProgressBar)
     , m_status(new QLabel)
 {
-    setWindowTitle(tr("Latent Studio"));
+    updateTitle();
     resize(1280, 820);
     setCentralWidget(m_canvas);
     auto* dock = new QDockWidget(tr("Prompt"), this);
@@ -64,6 +72,19 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         : options.historyDir;
     QDir().mkpath(hist);
     m_historyDir = QDir(hist);
+    const QString rec = options.recoveryDir.isEmpty()
+        ? QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/recovery")
+        : options.recoveryDir;
+    QDir().mkpath(rec);
+    m_recoveryBase = QDir(rec);
+    m_recoverySelf = m_recoveryBase.filePath(QString::number(::getpid()) + QStringLiteral(".lsproj"));
+    if (options.autosaveSeconds > 0) {
+        m_autosaveTimer = new QTimer(this);
+        m_autosaveTimer->setInterval(options.autosaveSeconds * 1000);
+        connect(m_autosaveTimer, &QTimer::timeout, this, [this] { autosaveNow(); });
+        m_autosaveTimer->start();
+    }
+    connect(m_canvas, &Canvas::changed, this, [this] { markChanged(); });
 
     // Menus and shortcuts.
     auto* file = menuBar()->addMenu(tr("&File"));
@@ -72,15 +93,39 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         if (!p.isEmpty())
             openImage(p);
     });
-    file->addAction(tr("&Save image as..."), QKeySequence::SaveAs, this, [this] {
-        const QString p = QFileDialog::getSaveFileName(this, tr("Save image"), QStringLiteral("image.png"), tr("PNG (*.png);;JPEG (*.jpg);;TIFF (*.tif);;EXR (*.exr);;WebP (*.webp)"));
+    file->addAction(tr("&Open project..."), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O), this, [this] {
+        const QString p = QFileDialog::getExistingDirectory(this, tr("Open project (a .lsproj folder)"));
+        if (!p.isEmpty())
+            openProject(p);
+    });
+    auto saveAs = [this] {
+        QString p = QFileDialog::getSaveFileName(this, tr("Save project"), QStringLiteral("untitled.lsproj"), tr("Latent Studio project (*.lsproj)"));
         if (p.isEmpty())
             return;
-        try {
-            ls::io::writeImage(p.toStdString(), fromQImage(m_canvas->image()));
-        } catch (const std::exception& e) {
-            QMessageBox::warning(this, tr("Save failed"), QString::fromStdString(e.what()));
+        if (!p.endsWith(QStringLiteral(".lsproj")))
+            p += QStringLiteral(".lsproj");
+        saveProjectTo(p);
+    };
+    file->addAction(tr("&Save project"), QKeySequence::Save, this, [this, saveAs] {
+        if (m_projectDir.isEmpty())
+            saveAs();
+        else
+            saveProjectTo(m_projectDir);
+    });
+    file->addAction(tr("Save project &as..."), QKeySequence::SaveAs, this, saveAs);
+    file->addSeparator();
+    file->addAction(tr("&Export image..."), QKeySequence(Qt::CTRL | Qt::Key_E), this, [this] {
+        // Every format the installed OpenImageIO writes, PNG first (PNG keeps the generation parameters).
+        QStringList filters;
+        for (const auto& [name, exts] : ls::io::writableImageFormats()) {
+            QStringList globs;
+            for (const auto& e : exts)
+                globs << QStringLiteral("*.") + QString::fromStdString(e);
+            filters << QStringLiteral("%1 (%2)").arg(QString::fromStdString(name).toUpper(), globs.join(QLatin1Char(' ')));
         }
+        const QString p = QFileDialog::getSaveFileName(this, tr("Export image"), QStringLiteral("image.png"), filters.join(QStringLiteral(";;")));
+        if (!p.isEmpty())
+            exportImage(p);
     });
     file->addAction(tr("Import settings from PNG..."), this, [this] {
         const QString p = QFileDialog::getOpenFileName(this, tr("Import settings"), QString(), tr("PNG (*.png)"));
@@ -128,10 +173,12 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     connect(m_controller, &GenerationController::modelLoaded, this, [this](const QString& path, const QString& family, int native) {
         m_modelReady = true;
         m_panel->setSize(native, native);
-        if (m_canvas->undoStack()->count() == 0 && m_canvas->image().width() != native) {
+        if (m_blankCanvas && m_canvas->image().width() != native) {
             QImage blank(native, native, QImage::Format_RGB888);
             blank.fill(QColor(245, 245, 240));
             m_canvas->setImage(blank, false);
+            m_blankCanvas = true; // still nothing of the user's
+            m_autosaveDirty = m_unsaved = false;
         }
         m_panel->setModelText(tr("%1 (%2)").arg(QFileInfo(path).fileName(), family));
         m_status->setText(tr("Model ready"));
@@ -214,6 +261,233 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
 
 MainWindow::~MainWindow() = default;
 
+void MainWindow::markChanged()
+{
+    m_blankCanvas = false;
+    m_autosaveDirty = true;
+    if (!m_unsaved) {
+        m_unsaved = true;
+        updateTitle();
+    }
+}
+
+void MainWindow::updateTitle()
+{
+    const QString name = m_projectDir.isEmpty() ? tr("Untitled") : QFileInfo(m_projectDir).completeBaseName();
+    setWindowTitle(tr("%1%2 - Latent Studio").arg(name, m_unsaved ? QStringLiteral(" *") : QString()));
+}
+
+ProjectData MainWindow::currentProject() const
+{
+    ProjectData d;
+    d.image = m_canvas->image();
+    if (!m_canvas->maskIsEmpty())
+        d.mask = m_canvas->mask();
+    d.boxes = m_canvas->boxes();
+    try {
+        const auto req = m_panel->request(false, false).toJson().dump();
+        d.panel = QJsonObject { { QStringLiteral("mode"), m_panel->modeName() },
+            { QStringLiteral("request"), QJsonDocument::fromJson(QByteArray::fromStdString(req)).object() } };
+    } catch (const std::exception&) {
+        d.panel = QJsonObject { { QStringLiteral("mode"), m_panel->modeName() } };
+    }
+    for (int i = 0; i < m_history->count(); ++i) {
+        const QListWidgetItem* item = m_history->item(i);
+        d.history.push_back({ item->data(Qt::UserRole + 2).toString(), item->toolTip(), item->data(Qt::UserRole + 1).toString() });
+    }
+    return d;
+}
+
+void MainWindow::applyProject(const ProjectData& d)
+{
+    m_canvas->setPreview({});
+    if (!d.image.isNull())
+        m_canvas->setImage(d.image.convertToFormat(QImage::Format_RGB888), false);
+    QImage mask = d.mask;
+    if (mask.isNull()) {
+        mask = QImage(m_canvas->image().size(), QImage::Format_Grayscale8);
+        mask.fill(0);
+    }
+    m_canvas->setMask(mask, false);
+    m_canvas->setBoxes(d.boxes, false);
+    m_canvas->undoStack()->clear();
+    const QJsonValue req = d.panel.value(QStringLiteral("request"));
+    if (req.isObject()) {
+        try {
+            m_panel->applyRequest(ls::pipeline::GenerationRequest::fromJson(
+                nlohmann::json::parse(QJsonDocument(req.toObject()).toJson(QJsonDocument::Compact).toStdString())));
+        } catch (const std::exception& e) {
+            m_status->setText(tr("Project settings not applied: %1").arg(QString::fromStdString(e.what())));
+        }
+    }
+    if (d.panel.contains(QStringLiteral("mode")))
+        m_panel->setMode(d.panel.value(QStringLiteral("mode")).toString());
+    m_history->clear();
+    for (auto it = d.history.crbegin(); it != d.history.crend(); ++it) // stored newest first; insertItem(0) reverses
+        addHistoryItem(QImage(it->file), it->parameters, it->settings, it->file);
+    m_blankCanvas = false;
+}
+
+bool MainWindow::saveProjectTo(const QString& dir)
+{
+    try {
+        saveProject(dir, currentProject());
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Project not saved"), QString::fromStdString(e.what()));
+        return false;
+    }
+    m_projectDir = dir;
+    m_unsaved = false;
+    updateTitle();
+    m_status->setText(tr("Saved %1").arg(dir));
+    return true;
+}
+
+bool MainWindow::openProject(const QString& dir)
+{
+    ProjectData d;
+    try {
+        d = loadProject(dir); // checks everything before the canvas is touched
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot open project"), QString::fromStdString(e.what()));
+        return false;
+    }
+    applyProject(d);
+    m_projectDir = dir;
+    m_unsaved = false;
+    m_autosaveDirty = true;
+    updateTitle();
+    m_status->setText(tr("Opened %1").arg(dir));
+    return true;
+}
+
+bool MainWindow::exportImage(const QString& path)
+{
+    // The newest history entry whose picture is the canvas carries its parameters along.
+    std::map<std::string, std::string> meta;
+    for (int i = 0; i < m_history->count(); ++i) {
+        const QListWidgetItem* item = m_history->item(i);
+        if (item->data(Qt::UserRole).value<QImage>().convertToFormat(QImage::Format_RGB888) == m_canvas->image().convertToFormat(QImage::Format_RGB888)) {
+            meta = { { "parameters", item->toolTip().toStdString() }, { "latent_studio", item->data(Qt::UserRole + 1).toString().toStdString() } };
+            break;
+        }
+    }
+    try {
+        ls::io::writeImage(path.toStdString(), fromQImage(m_canvas->image()), meta);
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Export failed"), QString::fromStdString(e.what()));
+        return false;
+    }
+    m_status->setText(tr("Exported %1").arg(path));
+    return true;
+}
+
+bool MainWindow::autosaveNow()
+{
+    const QByteArray panel = QJsonDocument(currentProject().panel).toJson(QJsonDocument::Compact);
+    if (!m_autosaveDirty && panel == m_savedPanel)
+        return true;
+    if (m_blankCanvas && m_history->count() == 0 && m_savedPanel.isEmpty() && !m_autosaveDirty) {
+        m_savedPanel = panel; // nothing of the user's yet
+        return true;
+    }
+    try {
+        saveProject(m_recoverySelf, currentProject());
+    } catch (const std::exception& e) {
+        m_status->setText(tr("Autosave failed: %1").arg(QString::fromStdString(e.what())));
+        return false;
+    }
+    m_autosaveDirty = false;
+    m_savedPanel = panel;
+    Q_EMIT autosaved(m_recoverySelf);
+    return true;
+}
+
+QString MainWindow::recoveryCandidate() const
+{
+    QString best;
+    QDateTime newest;
+    for (const QFileInfo& fi : m_recoveryBase.entryInfoList({ QStringLiteral("*.lsproj") }, QDir::Dirs | QDir::NoDotAndDotDot)) {
+        bool ok = false;
+        const qint64 pid = fi.completeBaseName().toLongLong(&ok);
+        if (!ok || pid == ::getpid())
+            continue;
+        if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)
+            continue; // that instance is still running
+        const QFileInfo json(QDir(fi.filePath()).filePath(QStringLiteral("project.json")));
+        if (!json.exists())
+            continue;
+        if (best.isEmpty() || json.lastModified() > newest) {
+            best = fi.filePath();
+            newest = json.lastModified();
+        }
+    }
+    return best;
+}
+
+bool MainWindow::restoreRecovery(const QString& dir)
+{
+    ProjectData d;
+    try {
+        d = loadProject(dir);
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot restore"), QString::fromStdString(e.what()));
+        return false;
+    }
+    applyProject(d);
+    m_projectDir.clear();
+    m_unsaved = true;
+    m_autosaveDirty = true;
+    updateTitle();
+    // From now on it lives in this instance's autosave; the crashed one is kept until that is written.
+    if (autosaveNow())
+        QDir(dir).removeRecursively();
+    m_status->setText(tr("Restored the autosaved work"));
+    return true;
+}
+
+void MainWindow::declineRecovery(const QString& dir)
+{
+    const QString aside = m_recoveryBase.filePath(QStringLiteral("declined-") + QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss-"))
+        + QFileInfo(dir).fileName());
+    QDir().rename(dir, aside);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    if (m_unsaved && !m_blankCanvas && m_options.askOnClose) {
+        const auto answer = QMessageBox::question(this, tr("Unsaved changes"), tr("Save the project before closing?"),
+            QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
+        if (answer == QMessageBox::Cancel) {
+            event->ignore();
+            return;
+        }
+        if (answer == QMessageBox::Save) {
+            QString p = m_projectDir;
+            if (p.isEmpty()) {
+                p = QFileDialog::getSaveFileName(this, tr("Save project"), QStringLiteral("untitled.lsproj"), tr("Latent Studio project (*.lsproj)"));
+                if (p.isEmpty()) {
+                    event->ignore();
+                    return;
+                }
+                if (!p.endsWith(QStringLiteral(".lsproj")))
+                    p += QStringLiteral(".lsproj");
+            }
+            if (!saveProjectTo(p)) {
+                event->ignore();
+                return;
+            }
+        }
+    }
+    if (!m_unsaved || m_options.askOnClose)
+        QDir(m_recoverySelf).removeRecursively(); // a clean exit: nothing to recover
+    else
+        autosaveNow(); // closed without being asked: keep the work for the next start
+    m_controller->clearQueue();
+    m_controller->cancelCurrent();
+    QMainWindow::closeEvent(event);
+}
+
 void MainWindow::loadModel(const QString& path)
 {
     m_modelReady = false;
@@ -231,6 +505,7 @@ bool MainWindow::openImage(const QString& path)
     try {
         auto img = ls::io::readImage(path.toStdString());
         m_canvas->setImage(toQImage(img.image));
+        markChanged();
         if (img.metadata.count("parameters") || img.metadata.count("latent_studio"))
             importSettings(path);
         m_status->setText(tr("Opened %1").arg(path));
@@ -301,15 +576,21 @@ void MainWindow::addHistory(const QImage& image, const QString& parameters, cons
     } catch (const std::exception& e) {
         m_status->setText(tr("Could not save to history: %1").arg(QString::fromStdString(e.what())));
     }
+    addHistoryItem(image, parameters, settings, m_historyDir.filePath(name));
+    markChanged();
+    auto j = nlohmann::json::parse(settings.toStdString(), nullptr, false);
+    if (!j.is_discarded() && j.contains("seed"))
+        m_panel->setLastSeed(j["seed"].get<qint64>());
+}
+
+void MainWindow::addHistoryItem(const QImage& image, const QString& parameters, const QString& settings, const QString& file)
+{
     auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(image.scaled(96, 96, Qt::KeepAspectRatio, Qt::SmoothTransformation))), QString());
     item->setToolTip(parameters);
     item->setData(Qt::UserRole, image);
     item->setData(Qt::UserRole + 1, settings);
-    item->setData(Qt::UserRole + 2, m_historyDir.filePath(name));
+    item->setData(Qt::UserRole + 2, file);
     m_history->insertItem(0, item);
-    auto j = nlohmann::json::parse(settings.toStdString(), nullptr, false);
-    if (!j.is_discarded() && j.contains("seed"))
-        m_panel->setLastSeed(j["seed"].get<qint64>());
 }
 
 void MainWindow::editBox(int index)

@@ -1,13 +1,14 @@
 #pragma once
 // The main window: canvas in the middle, prompt panel on the right, results history at the bottom, progress in the
 // status bar. Generation runs through GenerationController; the window never blocks on the engine.
-#include <QMainWindow>
 #include <QDir>
+#include <QMainWindow>
 
 class QLabel;
 class QListWidget;
 class QListWidgetItem;
 class QProgressBar;
+class QTimer;
 
 namespace ls::ui {
 
@@ -20,7 +21,12 @@ struct StartupOptions {
     QString config;
     QString vocabulary;
     QString historyDir; // empty: ~/.local/share/latent-studio/history
+    QString recoveryDir; // empty: ~/.local/share/latent-studio/recovery (one folder per running instance)
+    int autosaveSeconds = 30; // 0: no autosave
+    bool askOnClose = true;   // offer to save a changed project when the window closes
 };
+
+struct ProjectData;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -37,10 +43,31 @@ public:
     void cancel();
     int currentJob() const { return m_job; }
 
+    // Projects (a "<name>.lsproj" folder, see Project.h). Failures are reported and change nothing.
+    bool saveProjectTo(const QString& dir);
+    bool openProject(const QString& dir);
+    QString projectPath() const { return m_projectDir; }
+    bool exportImage(const QString& path);
+    // Autosave into this instance's recovery folder; true when written (or nothing to write).
+    bool autosaveNow();
+    // The newest autosave left by an instance that is no longer running (a crash), or empty.
+    QString recoveryCandidate() const;
+    bool restoreRecovery(const QString& dir); // loads it, then keeps it only as this instance's autosave
+    void declineRecovery(const QString& dir); // set aside (renamed, never deleted) so it is not offered again
+
 Q_SIGNALS:
     void generationDone(int jobId, bool ok);
+    void autosaved(const QString& dir);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
 
 private:
+    ProjectData currentProject() const;
+    void applyProject(const ProjectData& d);
+    void addHistoryItem(const QImage& image, const QString& parameters, const QString& settings, const QString& file);
+    void markChanged();
+    void updateTitle();
     void loadModel(const QString& path);
     void addHistory(const QImage& image, const QString& parameters, const QString& settings);
     void editBox(int index);
@@ -56,6 +83,12 @@ private:
     QDir m_historyDir;
     int m_job = 0;
     bool m_modelReady = false;
+    QString m_projectDir;
+    QDir m_recoveryBase;
+    QString m_recoverySelf;
+    QTimer* m_autosaveTimer = nullptr;
+    bool m_unsaved = false, m_autosaveDirty = false, m_blankCanvas = true;
+    QByteArray m_savedPanel;
 };
 
 } // namespace ls::ui

@@ -106,13 +106,18 @@ int runBench(const BenchOptions& o)
     std::shared_ptr<models::LatentModel> m;
     std::shared_ptr<const text::ClipTokenizer> tok;
     {
-        if (!o.config.empty()) {
+        if (o.random.empty()) {
+            // A user file or the bundled model: the normal loading path (config beside the file, --config, detection).
             auto lm = pipeline::loadModel(path, lo);
             m = lm.model;
             tok = lm.tokenizer;
+            if (device.is_cuda()) {
+                m->forEachTensor([&](const std::string&, at::Tensor& t) { t.set_data(t.to(device)); });
+                m->options = m->options.device(device);
+            }
         } else {
             std::shared_ptr<io::WeightSource> wsrc = io::openWeights(path);
-            const models::ModelConfig cfg = !o.random.empty() ? models::knownConfig(o.random) : models::detectConfig(*wsrc);
+            const models::ModelConfig cfg = models::knownConfig(o.random);
             m = models::LatentModel::load(*wsrc, cfg, at::TensorOptions().dtype(dtype).device(device));
         }
     }
@@ -123,7 +128,12 @@ int runBench(const BenchOptions& o)
     // Text encoding: the vocabulary when given, else a fixed id sequence of a typical prompt length.
     t0 = Clock::now();
     at::Tensor cond, uncond;
-    if (m->clip || m->openclip) {
+    if (m->bert) {
+        pipeline::Conditioner cd(*m, nullptr);
+        cond = m->config.family == models::Family::Synthetic ? cd.encodeWorld("a large red circle at the top left and a small blue square at the bottom")
+                                                             : m->bert(at::zeros({ 1, 77 }, at::TensorOptions().dtype(at::kLong)).to(device));
+        uncond = m->config.family == models::Family::Synthetic ? cd.encodeWorld("") : cond.clone();
+    } else if (m->clip || m->openclip) {
         if (!o.vocab.empty() && !tok)
             tok = std::make_shared<text::ClipTokenizer>(text::ClipTokenizer::find({ o.vocab }));
         if (tok) {

@@ -116,6 +116,7 @@ int run(int argc, char** argv)
     trainCmd->add_option("--device", trainOpts.device, "cpu or cuda")->check(CLI::IsMember({ "cpu", "cuda" }));
     trainCmd->add_option("--seed", trainOpts.seed, "Seed");
     trainCmd->add_option("--save-every", trainOpts.saveEvery, "Checkpoint every N steps");
+    trainCmd->add_option("--dataset", trainOpts.dataset, "diffusion/sr: training scenes, encoded once and cached in the work folder (default 32768)");
     trainCmd->add_option("--threads", trainThreads, "CPU threads");
     trainCmd->add_flag("--resume", trainOpts.resume, "Continue from the stage's last checkpoint");
     trainCmd->add_option("--bundle-to", bundleTo, "bundle: destination folder (resources/models)");
@@ -125,7 +126,7 @@ int run(int argc, char** argv)
     int evalThreads = 0;
     auto* evalCmd = app.add_subcommand("eval", "Score the bundled model (or MODEL) on held-out scenes with the synthetic world's detector");
     evalCmd->add_option("model", evalModel, "Model (default: the bundled one)");
-    evalCmd->add_option("--task", evalOpts.task, "txt2img | layout | inpaint | upscale")->required()->check(CLI::IsMember({ "txt2img", "layout", "inpaint", "upscale" }));
+    evalCmd->add_option("--task", evalOpts.task, "txt2img | layout | inpaint | upscale | autoencoder (first-stage round trip)")->required()->check(CLI::IsMember({ "txt2img", "layout", "inpaint", "upscale", "autoencoder" }));
     evalCmd->add_option("--n", evalOpts.n, "Held-out samples");
     evalCmd->add_option("--seed", evalOpts.seed, "Seed");
     evalCmd->add_option("--steps", evalOpts.steps, "Sampling steps");

@@ -6,7 +6,11 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QDateTime>
+#include <QFileInfo>
 #include <QIcon>
+#include <QLocale>
+#include <QMessageBox>
 #include <QPainter>
 #include <QTimer>
 
@@ -44,15 +48,20 @@ int main(int argc, char** argv)
     QCommandLineOption maskRect(QStringLiteral("mask-rect"), QStringLiteral("Paint a mask rectangle x,y,w,h"), QStringLiteral("rect"));
     QCommandLineOption noGenerate(QStringLiteral("no-generate"), QStringLiteral("With --screenshot: do not generate"));
     parser.addOptions({ model, config, vocab, shot, prompt, boxes, maskRect, noGenerate });
-    parser.addPositionalArgument(QStringLiteral("image"), QStringLiteral("Image to open"));
+    parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("Image or project (.lsproj folder) to open"));
     parser.process(app);
     ls::ui::StartupOptions o;
     o.model = parser.value(model);
     o.config = parser.value(config);
     o.vocabulary = parser.value(vocab);
     ls::ui::MainWindow w(o);
-    if (!parser.positionalArguments().isEmpty())
-        w.openImage(parser.positionalArguments().first());
+    if (!parser.positionalArguments().isEmpty()) {
+        const QString arg = parser.positionalArguments().first();
+        if (QFileInfo(arg).isDir())
+            w.openProject(arg);
+        else
+            w.openImage(arg);
+    }
     if (parser.isSet(prompt))
         w.promptPanel()->setPrompt(parser.value(prompt));
     if (parser.isSet(boxes)) {
@@ -75,6 +84,23 @@ int main(int argc, char** argv)
         w.canvas()->setMask(m, false);
     }
     w.show();
+    if (!parser.isSet(shot)) {
+        // An instance that did not exit cleanly left its autosave: offer it back, never drop it silently.
+        const QString recovered = w.recoveryCandidate();
+        if (!recovered.isEmpty()) {
+            QTimer::singleShot(0, &w, [&w, recovered] {
+                const QDateTime when = QFileInfo(recovered + QStringLiteral("/project.json")).lastModified();
+                const auto answer = QMessageBox::question(&w, QObject::tr("Restore unsaved work?"),
+                    QObject::tr("Latent Studio did not close properly. Restore the work autosaved at %1?\n"
+                                "(If you choose No it is kept in %2.)")
+                        .arg(QLocale().toString(when, QLocale::ShortFormat), QFileInfo(recovered).absolutePath()));
+                if (answer == QMessageBox::Yes)
+                    w.restoreRecovery(recovered);
+                else
+                    w.declineRecovery(recovered);
+            });
+        }
+    }
     if (parser.isSet(shot)) {
         const QString out = parser.value(shot);
         auto save = [&w, out] {

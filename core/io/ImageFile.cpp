@@ -217,6 +217,38 @@ bool hasImageLibrary()
 #endif
 }
 
+std::vector<std::pair<std::string, std::vector<std::string>>> writableImageFormats()
+{
+    std::vector<std::pair<std::string, std::vector<std::string>>> out { { "png", { "png" } } };
+#ifdef LS_WITH_OIIO
+    // "tiff:tif,tiff;png:png;..." for every plugin; keep those that can create an ImageOutput.
+    const std::string list = OIIO::get_string_attribute("extension_list");
+    size_t pos = 0;
+    while (pos < list.size()) {
+        size_t end = list.find(';', pos);
+        if (end == std::string::npos)
+            end = list.size();
+        const std::string entry = list.substr(pos, end - pos);
+        pos = end + 1;
+        const size_t colon = entry.find(':');
+        if (colon == std::string::npos || entry.compare(0, colon, "png") == 0)
+            continue;
+        const std::string name = entry.substr(0, colon);
+        std::vector<std::string> exts;
+        std::stringstream es(entry.substr(colon + 1));
+        for (std::string e; std::getline(es, e, ',');)
+            if (!e.empty())
+                exts.push_back(e);
+        if (exts.empty() || name == "null" || name == "term" || name == "iv")
+            continue;
+        auto probe = OIIO::ImageOutput::create("probe." + exts.front());
+        if (probe && probe->supports("alpha") >= 0) // creatable writer
+            out.emplace_back(name, exts);
+    }
+#endif
+    return out;
+}
+
 ImageWithMetadata readImage(const fs::path& path)
 {
     const std::string where = path.string();

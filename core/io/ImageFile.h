@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ls::io {
 
@@ -25,5 +27,9 @@ std::string encodePng(const Image& image, const std::map<std::string, std::strin
 ImageWithMetadata decodePng(const std::string& bytes, const std::string& where);
 
 bool hasImageLibrary(); // true when OpenImageIO is built in
+
+// Formats writeImage can write here, as (format name, extensions without dots), PNG first: what the installed
+// OpenImageIO has writers for (8-bit RGB), or PNG alone without it.
+std::vector<std::pair<std::string, std::vector<std::string>>> writableImageFormats();
 
 } // namespace ls::io

@@ -40,8 +40,8 @@ json runEvaluation(const EvalOptions& o)
 {
     torch::NoGradGuard ng;
     const bool up = o.task == "upscale";
-    if (o.task != "txt2img" && o.task != "layout" && o.task != "inpaint" && !up)
-        fail(ErrorKind::InvalidInput, "eval: --task must be txt2img, layout, inpaint or upscale");
+    if (o.task != "txt2img" && o.task != "layout" && o.task != "inpaint" && o.task != "autoencoder" && !up)
+        fail(ErrorKind::InvalidInput, "eval: --task must be txt2img, layout, inpaint, upscale or autoencoder");
     if (o.n <= 0)
         fail(ErrorKind::InvalidInput, "eval: --n must be positive");
     const fs::path modelPath = o.model.empty() ? pipeline::findBundledModel(up ? "default-sr" : "default") : o.model;
@@ -69,7 +69,26 @@ json runEvaluation(const EvalOptions& o)
         if (o.onProgress)
             o.onProgress(done, o.n);
     };
-    if (o.task == "txt2img") {
+    if (o.task == "autoencoder") {
+        // The first stage alone: encode and decode held-out scenes; every object must survive the round trip.
+        int found = 0, objects = 0;
+        double p = 0;
+        for (int i = 0; i < o.n; ++i) {
+            Scene s = makeScene(Split::HeldOut, o.seed * 100003 + 31 + static_cast<uint64_t>(i), 1, 3);
+            Image img = render(s);
+            Image rec = pipeline::tensorToImage(lm.model->decodeLatent(lm.model->encodeImage(pipeline::imageToTensor(img))));
+            dump("autoencoder-" + std::to_string(i) + ".png", rec);
+            auto dets = detect(rec);
+            for (const auto& obj : s.objects) {
+                ++objects;
+                found += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return matches(d, obj, true) && d.size == obj.size; });
+            }
+            p += psnr(pixels(rec), pixels(img));
+            progress();
+        }
+        metrics["object_accuracy"] = objects ? found / double(objects) : 0.0;
+        metrics["psnr_db"] = p / o.n;
+    } else if (o.task == "txt2img") {
         int one = 0, oneN = 0, two = 0, twoN = 0;
         for (int i = 0; i < o.n; ++i) {
             const int objects = i % 2 == 0 ? 1 : 2;

@@ -241,6 +241,60 @@ struct Ema {
     }
 };
 
+// The diffusion stages train on a fixed set of training scenes whose latents (and, for sr, low-resolution images)
+// are computed once: the frozen encoder would otherwise cost as much per step as the UNet. Cached in the stage folder
+// so that a resumed run does not encode again.
+struct LatentSet {
+    at::Tensor z;  // [N, 4, 16, 16], scaled
+    at::Tensor lr; // sr: [N, 3, 16, 16] in [-1, 1]
+    uint64_t first = 0;
+    std::vector<Scene> scenes;
+};
+
+LatentSet latentSet(models::LatentModel& model, double scale, int count, bool sr, const fs::path& cacheFile, uint64_t first,
+    const at::Device& device, const std::function<void(const std::string&)>& log)
+{
+    torch::NoGradGuard ng;
+    LatentSet set;
+    set.first = first;
+    for (int i = 0; i < count; ++i)
+        set.scenes.push_back(makeScene(Split::Train, first + static_cast<uint64_t>(i)));
+    if (fs::exists(cacheFile)) {
+        io::SafeTensorsFile f(cacheFile);
+        auto z = f.load("z");
+        if (z.size(0) == count && std::abs(f.load("scale").item<double>() - scale) < 1e-9) {
+            set.z = z.to(device);
+            if (sr)
+                set.lr = f.load("lr").to(device);
+            log("using cached latents " + cacheFile.string());
+            return set;
+        }
+    }
+    std::vector<at::Tensor> zs, lrs;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < count; i += 128) {
+        const int n = std::min(128, count - i);
+        std::vector<at::Tensor> imgs;
+        for (int k = 0; k < n; ++k)
+            imgs.push_back(pipeline::imageToTensor(render(set.scenes[static_cast<size_t>(i + k)])));
+        auto x = at::cat(imgs).to(device);
+        zs.push_back(model.firstStage->encode(x) * scale);
+        if (sr)
+            lrs.push_back(at::avg_pool2d(x, { 4, 4 }));
+        if ((i / 128) % 32 == 0)
+            log("encoding training scenes " + std::to_string(i + n) + "/" + std::to_string(count) + " ("
+                + std::to_string(static_cast<int>(std::chrono::duration<double>(Clock::now() - t0).count())) + " s)");
+    }
+    set.z = at::cat(zs);
+    std::vector<std::pair<std::string, at::Tensor>> t { { "z", set.z.cpu() }, { "scale", at::tensor({ scale }, at::kDouble) } };
+    if (sr) {
+        set.lr = at::cat(lrs);
+        t.emplace_back("lr", set.lr.cpu());
+    }
+    io::writeSafeTensors(cacheFile, t);
+    return set;
+}
+
 } // namespace
 
 int runTraining(const TrainOptions& o0)
@@ -278,6 +332,8 @@ int runTraining(const TrainOptions& o0)
             loadInto(*ae, w, "");
             if (fs::exists(aeFiles.optimizer()))
                 torch::load(opt, aeFiles.optimizer().string());
+            for (auto& g : opt.param_groups()) // the saved state carries the old rate; --lr wins
+                static_cast<torch::optim::AdamWOptions&>(g.options()).lr(o.lr > 0 ? o.lr : 1e-3);
             start = readStep(aeFiles);
             o.log("resuming autoencoder at step " + std::to_string(start));
         }
@@ -373,28 +429,32 @@ int runTraining(const TrainOptions& o0)
         }
         auto acp = model->schedule.alphasCumprod.to(device);
         auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed * 977 + start);
-        uint64_t cursor = static_cast<uint64_t>(start) * batch + (sr ? 500000000ull : 0);
+        const int count = o.dataset > 0 ? o.dataset : 32768;
+        const LatentSet data = latentSet(*model, scale, count, sr, files.dir / "latents.safetensors", sr ? 500000000ull : 0, device, o.log);
         Progress pr { o.log, o.stage, steps, Clock::now(), start };
-        const double baseLr = o.lr > 0 ? o.lr : 5e-4;
+        const double baseLr = o.lr > 0 ? o.lr : 1e-3;
         for (int step = start + 1; step <= steps; ++step) {
-            auto b = makeBatch(cursor, batch);
-            at::Tensor z0, concat, ctx;
-            {
-                torch::NoGradGuard ng;
-                auto x = b.images.to(device);
-                z0 = model->firstStage->encode(x) * scale;
-                if (sr)
-                    concat = at::avg_pool2d(x, { 4, 4 });
-            }
-            if (!sr)
-                ctx = model->bert(conditionTokens(b.scenes, gen, true).to(device));
+            auto idx = at::randint(0, count, { batch }, gen, at::TensorOptions().dtype(at::kLong));
+            std::vector<Scene> scenes;
+            for (int k = 0; k < batch; ++k)
+                scenes.push_back(data.scenes[static_cast<size_t>(idx[k].item<int64_t>())]);
+            idx = idx.to(device);
+            at::Tensor z0 = data.z.index_select(0, idx), concat, ctx;
+            if (sr)
+                concat = data.lr.index_select(0, idx);
+            else
+                ctx = model->bert(conditionTokens(scenes, gen, true).to(device));
             auto t = at::randint(0, 1000, { batch }, gen, at::TensorOptions().dtype(at::kLong)).to(device);
             auto noise = at::randn(z0.sizes(), gen, at::TensorOptions().dtype(at::kFloat)).to(device);
             auto a = acp.index_select(0, t).view({ -1, 1, 1, 1 });
             auto xt = a.sqrt() * z0 + (1 - a).sqrt() * noise;
             auto in = sr ? at::cat({ xt, concat }, 1) : xt;
             auto pred = model->unet(in, t, ctx);
-            auto l = (pred - noise).pow(2).mean();
+            // Min-SNR-5 weighting (Hang et al. 2023): the nearly clean timesteps, which carry no layout or colour
+            // decisions, stop dominating the eps loss; converges several times faster.
+            auto snr = (a / (1 - a)).view({ -1 });
+            auto weight = at::clamp_max(snr, 5.0) / snr;
+            auto l = ((pred - noise).pow(2).mean({ 1, 2, 3 }) * weight).mean();
             // Linear warm-up, then cosine decay to 10%.
             const double warm = std::min(1.0, step / 200.0);
             const double cosine = 0.55 + 0.45 * std::cos(M_PI * step / static_cast<double>(steps));

@@ -25,6 +25,7 @@ struct TrainOptions {
     bool resume = false;
     uint64_t seed = 1;
     int saveEvery = 250;
+    int dataset = 0;              // diffusion/sr: training scenes encoded once and cached (0 = default 32768)
     std::filesystem::path bundleTo; // bundle: resources/models
     std::function<void(const std::string&)> log; // progress lines (stderr by default)
 };

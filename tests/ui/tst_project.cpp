@@ -1,0 +1,249 @@
+// Projects and recovery: a project round-trips canvas, mask, boxes, prompt settings and history; a corrupt project
+// gives an error naming the file and is left untouched (and the open canvas too); an app killed with SIGKILL in the
+// middle of work is restored from its autosave with canvas, mask, boxes, prompt and history.
+#include "Canvas.h"
+#include "GenerationController.h"
+#include "MainWindow.h"
+#include "Project.h"
+#include "PromptPanel.h"
+
+#include <QListWidget>
+#include <QPainter>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest/QtTest>
+
+#include <csignal>
+
+using namespace ls::ui;
+
+namespace {
+
+QImage testImage(int w, int h)
+{
+    QImage img(w, h, QImage::Format_RGB888);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+            img.setPixelColor(x, y, QColor((x * 4) % 256, (y * 4) % 256, (x + y) % 256));
+    return img;
+}
+
+QImage rectMask(int w, int h, QRect r)
+{
+    QImage m(w, h, QImage::Format_Grayscale8);
+    m.fill(0);
+    QPainter p(&m);
+    p.fillRect(r, Qt::white);
+    return m;
+}
+
+StartupOptions options(const QString& root)
+{
+    StartupOptions o;
+    o.historyDir = root + QStringLiteral("/history");
+    o.recoveryDir = root + QStringLiteral("/recovery");
+    o.autosaveSeconds = 1;
+    o.askOnClose = false;
+    return o;
+}
+
+bool sameImage(const QImage& a, const QImage& b)
+{
+    return a.convertToFormat(QImage::Format_RGB888) == b.convertToFormat(QImage::Format_RGB888);
+}
+
+// The child: real work in a real window (one generation on the bundled model, a painted mask, boxes, a prompt), then
+// it waits for an autosave that contains all of it, says so, and idles until the parent kills it.
+int childMain(int argc, char** argv, const QString& root)
+{
+    QApplication app(argc, argv);
+    MainWindow w(options(root));
+    w.show();
+    QObject::connect(w.controller(), &GenerationController::modelLoaded, &w, [&w] {
+        w.promptPanel()->setPrompt(QStringLiteral("a large red circle at the top left"));
+        w.promptPanel()->setSeed(7);
+        w.generate();
+    });
+    QObject::connect(w.controller(), &GenerationController::modelFailed, &app, [](const QString& m) {
+        std::fprintf(stdout, "FAILED %s\n", qPrintable(m));
+        std::fflush(stdout);
+        std::_Exit(3);
+    });
+    bool edited = false;
+    QObject::connect(&w, &MainWindow::generationDone, &w, [&w, &edited](int, bool ok) {
+        if (!ok) {
+            std::fprintf(stdout, "FAILED generation\n");
+            std::fflush(stdout);
+            std::_Exit(3);
+        }
+        const QSize s = w.canvas()->image().size();
+        w.canvas()->setMask(rectMask(s.width(), s.height(), QRect(10, 12, 20, 16))); // an undoable user edit
+        w.canvas()->setBoxes({ { QRectF(4, 5, 30, 20), QStringLiteral("blue square") }, { QRectF(30, 30, 20, 20), QStringLiteral("red circle") } });
+        w.promptPanel()->setPrompt(QStringLiteral("a small blue square at the bottom"));
+        edited = true;
+    });
+    QObject::connect(&w, &MainWindow::autosaved, &w, [&edited](const QString& dir) {
+        if (!edited)
+            return;
+        std::fprintf(stdout, "AUTOSAVED %s\n", qPrintable(dir));
+        std::fflush(stdout);
+    });
+    return app.exec();
+}
+
+} // namespace
+
+class TestProject : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void roundTrip()
+    {
+        QTemporaryDir tmp;
+        const QString hist = tmp.filePath(QStringLiteral("outside.png"));
+        QVERIFY(testImage(32, 32).save(hist));
+        ProjectData d;
+        d.image = testImage(64, 48);
+        d.mask = rectMask(64, 48, QRect(3, 4, 10, 12));
+        d.boxes = { { QRectF(1.5, 2, 10, 20), QStringLiteral("red circle") } };
+        d.panel = QJsonObject { { QStringLiteral("mode"), QStringLiteral("Inpaint") } };
+        d.history = { { hist, QStringLiteral("a prompt\nSteps: 20"), QStringLiteral("{\"seed\": 3}") } };
+        const QString dir = tmp.filePath(QStringLiteral("p.lsproj"));
+        saveProject(dir, d);
+        const ProjectData e = loadProject(dir);
+        QVERIFY(sameImage(e.image, d.image));
+        QCOMPARE(e.mask.convertToFormat(QImage::Format_Grayscale8), d.mask);
+        QCOMPARE(e.boxes, d.boxes);
+        QCOMPARE(e.panel, d.panel);
+        QCOMPARE(e.history.size(), 1);
+        QVERIFY(e.history[0].file.startsWith(dir)); // copied into the project
+        QVERIFY(sameImage(QImage(e.history[0].file), testImage(32, 32)));
+        QCOMPARE(e.history[0].parameters, d.history[0].parameters);
+        // No temporary files left behind by the atomic writes.
+        for (const QString& f : QDir(dir).entryList(QDir::Files))
+            QVERIFY2(f == QStringLiteral("project.json") || f.endsWith(QStringLiteral(".png")), qPrintable(f));
+    }
+
+    void corruptProjectIsReportedAndUntouched_data()
+    {
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("not json") << QByteArray("{\"format\": \"latent-studio-project\", ") << QStringLiteral("JSON");
+        QTest::newRow("wrong format") << QByteArray("{\"format\": \"other\", \"version\": 1}") << QStringLiteral("format");
+        QTest::newRow("future version") << QByteArray("{\"format\": \"latent-studio-project\", \"version\": 99}") << QStringLiteral("version");
+        QTest::newRow("bad box") << QByteArray("{\"format\": \"latent-studio-project\", \"version\": 1, \"boxes\": [{\"x\": 1, \"y\": 2, \"w\": -3, \"h\": 4}]}")
+                                 << QStringLiteral("boxes[0]");
+        QTest::newRow("escaping history") << QByteArray("{\"format\": \"latent-studio-project\", \"version\": 1, \"history\": [{\"file\": \"../../etc/passwd\"}]}")
+                                          << QStringLiteral("history[0].file");
+        QTest::newRow("missing history image") << QByteArray("{\"format\": \"latent-studio-project\", \"version\": 1, \"history\": [{\"file\": \"history/gone.png\"}]}")
+                                               << QStringLiteral("history image missing");
+    }
+
+    void corruptProjectIsReportedAndUntouched()
+    {
+        QFETCH(QByteArray, json);
+        QFETCH(QString, expected);
+        QTemporaryDir tmp;
+        const QString dir = tmp.filePath(QStringLiteral("bad.lsproj"));
+        QDir().mkpath(dir);
+        QFile f(dir + QStringLiteral("/project.json"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(json);
+        f.close();
+        try {
+            loadProject(dir);
+            QFAIL("a corrupt project was accepted");
+        } catch (const ProjectError& e) {
+            const QString msg = QString::fromUtf8(e.what());
+            QVERIFY2(msg.contains(expected), qPrintable(msg));
+            QVERIFY2(msg.contains(dir), qPrintable(msg)); // names the file
+        }
+        QFile again(dir + QStringLiteral("/project.json"));
+        QVERIFY(again.open(QIODevice::ReadOnly));
+        QCOMPARE(again.readAll(), json);
+
+        // Through the window: the open canvas stays as it was (the warning box is closed by a timer).
+        MainWindow w(options(tmp.path()));
+        w.canvas()->setImage(testImage(64, 64), false);
+        QTimer::singleShot(300, [] {
+            if (QWidget* box = QApplication::activeModalWidget())
+                box->close();
+        });
+        QVERIFY(!w.openProject(dir));
+        QVERIFY(sameImage(w.canvas()->image(), testImage(64, 64)));
+    }
+
+    void windowSavesAndReopensProject()
+    {
+        QTemporaryDir tmp;
+        const QString dir = tmp.filePath(QStringLiteral("work.lsproj"));
+        {
+            MainWindow w(options(tmp.path()));
+            w.canvas()->setImage(testImage(64, 64));
+            w.canvas()->setMask(rectMask(64, 64, QRect(0, 0, 8, 8)));
+            w.canvas()->setBoxes({ { QRectF(2, 2, 20, 20), QStringLiteral("green triangle") } });
+            w.promptPanel()->setPrompt(QStringLiteral("a green triangle in the center"));
+            QVERIFY(w.windowTitle().contains(QLatin1Char('*')));
+            QVERIFY(w.saveProjectTo(dir));
+            QVERIFY(!w.windowTitle().contains(QLatin1Char('*')));
+        }
+        MainWindow w2(options(tmp.path()));
+        QVERIFY(w2.openProject(dir));
+        QVERIFY(sameImage(w2.canvas()->image(), testImage(64, 64)));
+        QCOMPARE(w2.canvas()->mask(), rectMask(64, 64, QRect(0, 0, 8, 8)));
+        QCOMPARE(w2.canvas()->boxes().size(), 1);
+        QCOMPARE(w2.canvas()->boxes()[0].prompt, QStringLiteral("green triangle"));
+        QVERIFY(w2.promptPanel()->request(false, false).prompt == "a green triangle in the center");
+        QCOMPARE(w2.projectPath(), dir);
+    }
+
+    void killedAppIsRecovered()
+    {
+        QTemporaryDir tmp;
+        QProcess child;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("LS_PROJECT_CHILD"), tmp.path());
+        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+        child.setProcessEnvironment(env);
+        child.start(QCoreApplication::applicationFilePath(), {});
+        QVERIFY(child.waitForStarted());
+        QByteArray out;
+        QElapsedTimer clock;
+        clock.start();
+        while (!out.contains("AUTOSAVED") && !out.contains("FAILED") && clock.elapsed() < 120000) {
+            child.waitForReadyRead(500);
+            out += child.readAllStandardOutput();
+        }
+        QVERIFY2(out.contains("AUTOSAVED"), out.constData());
+        ::kill(static_cast<pid_t>(child.processId()), SIGKILL); // no chance to clean up
+        QVERIFY(child.waitForFinished(10000));
+
+        MainWindow w(options(tmp.path()));
+        const QString candidate = w.recoveryCandidate();
+        QVERIFY2(!candidate.isEmpty(), "no recovery offered after the crash");
+        QVERIFY(w.restoreRecovery(candidate));
+        const QSize s = w.canvas()->image().size();
+        QCOMPARE(s, QSize(64, 64)); // the generated picture
+        QCOMPARE(w.canvas()->mask(), rectMask(64, 64, QRect(10, 12, 20, 16)));
+        QCOMPARE(w.canvas()->boxes().size(), 2);
+        QCOMPARE(w.canvas()->boxes()[0].prompt, QStringLiteral("blue square"));
+        QCOMPARE(w.history()->count(), 1);
+        QVERIFY(w.history()->item(0)->toolTip().contains(QStringLiteral("Seed: 7")));
+        QVERIFY(sameImage(w.history()->item(0)->data(Qt::UserRole).value<QImage>(), w.canvas()->image()));
+        QVERIFY(w.promptPanel()->request(false, false).prompt == "a small blue square at the bottom");
+        // Restored work now lives in this instance's autosave; the crashed one is not offered again.
+        QVERIFY(w.recoveryCandidate().isEmpty());
+    }
+};
+
+int main(int argc, char** argv)
+{
+    const QByteArray child = qgetenv("LS_PROJECT_CHILD");
+    if (!child.isEmpty())
+        return childMain(argc, argv, QString::fromLocal8Bit(child));
+    QApplication app(argc, argv);
+    qRegisterMetaType<QList<QImage>>("QList<QImage>");
+    TestProject t;
+    return QTest::qExec(&t, argc, argv);
+}
+
+#include "tst_project.moc"
