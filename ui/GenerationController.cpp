@@ -9,6 +9,9 @@
 
 #include <deque>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 namespace ls::ui {
 
 QImage toQImage(const ls::Image& img)
@@ -56,14 +59,19 @@ public:
     ls::StopToken stop;
 
 public Q_SLOTS:
-    void load(const QString& path, const QString& config, const QString& vocab)
+    void load(const QString& path, const QString& config, const QString& vocab, int threads, const QString& device)
     {
         try {
             ls::pipeline::EngineLoadOptions o;
             o.configFile = config.toStdString();
             o.vocabulary = vocab.toStdString();
+            o.threads = threads;
+            if (!device.isEmpty())
+                o.device = device.toStdString();
             auto s = m_engine.load(path.toStdString(), o, [this](const std::string& m) { Q_EMIT m_owner->modelStatus(QString::fromStdString(m)); });
             Q_EMIT m_owner->modelLoaded(QString::fromStdString(s.path), QString::fromStdString(s.family), s.nativeResolution);
+            for (const auto& w : s.warnings)
+                Q_EMIT m_owner->modelStatus(QStringLiteral("Warning: ") + QString::fromStdString(w));
         } catch (const std::exception& e) {
             Q_EMIT m_owner->modelFailed(QString::fromStdString(e.what()));
         }
@@ -123,6 +131,11 @@ GenerationController::GenerationController(QObject* parent)
     qRegisterMetaType<QList<QImage>>("QList<QImage>");
     m_worker->moveToThread(m_thread);
     connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
+    connect(m_thread, &QThread::started, m_worker, [] {
+        // The engine's compute threads (libtorch's pool is spawned from this thread and inherits its niceness) yield
+        // to the GUI thread when cores are scarce, so the window never stalls behind a generation.
+        ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 4);
+    }, Qt::DirectConnection);
     m_thread->start();
 }
 
@@ -134,10 +147,13 @@ GenerationController::~GenerationController()
     m_thread->wait();
 }
 
-void GenerationController::loadModel(const QString& path, const QString& configFile, const QString& vocabulary)
+void GenerationController::loadModel(const QString& path, const QString& configFile, const QString& vocabulary, int threads, const QString& device)
 {
-    QMetaObject::invokeMethod(m_worker, "load", Qt::QueuedConnection, Q_ARG(QString, path), Q_ARG(QString, configFile), Q_ARG(QString, vocabulary));
+    QMetaObject::invokeMethod(m_worker, "load", Qt::QueuedConnection, Q_ARG(QString, path), Q_ARG(QString, configFile), Q_ARG(QString, vocabulary),
+        Q_ARG(int, threads), Q_ARG(QString, device));
 }
+
+bool GenerationController::cudaAvailable() { return ls::pipeline::Engine::cudaAvailable(); }
 
 int GenerationController::enqueue(const ls::pipeline::GenerationRequest& request)
 {

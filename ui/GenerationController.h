@@ -26,7 +26,8 @@ public:
     explicit GenerationController(QObject* parent = nullptr);
     ~GenerationController() override;
 
-    void loadModel(const QString& path, const QString& configFile = {}, const QString& vocabulary = {});
+    void loadModel(const QString& path, const QString& configFile = {}, const QString& vocabulary = {}, int threads = 0, const QString& device = {});
+    static bool cudaAvailable();
     // Queues a job and returns its id.
     int enqueue(const ls::pipeline::GenerationRequest& request);
     void cancelCurrent();

@@ -85,6 +85,12 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         m_autosaveTimer->start();
     }
     connect(m_canvas, &Canvas::changed, this, [this] { markChanged(); });
+    m_settings = options.useStoredSettings ? AppSettings::load() : options.settings;
+    if (!options.vocabulary.isEmpty())
+        m_settings.vocabulary = options.vocabulary;
+    m_panel->setModelList(scanModelFolders(m_settings.modelFolders));
+    m_queueLabel = new QLabel;
+    statusBar()->addPermanentWidget(m_queueLabel);
 
     // Menus and shortcuts.
     auto* file = menuBar()->addMenu(tr("&File"));
@@ -146,6 +152,16 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     edit->addAction(tr("Fill mask"), this, [this] { m_canvas->fillMask(); });
     edit->addAction(tr("Invert mask"), this, [this] { m_canvas->invertMask(); });
     edit->addAction(tr("Remove all boxes"), this, [this] { m_canvas->setBoxes({}); });
+    edit->addSeparator();
+    edit->addAction(tr("&Settings..."), QKeySequence::Preferences, this, [this] {
+        SettingsDialog dlg(m_settings, GenerationController::cudaAvailable(), this);
+        if (dlg.exec() == QDialog::Accepted) {
+            const AppSettings s = dlg.settings();
+            if (m_options.useStoredSettings)
+                s.save();
+            applySettings(s);
+        }
+    });
     auto* view = menuBar()->addMenu(tr("&View"));
     view->addAction(tr("Fit to window"), QKeySequence(Qt::CTRL | Qt::Key_0), this, [this] { m_canvas->fitToWindow(); });
     view->addAction(tr("Actual size"), QKeySequence(Qt::CTRL | Qt::Key_1), this, [this] { m_canvas->setZoom(1.0); });
@@ -155,14 +171,16 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     tools->addAction(tr("Brush (B)"), this, [this] { m_canvas->setTool(Canvas::Tool::Brush); });
     tools->addAction(tr("Eraser (E)"), this, [this] { m_canvas->setTool(Canvas::Tool::Eraser); });
     tools->addAction(tr("Box (R)"), this, [this] { m_canvas->setTool(Canvas::Tool::Box); });
-    auto* gen = new QAction(tr("Generate"), this);
+    auto* genMenu = menuBar()->addMenu(tr("&Generate"));
+    auto* gen = genMenu->addAction(tr("Generate (queues while busy)"));
     gen->setShortcuts({ QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter) });
     connect(gen, &QAction::triggered, this, &MainWindow::generate);
-    addAction(gen);
-    auto* esc = new QAction(tr("Cancel"), this);
+    auto* esc = genMenu->addAction(tr("Cancel current"));
     esc->setShortcut(Qt::Key_Escape);
     connect(esc, &QAction::triggered, this, &MainWindow::cancel);
-    addAction(esc);
+    auto* clear = genMenu->addAction(tr("Clear queue"));
+    clear->setShortcut(QKeySequence(Qt::SHIFT | Qt::Key_Escape));
+    connect(clear, &QAction::triggered, this, &MainWindow::clearQueue);
 
     connect(m_panel, &PromptPanel::generateClicked, this, &MainWindow::generate);
     connect(m_panel, &PromptPanel::cancelClicked, this, &MainWindow::cancel);
@@ -189,8 +207,8 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         m_status->setText(tr("Model failed to load"));
     });
     connect(m_controller, &GenerationController::started, this, [this](int id) {
-        if (id != m_job)
-            return;
+        m_job = id; // the view follows whichever job runs now
+        updateQueueLabel();
         m_panel->setBusy(true);
         m_progress->setValue(0);
     });
@@ -213,7 +231,8 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         m_canvas->setPreview({});
         if (!images.isEmpty())
             m_canvas->setImage(images.front());
-        m_panel->setBusy(false);
+        m_panel->setBusy(m_controller->queuedJobs() > 0);
+        updateQueueLabel();
         m_status->setText(tr("Done"));
         Q_EMIT generationDone(id, true);
     });
@@ -221,7 +240,8 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         if (id != m_job)
             return;
         m_canvas->setPreview({});
-        m_panel->setBusy(false);
+        m_panel->setBusy(m_controller->queuedJobs() > 0);
+        updateQueueLabel();
         m_status->setText(tr("Failed"));
         QMessageBox::warning(this, tr("Generation failed"), msg);
         Q_EMIT generationDone(id, false);
@@ -230,7 +250,8 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         if (id != m_job)
             return;
         m_canvas->setPreview({});
-        m_panel->setBusy(false);
+        m_panel->setBusy(m_controller->queuedJobs() > 0);
+        updateQueueLabel();
         m_status->setText(tr("Cancelled"));
         Q_EMIT generationDone(id, false);
     });
@@ -497,7 +518,29 @@ void MainWindow::loadModel(const QString& path)
         // The bundled model lives next to the program; the worker resolves it.
         p = QStringLiteral("bundled:default");
     }
-    m_controller->loadModel(p, m_options.config, m_options.vocabulary);
+    m_modelPath = path;
+    m_controller->loadModel(p, m_options.config, m_settings.vocabulary, m_settings.threads, m_settings.device);
+}
+
+void MainWindow::applySettings(const AppSettings& s)
+{
+    const bool reload = s.threads != m_settings.threads || s.device != m_settings.device || s.vocabulary != m_settings.vocabulary;
+    m_settings = s;
+    m_panel->setModelList(scanModelFolders(s.modelFolders));
+    if (reload)
+        loadModel(m_modelPath);
+}
+
+void MainWindow::updateQueueLabel()
+{
+    const int n = m_controller->queuedJobs();
+    m_queueLabel->setText(n > 0 ? tr("%n queued", nullptr, n) : QString());
+}
+
+void MainWindow::clearQueue()
+{
+    m_controller->clearQueue();
+    updateQueueLabel();
 }
 
 bool MainWindow::openImage(const QString& path)
@@ -531,8 +574,6 @@ void MainWindow::importSettings(const QString& path)
 
 void MainWindow::generate()
 {
-    if (m_controller->busy())
-        return;
     const bool hasMask = !m_canvas->maskIsEmpty();
     auto r = m_panel->request(hasMask, !m_canvas->boxes().isEmpty());
     using ls::pipeline::JobMode;
@@ -555,15 +596,21 @@ void MainWindow::generate()
         QMessageBox::information(this, tr("Cannot generate yet"), msg);
         return;
     }
-    m_job = m_controller->enqueue(r);
+    // Live previews as set in the settings.
+    r.previewEvery = m_settings.previewMode == QStringLiteral("projection") ? m_settings.previewInterval : 0;
+    r.decodeEvery = m_settings.previewMode == QStringLiteral("decode") ? m_settings.previewInterval : 0;
+    const bool wasBusy = m_controller->busy();
+    const int id = m_controller->enqueue(r);
+    if (!wasBusy)
+        m_job = id;
     m_panel->setBusy(true);
-    m_status->setText(tr("Queued"));
+    updateQueueLabel();
+    m_status->setText(wasBusy ? tr("Queued behind the running job") : tr("Starting"));
 }
 
 void MainWindow::cancel()
 {
-    m_controller->clearQueue();
-    m_controller->cancelCurrent();
+    m_controller->cancelCurrent(); // the queue goes on (Shift+Esc clears it)
 }
 
 void MainWindow::addHistory(const QImage& image, const QString& parameters, const QString& settings)

@@ -1,6 +1,8 @@
 #pragma once
 // The main window: canvas in the middle, prompt panel on the right, results history at the bottom, progress in the
 // status bar. Generation runs through GenerationController; the window never blocks on the engine.
+#include "Settings.h"
+
 #include <QDir>
 #include <QMainWindow>
 
@@ -24,6 +26,8 @@ struct StartupOptions {
     QString recoveryDir; // empty: ~/.local/share/latent-studio/recovery (one folder per running instance)
     int autosaveSeconds = 30; // 0: no autosave
     bool askOnClose = true;   // offer to save a changed project when the window closes
+    bool useStoredSettings = true; // read AppSettings from QSettings (tests pass their own)
+    AppSettings settings;          // used when useStoredSettings is false
 };
 
 struct ProjectData;
@@ -54,6 +58,9 @@ public:
     QString recoveryCandidate() const;
     bool restoreRecovery(const QString& dir); // loads it, then keeps it only as this instance's autosave
     void declineRecovery(const QString& dir); // set aside (renamed, never deleted) so it is not offered again
+    const AppSettings& settings() const { return m_settings; }
+    void applySettings(const AppSettings& s); // rescans model folders; reloads the model when threads/device/vocabulary changed
+    void clearQueue();
 
 Q_SIGNALS:
     void generationDone(int jobId, bool ok);
@@ -89,6 +96,10 @@ private:
     QTimer* m_autosaveTimer = nullptr;
     bool m_unsaved = false, m_autosaveDirty = false, m_blankCanvas = true;
     QByteArray m_savedPanel;
+    AppSettings m_settings;
+    QString m_modelPath;
+    QLabel* m_queueLabel = nullptr;
+    void updateQueueLabel();
 };
 
 } // namespace ls::ui

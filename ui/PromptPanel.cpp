@@ -161,6 +161,21 @@ void PromptPanel::setModelPath(const QString& path)
     m_model->setCurrentIndex(i);
 }
 
+void PromptPanel::setModelList(const QList<ModelEntry>& models)
+{
+    const QString current = modelPath();
+    for (int i = m_model->count() - 1; i >= 1; --i)
+        if (m_model->itemData(i).toString() != QLatin1String("__open__"))
+            m_model->removeItem(i);
+    int at = 1;
+    for (const auto& e : models) {
+        m_model->insertItem(at, e.name, e.path);
+        m_model->setItemData(at, e.path, Qt::ToolTipRole);
+        ++at;
+    }
+    setModelPath(current);
+}
+
 void PromptPanel::setModelText(const QString& text) { m_modelInfo->setText(text); }
 
 void PromptPanel::setBusy(bool busy)

@@ -1,5 +1,6 @@
 #pragma once
 // Prompt, negative prompt, model, sampler and the settings of each job, turned into a GenerationRequest.
+#include "Settings.h"
 #include "pipeline/GenerationRequest.h"
 
 #include <QWidget>
@@ -27,6 +28,8 @@ public:
     void setBusy(bool busy);
     QString modelPath() const;
     void setModelPath(const QString& path);
+    // Checkpoints found in the model folders, listed after the bundled model (the current choice is kept).
+    void setModelList(const QList<ModelEntry>& models);
     QString modeName() const;
     void setMode(const QString& name);
     void setPrompt(const QString& p);

@@ -8,6 +8,7 @@
 #include "pipeline/ModelLoading.h"
 #include "pipeline/Sampling.h"
 #include "util/Error.h"
+#include "util/Threads.h"
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
@@ -74,7 +75,7 @@ int runBench(const BenchOptions& o)
     if (o.model.empty() == o.random.empty())
         fail(ErrorKind::InvalidInput, "bench: give exactly one of --model or --random");
     const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    at::set_num_threads(threads);
+    configureThreads(threads);
     const at::Device device = o.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
     if (device.is_cuda() && !at::hasCUDA())
         fail(ErrorKind::Unsupported, "bench: this libtorch build has no CUDA (or no GPU is visible)");

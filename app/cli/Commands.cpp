@@ -149,7 +149,7 @@ int run(int argc, char** argv)
     if (*benchCmd)
         return runBench(bench);
     if (*evalCmd) {
-        configureThreads(evalThreads, false);
+        configureThreads(evalThreads);
         evalOpts.model = evalModel;
         evalOpts.dumpDir = evalDump;
         evalOpts.onProgress = [](int d, int n) { std::fprintf(stderr, "\reval %d/%d", d, n); if (d == n) std::fprintf(stderr, "\n"); };
@@ -157,7 +157,7 @@ int run(int argc, char** argv)
         return 0;
     }
     if (*trainCmd) {
-        configureThreads(trainThreads, true);
+        configureThreads(trainThreads);
         trainOpts.out = trainOut;
         trainOpts.bundleTo = bundleTo;
         return train::runTraining(trainOpts);

@@ -6,6 +6,7 @@
 #include "pipeline/Infotext.h"
 #include "pipeline/ModelLoading.h"
 #include "util/Error.h"
+#include "util/Threads.h"
 
 #include <nlohmann/json.hpp>
 #include <ATen/Parallel.h>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 #include <thread>
 #include <unistd.h>
@@ -85,35 +87,19 @@ fs::path indexedPath(const fs::path& out, int i, int n)
 
 std::vector<pipeline::LayoutBox> readBoxes(const fs::path& p)
 {
-    std::ifstream in(p);
+    std::ifstream in(p, std::ios::binary);
     if (!in)
         fail(ErrorKind::Io, p.string() + ": cannot open boxes file");
-    json j = json::parse(in, nullptr, false);
-    if (j.is_discarded())
-        fail(ErrorKind::Format, p.string() + ": not valid JSON");
-    const json& list = j.is_object() && j.contains("boxes") ? j["boxes"] : j;
-    if (!list.is_array())
-        fail(ErrorKind::Format, p.string() + ": expected a JSON list of boxes");
-    std::vector<pipeline::LayoutBox> out;
-    for (size_t i = 0; i < list.size(); ++i) {
-        const json& b = list[i];
-        const std::string where = p.string() + ": box " + std::to_string(i);
-        if (!b.is_object())
-            fail(ErrorKind::Format, where + " is not an object");
-        for (const char* k : { "x", "y", "w", "h" })
-            if (!b.contains(k) || !b[k].is_number())
-                fail(ErrorKind::Format, where + ": field '" + k + "' must be a number");
-        out.push_back({ b["x"].get<double>(), b["y"].get<double>(), b["w"].get<double>(), b["h"].get<double>(),
-            b.value("prompt", std::string()), b.value("label", std::string()) });
-    }
-    return out;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return pipeline::parseLayoutBoxes(ss.str(), p.string());
 }
 
 } // namespace
 
 int runJob(JobOptions& o)
 {
-    at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    configureThreads(o.threads);
     pipeline::GenerationRequest& r = o.request;
     if (!o.settingsFrom.empty()) {
         auto png = io::readImage(o.settingsFrom);

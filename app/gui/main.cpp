@@ -7,6 +7,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDateTime>
+#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QIcon>
 #include <QLocale>
@@ -14,6 +15,8 @@
 #include <QPainter>
 #include <QTimer>
 
+#include <array>
+#include <memory>
 #include <string>
 
 #include <cstdio>
@@ -47,7 +50,10 @@ int main(int argc, char** argv)
     QCommandLineOption boxes(QStringLiteral("boxes"), QStringLiteral("Boxes for the canvas: x,y,w,h,label;..."), QStringLiteral("list"));
     QCommandLineOption maskRect(QStringLiteral("mask-rect"), QStringLiteral("Paint a mask rectangle x,y,w,h"), QStringLiteral("rect"));
     QCommandLineOption noGenerate(QStringLiteral("no-generate"), QStringLiteral("With --screenshot: do not generate"));
-    parser.addOptions({ model, config, vocab, shot, prompt, boxes, maskRect, noGenerate });
+    QCommandLineOption probe(QStringLiteral("probe-responsiveness"),
+        QStringLiteral("Benchmark: load the model and run N queued generations while a 5 ms timer measures the longest event-loop stall; prints JSON and quits"),
+        QStringLiteral("N"));
+    parser.addOptions({ model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe });
     parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("Image or project (.lsproj folder) to open"));
     parser.process(app);
     ls::ui::StartupOptions o;
@@ -84,7 +90,42 @@ int main(int argc, char** argv)
         w.canvas()->setMask(m, false);
     }
     w.show();
-    if (!parser.isSet(shot)) {
+    if (parser.isSet(probe)) {
+        // Event-loop stall probe: the gap between two ticks of a 5 ms timer, minus 5 ms, over the whole run.
+        const int jobs = std::max(1, parser.value(probe).toInt());
+        auto* clock = new QElapsedTimer;
+        clock->start();
+        auto* tick = new QTimer(&w);
+        tick->setInterval(5);
+        tick->setTimerType(Qt::PreciseTimer);
+        auto stats = std::make_shared<std::array<qint64, 3>>(std::array<qint64, 3> { -1, 0, 0 }); // last ns, max gap ns, ticks
+        QObject::connect(tick, &QTimer::timeout, &w, [clock, stats] {
+            const qint64 now = clock->nsecsElapsed();
+            if ((*stats)[0] >= 0)
+                (*stats)[1] = std::max((*stats)[1], now - (*stats)[0]);
+            (*stats)[0] = now;
+            ++(*stats)[2];
+        });
+        tick->start();
+        if (!parser.isSet(prompt))
+            w.promptPanel()->setPrompt(QStringLiteral("a large red circle at the top left and a small blue square at the bottom right"));
+        QObject::connect(w.controller(), &ls::ui::GenerationController::modelLoaded, &w, [&w, jobs] {
+            for (int i = 0; i < jobs; ++i)
+                w.generate();
+        });
+        QObject::connect(w.controller(), &ls::ui::GenerationController::modelFailed, &w, [](const QString& m) {
+            std::fprintf(stderr, "model failed: %s\n", qPrintable(m));
+            QApplication::exit(2);
+        });
+        auto done = std::make_shared<int>(0);
+        QObject::connect(&w, &ls::ui::MainWindow::generationDone, &w, [clock, stats, done, jobs](int, bool) {
+            if (++*done < jobs)
+                return;
+            std::printf("{\"max_stall_ms\": %.1f, \"ticks\": %lld, \"jobs\": %d, \"seconds\": %.2f}\n",
+                std::max<qint64>(0, (*stats)[1] - 5000000) / 1e6, static_cast<long long>((*stats)[2]), jobs, clock->nsecsElapsed() / 1e9);
+            QApplication::quit();
+        });
+    } else if (!parser.isSet(shot)) {
         // An instance that did not exit cleanly left its autosave: offer it back, never drop it silently.
         const QString recovered = w.recoveryCandidate();
         if (!recovered.isEmpty()) {

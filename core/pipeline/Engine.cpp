@@ -4,6 +4,8 @@
 #include "pipeline/ModelLoading.h"
 #include "util/Threads.h"
 
+#include <ATen/Context.h>
+
 namespace ls::pipeline {
 
 struct Engine::Impl {
@@ -21,7 +23,7 @@ Engine::~Engine() = default;
 
 ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOptions& o, const std::function<void(const std::string&)>& onStatus)
 {
-    configureThreads(o.threads, false);
+    configureThreads(o.threads);
     ModelLoadOptions lo;
     lo.configFile = o.configFile;
     lo.vocabulary = o.vocabulary;
@@ -34,6 +36,8 @@ ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOpt
     d->model = m;
     d->generator = std::make_unique<Generator>(m.model, m.tokenizer, m.info, m.layoutClasses);
     d->summary = { resolved.string(), models::familyName(m.model->config.family), m.info.name, nativeResolution(m.model->config), m.warnings };
+    if (o.device == "cuda")
+        d->summary.warnings.push_back("the CUDA device setting is not used yet: the desktop app generates on the CPU (latent-cli bench and train use the GPU)");
     return d->summary;
 }
 
@@ -43,6 +47,8 @@ void Engine::unload()
     d->summary = {};
     d->generator = std::make_unique<Generator>(nullptr, nullptr);
 }
+
+bool Engine::cudaAvailable() { return at::hasCUDA(); }
 
 bool Engine::hasModel() const { return d->model.model != nullptr; }
 const ModelSummary& Engine::summary() const { return d->summary; }

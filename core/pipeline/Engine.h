@@ -17,6 +17,7 @@ struct EngineLoadOptions {
     std::string prediction;
     bool hash = true;
     int threads = 0; // 0: all cores
+    std::string device = "cpu"; // generation runs on the CPU in this version; "cuda" is accepted with a warning
 };
 
 struct ModelSummary {
@@ -39,6 +40,8 @@ public:
     const ModelSummary& summary() const;
     GenerationResult run(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop);
     std::vector<Problem> check(const GenerationRequest& request) const;
+    // True when this libtorch build has CUDA and a GPU is visible.
+    static bool cudaAvailable();
 
 private:
     struct Impl;

@@ -12,6 +12,43 @@ namespace ls::pipeline {
 
 using nlohmann::json;
 
+std::vector<LayoutBox> parseLayoutBoxes(const std::string& text, const std::string& where)
+{
+    const json j = json::parse(text, nullptr, false);
+    if (j.is_discarded())
+        fail(ErrorKind::Format, where + ": not valid JSON");
+    const json& list = j.is_object() && j.contains("boxes") ? j["boxes"] : j;
+    if (!list.is_array())
+        fail(ErrorKind::Format, where + ": expected a JSON list of boxes (or {\"boxes\": [...]})");
+    std::vector<LayoutBox> out;
+    for (size_t i = 0; i < list.size(); ++i) {
+        const json& b = list[i];
+        const std::string at = where + ": box " + std::to_string(i);
+        if (!b.is_object())
+            fail(ErrorKind::Format, at + " is not an object");
+        double v[4];
+        const char* keys[4] = { "x", "y", "w", "h" };
+        for (int k = 0; k < 4; ++k) {
+            if (!b.contains(keys[k]) || !b[keys[k]].is_number())
+                fail(ErrorKind::Format, at + ": field '" + keys[k] + "' must be a number");
+            v[k] = b[keys[k]].get<double>();
+            if (!std::isfinite(v[k]))
+                fail(ErrorKind::Format, at + ": field '" + keys[k] + "' must be finite");
+        }
+        std::string text[2];
+        const char* names[2] = { "prompt", "label" };
+        for (int k = 0; k < 2; ++k) {
+            if (!b.contains(names[k]))
+                continue;
+            if (!b[names[k]].is_string())
+                fail(ErrorKind::Format, at + ": field '" + names[k] + "' must be a string");
+            text[k] = b[names[k]].get<std::string>();
+        }
+        out.push_back({ v[0], v[1], v[2], v[3], text[0], text[1] });
+    }
+    return out;
+}
+
 const char* jobModeName(JobMode m)
 {
     switch (m) {

@@ -20,6 +20,10 @@ struct LayoutBox {
     std::string label;                 // a class name (layout2img model)
 };
 
+// Layout boxes from JSON text: a list of {"x", "y", "w", "h"} (pixels) with optional "prompt" and "label" strings,
+// or an object with such a list under "boxes". Errors name `where`, the box and the field.
+std::vector<LayoutBox> parseLayoutBoxes(const std::string& text, const std::string& where);
+
 struct Problem {
     std::string field;
     std::string message;

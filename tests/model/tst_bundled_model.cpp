@@ -3,6 +3,7 @@
 // samplers or the weights turns this red. The first training run is far below the quality bars of its issue; its
 // thresholds are low accordingly and must rise with every retraining.
 #include "train/Evaluator.h"
+#include "util/Threads.h"
 
 #include <ATen/Parallel.h>
 #include <QtTest/QtTest>
@@ -12,7 +13,7 @@ using namespace ls;
 namespace {
 nlohmann::json evaluate(const std::string& task)
 {
-    at::set_num_threads(2);
+    ls::configureThreads(2);
     train::EvalOptions o;
     o.task = task;
     o.n = 32;

@@ -7,7 +7,9 @@
 #include "Project.h"
 #include "PromptPanel.h"
 
+#include <QComboBox>
 #include <QListWidget>
+#include <QSettings>
 #include <QPainter>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -44,6 +46,7 @@ StartupOptions options(const QString& root)
     o.recoveryDir = root + QStringLiteral("/recovery");
     o.autosaveSeconds = 1;
     o.askOnClose = false;
+    o.useStoredSettings = false; // never the developer's own settings
     return o;
 }
 
@@ -194,6 +197,67 @@ private Q_SLOTS:
         QCOMPARE(w2.canvas()->boxes()[0].prompt, QStringLiteral("green triangle"));
         QVERIFY(w2.promptPanel()->request(false, false).prompt == "a green triangle in the center");
         QCOMPARE(w2.projectPath(), dir);
+    }
+
+    void settingsRoundTripAndModelFolders()
+    {
+        QTemporaryDir tmp;
+        QSettings ini(tmp.filePath(QStringLiteral("s.conf")), QSettings::IniFormat);
+        AppSettings a;
+        a.modelFolders = { tmp.filePath(QStringLiteral("models")), tmp.filePath(QStringLiteral("missing")) };
+        a.threads = 3;
+        a.previewMode = QStringLiteral("decode");
+        a.previewInterval = 5;
+        a.vocabulary = QStringLiteral("/opt/clip");
+        a.save(ini);
+        const AppSettings b = AppSettings::load(ini);
+        QCOMPARE(b.modelFolders, a.modelFolders);
+        QCOMPARE(b.threads, 3);
+        QCOMPARE(b.previewMode, QStringLiteral("decode"));
+        QCOMPARE(b.previewInterval, 5);
+        QCOMPARE(b.vocabulary, QStringLiteral("/opt/clip"));
+        ini.setValue(QStringLiteral("preview/mode"), QStringLiteral("nonsense")); // hand-edited file
+        ini.setValue(QStringLiteral("compute/threads"), -4);
+        QCOMPARE(AppSettings::load(ini).previewMode, QStringLiteral("projection"));
+        QCOMPARE(AppSettings::load(ini).threads, 0);
+
+        // The model picker lists checkpoints and diffusers folders found in the model folders, and nothing else.
+        QDir models(tmp.filePath(QStringLiteral("models")));
+        QVERIFY(models.mkpath(QStringLiteral("sd-diffusers")));
+        QVERIFY(models.mkpath(QStringLiteral("not-a-model")));
+        for (const char* f : { "b.safetensors", "a.ckpt", "notes.txt", "sd-diffusers/model_index.json" }) {
+            QFile file(models.filePath(QString::fromLatin1(f)));
+            QVERIFY(file.open(QIODevice::WriteOnly));
+        }
+        const auto found = scanModelFolders(a.modelFolders);
+        QStringList names;
+        for (const auto& e : found)
+            names << e.name;
+        QCOMPARE(names, (QStringList { QStringLiteral("a.ckpt"), QStringLiteral("b.safetensors"), QStringLiteral("sd-diffusers") }));
+        StartupOptions o = options(tmp.path());
+        o.settings = a;
+        MainWindow w(o);
+        bool listed = false;
+        for (QComboBox* c : w.promptPanel()->findChildren<QComboBox*>())
+            listed = listed || (c->findText(QStringLiteral("b.safetensors")) >= 0 && c->findText(QStringLiteral("sd-diffusers")) >= 0);
+        QVERIFY(listed);
+    }
+
+    void queuedJobsAllRun()
+    {
+        QTemporaryDir tmp;
+        MainWindow w(options(tmp.path()));
+        QSignalSpy loaded(w.controller(), &GenerationController::modelLoaded);
+        QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 60000);
+        QSignalSpy done(&w, &MainWindow::generationDone);
+        w.promptPanel()->setPrompt(QStringLiteral("a small green square in the center"));
+        w.generate();
+        w.generate(); // while the first runs: queued, not dropped
+        w.generate();
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 3, 120000);
+        for (const auto& call : done)
+            QVERIFY(call.at(1).toBool());
+        QCOMPARE(w.history()->count(), 3);
     }
 
     void killedAppIsRecovered()

@@ -1,0 +1,42 @@
+#pragma once
+// Shared by the fuzz targets: bytes as an anonymous in-memory file (for readers that take a path), and the rule that
+// a clean ls::Error / std::exception is the expected answer to bad input while anything else (a crash, a sanitizer
+// report, a hang) is a bug.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace ls::fuzz {
+
+// Path of an in-memory file holding the bytes (valid until destroyed).
+class MemFile {
+public:
+    MemFile(const uint8_t* data, size_t size)
+    {
+        m_fd = ::memfd_create("fuzz", MFD_CLOEXEC);
+        size_t done = 0;
+        while (m_fd >= 0 && done < size) {
+            const ssize_t n = ::write(m_fd, data + done, size - done);
+            if (n <= 0)
+                break;
+            done += static_cast<size_t>(n);
+        }
+    }
+    ~MemFile()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+    }
+    MemFile(const MemFile&) = delete;
+    MemFile& operator=(const MemFile&) = delete;
+    bool ok() const { return m_fd >= 0; }
+    std::string path() const { return "/proc/self/fd/" + std::to_string(m_fd); }
+
+private:
+    int m_fd = -1;
+};
+
+} // namespace ls::fuzz

@@ -1,0 +1,165 @@
+#include "Settings.h"
+
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
+#include <QStandardItemModel>
+#include <QThread>
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+namespace ls::ui {
+
+AppSettings AppSettings::load(QSettings& s)
+{
+    AppSettings a;
+    a.modelFolders = s.value(QStringLiteral("models/folders")).toStringList();
+    const QString dev = s.value(QStringLiteral("compute/device"), a.device).toString();
+    a.device = dev == QStringLiteral("cuda") ? dev : QStringLiteral("cpu");
+    a.threads = std::clamp(s.value(QStringLiteral("compute/threads"), 0).toInt(), 0, 1024);
+    const QString mode = s.value(QStringLiteral("preview/mode"), a.previewMode).toString();
+    a.previewMode = (mode == QStringLiteral("decode") || mode == QStringLiteral("off")) ? mode : QStringLiteral("projection");
+    a.previewInterval = std::clamp(s.value(QStringLiteral("preview/interval"), 1).toInt(), 1, 1000);
+    a.vocabulary = s.value(QStringLiteral("text/vocabulary")).toString();
+    return a;
+}
+
+void AppSettings::save(QSettings& s) const
+{
+    s.setValue(QStringLiteral("models/folders"), modelFolders);
+    s.setValue(QStringLiteral("compute/device"), device);
+    s.setValue(QStringLiteral("compute/threads"), threads);
+    s.setValue(QStringLiteral("preview/mode"), previewMode);
+    s.setValue(QStringLiteral("preview/interval"), previewInterval);
+    s.setValue(QStringLiteral("text/vocabulary"), vocabulary);
+    s.sync();
+}
+
+AppSettings AppSettings::load()
+{
+    QSettings s;
+    return load(s);
+}
+
+void AppSettings::save() const
+{
+    QSettings s;
+    save(s);
+}
+
+QList<ModelEntry> scanModelFolders(const QStringList& folders)
+{
+    QList<ModelEntry> out;
+    const QStringList patterns { QStringLiteral("*.safetensors"), QStringLiteral("*.ckpt"), QStringLiteral("*.pt"), QStringLiteral("*.pth") };
+    for (const QString& f : folders) {
+        const QDir dir(f);
+        if (!dir.exists() || !dir.isReadable())
+            continue;
+        for (const QFileInfo& fi : dir.entryInfoList(patterns, QDir::Files | QDir::Readable, QDir::Name))
+            out.push_back({ fi.fileName(), fi.absoluteFilePath() });
+        for (const QFileInfo& fi : dir.entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot | QDir::Readable, QDir::Name))
+            if (QFileInfo::exists(QDir(fi.absoluteFilePath()).filePath(QStringLiteral("model_index.json"))))
+                out.push_back({ fi.fileName(), fi.absoluteFilePath() });
+    }
+    std::stable_sort(out.begin(), out.end(), [](const ModelEntry& a, const ModelEntry& b) { return a.name.compare(b.name, Qt::CaseInsensitive) < 0; });
+    return out;
+}
+
+SettingsDialog::SettingsDialog(const AppSettings& a, bool cudaAvailable, QWidget* parent)
+    : QDialog(parent)
+    , m_folders(new QListWidget)
+    , m_device(new QComboBox)
+    , m_preview(new QComboBox)
+    , m_threads(new QSpinBox)
+    , m_interval(new QSpinBox)
+    , m_vocab(new QLineEdit(a.vocabulary))
+{
+    setWindowTitle(tr("Settings"));
+    auto* layout = new QVBoxLayout(this);
+    auto* form = new QFormLayout;
+
+    m_folders->addItems(a.modelFolders);
+    auto* add = new QPushButton(tr("Add..."));
+    auto* remove = new QPushButton(tr("Remove"));
+    connect(add, &QPushButton::clicked, this, [this] {
+        const QString d = QFileDialog::getExistingDirectory(this, tr("Model folder"));
+        if (!d.isEmpty() && m_folders->findItems(d, Qt::MatchExactly).isEmpty())
+            m_folders->addItem(d);
+    });
+    connect(remove, &QPushButton::clicked, this, [this] { delete m_folders->currentItem(); });
+    auto* folderButtons = new QHBoxLayout;
+    folderButtons->addWidget(add);
+    folderButtons->addWidget(remove);
+    folderButtons->addStretch(1);
+    auto* folderBox = new QVBoxLayout;
+    folderBox->addWidget(m_folders);
+    folderBox->addLayout(folderButtons);
+    form->addRow(tr("Model folders"), folderBox);
+
+    m_device->addItem(tr("CPU"), QStringLiteral("cpu"));
+    m_device->addItem(tr("CUDA GPU"), QStringLiteral("cuda"));
+    if (!cudaAvailable) {
+        auto* model = qobject_cast<QStandardItemModel*>(m_device->model());
+        model->item(1)->setEnabled(false);
+        model->item(1)->setToolTip(tr("This build's libtorch has no CUDA, or no GPU is visible"));
+    }
+    m_device->setCurrentIndex(a.device == QStringLiteral("cuda") && cudaAvailable ? 1 : 0);
+    form->addRow(tr("Device"), m_device);
+
+    m_threads->setRange(0, std::max(1, QThread::idealThreadCount() * 2));
+    m_threads->setSpecialValueText(tr("All cores (%1)").arg(QThread::idealThreadCount()));
+    m_threads->setValue(a.threads);
+    form->addRow(tr("CPU threads"), m_threads);
+
+    m_preview->addItem(tr("Fast projection"), QStringLiteral("projection"));
+    m_preview->addItem(tr("Full decode"), QStringLiteral("decode"));
+    m_preview->addItem(tr("Off"), QStringLiteral("off"));
+    m_preview->setCurrentIndex(std::max(0, m_preview->findData(a.previewMode)));
+    form->addRow(tr("Live preview"), m_preview);
+    m_interval->setRange(1, 1000);
+    m_interval->setValue(a.previewInterval);
+    m_interval->setSuffix(tr(" steps"));
+    form->addRow(tr("Preview every"), m_interval);
+
+    auto* browse = new QPushButton(tr("Browse..."));
+    connect(browse, &QPushButton::clicked, this, [this] {
+        const QString f = QFileDialog::getExistingDirectory(this, tr("CLIP vocabulary folder (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz)"));
+        if (!f.isEmpty())
+            m_vocab->setText(f);
+    });
+    auto* vocabRow = new QHBoxLayout;
+    m_vocab->setPlaceholderText(tr("Found next to the model when empty"));
+    vocabRow->addWidget(m_vocab, 1);
+    vocabRow->addWidget(browse);
+    form->addRow(tr("CLIP vocabulary"), vocabRow);
+
+    layout->addLayout(form);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+    connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    layout->addWidget(buttons);
+}
+
+AppSettings SettingsDialog::settings() const
+{
+    AppSettings a;
+    for (int i = 0; i < m_folders->count(); ++i)
+        a.modelFolders << m_folders->item(i)->text();
+    a.device = m_device->currentData().toString();
+    a.threads = m_threads->value();
+    a.previewMode = m_preview->currentData().toString();
+    a.previewInterval = m_interval->value();
+    a.vocabulary = m_vocab->text().trimmed();
+    return a;
+}
+
+} // namespace ls::ui

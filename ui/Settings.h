@@ -1,0 +1,52 @@
+#pragma once
+// Application settings kept with QSettings (~/.config/latent-studio/latent-studio.conf): model folders, compute
+// device, CPU threads, live preview mode and interval, CLIP vocabulary path. SettingsDialog edits them.
+#include <QDialog>
+#include <QString>
+#include <QStringList>
+
+class QComboBox;
+class QLineEdit;
+class QListWidget;
+class QSettings;
+class QSpinBox;
+
+namespace ls::ui {
+
+struct AppSettings {
+    QStringList modelFolders;
+    QString device = QStringLiteral("cpu"); // "cpu" or "cuda"
+    int threads = 0;                        // 0: all cores
+    QString previewMode = QStringLiteral("projection"); // "projection" (cheap, every step), "decode" (full), "off"
+    int previewInterval = 1;                // steps between previews (decode: between full decodes)
+    QString vocabulary;                     // CLIP vocabulary file or folder; empty: search the model folder
+
+    static AppSettings load(QSettings& s);
+    void save(QSettings& s) const;
+    static AppSettings load();  // the application's QSettings
+    void save() const;
+};
+
+// A checkpoint found in the model folders.
+struct ModelEntry {
+    QString name; // file or folder name
+    QString path;
+};
+// *.safetensors, *.ckpt, *.pt, *.pth files and diffusers folders (with model_index.json), one level deep per folder,
+// sorted by name; unreadable folders are skipped.
+QList<ModelEntry> scanModelFolders(const QStringList& folders);
+
+class SettingsDialog : public QDialog {
+    Q_OBJECT
+public:
+    explicit SettingsDialog(const AppSettings& settings, bool cudaAvailable, QWidget* parent = nullptr);
+    AppSettings settings() const;
+
+private:
+    QListWidget* m_folders;
+    QComboBox *m_device, *m_preview;
+    QSpinBox *m_threads, *m_interval;
+    QLineEdit* m_vocab;
+};
+
+} // namespace ls::ui
