@@ -52,6 +52,7 @@ public:
     struct Job {
         int id;
         ls::pipeline::GenerationRequest request;
+        QString engineModel;
     };
     mutable QMutex mutex;
     std::deque<Job> queue;
@@ -93,7 +94,8 @@ public Q_SLOTS:
             }
             Q_EMIT m_owner->started(job.id);
             try {
-                auto result = m_engine.run(job.request, [&](const ls::pipeline::StepInfo& s) {
+                ls::pipeline::Engine& engine = job.engineModel.isEmpty() ? m_engine : upscaler(job.engineModel);
+                auto result = engine.run(job.request, [&](const ls::pipeline::StepInfo& s) {
                     const double rate = s.elapsedSeconds > 0 ? s.step / s.elapsedSeconds : 0;
                     Q_EMIT m_owner->progress(job.id, s.step, s.total, rate, rate > 0 ? (s.total - s.step) / rate : 0);
                     if (s.preview)
@@ -115,12 +117,31 @@ public Q_SLOTS:
             } catch (const std::exception& e) {
                 Q_EMIT m_owner->failed(job.id, QString::fromStdString(e.what()));
             }
+            QMutexLocker lock(&mutex);
+            currentId = 0; // between jobs nothing runs: a cancel now drops the next job instead
         }
     }
 
 private:
+    // The plugins' upscalers run on a second engine, so the main model stays loaded.
+    ls::pipeline::Engine& upscaler(const QString& model)
+    {
+        if (model != m_upscalerModel) {
+            m_upscalerModel.clear();
+            m_upscaler.unload();
+            if (model != QStringLiteral("lanczos")) {
+                Q_EMIT m_owner->modelStatus(QStringLiteral("Loading upscaler %1...").arg(model));
+                m_upscaler.load(model.toStdString(), {}, {});
+            }
+            m_upscalerModel = model;
+        }
+        return m_upscaler;
+    }
+
     GenerationController* m_owner;
     ls::pipeline::Engine m_engine;
+    ls::pipeline::Engine m_upscaler;
+    QString m_upscalerModel;
 };
 
 GenerationController::GenerationController(QObject* parent)
@@ -155,18 +176,30 @@ void GenerationController::loadModel(const QString& path, const QString& configF
 
 bool GenerationController::cudaAvailable() { return ls::pipeline::Engine::cudaAvailable(); }
 
-int GenerationController::enqueue(const ls::pipeline::GenerationRequest& request)
+int GenerationController::enqueue(const ls::pipeline::GenerationRequest& request, const QString& engineModel)
 {
     const int id = m_nextId++;
     {
         QMutexLocker lock(&m_worker->mutex);
-        m_worker->queue.push_back({ id, request });
+        m_worker->queue.push_back({ id, request, engineModel });
     }
     QMetaObject::invokeMethod(m_worker, "drain", Qt::QueuedConnection);
     return id;
 }
 
-void GenerationController::cancelCurrent() { m_worker->stop.requestStop(); }
+void GenerationController::cancelCurrent()
+{
+    // Under the queue's lock, so a job being picked up right now cannot slip through: either it already runs (its stop
+    // token is reset when it starts, then set here) or it is still the next in line and is dropped.
+    QMutexLocker lock(&m_worker->mutex);
+    if (m_worker->currentId != 0) {
+        m_worker->stop.requestStop();
+    } else if (!m_worker->queue.empty()) {
+        const int id = m_worker->queue.front().id;
+        m_worker->queue.pop_front();
+        Q_EMIT cancelled(id);
+    }
+}
 
 void GenerationController::clearQueue()
 {

@@ -28,8 +28,10 @@ public:
 
     void loadModel(const QString& path, const QString& configFile = {}, const QString& vocabulary = {}, int threads = 0, const QString& device = {});
     static bool cudaAvailable();
-    // Queues a job and returns its id.
-    int enqueue(const ls::pipeline::GenerationRequest& request);
+    // Queues a job and returns its id. engineModel empty: the loaded model; "lanczos": plain resampling; otherwise a
+    // model (path or "bundled:NAME") that a second engine on the worker loads once and keeps, for upscaler plugins.
+    int enqueue(const ls::pipeline::GenerationRequest& request, const QString& engineModel = {});
+    // Stops the running job at its next step; when none runs yet, drops the job that would start next.
     void cancelCurrent();
     void clearQueue();
     int queuedJobs() const;

@@ -2,6 +2,7 @@
 
 #include "Canvas.h"
 #include "GenerationController.h"
+#include "PluginManager.h"
 #include "Project.h"
 #include "PromptPanel.h"
 
@@ -91,6 +92,13 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     m_panel->setModelList(scanModelFolders(m_settings.modelFolders));
     m_queueLabel = new QLabel;
     statusBar()->addPermanentWidget(m_queueLabel);
+    {
+        const PluginReport plugins = loadUpscalerPlugins(options.pluginDirs.isEmpty() ? defaultPluginDirs() : options.pluginDirs);
+        m_pluginsLoaded = plugins.loaded;
+        m_pluginsFailed = plugins.failed;
+        m_upscalers = plugins.upscalers;
+        m_panel->setUpscalers(m_upscalers);
+    }
 
     // Menus and shortcuts.
     auto* file = menuBar()->addMenu(tr("&File"));
@@ -167,6 +175,13 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     view->addAction(tr("Actual size"), QKeySequence(Qt::CTRL | Qt::Key_1), this, [this] { m_canvas->setZoom(1.0); });
     view->addAction(tr("Zoom in"), QKeySequence::ZoomIn, this, [this] { m_canvas->setZoom(m_canvas->zoom() * 1.25); });
     view->addAction(tr("Zoom out"), QKeySequence::ZoomOut, this, [this] { m_canvas->setZoom(m_canvas->zoom() / 1.25); });
+    auto* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&Plugins..."), this, [this] {
+        QString text = tr("Loaded: %1").arg(m_pluginsLoaded.isEmpty() ? tr("none") : m_pluginsLoaded.join(QStringLiteral(", ")));
+        if (!m_pluginsFailed.isEmpty())
+            text += QStringLiteral("\n\n") + tr("Failed to load:") + QStringLiteral("\n") + m_pluginsFailed.join(QLatin1Char('\n'));
+        QMessageBox::information(this, tr("Plugins"), text);
+    });
     auto* tools = menuBar()->addMenu(tr("&Tools"));
     tools->addAction(tr("Brush (B)"), this, [this] { m_canvas->setTool(Canvas::Tool::Brush); });
     tools->addAction(tr("Eraser (E)"), this, [this] { m_canvas->setTool(Canvas::Tool::Eraser); });
@@ -199,6 +214,12 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
             m_autosaveDirty = m_unsaved = false;
         }
         m_panel->setModelText(tr("%1 (%2)").arg(QFileInfo(path).fileName(), family));
+        // An upscaler only upscales: the mode follows the model.
+        const bool upscaler = family.endsWith(QStringLiteral("-sr")) || family.contains(QStringLiteral("upscaler")) || family.contains(QStringLiteral("sr-4x"));
+        if (upscaler)
+            m_panel->setMode(QStringLiteral("upscale"));
+        else if (m_panel->modeName() == QStringLiteral("upscale"))
+            m_panel->setMode(QStringLiteral("Auto"));
         m_status->setText(tr("Model ready"));
     });
     connect(m_controller, &GenerationController::modelFailed, this, [this](const QString& msg) {
@@ -278,6 +299,8 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     });
     m_panel->setModelPath(options.model);
     loadModel(options.model);
+    if (!m_pluginsFailed.isEmpty()) // reported, never fatal
+        m_status->setText(tr("%n plugin(s) failed to load (Help > Plugins): %1", nullptr, m_pluginsFailed.size()).arg(m_pluginsFailed.first()));
 }
 
 MainWindow::~MainWindow() = default;
@@ -511,6 +534,9 @@ void MainWindow::closeEvent(QCloseEvent* event)
 
 void MainWindow::loadModel(const QString& path)
 {
+    // Jobs queued for the old model are dropped; the running one stops at its next step.
+    m_controller->clearQueue();
+    m_controller->cancelCurrent();
     m_modelReady = false;
     m_panel->setModelText(tr("Loading..."));
     QString p = path;
@@ -599,8 +625,19 @@ void MainWindow::generate()
     // Live previews as set in the settings.
     r.previewEvery = m_settings.previewMode == QStringLiteral("projection") ? m_settings.previewInterval : 0;
     r.decodeEvery = m_settings.previewMode == QStringLiteral("decode") ? m_settings.previewInterval : 0;
+    QString engineModel;
+    if (r.mode == JobMode::Upscale && !m_panel->upscalerId().isEmpty())
+        for (const auto& u : m_upscalers)
+            if (u.id == m_panel->upscalerId()) {
+                engineModel = u.engineModel;
+                if (!u.factors.contains(r.upscaleFactor)) {
+                    QMessageBox::information(this, tr("Cannot upscale"), tr("%1 upscales by %2 only").arg(u.name,
+                        [&] { QStringList f; for (int x : u.factors) f << QString::number(x); return f.join(QStringLiteral(", ")); }()));
+                    return;
+                }
+            }
     const bool wasBusy = m_controller->busy();
-    const int id = m_controller->enqueue(r);
+    const int id = m_controller->enqueue(r, engineModel);
     if (!wasBusy)
         m_job = id;
     m_panel->setBusy(true);

@@ -2,6 +2,7 @@
 // The main window: canvas in the middle, prompt panel on the right, results history at the bottom, progress in the
 // status bar. Generation runs through GenerationController; the window never blocks on the engine.
 #include "Settings.h"
+#include "UpscalerPlugin.h"
 
 #include <QDir>
 #include <QMainWindow>
@@ -27,6 +28,7 @@ struct StartupOptions {
     int autosaveSeconds = 30; // 0: no autosave
     bool askOnClose = true;   // offer to save a changed project when the window closes
     bool useStoredSettings = true; // read AppSettings from QSettings (tests pass their own)
+    QStringList pluginDirs;        // empty: defaultPluginDirs()
     AppSettings settings;          // used when useStoredSettings is false
 };
 
@@ -61,6 +63,8 @@ public:
     const AppSettings& settings() const { return m_settings; }
     void applySettings(const AppSettings& s); // rescans model folders; reloads the model when threads/device/vocabulary changed
     void clearQueue();
+    const QStringList& loadedPlugins() const { return m_pluginsLoaded; }
+    const QStringList& failedPlugins() const { return m_pluginsFailed; }
 
 Q_SIGNALS:
     void generationDone(int jobId, bool ok);
@@ -99,6 +103,8 @@ private:
     AppSettings m_settings;
     QString m_modelPath;
     QLabel* m_queueLabel = nullptr;
+    QList<UpscalerInfo> m_upscalers;
+    QStringList m_pluginsLoaded, m_pluginsFailed;
     void updateQueueLabel();
 };
 

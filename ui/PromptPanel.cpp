@@ -15,6 +15,8 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 namespace ls::ui {
 
 namespace {
@@ -125,6 +127,9 @@ PromptPanel::PromptPanel(QWidget* parent)
 
     auto* up = new QGroupBox(tr("Upscaling"));
     auto* upForm = new QFormLayout(up);
+    m_upscaler = new QComboBox;
+    m_upscaler->addItem(tr("Loaded model"), QString());
+    upForm->addRow(tr("Upscaler"), m_upscaler);
     m_scale = spin(2, 4, 4, 2);
     m_tile = spin(16, 1024, 128, 16);
     m_overlap = spin(0, 256, 16);
@@ -175,6 +180,26 @@ void PromptPanel::setModelList(const QList<ModelEntry>& models)
     }
     setModelPath(current);
 }
+
+void PromptPanel::setUpscalers(const QList<UpscalerInfo>& upscalers)
+{
+    const QString current = upscalerId();
+    while (m_upscaler->count() > 1)
+        m_upscaler->removeItem(1);
+    int preferred = -1;
+    for (const auto& u : upscalers) {
+        m_upscaler->addItem(u.name, u.id);
+        m_upscaler->setItemData(m_upscaler->count() - 1, u.description, Qt::ToolTipRole);
+        if (preferred < 0 && u.engineModel != QStringLiteral("lanczos"))
+            preferred = m_upscaler->count() - 1;
+    }
+    const int keep = m_upscaler->findData(current);
+    m_upscaler->setCurrentIndex(!current.isEmpty() && keep >= 0 ? keep : std::max(0, preferred));
+}
+
+QString PromptPanel::upscalerId() const { return m_upscaler->currentData().toString(); }
+
+void PromptPanel::setUpscalerId(const QString& id) { m_upscaler->setCurrentIndex(std::max(0, m_upscaler->findData(id))); }
 
 void PromptPanel::setModelText(const QString& text) { m_modelInfo->setText(text); }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Prompt, negative prompt, model, sampler and the settings of each job, turned into a GenerationRequest.
 #include "Settings.h"
+#include "UpscalerPlugin.h"
 #include "pipeline/GenerationRequest.h"
 
 #include <QWidget>
@@ -30,6 +31,10 @@ public:
     void setModelPath(const QString& path);
     // Checkpoints found in the model folders, listed after the bundled model (the current choice is kept).
     void setModelList(const QList<ModelEntry>& models);
+    // Upscalers offered by the plugins, after "Loaded model"; the first diffusion upscaler is preselected.
+    void setUpscalers(const QList<UpscalerInfo>& upscalers);
+    QString upscalerId() const; // empty: the loaded model
+    void setUpscalerId(const QString& id);
     QString modeName() const;
     void setMode(const QString& name);
     void setPrompt(const QString& p);
@@ -51,6 +56,7 @@ private:
     QDoubleSpinBox *m_cfg, *m_strength;
     QLineEdit* m_seed;
     QCheckBox *m_randomSeed, *m_onlyMasked;
+    QComboBox* m_upscaler;
     QPushButton *m_generate, *m_reuseSeed;
     bool m_busy = false;
     qint64 m_lastSeed = -1;

@@ -53,7 +53,8 @@ int main(int argc, char** argv)
     QCommandLineOption probe(QStringLiteral("probe-responsiveness"),
         QStringLiteral("Benchmark: load the model and run N queued generations while a 5 ms timer measures the longest event-loop stall; prints JSON and quits"),
         QStringLiteral("N"));
-    parser.addOptions({ model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe });
+    QCommandLineOption mode(QStringLiteral("mode"), QStringLiteral("Job: Auto, txt2img, img2img, inpaint, layout or upscale"), QStringLiteral("name"));
+    parser.addOptions({ model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe, mode });
     parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("Image or project (.lsproj folder) to open"));
     parser.process(app);
     ls::ui::StartupOptions o;
@@ -70,6 +71,10 @@ int main(int argc, char** argv)
     }
     if (parser.isSet(prompt))
         w.promptPanel()->setPrompt(parser.value(prompt));
+    if (parser.isSet(mode)) {
+        const QString m = parser.value(mode);
+        QObject::connect(w.controller(), &ls::ui::GenerationController::modelLoaded, &w, [&w, m] { w.promptPanel()->setMode(m); });
+    }
     if (parser.isSet(boxes)) {
         QVector<ls::ui::CanvasBox> list;
         for (const QString& b : parser.value(boxes).split(QLatin1Char(';'), Qt::SkipEmptyParts)) {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <random>
 
 namespace ls::pipeline {
@@ -158,6 +159,47 @@ Generator::Generator(std::shared_ptr<models::LatentModel> model, std::shared_ptr
 
 Generator::~Generator() = default;
 
+uint64_t availableMemory()
+{
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    uint64_t kb = 0;
+    std::string unit;
+    while (in >> key >> kb >> unit)
+        if (key == "MemAvailable:")
+            return kb * 1024;
+    return 0;
+}
+
+uint64_t Generator::estimateMemory(const GenerationRequest& r) const
+{
+    if (!d->model || r.mode == JobMode::Upscale)
+        return 0;
+    const auto& cfg = d->model->config;
+    const double s = static_cast<double>(c10::elementSize(d->model->options.dtype().toScalarType()));
+    const int64_t f = cfg.firstStage.downFactor();
+    const double n0 = std::ceil(r.width / double(f)) * std::ceil(r.height / double(f)); // latent positions
+    const double batch = std::max(1, r.batch) * (r.cfgScale != 1.0 ? 2.0 : 1.0);
+    const auto& u = cfg.unet;
+    // Skip connections kept for the decoder half, level by level, plus the working tensors of the widest level
+    // (resblock temporaries, q/k/v, the GEGLU feed-forward's 8x hidden width).
+    double skips = 0;
+    for (size_t l = 0; l < u.channelMult.size(); ++l) {
+        const double nl = n0 / std::pow(4.0, static_cast<double>(l));
+        const double blocks = static_cast<double>(l < u.numResBlocks.size() ? u.numResBlocks[l] : u.numResBlocks.back()) + 1;
+        skips += blocks * static_cast<double>(u.modelChannels * u.channelMult[l]) * nl;
+    }
+    const double work = 16.0 * static_cast<double>(u.modelChannels * u.channelMult.front()) * n0;
+    // Attention scores are computed in chunks of at most 64M elements.
+    const double scores = std::min(batch * 8.0 * n0 * n0, 64.0 * 1024 * 1024);
+    const double unet = batch * (skips + work) * s + scores * s;
+    // The decoder runs one image at a time at full resolution: about four tensors of its widest level.
+    const auto& fs = cfg.firstStage;
+    const double decoder = 4.0 * static_cast<double>(fs.ch * fs.chMult.front()) * double(r.width) * double(r.height) * s
+        + std::min(n0 * n0, 64.0 * 1024 * 1024) * s;
+    return static_cast<uint64_t>(std::max(unet, decoder) + batch * 4.0 * n0 * 4.0 * 8.0); // + latents, noise, sampler history
+}
+
 std::vector<Problem> Generator::check(const GenerationRequest& r) const
 {
     std::vector<Problem> p;
@@ -196,10 +238,38 @@ std::vector<Problem> Generator::check(const GenerationRequest& r) const
     }
     if (r.mode == JobMode::Upscale && (f == Family::LdmSR || f == Family::SyntheticSR) && r.upscaleFactor != 4)
         p.push_back({ "scale", "the LDM-SR model upscales by 4" });
+    // Refuse, with an estimate, what cannot fit, before anything is allocated.
+    const uint64_t need = estimateMemory(r);
+    const uint64_t budget = m_budget > 0 ? m_budget : availableMemory();
+    if (need > 0 && budget > 0 && need > budget) {
+        char buf[256];
+        std::snprintf(buf, sizeof buf, "%dx%d with batch %d needs about %.1f GB of working memory, %.1f GB is available; choose a smaller size or batch",
+            r.width, r.height, std::max(1, r.batch), need / 1e9, budget / 1e9);
+        p.push_back({ "size", std::string(buf) + (r.mode == JobMode::Txt2Img ? ", or generate small and upscale with tiles" : "") });
+    }
     return p;
 }
 
-GenerationResult Generator::run(const GenerationRequest& r0, const StepCallback& onStep, const StopToken& stop)
+GenerationResult Generator::run(const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop)
+{
+    // Running out of memory is explained, and leaves the engine usable for the next request.
+    const auto explain = [&](const std::string& what) -> std::string {
+        return "out of memory while generating " + std::to_string(r.width) + "x" + std::to_string(r.height) + " (batch " + std::to_string(r.batch)
+            + "): choose a smaller size or batch, or upscale with tiles (" + what + ")";
+    };
+    try {
+        return runChecked(r, onStep, stop);
+    } catch (const std::bad_alloc&) {
+        fail(ErrorKind::OutOfMemory, explain("allocation failed"));
+    } catch (const c10::Error& e) {
+        const std::string msg = e.what_without_backtrace();
+        if (msg.find("can't allocate memory") != std::string::npos || msg.find("out of memory") != std::string::npos)
+            fail(ErrorKind::OutOfMemory, explain(msg.substr(0, msg.find('\n'))));
+        throw;
+    }
+}
+
+GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCallback& onStep, const StopToken& stop)
 {
     torch::NoGradGuard noGrad;
     auto problems = r0.validate();

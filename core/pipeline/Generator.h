@@ -30,10 +30,22 @@ public:
     std::vector<Problem> check(const GenerationRequest& request) const;
     models::LatentModel* model() const { return m_model.get(); }
 
+    // Peak working memory of a request beyond the loaded weights (UNet activations and skips for the guided batch,
+    // chunked attention, the decoder at full resolution), in bytes. 0 for upscaling, whose tiles bound it.
+    uint64_t estimateMemory(const GenerationRequest& request) const;
+    // Requests whose estimate exceeds the budget are refused by check() before anything is allocated.
+    // 0 (default): the memory available now (MemAvailable of /proc/meminfo).
+    void setMemoryBudget(uint64_t bytes) { m_budget = bytes; }
+
 private:
+    GenerationResult runChecked(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop);
     struct Impl;
     std::unique_ptr<Impl> d;
     std::shared_ptr<models::LatentModel> m_model;
+    uint64_t m_budget = 0;
 };
+
+// Bytes of memory available to a new allocation now (MemAvailable), or 0 when unknown.
+uint64_t availableMemory();
 
 } // namespace ls::pipeline

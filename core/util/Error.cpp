@@ -12,6 +12,7 @@ const char* errorKindName(ErrorKind kind)
     case ErrorKind::Mismatch: return "mismatch";
     case ErrorKind::InvalidInput: return "invalid input";
     case ErrorKind::Cancelled: return "cancelled";
+    case ErrorKind::OutOfMemory: return "out of memory";
     case ErrorKind::Internal: return "internal error";
     }
     return "error";

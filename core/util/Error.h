@@ -13,6 +13,7 @@ enum class ErrorKind {
     Mismatch,     // weights do not fit the model (missing/unexpected/shape)
     InvalidInput, // a request or argument is wrong
     Cancelled,    // the user stopped a job (a status, not a failure)
+    OutOfMemory,  // a request did not fit (estimated before, or caught while running)
     Internal,
 };
 

@@ -355,6 +355,39 @@ private Q_SLOTS:
         auto ev = test::errorOf([&] { text::ClipTokenizer::find(vocabularySearchPath("/nonexistent/model.safetensors", "/nope/vocab")); });
         QVERIFY2(ev.find("/nope/vocab") != std::string::npos && ev.find("/nonexistent/tokenizer") != std::string::npos, ev.c_str());
     }
+
+    void requestsThatCannotFitAreRefusedWithAnEstimate()
+    {
+        auto& lm = tinySd1();
+        Generator g(lm.model, lm.tokenizer, lm.info);
+        StopToken stop;
+        auto small = baseRequest();
+        auto big = baseRequest();
+        big.width = big.height = 1024;
+        big.batch = 4;
+        const uint64_t a = g.estimateMemory(small), b = g.estimateMemory(big);
+        QVERIFY(a > 0);
+        QVERIFY2(b > a * 200 && b < a * 400, qPrintable(QStringLiteral("%1 %2").arg(a).arg(b))); // 256x the pixels, 4x the batch; not all terms scale
+        g.setMemoryBudget(b / 2);
+        bool refused = false;
+        for (const auto& p : g.check(big))
+            refused = refused || (p.field == "size" && p.message.find("GB of working memory") != std::string::npos);
+        QVERIFY(refused);
+        for (const auto& p : g.check(small))
+            QVERIFY2(p.field != "size", p.message.c_str());
+        // Refused before any work: run() throws at once with the estimate, and the generator still works afterwards.
+        const auto e = test::errorOf([&] { g.run(big, {}, stop); });
+        QVERIFY2(e.find("1024x1024 with batch 4 needs about") != std::string::npos, e.c_str());
+        QCOMPARE(g.run(small, {}, stop).images.size(), size_t(1));
+        // The default budget is the memory available now.
+        QVERIFY(availableMemory() > 0);
+        Generator h(lm.model, lm.tokenizer, lm.info);
+        auto huge = baseRequest();
+        huge.width = huge.height = 8192;
+        huge.batch = 64;
+        QVERIFY(h.estimateMemory(huge) > availableMemory());
+        QVERIFY(test::errorOf([&] { h.run(huge, {}, stop); }).find("working memory") != std::string::npos);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestGenerator)

@@ -1,0 +1,19 @@
+// Plain Lanczos resampling (no model): 2x or 4x.
+#include "UpscalerPlugin.h"
+
+#include <QObject>
+
+class LanczosPlugin : public QObject, public ls::ui::UpscalerPlugin {
+    Q_OBJECT
+    Q_PLUGIN_METADATA(IID LS_UPSCALER_PLUGIN_IID FILE "lanczos.json")
+    Q_INTERFACES(ls::ui::UpscalerPlugin)
+public:
+    QString pluginName() const override { return QStringLiteral("Lanczos"); }
+    QList<ls::ui::UpscalerInfo> upscalers() const override
+    {
+        return { { QStringLiteral("lanczos"), QStringLiteral("Lanczos"), QStringLiteral("Lanczos-3 resampling, no model"), QStringLiteral("lanczos"),
+            { 2, 4 } } };
+    }
+};
+
+#include "LanczosPlugin.moc"

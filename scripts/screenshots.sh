@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Screenshots of the desktop app in each mode with the bundled model, under Xvfb (offscreen Qt when Xvfb is missing):
+# docs/images/{txt2img,inpaint,layout,upscale}.png. Each one is a real generation on the canvas.
+# Usage: scripts/screenshots.sh [OUT_DIR]
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+out="${1:-$here/docs/images}"
+mkdir -p "$out"
+app="$here/build/app/latent-studio"
+cli="$here/build/app/latent-cli"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+run() {
+    if command -v xvfb-run >/dev/null; then
+        xvfb-run -a -s "-screen 0 1400x900x24" "$app" "$@"
+    else
+        QT_QPA_PLATFORM=offscreen "$app" "$@"
+    fi
+}
+export XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" # a clean profile: no history, no recovery prompt
+"$cli" generate --prompt "a large green triangle in the center" --seed 4 --steps 20 -o "$tmp/scene.png" >/dev/null
+run --prompt "a large red circle at the top left and a small blue square at the bottom right" --screenshot "$out/txt2img.png"
+run "$tmp/scene.png" --mask-rect 0,0,30,30 --prompt "a small yellow circle at the top left" --mode inpaint --screenshot "$out/inpaint.png"
+run --boxes "6,6,20,20,red circle;38,38,20,20,blue square" --mode layout --screenshot "$out/layout.png"
+run "$tmp/scene.png" --model bundled:default-sr --screenshot "$out/upscale.png"
+ls -la "$out"/{txt2img,inpaint,layout,upscale}.png
