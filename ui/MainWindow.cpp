@@ -523,7 +523,7 @@ void MainWindow::closeEvent(QCloseEvent* event)
             }
         }
     }
-    if (!m_unsaved || m_options.askOnClose)
+    if (!m_unsaved || m_options.askOnClose || m_options.autosaveSeconds == 0)
         QDir(m_recoverySelf).removeRecursively(); // a clean exit: nothing to recover
     else
         autosaveNow(); // closed without being asked: keep the work for the next start

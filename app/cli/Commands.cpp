@@ -132,6 +132,7 @@ int run(int argc, char** argv)
     evalCmd->add_option("--steps", evalOpts.steps, "Sampling steps");
     evalCmd->add_option("--sampler", evalOpts.sampler, "Sampler");
     evalCmd->add_option("--cfg", evalOpts.cfg, "Guidance scale");
+    evalCmd->add_option("--strength", evalOpts.strength, "upscale: strength of the re-noising of the bicubic start (1 = from the terminal state)")->check(CLI::Range(0.05, 1.0));
     evalCmd->add_option("--dump", evalDump, "Write the generated images here");
     evalCmd->add_option("--threads", evalThreads, "CPU threads");
 

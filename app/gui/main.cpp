@@ -61,6 +61,10 @@ int main(int argc, char** argv)
     o.model = parser.value(model);
     o.config = parser.value(config);
     o.vocabulary = parser.value(vocab);
+    if (parser.isSet(shot) || parser.isSet(probe)) { // automation: no questions, nothing left to recover
+        o.askOnClose = false;
+        o.autosaveSeconds = 0;
+    }
     ls::ui::MainWindow w(o);
     if (!parser.positionalArguments().isEmpty()) {
         const QString arg = parser.positionalArguments().first();

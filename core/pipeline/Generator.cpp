@@ -392,8 +392,14 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
                 auto start = fullNoise.narrow(2, ty, std::min(ph, static_cast<int>(fullNoise.size(2)) - ty)).narrow(3, tx, std::min(pw, static_cast<int>(fullNoise.size(3)) - tx));
                 if (start.size(2) != ph || start.size(3) != pw)
                     start = noise.draw({ m.config.firstStage.embedDim, ph, pw }, at::TensorOptions());
+                std::optional<LatentStart> from;
+                if (m.config.family == Family::SyntheticSR) {
+                    // The bundled SR model: start from the terminal state of the bicubic-upsampled tile (see LatentStart).
+                    auto up = at::upsample_bicubic2d(crop, { ph * f, pw * f }, false).clamp(-1, 1);
+                    from = LatentStart { m.encodeImage(up).to(at::kFloat), r.strength, true };
+                }
                 auto latent = runSampling(plan, m.schedule, eps, start, [&](int64_t, const at::Tensor& like) { return noise.draw(like.sizes().slice(1), at::TensorOptions()); },
-                    std::nullopt, std::nullopt, d->stepReporter(r, onStep, t0, tileIndex, tiles));
+                    from, std::nullopt, d->stepReporter(r, onStep, t0, tileIndex, tiles));
                 stop.check();
                 auto img = m.decodeLatent(latent).to(at::kFloat).narrow(2, 0, th * f).narrow(3, 0, tw * f);
                 // Linear ramps in the overlap so seams blend.

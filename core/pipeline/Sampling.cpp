@@ -62,7 +62,10 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
         }
         auto p = ddimParams(schedule, ts, plan.sampler == "PLMS" ? 0.0 : plan.eta);
         at::Tensor x = noise;
-        if (start && strength < 1.0) {
+        if (start && strength >= 1.0 && start->terminalSignal) {
+            const size_t last = p.alphas.size() - 1;
+            x = std::sqrt(static_cast<float>(p.alphas[last])) * start->initLatent + static_cast<float>(p.sqrtOneMinusAlphas[last]) * noise;
+        } else if (start && strength < 1.0) {
             const int64_t tEnc = static_cast<int64_t>(strength * static_cast<double>(p.timesteps.size()));
             if (tEnc <= 0)
                 return start->initLatent;
@@ -97,6 +100,8 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
         if (tEnc <= 0)
             return start->initLatent;
         sigmas = sigmas.narrow(0, steps - tEnc, tEnc + 1).contiguous();
+        x = start->initLatent + noise * sigmas[0].item<float>();
+    } else if (start && start->terminalSignal) {
         x = start->initLatent + noise * sigmas[0].item<float>();
     } else {
         x = noise * sigmas[0].item<float>();

@@ -18,6 +18,10 @@ struct SamplingPlan {
 struct LatentStart {
     at::Tensor initLatent; // scaled latent of the input image
     double strength = 1.0; // 1 = from pure noise
+    // At strength 1, start from the forward process's own terminal state (the init's small remaining signal plus
+    // noise) instead of pure noise. Schedules like SD's do not reach zero signal at T, and a model trained on them
+    // reads the image's overall colour from that signal; the super-resolution job gives it the upsampled input here.
+    bool terminalSignal = false;
 };
 
 struct LatentBlend {

@@ -10,6 +10,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <cmath>
+#include <fstream>
 
 namespace ls::train {
 
@@ -27,6 +28,21 @@ double psnr(const at::Tensor& a, const at::Tensor& b) // images in [0, 255]
 {
     const double mse = (a - b).pow(2).mean().item<double>();
     return mse <= 0 ? 99.0 : 10.0 * std::log10(255.0 * 255.0 / mse);
+}
+
+std::string describe(const std::vector<Detection>& dets)
+{
+    std::string s;
+    for (const auto& d : dets) {
+        if (!s.empty())
+            s += "; ";
+        if (d.color < 0 || d.shape < 0 || d.size < 0 || d.cell < 0) {
+            s += "unrecognised blob";
+            continue;
+        }
+        s += std::string(kSizeNames[d.size]) + " " + kColorNames[d.color] + " " + kShapeNames[d.shape] + " " + kCellPhrases[d.cell];
+    }
+    return s.empty() ? "nothing" : s;
 }
 
 at::Tensor pixels(const Image& img)
@@ -52,9 +68,14 @@ json runEvaluation(const EvalOptions& o)
     StopToken stop;
     if (!o.dumpDir.empty())
         fs::create_directories(o.dumpDir);
-    auto dump = [&](const std::string& name, const Image& img) {
-        if (!o.dumpDir.empty())
-            io::writeImage(o.dumpDir / name, img);
+    std::ofstream index;
+    if (!o.dumpDir.empty())
+        index.open(o.dumpDir / (o.task + ".txt"));
+    auto dump = [&](const std::string& name, const Image& img, const std::string& what = {}) {
+        if (o.dumpDir.empty())
+            return;
+        io::writeImage(o.dumpDir / name, img);
+        index << name << "\t" << what << "\t" << describe(detect(img)) << "\n"; // request, then what the detector saw
     };
     pipeline::GenerationRequest base;
     base.width = kWorldSize;
@@ -89,7 +110,7 @@ json runEvaluation(const EvalOptions& o)
         metrics["object_accuracy"] = objects ? found / double(objects) : 0.0;
         metrics["psnr_db"] = p / o.n;
     } else if (o.task == "txt2img") {
-        int one = 0, oneN = 0, two = 0, twoN = 0;
+        int one = 0, oneN = 0, two = 0, twoN = 0, color = 0, colorShape = 0;
         for (int i = 0; i < o.n; ++i) {
             const int objects = i % 2 == 0 ? 1 : 2;
             Scene s = makeScene(Split::HeldOut, o.seed * 100003 + static_cast<uint64_t>(i), objects, objects);
@@ -97,7 +118,7 @@ json runEvaluation(const EvalOptions& o)
             r.prompt = s.caption();
             r.seed = static_cast<int64_t>(o.seed * 1000 + i);
             Image img = gen.run(r, {}, stop).images.at(0);
-            dump("txt2img-" + std::to_string(i) + ".png", img);
+            dump("txt2img-" + std::to_string(i) + ".png", img, r.prompt);
             auto dets = detect(img);
             int found = 0;
             for (const auto& obj : s.objects)
@@ -105,6 +126,9 @@ json runEvaluation(const EvalOptions& o)
             if (objects == 1) {
                 ++oneN;
                 one += found == 1;
+                const auto& want = s.objects.front();
+                color += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return d.color == want.color; });
+                colorShape += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return matches(d, want, false); });
             } else {
                 ++twoN;
                 two += found == 2;
@@ -113,6 +137,9 @@ json runEvaluation(const EvalOptions& o)
         }
         metrics["one_object_accuracy"] = oneN ? one / double(oneN) : 0.0;
         metrics["two_object_accuracy"] = twoN ? two / double(twoN) : 0.0;
+        // Partial credit on one-object captions, to see which attribute fails: colour, colour and shape (any place).
+        metrics["color_accuracy"] = oneN ? color / double(oneN) : 0.0;
+        metrics["color_shape_accuracy"] = oneN ? colorShape / double(oneN) : 0.0;
     } else if (o.task == "layout") {
         int ok = 0, boxes = 0;
         for (int i = 0; i < o.n; ++i) {
@@ -125,7 +152,7 @@ json runEvaluation(const EvalOptions& o)
                 r.boxes.push_back({ double(b[0]), double(b[1]), double(b[2] - b[0]), double(b[3] - b[1]), "", obj.label() });
             }
             Image img = gen.run(r, {}, stop).images.at(0);
-            dump("layout-" + std::to_string(i) + ".png", img);
+            dump("layout-" + std::to_string(i) + ".png", img, s.caption());
             auto dets = detect(img);
             for (const auto& obj : s.objects) {
                 ++boxes;
@@ -156,7 +183,7 @@ json runEvaluation(const EvalOptions& o)
                 for (int x = std::max(0, b[0] - g); x < std::min(kWorldSize, b[2] + g); ++x)
                     *r.mask.at(x, y) = 255;
             Image img = gen.run(r, {}, stop).images.at(0);
-            dump("inpaint-" + std::to_string(i) + ".png", img);
+            dump("inpaint-" + std::to_string(i) + ".png", img, r.prompt);
             auto dets = detect(img);
             ok += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) {
                 if (!matches(d, target, false))
@@ -189,10 +216,12 @@ json runEvaluation(const EvalOptions& o)
             auto r = base;
             r.mode = pipeline::JobMode::Upscale;
             r.sampler = "DDIM";
+            r.strength = o.strength;
             r.seed = static_cast<int64_t>(o.seed * 1000 + i);
             r.initImage = lr;
             Image out = gen.run(r, {}, stop).images.at(0);
-            dump("upscale-" + std::to_string(i) + ".png", out);
+            dump("upscale-" + std::to_string(i) + ".png", out, s.caption());
+            dump("upscale-" + std::to_string(i) + "-truth.png", hr, "ground truth");
             auto bic = at::upsample_bicubic2d(pipeline::imageToTensor(lr), { kWorldSize, kWorldSize }, false);
             Image bicImg = pipeline::tensorToImage(bic);
             p += psnr(pixels(out), pixels(hr));
@@ -202,7 +231,10 @@ json runEvaluation(const EvalOptions& o)
         metrics["psnr_db"] = p / o.n;
         metrics["bicubic_psnr_db"] = pb / o.n;
     }
-    return { { "task", o.task }, { "n", o.n }, { "seed", o.seed }, { "model", modelPath.string() }, { "metrics", metrics } };
+    json out = { { "task", o.task }, { "n", o.n }, { "seed", o.seed }, { "model", modelPath.string() }, { "metrics", metrics } };
+    if (up)
+        out["strength"] = o.strength;
+    return out;
 }
 
 } // namespace ls::train

@@ -17,6 +17,7 @@ struct EvalOptions {
     int steps = 20;
     std::string sampler = "DPM++ 2M";
     double cfg = 5.0;
+    double strength = 0.6;          // upscale: how much of the bicubic start is re-noised (1 = all)
     std::filesystem::path dumpDir;  // optional: write the generated images and inputs
     std::function<void(int done, int total)> onProgress;
 };

@@ -1,7 +1,8 @@
 // The bundled default model, scored by its own evaluator on reduced held-out sets (32 samples per task). Thresholds
 // sit a little below the full evaluation in resources/models/MODEL_CARD.md, so a regression in the engine, the
-// samplers or the weights turns this red. The first training run is far below the quality bars of its issue; its
-// thresholds are low accordingly and must rise with every retraining.
+// samplers or the weights turns this red. The second training run still misses the text-to-image, layout and inpainting
+// bars (objects are not placed: see the model card); those thresholds are low and must rise with every retraining,
+// while colour, shape, the autoencoder round trip and upscaling (above bicubic + 2 dB, the issue's bar) are guarded.
 #include "train/Evaluator.h"
 #include "util/Threads.h"
 
@@ -31,6 +32,15 @@ private Q_SLOTS:
         qInfo("txt2img %s", m.dump().c_str());
         QVERIFY(m["one_object_accuracy"].get<double>() >= LS_MIN_ONE_OBJECT);
         QVERIFY(m["two_object_accuracy"].get<double>() >= LS_MIN_TWO_OBJECT);
+        QVERIFY(m["color_accuracy"].get<double>() >= LS_MIN_COLOR);
+        QVERIFY(m["color_shape_accuracy"].get<double>() >= LS_MIN_COLOR_SHAPE);
+    }
+    void autoencoderRoundTrip()
+    {
+        auto m = evaluate("autoencoder");
+        qInfo("autoencoder %s", m.dump().c_str());
+        QVERIFY(m["object_accuracy"].get<double>() >= LS_MIN_AE_OBJECTS);
+        QVERIFY(m["psnr_db"].get<double>() >= LS_MIN_AE_PSNR);
     }
     void layout()
     {
@@ -49,7 +59,7 @@ private Q_SLOTS:
     {
         auto m = evaluate("upscale");
         qInfo("upscale %s", m.dump().c_str());
-        QVERIFY(m["psnr_db"].get<double>() >= LS_MIN_PSNR);
+        QVERIFY(m["psnr_db"].get<double>() >= m["bicubic_psnr_db"].get<double>() + LS_MIN_PSNR_GAIN);
         QVERIFY(m["bicubic_psnr_db"].get<double>() > 20.0); // the evaluator's own reference path
     }
 };
