@@ -44,15 +44,16 @@ void AppSettings::save(QSettings& s) const
     s.sync();
 }
 
+// Explicit names: QSettings() needs an organisation name, which the app does not set (it would move the data folder).
 AppSettings AppSettings::load()
 {
-    QSettings s;
+    QSettings s(QSettings::NativeFormat, QSettings::UserScope, QStringLiteral("latent-studio"), QStringLiteral("latent-studio"));
     return load(s);
 }
 
 void AppSettings::save() const
 {
-    QSettings s;
+    QSettings s(QSettings::NativeFormat, QSettings::UserScope, QStringLiteral("latent-studio"), QStringLiteral("latent-studio"));
     save(s);
 }
 

@@ -220,6 +220,11 @@ private Q_SLOTS:
         ini.setValue(QStringLiteral("compute/threads"), -4);
         QCOMPARE(AppSettings::load(ini).previewMode, QStringLiteral("projection"));
         QCOMPARE(AppSettings::load(ini).threads, 0);
+        // The application's own store (main() points XDG_CONFIG_HOME at a temporary folder) persists.
+        a.save();
+        QVERIFY(QFileInfo::exists(qEnvironmentVariable("XDG_CONFIG_HOME") + QStringLiteral("/latent-studio/latent-studio.conf")));
+        QCOMPARE(AppSettings::load().threads, 3);
+        QCOMPARE(AppSettings::load().modelFolders, a.modelFolders);
 
         // The model picker lists checkpoints and diffusers folders found in the model folders, and nothing else.
         QDir models(tmp.filePath(QStringLiteral("models")));
@@ -304,6 +309,8 @@ int main(int argc, char** argv)
     const QByteArray child = qgetenv("LS_PROJECT_CHILD");
     if (!child.isEmpty())
         return childMain(argc, argv, QString::fromLocal8Bit(child));
+    QTemporaryDir config; // never the developer's own settings file
+    qputenv("XDG_CONFIG_HOME", config.path().toLocal8Bit());
     QApplication app(argc, argv);
     qRegisterMetaType<QList<QImage>>("QList<QImage>");
     TestProject t;
