@@ -4,6 +4,7 @@
 // report, a hang) is a bug.
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 
 #include <sys/mman.h>
@@ -38,5 +39,23 @@ public:
 private:
     int m_fd = -1;
 };
+
+// A weight-file reader (SafeTensorsFile, CkptFile) on the bytes: open, then info and a full load of every tensor.
+template <class Reader>
+int loadEveryTensor(const uint8_t* data, size_t size)
+{
+    MemFile f(data, size);
+    if (!f.ok())
+        return 0;
+    try {
+        Reader reader(f.path());
+        for (const auto& k : reader.keys()) {
+            (void)reader.info(k);
+            (void)reader.load(k).sum();
+        }
+    } catch (const std::exception&) {
+    }
+    return 0;
+}
 
 } // namespace ls::fuzz

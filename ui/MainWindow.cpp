@@ -112,21 +112,8 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         if (!p.isEmpty())
             openProject(p);
     });
-    auto saveAs = [this] {
-        QString p = QFileDialog::getSaveFileName(this, tr("Save project"), QStringLiteral("untitled.lsproj"), tr("Latent Studio project (*.lsproj)"));
-        if (p.isEmpty())
-            return;
-        if (!p.endsWith(QStringLiteral(".lsproj")))
-            p += QStringLiteral(".lsproj");
-        saveProjectTo(p);
-    };
-    file->addAction(tr("&Save project"), QKeySequence::Save, this, [this, saveAs] {
-        if (m_projectDir.isEmpty())
-            saveAs();
-        else
-            saveProjectTo(m_projectDir);
-    });
-    file->addAction(tr("Save project &as..."), QKeySequence::SaveAs, this, saveAs);
+    file->addAction(tr("&Save project"), QKeySequence::Save, this, [this] { saveProjectAsking(false); });
+    file->addAction(tr("Save project &as..."), QKeySequence::SaveAs, this, [this] { saveProjectAsking(true); });
     file->addSeparator();
     file->addAction(tr("&Export image..."), QKeySequence(Qt::CTRL | Qt::Key_E), this, [this] {
         // Every format the installed OpenImageIO writes, PNG first (PNG keeps the generation parameters).
@@ -387,6 +374,19 @@ bool MainWindow::saveProjectTo(const QString& dir)
     return true;
 }
 
+bool MainWindow::saveProjectAsking(bool chooseFolder)
+{
+    QString p = m_projectDir;
+    if (chooseFolder || p.isEmpty()) {
+        p = QFileDialog::getSaveFileName(this, tr("Save project"), QStringLiteral("untitled.lsproj"), tr("Latent Studio project (*.lsproj)"));
+        if (p.isEmpty())
+            return false;
+        if (!p.endsWith(QStringLiteral(".lsproj")))
+            p += QStringLiteral(".lsproj");
+    }
+    return saveProjectTo(p);
+}
+
 bool MainWindow::openProject(const QString& dir)
 {
     ProjectData d;
@@ -409,9 +409,10 @@ bool MainWindow::exportImage(const QString& path)
 {
     // The newest history entry whose picture is the canvas carries its parameters along.
     std::map<std::string, std::string> meta;
+    const QImage canvas = m_canvas->image().convertToFormat(QImage::Format_RGB888);
     for (int i = 0; i < m_history->count(); ++i) {
         const QListWidgetItem* item = m_history->item(i);
-        if (item->data(Qt::UserRole).value<QImage>().convertToFormat(QImage::Format_RGB888) == m_canvas->image().convertToFormat(QImage::Format_RGB888)) {
+        if (item->data(Qt::UserRole).value<QImage>().convertToFormat(QImage::Format_RGB888) == canvas) {
             meta = { { "parameters", item->toolTip().toStdString() }, { "latent_studio", item->data(Qt::UserRole + 1).toString().toStdString() } };
             break;
         }
@@ -428,7 +429,8 @@ bool MainWindow::exportImage(const QString& path)
 
 bool MainWindow::autosaveNow()
 {
-    const QByteArray panel = QJsonDocument(currentProject().panel).toJson(QJsonDocument::Compact);
+    const ProjectData project = currentProject();
+    const QByteArray panel = QJsonDocument(project.panel).toJson(QJsonDocument::Compact);
     if (!m_autosaveDirty && panel == m_savedPanel)
         return true;
     if (m_blankCanvas && m_history->count() == 0 && m_savedPanel.isEmpty() && !m_autosaveDirty) {
@@ -436,7 +438,7 @@ bool MainWindow::autosaveNow()
         return true;
     }
     try {
-        saveProject(m_recoverySelf, currentProject());
+        saveProject(m_recoverySelf, project);
     } catch (const std::exception& e) {
         m_status->setText(tr("Autosave failed: %1").arg(QString::fromStdString(e.what())));
         return false;
@@ -506,21 +508,9 @@ void MainWindow::closeEvent(QCloseEvent* event)
             event->ignore();
             return;
         }
-        if (answer == QMessageBox::Save) {
-            QString p = m_projectDir;
-            if (p.isEmpty()) {
-                p = QFileDialog::getSaveFileName(this, tr("Save project"), QStringLiteral("untitled.lsproj"), tr("Latent Studio project (*.lsproj)"));
-                if (p.isEmpty()) {
-                    event->ignore();
-                    return;
-                }
-                if (!p.endsWith(QStringLiteral(".lsproj")))
-                    p += QStringLiteral(".lsproj");
-            }
-            if (!saveProjectTo(p)) {
-                event->ignore();
-                return;
-            }
+        if (answer == QMessageBox::Save && !saveProjectAsking(false)) {
+            event->ignore();
+            return;
         }
     }
     if (!m_unsaved || m_options.askOnClose || m_options.autosaveSeconds == 0)

@@ -51,6 +51,8 @@ public:
 
     // Projects (a "<name>.lsproj" folder, see Project.h). Failures are reported and change nothing.
     bool saveProjectTo(const QString& dir);
+    // Saves to the open project's folder, or asks for one (always when chooseFolder); false when cancelled or failed.
+    bool saveProjectAsking(bool chooseFolder);
     bool openProject(const QString& dir);
     QString projectPath() const { return m_projectDir; }
     bool exportImage(const QString& path);

@@ -100,12 +100,11 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
         if (tEnc <= 0)
             return start->initLatent;
         sigmas = sigmas.narrow(0, steps - tEnc, tEnc + 1).contiguous();
-        x = start->initLatent + noise * sigmas[0].item<float>();
-    } else if (start && start->terminalSignal) {
-        x = start->initLatent + noise * sigmas[0].item<float>();
-    } else {
-        x = noise * sigmas[0].item<float>();
     }
+    if (start && (strength < 1.0 || start->terminalSignal))
+        x = start->initLatent + noise * sigmas[0].item<float>();
+    else
+        x = noise * sigmas[0].item<float>();
     KDenoiser plain(eps, ks);
     KOptions o;
     o.noise = stepNoise;

@@ -247,7 +247,6 @@ struct Ema {
 struct LatentSet {
     at::Tensor z;  // [N, 4, 16, 16], scaled
     at::Tensor lr; // sr: [N, 3, 16, 16] in [-1, 1]
-    uint64_t first = 0;
     std::vector<Scene> scenes;
 };
 
@@ -256,7 +255,6 @@ LatentSet latentSet(models::LatentModel& model, double scale, int count, bool sr
 {
     torch::NoGradGuard ng;
     LatentSet set;
-    set.first = first;
     for (int i = 0; i < count; ++i)
         set.scenes.push_back(makeScene(Split::Train, first + static_cast<uint64_t>(i)));
     if (fs::exists(cacheFile)) {
