@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (clang, AddressSanitizer + UndefinedBehaviorSanitizer) into build-fuzz and runs each
+# Builds the libFuzzer targets (clang, AddressSanitizer + UndefinedBehaviorSanitizer; CMake preset "asan", which
+# also builds the unit tests for scripts/sanitize.sh) into build-fuzz and runs each
 # for SECONDS (default 600). Crash inputs land in fuzz/crashes/<target>/: fix the bug, then move the input to
 # fuzz/regressions/<target>/ so the normal test suite replays it forever. A summary goes to build-fuzz/fuzz-report.txt.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
@@ -9,9 +10,7 @@ secs="${1:-600}"
 shift || true
 "$here/scripts/setup.sh" --deps-only clang
 bdir="$here/build-fuzz"
-flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
-cmake -S "$here" -B "$bdir" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Release \
-    -DLS_BUILD_FUZZERS=ON -DLS_BUILD_TESTS=OFF -DCMAKE_CXX_FLAGS="$flags" >/dev/null
+(cd "$here" && cmake --preset asan >/dev/null)
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
     targets=(safetensors ckpt pickle infotext prompt boxes config project)

@@ -116,6 +116,7 @@ int run(int argc, char** argv)
     trainCmd->add_option("--device", trainOpts.device, "cpu or cuda")->check(CLI::IsMember({ "cpu", "cuda" }));
     trainCmd->add_option("--seed", trainOpts.seed, "Seed");
     trainCmd->add_option("--save-every", trainOpts.saveEvery, "Checkpoint every N steps");
+    trainCmd->add_option("--init", trainOpts.init, "diffusion/sr: warm start from this checkpoint (e.g. a bundled model.safetensors); grown tensors keep the old values and zeros in the new part")->check(CLI::ExistingFile);
     trainCmd->add_option("--dataset", trainOpts.dataset, "diffusion/sr: training scenes, encoded once and cached in the work folder (default 32768)");
     trainCmd->add_option("--threads", trainThreads, "CPU threads");
     trainCmd->add_flag("--resume", trainOpts.resume, "Continue from the stage's last checkpoint");

@@ -474,7 +474,11 @@ ClipTokenizer ClipTokenizer::fromHuggingFace(const fs::path& vocabJson, const fs
     }
     t.m_encoder.clear();
     t.m_decoder.assign(v.size(), {});
+    if (!v.is_object())
+        fail(ErrorKind::Format, vocabJson.string() + ": expected a JSON object of token -> id");
     for (auto it = v.begin(); it != v.end(); ++it) {
+        if (!it.value().is_number_integer())
+            fail(ErrorKind::Format, vocabJson.string() + ": the id of '" + it.key() + "' is not an integer");
         const int id = it.value().get<int>();
         if (id < 0 || static_cast<size_t>(id) >= t.m_decoder.size())
             fail(ErrorKind::Format, vocabJson.string() + ": id out of range for '" + it.key() + "'");

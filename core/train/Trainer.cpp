@@ -44,6 +44,43 @@ json baseParams()
 
 } // namespace
 
+// Warm start from another checkpoint of the same family (`train --init FILE`): tensors of equal shape are copied; a
+// tensor that grew (conv_in gaining coordinate channels) keeps the old values in its leading slice and zeros in the
+// new part, so the warm-started model computes exactly what the old one did until training moves the new weights.
+void warmStart(torch::nn::Module& m, const io::WeightSource& w, const std::string& prefix, const std::function<void(const std::string&)>& log)
+{
+    torch::NoGradGuard ng;
+    int copied = 0;
+    for (auto& item : m.named_parameters(true)) {
+        const std::string key = prefix + item.key();
+        at::Tensor& dst = item.value();
+        if (!w.contains(key)) {
+            log("init: " + key + " not in " + w.path() + ", keeps its fresh initialisation");
+            continue;
+        }
+        at::Tensor src = w.load(key).to(dst.scalar_type());
+        if (src.sizes() == dst.sizes()) {
+            dst.copy_(src);
+            ++copied;
+            continue;
+        }
+        bool fits = src.dim() == dst.dim();
+        for (int64_t d = 0; fits && d < src.dim(); ++d)
+            fits = src.size(d) <= dst.size(d);
+        if (!fits)
+            fail(ErrorKind::Mismatch, "train --init " + w.path() + ": " + key + " has shape " + io::shapeToString(src.sizes().vec())
+                    + ", the model needs " + io::shapeToString(dst.sizes().vec()));
+        dst.zero_();
+        at::Tensor slice = dst;
+        for (int64_t d = 0; d < src.dim(); ++d)
+            slice = slice.narrow(d, 0, src.size(d));
+        slice.copy_(src);
+        ++copied;
+        log("init: " + key + " grown from " + io::shapeToString(src.sizes().vec()) + " to " + io::shapeToString(dst.sizes().vec()) + " (new part zero)");
+    }
+    log("init: " + std::to_string(copied) + " tensors from " + w.path());
+}
+
 json bundledDiffusionConfig()
 {
     json p = baseParams();
@@ -52,7 +89,7 @@ json bundledDiffusionConfig()
     p["unet_config"] = { { "target", "ldm.modules.diffusionmodules.openaimodel.UNetModel" },
         { "params", { { "in_channels", 4 }, { "out_channels", 4 }, { "model_channels", 64 }, { "attention_resolutions", { 1, 2 } },
                         { "num_res_blocks", 1 }, { "channel_mult", { 1, 2, 2 } }, { "num_head_channels", 32 }, { "use_spatial_transformer", true },
-                        { "transformer_depth", 1 }, { "context_dim", 128 }, { "legacy", false } } } };
+                        { "transformer_depth", 1 }, { "context_dim", 128 }, { "legacy", false }, { "coord_channels", 2 } } } };
     const text::WorldTokenizer tok;
     p["cond_stage_config"] = { { "target", "ldm.modules.encoders.modules.BERTEmbedder" },
         { "params", { { "n_embed", 128 }, { "n_layer", 2 }, { "vocab_size", tok.vocabSize() }, { "max_seq_len", text::WorldTokenizer::kSequence } } } };
@@ -402,6 +439,12 @@ int runTraining(const TrainOptions& o0)
             initForTraining(*model->bert, o.seed + 2);
             auto more = trainable(*model->bert);
             params.insert(params.end(), more.begin(), more.end());
+        }
+        if (!o.init.empty() && !(o.resume && fs::exists(files.weights()))) {
+            io::SafeTensorsFile w(o.init);
+            warmStart(*model->unet, w, "model.diffusion_model.", o.log);
+            if (model->bert)
+                warmStart(*model->bert, w, "cond_stage_model.transformer.", o.log);
         }
         for (auto& p : model->firstStage->parameters())
             p.set_requires_grad(false);

@@ -13,6 +13,13 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+namespace torch::nn {
+class Module;
+}
+namespace ls::io {
+class WeightSource;
+}
+
 namespace ls::train {
 
 struct TrainOptions {
@@ -26,6 +33,7 @@ struct TrainOptions {
     uint64_t seed = 1;
     int saveEvery = 250;
     int dataset = 0;              // diffusion/sr: training scenes encoded once and cached (0 = default 32768)
+    std::filesystem::path init;     // diffusion/sr: warm start from this checkpoint (a bundled model.safetensors)
     std::filesystem::path bundleTo; // bundle: resources/models
     std::function<void(const std::string&)> log; // progress lines (stderr by default)
 };
@@ -35,5 +43,12 @@ int runTraining(const TrainOptions& options);
 // The configurations of the bundled family, in the original LatentDiffusion params form (with "family").
 nlohmann::json bundledDiffusionConfig();
 nlohmann::json bundledSrConfig();
+
+// Warm start (`train --init`): copies prefix+name for every parameter of m from w. Equal shapes are copied; a tensor that
+// grew in any dimension (conv_in gaining coordinate channels) gets the old values in its leading slice and zeros
+// elsewhere, so the model computes what the old one did until training moves the new weights. A tensor that does not
+// fit is an error naming it; a missing one keeps its initialisation (logged).
+void warmStart(torch::nn::Module& m, const io::WeightSource& w, const std::string& prefix,
+    const std::function<void(const std::string&)>& log);
 
 } // namespace ls::train

@@ -26,6 +26,9 @@ UNetConfig UNetConfig::fromJson(const json& in)
         return p[key].get<std::vector<int64_t>>();
     };
     c.inChannels = p.value("in_channels", int64_t(4));
+    c.coordChannels = p.value("coord_channels", int64_t(0));
+    if (c.coordChannels != 0 && c.coordChannels != 2)
+        fail(ErrorKind::InvalidInput, "unet config: coord_channels must be 0 or 2 (got " + std::to_string(c.coordChannels) + ")");
     c.outChannels = p.value("out_channels", int64_t(4));
     c.modelChannels = p.value("model_channels", int64_t(320));
     c.attentionResolutions = intList("attention_resolutions", {});
@@ -61,6 +64,8 @@ json UNetConfig::toJson() const
 {
     json j;
     j["in_channels"] = inChannels;
+    if (coordChannels)
+        j["coord_channels"] = coordChannels;
     j["out_channels"] = outChannels;
     j["model_channels"] = modelChannels;
     j["attention_resolutions"] = attentionResolutions;
@@ -341,7 +346,7 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
         return b;
     };
     std::vector<int64_t> chans { mc };
-    newBlock(*container, input_blocks)->append(std::make_shared<ConvLayer>(c.inChannels, mc, o));
+    newBlock(*container, input_blocks)->append(std::make_shared<ConvLayer>(c.inChannels + c.coordChannels, mc, o));
     int64_t ch = mc, ds = 1;
     auto hasAttn = [&](int64_t d) {
         return std::find(c.attentionResolutions.begin(), c.attentionResolutions.end(), d) != c.attentionResolutions.end();
@@ -404,6 +409,13 @@ at::Tensor UNetModelImpl::forward(const at::Tensor& x, const at::Tensor& timeste
     at::Tensor ctx = context.defined() ? context.to(dtype) : context;
     std::vector<at::Tensor> hs;
     auto h = x.to(dtype);
+    if (config.coordChannels) {
+        const int64_t b = h.size(0), height = h.size(2), width = h.size(3);
+        auto opts = h.options();
+        auto xs = at::linspace(-1.0, 1.0, width, opts).view({ 1, 1, 1, width }).expand({ b, 1, height, width });
+        auto ys = at::linspace(-1.0, 1.0, height, opts).view({ 1, 1, height, 1 }).expand({ b, 1, height, width });
+        h = at::cat({ h, xs, ys }, 1);
+    }
     for (auto& block : input_blocks) {
         h = block(h, emb, ctx);
         hs.push_back(h);

@@ -14,6 +14,10 @@ namespace ls::models {
 
 struct UNetConfig {
     int64_t inChannels = 4;
+    // Latent Studio extension (0 in every original checkpoint): the UNet appends this many coordinate maps (x then y,
+    // each from -1 to 1 across the latent) to its input before conv_in, so that absolute position ("at the top left",
+    // box coordinates) can be grounded (CoordConv, Liu et al. 2018). Only 0 or 2.
+    int64_t coordChannels = 0;
     int64_t outChannels = 4;
     int64_t modelChannels = 320;
     std::vector<int64_t> attentionResolutions { 4, 2, 1 };

@@ -3,8 +3,13 @@
 
 #include "text/ClipTokenizer.h"
 #include "text/PromptWeights.h"
+#include "util/Error.h"
 
 #include <QtTest/QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
 
 using namespace ls;
 using text::WeightedText;
@@ -92,6 +97,73 @@ private Q_SLOTS:
         // BREAK forces a new chunk; the empty prompt is one chunk.
         QCOMPARE(text::tokenizePrompt(tok, "a BREAK b").size(), size_t(2));
         QCOMPARE(text::tokenizePrompt(tok, "").size(), size_t(1));
+    }
+
+    void huggingFaceVocabulary()
+    {
+        // A diffusers tokenizer/ folder holds vocab.json + merges.txt instead of the gzipped BPE file. Write that pair
+        // from the OpenAI file the way Hugging Face converted it, then both tokenizers must agree on every text.
+        const auto gz = test::sharedDir() / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz";
+        QProcess gunzip;
+        gunzip.start("gzip", { "-dc", QString::fromStdString(gz.string()) });
+        QVERIFY(gunzip.waitForFinished(60000));
+        const QStringList lines = QString::fromUtf8(gunzip.readAllStandardOutput()).split('\n');
+        const int mergeCount = 49152 - 256 - 2;
+        QVERIFY(lines.size() > mergeCount);
+        // bytes_to_unicode, in its dict order
+        std::vector<int> bs, cs;
+        for (int b = '!'; b <= '~'; ++b)
+            bs.push_back(b);
+        for (int b = 0xA1; b <= 0xAC; ++b)
+            bs.push_back(b);
+        for (int b = 0xAE; b <= 0xFF; ++b)
+            bs.push_back(b);
+        cs = bs;
+        for (int b = 0, n = 0; b < 256; ++b)
+            if (std::find(bs.begin(), bs.end(), b) == bs.end()) {
+                bs.push_back(b);
+                cs.push_back(256 + n++);
+            }
+        std::vector<std::string> vocab;
+        for (int c : cs)
+            vocab.push_back(QString(QChar(c)).toStdString());
+        for (size_t i = 0, n = vocab.size(); i < n; ++i)
+            vocab.push_back(vocab[i] + "</w>");
+        const auto dir = test::tempDir() / "tokenizer";
+        std::filesystem::create_directories(dir);
+        {
+            std::ofstream merges(dir / "merges.txt");
+            merges << "#version: 0.2\n";
+            for (int i = 1; i <= mergeCount; ++i) {
+                merges << lines[i].toStdString() << "\n";
+                vocab.push_back(lines[i].toStdString());
+                vocab.back().erase(vocab.back().find(' '), 1);
+            }
+        }
+        vocab.push_back("<|startoftext|>");
+        vocab.push_back("<|endoftext|>");
+        nlohmann::json j = nlohmann::json::object();
+        for (size_t i = 0; i < vocab.size(); ++i)
+            j[vocab[i]] = static_cast<int>(i);
+        QCOMPARE(j.size(), size_t(49408));
+        std::ofstream(dir / "vocab.json") << j.dump();
+
+        auto openai = text::ClipTokenizer::fromFile(gz);
+        auto hf = text::ClipTokenizer::find({ test::tempDir() / "nowhere", dir });
+        QCOMPARE(hf.vocabSize(), openai.vocabSize());
+        QCOMPARE(hf.encode("a photo of a cat"), (std::vector<int> { 320, 1125, 539, 320, 2368 }));
+        for (const char* t : { "A (red:1.5) Cat, sitting on a mat!", "naïve café — 東京 🙂", "<|endoftext|> don't", "  lots   of\tspace " })
+            QCOMPARE(hf.encode(t), openai.encode(t));
+        QCOMPARE(hf.decode(hf.encode("a photo of a cat")), openai.decode(openai.encode("a photo of a cat")));
+
+        // A broken vocab.json is refused with its path and the cause.
+        std::ofstream(dir / "vocab.json") << R"({"a": "one"})";
+        try {
+            text::ClipTokenizer::fromHuggingFace(dir / "vocab.json", dir / "merges.txt");
+            QFAIL("a vocab.json with a string id was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("vocab.json") && QString(e.what()).contains("not an integer"), e.what());
+        }
     }
 };
 

@@ -1,0 +1,130 @@
+// Training-side model features of the bundled family: coordinate channels in the UNet (absolute position for "at the
+// top left" and box tokens) and the warm start that adds them to an already trained model without changing its output.
+#include "TestUtil.h"
+#include "io/SafeTensors.h"
+#include "models/unet/UNet.h"
+#include "train/Trainer.h"
+#include "util/Error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QtTest/QtTest>
+
+using namespace ls;
+
+namespace {
+
+models::UNetConfig smallConfig(int64_t coords)
+{
+    auto j = nlohmann::json::parse(R"({"in_channels": 4, "out_channels": 4, "model_channels": 32, "attention_resolutions": [2],
+        "num_res_blocks": 1, "channel_mult": [1, 2], "num_head_channels": 16, "use_spatial_transformer": true,
+        "transformer_depth": 1, "context_dim": 16, "legacy": false})");
+    if (coords)
+        j["coord_channels"] = coords;
+    return models::UNetConfig::fromJson(j);
+}
+
+models::UNetModel randomUNet(const models::UNetConfig& c, uint64_t seed)
+{
+    models::UNetModel m(c, at::TensorOptions().dtype(at::kFloat));
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    torch::NoGradGuard ng;
+    for (auto& p : m->parameters())
+        p.copy_(at::randn(p.sizes(), gen) * 0.1);
+    return m;
+}
+
+} // namespace
+
+class TestTraining : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void coordChannelsConfig()
+    {
+        auto c = smallConfig(2);
+        QCOMPARE(c.coordChannels, int64_t(2));
+        QCOMPARE(models::UNetConfig::fromJson(c.toJson()), c);
+        QCOMPARE(smallConfig(0).toJson().contains("coord_channels"), false); // original configs stay as they were
+        auto j = c.toJson();
+        j["coord_channels"] = 3;
+        try {
+            models::UNetConfig::fromJson(j);
+            QFAIL("coord_channels 3 accepted");
+        } catch (const Error& e) {
+            QVERIFY(QString(e.what()).contains("coord_channels"));
+        }
+        models::UNetModel m(c, at::TensorOptions().dtype(at::kFloat));
+        QCOMPARE(m->named_parameters()["input_blocks.0.0.weight"].size(1), int64_t(6)); // 4 latent + x + y
+    }
+
+    void coordinatesReachTheOutput()
+    {
+        // Same latent, same timestep and context: only the coordinate filters of conv_in differ, so any change in the
+        // prediction comes from the x/y maps the UNet appends.
+        auto m = randomUNet(smallConfig(2), 3);
+        torch::NoGradGuard ng;
+        auto x = at::randn({ 1, 4, 16, 16 }, at::make_generator<at::CPUGeneratorImpl>(7));
+        auto ctx = at::randn({ 1, 5, 16 }, at::make_generator<at::CPUGeneratorImpl>(4));
+        auto t = at::full({ 1 }, 500, at::kLong);
+        auto w = m->named_parameters()["input_blocks.0.0.weight"];
+        auto before = m->forward(x, t, ctx);
+        w.narrow(1, 4, 2).zero_();
+        auto after = m->forward(x, t, ctx);
+        QVERIFY((before - after).abs().max().item<double>() > 1e-3);
+        // Non-square latents work too (the maps follow the input's own height and width).
+        QCOMPARE(m->forward(at::randn({ 2, 4, 8, 24 }), at::full({ 2 }, 10, at::kLong), ctx.expand({ 2, 5, 16 })).sizes(),
+            (at::IntArrayRef { 2, 4, 8, 24 }));
+    }
+
+    void warmStartKeepsTheOldModel()
+    {
+        auto old = randomUNet(smallConfig(0), 1);
+        std::vector<std::pair<std::string, at::Tensor>> tensors;
+        for (auto& p : old->named_parameters())
+            tensors.emplace_back("model.diffusion_model." + p.key(), p.value().detach().clone());
+        const auto file = test::tempDir() / "old.safetensors";
+        io::writeSafeTensors(file, tensors);
+
+        auto grown = randomUNet(smallConfig(2), 2); // different values everywhere before the warm start
+        std::vector<std::string> log;
+        io::SafeTensorsFile w(file);
+        train::warmStart(*grown, w, "model.diffusion_model.", [&](const std::string& s) { log.push_back(s); });
+        auto conv = grown->named_parameters()["input_blocks.0.0.weight"];
+        QCOMPARE(conv.size(1), int64_t(6));
+        QVERIFY(conv.narrow(1, 4, 2).abs().max().item<double>() == 0.0);
+        QVERIFY(at::equal(conv.narrow(1, 0, 4), old->named_parameters()["input_blocks.0.0.weight"]));
+        bool loggedGrowth = false;
+        for (const auto& s : log)
+            loggedGrowth |= s.find("grown from [32, 4, 3, 3] to [32, 6, 3, 3]") != std::string::npos;
+        QVERIFY(loggedGrowth);
+
+        torch::NoGradGuard ng;
+        auto x = at::randn({ 2, 4, 16, 16 }, at::make_generator<at::CPUGeneratorImpl>(5));
+        auto ctx = at::randn({ 2, 5, 16 }, at::make_generator<at::CPUGeneratorImpl>(6));
+        auto t = at::tensor({ 10, 900 }, at::kLong);
+        auto diff = (old->forward(x, t, ctx) - grown->forward(x, t, ctx)).abs().max().item<double>();
+        QVERIFY2(diff < 1e-5, qPrintable(QString("warm-started output differs by %1").arg(diff)));
+    }
+
+    void warmStartRefusesWhatDoesNotFit()
+    {
+        auto big = randomUNet(smallConfig(2), 1);
+        std::vector<std::pair<std::string, at::Tensor>> tensors;
+        for (auto& p : big->named_parameters())
+            tensors.emplace_back("model.diffusion_model." + p.key(), p.value().detach().clone());
+        const auto file = test::tempDir() / "big.safetensors";
+        io::writeSafeTensors(file, tensors);
+        auto small = randomUNet(smallConfig(0), 2);
+        io::SafeTensorsFile w(file);
+        try {
+            train::warmStart(*small, w, "model.diffusion_model.", [](const std::string&) {});
+            QFAIL("a larger tensor was accepted");
+        } catch (const Error& e) {
+            const QString msg = e.what();
+            QVERIFY2(msg.contains("input_blocks.0.0.weight") && msg.contains("big.safetensors"), qPrintable(msg));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTraining)
+#include "tst_training.moc"
