@@ -27,15 +27,17 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus" "$crashes"
     log="$bdir/fuzz-$t.log"
     echo "== $t: ${secs} s"
+    started=$SECONDS
     set +e
     "$bdir/fuzz/fuzz_$t" "$corpus" "$here/fuzz/seeds/$t" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536 -timeout=20 \
         -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1
     rc=$?
     set -e
+    ran=$((SECONDS - started))
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
     found=$(find "$crashes" -type f | wc -l)
-    line="$t: ${secs} s, ${runs:-?} inputs, ${cov:-cov ?}, exit $rc, crash files $found"
+    line="$t: ran ${ran} s of ${secs} s, ${runs:-?} inputs, ${cov:-cov ?}, exit $rc, crash files $found"
     echo "$line" | tee -a "$report"
     [[ $rc -ne 0 || $found -ne 0 ]] && status=1
 done

@@ -7,21 +7,31 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$here/out/train}"
 shift || true
+extra=("$@")
 cli="$here/build/app/latent-cli"
 [[ -x "$cli" ]] || "$here/scripts/setup.sh" "$here/build"
-stage() { # stage STEPS [options]: run unless the stage already reached STEPS
-    local name=$1 steps=$2
-    shift 2
+stage() { # stage DIR NAME STEPS [options]: run unless the stage already reached STEPS
+    local dir=$1 name=$2 steps=$3
+    shift 3
     local done=0
-    [[ -f "$out/$name/progress.json" ]] && done=$(sed -n 's/.*"step": *\([0-9]*\).*/\1/p' "$out/$name/progress.json")
+    [[ -f "$dir/$name/progress.json" ]] && done=$(sed -n 's/.*"step": *\([0-9]*\).*/\1/p' "$dir/$name/progress.json")
     if (( done >= steps )); then echo "$name: already at step $done"; return; fi
-    "$cli" train "$name" --out "$out" --steps "$steps" --resume "$@"
+    "$cli" train "$name" --out "$dir" --steps "$steps" --resume "$@"
 }
 # Autoencoder: 1200 steps at 1e-3, then to 2800 at 5e-4, then to 3200 at 1.5e-4 (batch 16).
-stage autoencoder 1200 "$@"
-stage autoencoder 2800 --lr 5e-4 "$@"
-stage autoencoder 3200 --lr 1.5e-4 "$@"
+stage "$out" autoencoder 1200 "${extra[@]}"
+stage "$out" autoencoder 2800 --lr 5e-4 "${extra[@]}"
+stage "$out" autoencoder 3200 --lr 1.5e-4 "${extra[@]}"
 # Text-and-layout diffusion model and 4x super-resolution model on cached latents of 32768 training scenes (batch 32).
-stage diffusion 3800 "$@"
-stage sr 3000 "$@"
-"$cli" train bundle --out "$out" --bundle-to "$here/resources/models"
+# The shipped diffusion weights come from two runs: 3800 steps without coordinate channels (the second release), then
+# 2000 steps with them, warm-started from that release (new input filters zero).
+stage "$out" diffusion 3800 --coord-channels 0 "${extra[@]}"
+stage "$out" sr 3000 "${extra[@]}"
+"$cli" train bundle --out "$out" --bundle-to "$out/release2"
+coord="$out/coord"
+mkdir -p "$coord/diffusion"
+ln -sfn ../autoencoder "$coord/autoencoder"
+ln -sfn ../sr "$coord/sr"
+[[ -f "$coord/diffusion/latents.safetensors" ]] || ln -f "$out/diffusion/latents.safetensors" "$coord/diffusion/latents.safetensors"
+stage "$coord" diffusion 2000 --coord-channels 2 --lr 7e-4 --init "$out/release2/default/model.safetensors" "${extra[@]}"
+"$cli" train bundle --out "$coord" --bundle-to "$here/resources/models"

@@ -5,6 +5,7 @@
 #include "models/KnownConfigs.h"
 #include "models/RandomWeights.h"
 #include "pipeline/Conditioning.h"
+#include "pipeline/Preview.h"
 #include "pipeline/ModelLoading.h"
 #include "pipeline/Sampling.h"
 #include "util/Error.h"
@@ -175,6 +176,21 @@ int runBench(const BenchOptions& o)
     std::vector<double> sorted = stepTimes;
     std::sort(sorted.begin(), sorted.end());
     const double stepS = sorted.empty() ? 0 : sorted[sorted.size() / 2];
+    // The per-step preview the app and `generate` draw by default: the linear latent -> RGB projection (fitted once per
+    // model when it has no published table; that one-off cost is reported apart).
+    t0 = Clock::now();
+    pipeline::LatentPreviewer previewer(*m);
+    const double previewSetupS = seconds(t0);
+    std::vector<double> previewTimes;
+    for (int i = 0; i < std::max(3, o.steps); ++i) {
+        auto tp = Clock::now();
+        auto img = previewer.project(x);
+        previewTimes.push_back(seconds(tp));
+        if (img.width == 0)
+            break;
+    }
+    std::sort(previewTimes.begin(), previewTimes.end());
+    const double previewS = previewTimes[previewTimes.size() / 2];
     double decodeS = 0;
     if (!o.noDecode) {
         t0 = Clock::now();
@@ -191,6 +207,9 @@ int runBench(const BenchOptions& o)
     j["encode_s"] = encodeS;
     j["step_s"] = stepS;
     j["step_times_s"] = stepTimes;
+    j["preview_s"] = previewS;
+    j["preview_share"] = stepS > 0 ? previewS / stepS : 0.0;
+    j["preview_setup_s"] = previewSetupS;
     j["decode_s"] = decodeS;
     j["total_s"] = loadS + encodeS + std::accumulate(stepTimes.begin(), stepTimes.end(), 0.0) + decodeS;
     j["peak_rss_mb"] = peakRssMb();

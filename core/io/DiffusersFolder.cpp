@@ -3,6 +3,7 @@
 #include "io/CkptFile.h"
 #include "io/SafeTensors.h"
 #include "util/Error.h"
+#include "util/JsonChecks.h"
 
 #include <cstring>
 #include <fstream>
@@ -20,11 +21,14 @@ json readJson(const fs::path& p)
     std::ifstream in(p);
     if (!in)
         fail(ErrorKind::Io, p.string() + ": cannot open");
+    json j;
     try {
-        return json::parse(in);
+        j = json::parse(in);
     } catch (const json::exception& e) {
         fail(ErrorKind::Format, p.string() + ": not valid JSON: " + e.what());
     }
+    checkJsonNumbers(j, p.string());
+    return j;
 }
 
 std::shared_ptr<WeightSource> openComponent(const fs::path& dir, const std::vector<std::string>& names)

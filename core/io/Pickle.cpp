@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace ls::io::pickle {
 
@@ -65,7 +67,7 @@ bool isDType(const std::string& module, const std::string& name)
     return false;
 }
 
-Value make(Object::Type t)
+Value makeObject(Object::Type t)
 {
     auto v = std::make_shared<Object>();
     v->type = t;
@@ -79,6 +81,75 @@ public:
         , m_where(where)
         , m_limits(limits)
     {
+    }
+
+    // Object graphs are shared_ptr trees. A hostile stream can build cycles (a list appended to itself through the memo)
+    // or very deep nesting; shared_ptr would leak the first and overflow the stack freeing the second. So every object
+    // is registered when created, adopt() accepts only an acyclic result of bounded depth, and the destructor takes
+    // apart every object that is not part of the accepted result without recursion.
+    ~Machine()
+    {
+        std::vector<Value> hold;
+        for (auto& w : m_all)
+            if (auto v = w.lock(); v && !m_keep.count(v.get()))
+                hold.push_back(std::move(v));
+        for (auto& v : hold) {
+            v->items.clear();
+            v->dict.clear();
+        }
+    }
+
+    // Checks the graph under root (iteratively) and marks it as the result.
+    void adopt(const Value& root, size_t maxNesting)
+    {
+        enum : uint8_t { Open = 1, Done = 2 };
+        std::unordered_map<const Object*, uint8_t> state;
+        struct Frame {
+            const Object* obj;
+            size_t next;
+        };
+        std::vector<Frame> path;
+        auto child = [](const Object* o, size_t k) -> const Object* {
+            if (k < o->items.size())
+                return o->items[k].get();
+            k -= o->items.size();
+            if (k / 2 < o->dict.size())
+                return (k % 2 ? o->dict[k / 2].second : o->dict[k / 2].first).get();
+            return reinterpret_cast<const Object*>(-1);
+        };
+        if (root) {
+            state[root.get()] = Open;
+            path.push_back({ root.get(), 0 });
+        }
+        while (!path.empty()) {
+            Frame& f = path.back();
+            const Object* c = child(f.obj, f.next++);
+            if (c == reinterpret_cast<const Object*>(-1)) {
+                state[f.obj] = Done;
+                path.pop_back();
+                continue;
+            }
+            if (!c)
+                continue;
+            auto& st = state[c];
+            if (st == Open)
+                fail(ErrorKind::Format, m_where + ": malformed pickle: an object contains itself (reference cycle); weights files never do");
+            if (st == Done)
+                continue;
+            if (path.size() >= maxNesting)
+                fail(ErrorKind::Format, m_where + ": malformed pickle: objects nested more than " + std::to_string(maxNesting) + " deep");
+            st = Open;
+            path.push_back({ c, 0 });
+        }
+        for (auto& [o, st] : state)
+            m_keep.insert(o);
+    }
+
+    Value make(Object::Type t)
+    {
+        auto v = makeObject(t);
+        m_all.push_back(v);
+        return v;
     }
 
     Value run()
@@ -509,6 +580,8 @@ private:
     Limits m_limits;
     size_t m_pos = 0;
     size_t m_created = 0;
+    std::vector<std::weak_ptr<Object>> m_all;
+    std::unordered_set<const Object*> m_keep;
     std::vector<Value> m_stack;
     std::vector<size_t> m_marks;
     std::vector<Value> m_memo;
@@ -525,7 +598,9 @@ bool isAllowedGlobal(const std::string& module, const std::string& name)
 Value unpickle(std::string_view data, const std::string& where, const Limits& limits)
 {
     Machine m(data, where, limits);
-    return m.run();
+    Value root = m.run();
+    m.adopt(root, limits.maxNesting);
+    return root;
 }
 
 } // namespace ls::io::pickle

@@ -45,6 +45,7 @@ struct Object {
 struct Limits {
     size_t maxDepth = 10000;      // stack + memo entries guard
     size_t maxItems = 50000000;   // total objects created
+    size_t maxNesting = 1000;     // containers inside containers (checkpoints use fewer than 20)
 };
 
 // Parses a pickle stream. `where` names the file in messages.

@@ -2,6 +2,7 @@
 
 #include "io/ConfigFile.h"
 #include "util/Error.h"
+#include "util/JsonChecks.h"
 
 #include <fstream>
 #include <regex>
@@ -290,6 +291,7 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
 
 ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
 {
+    checkJsonNumbers(in0, "model config");
     // Accept the yaml's top level ({model: {target, params}}), a golden case.json ({config: ...}) or the params.
     const json* root = &in0;
     for (int depth = 0; depth < 3; ++depth) {

@@ -110,7 +110,7 @@ json runEvaluation(const EvalOptions& o)
         metrics["object_accuracy"] = objects ? found / double(objects) : 0.0;
         metrics["psnr_db"] = p / o.n;
     } else if (o.task == "txt2img") {
-        int one = 0, oneN = 0, two = 0, twoN = 0, color = 0, colorShape = 0;
+        int one = 0, oneN = 0, two = 0, twoN = 0, color = 0, colorShape = 0, colorCell = 0;
         for (int i = 0; i < o.n; ++i) {
             const int objects = i % 2 == 0 ? 1 : 2;
             Scene s = makeScene(Split::HeldOut, o.seed * 100003 + static_cast<uint64_t>(i), objects, objects);
@@ -129,6 +129,7 @@ json runEvaluation(const EvalOptions& o)
                 const auto& want = s.objects.front();
                 color += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return d.color == want.color; });
                 colorShape += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return matches(d, want, false); });
+                colorCell += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return d.color == want.color && d.cell == want.cell; });
             } else {
                 ++twoN;
                 two += found == 2;
@@ -137,9 +138,11 @@ json runEvaluation(const EvalOptions& o)
         }
         metrics["one_object_accuracy"] = oneN ? one / double(oneN) : 0.0;
         metrics["two_object_accuracy"] = twoN ? two / double(twoN) : 0.0;
-        // Partial credit on one-object captions, to see which attribute fails: colour, colour and shape (any place).
+        // Partial credit on one-object captions, to see which attribute fails: colour, colour and shape (any place),
+        // colour and grid cell (any shape; chance about 1/9 when positions are not grounded).
         metrics["color_accuracy"] = oneN ? color / double(oneN) : 0.0;
         metrics["color_shape_accuracy"] = oneN ? colorShape / double(oneN) : 0.0;
+        metrics["color_position_accuracy"] = oneN ? colorCell / double(oneN) : 0.0;
     } else if (o.task == "layout") {
         int ok = 0, boxes = 0;
         for (int i = 0; i < o.n; ++i) {

@@ -162,6 +162,16 @@ void loadInto(torch::nn::Module& m, const io::WeightSource& w, const std::string
         fail(ErrorKind::Mismatch, rep.describe(w.path()));
 }
 
+json readStageConfig(const fs::path& file)
+{
+    std::ifstream in(file);
+    try {
+        return json::parse(in);
+    } catch (const json::exception& e) {
+        fail(ErrorKind::Format, file.string() + ": not valid JSON: " + e.what());
+    }
+}
+
 // A batch of training scenes as [B, 3, 64, 64] in [-1, 1] plus the scenes.
 struct Batch {
     at::Tensor images;
@@ -416,7 +426,18 @@ int runTraining(const TrainOptions& o0)
         fs::create_directories(files.dir);
         if (!fs::exists(aeFiles.weights()))
             fail(ErrorKind::InvalidInput, "train " + o.stage + ": train the autoencoder first (" + aeFiles.weights().string() + " not found)");
-        json cfgJson = sr ? bundledSrConfig() : bundledDiffusionConfig();
+        // The stage's configuration is fixed when it starts (config.json in the stage folder) and read back by --resume
+        // and by bundle, so a stage keeps its architecture whatever the current defaults are.
+        json cfgJson;
+        const fs::path cfgFile = files.dir / "config.json";
+        if (o.resume && fs::exists(cfgFile)) {
+            cfgJson = readStageConfig(cfgFile);
+        } else {
+            cfgJson = sr ? bundledSrConfig() : bundledDiffusionConfig();
+            if (!sr && o.coordChannels >= 0)
+                cfgJson["model"]["params"]["unet_config"]["params"]["coord_channels"] = o.coordChannels;
+            io::writeFileAtomic(cfgFile, cfgJson.dump(2));
+        }
         auto cfg = models::configFromLdmJson(cfgJson);
         auto model = models::LatentModel::build(cfg, fopts);
         {
@@ -536,7 +557,8 @@ int runTraining(const TrainOptions& o0)
                 continue;
             }
             const bool sr = std::string(stage) == "sr";
-            json cfgJson = sr ? bundledSrConfig() : bundledDiffusionConfig();
+            json cfgJson = fs::exists(files.dir / "config.json") ? readStageConfig(files.dir / "config.json")
+                                                                 : (sr ? bundledSrConfig() : bundledDiffusionConfig());
             std::ifstream sin(files.dir / "scale.json");
             cfgJson["model"]["params"]["scale_factor"] = json::parse(sin)["scale_factor"];
             auto cfg = models::configFromLdmJson(cfgJson);

@@ -11,6 +11,8 @@
 
 #include <QtTest/QtTest>
 
+#include <nlohmann/json.hpp>
+
 #include <fstream>
 
 using namespace ls;
@@ -197,6 +199,26 @@ private Q_SLOTS:
         io::SafeTensorsFile sr(test::goldenDir() / "tiny_ldm_sr" / "weights.safetensors");
         auto e = test::errorOf([&] { models::LatentModel::load(sr, models::configFromLdmJson(caseConfig("tiny_sd1"))); });
         QVERIFY2(e.find("do not fit") != std::string::npos && e.find("tiny_ldm_sr") != std::string::npos, e.c_str());
+    }
+
+    void outOfRangeNumbersAreRefused()
+    {
+        // Found by fuzz_config (UBSan): a float too large for the integer it is read as was undefined behaviour.
+        auto cfg = caseConfig("tiny_sd1");
+        nlohmann::json* params = &cfg;
+        for (int guard = 0; guard < 4 && !params->contains("unet_config"); ++guard)
+            params = params->contains("model") ? &(*params)["model"] : params->contains("config") ? &(*params)["config"] : &(*params)["params"];
+        (*params)["unet_config"]["params"]["in_channels"] = 1.5e38;
+        auto e = test::errorOf([&] { models::configFromLdmJson(cfg); });
+        QVERIFY2(e.find("in_channels") != std::string::npos && e.find("out of range") != std::string::npos, e.c_str());
+        // A diffusers config.json with the same problem names its file.
+        const auto dir = test::tempDir() / "diffusers";
+        std::filesystem::create_directories(dir / "unet");
+        std::filesystem::create_directories(dir / "vae");
+        test::writeBytes(dir / "model_index.json", R"({"_class_name": "StableDiffusionPipeline"})");
+        test::writeBytes(dir / "unet" / "config.json", R"({"in_channels": -1e300, "sample_size": 64})");
+        auto e2 = test::errorOf([&] { io::DiffusersFolder f(dir); });
+        QVERIFY2(e2.find("config.json") != std::string::npos && e2.find("out of range") != std::string::npos, e2.c_str());
     }
 };
 
