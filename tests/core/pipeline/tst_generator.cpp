@@ -388,6 +388,33 @@ private Q_SLOTS:
         QVERIFY(h.estimateMemory(huge) > availableMemory());
         QVERIFY(test::errorOf([&] { h.run(huge, {}, stop); }).find("working memory") != std::string::npos);
     }
+
+    void outOfMemoryDuringARunIsExplained()
+    {
+        // A CUDA (or CPU) allocation failure in the middle of the sampling loop, raised here from the step callback the
+        // way libtorch raises it: an OutOfMemory error that names the size and what to do, and the engine still works.
+        auto& lm = tinySd1();
+        Generator g(lm.model, lm.tokenizer, lm.info);
+        StopToken stop;
+        auto r = baseRequest();
+        int calls = 0;
+        auto failing = [&](const StepInfo&) {
+            if (++calls == 2)
+                TORCH_CHECK(false, "CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.10 GiB total capacity)");
+        };
+        try {
+            g.run(r, failing, stop);
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::OutOfMemory);
+            const std::string msg = e.what();
+            QVERIFY2(msg.find("out of memory while generating") != std::string::npos && msg.find("tiles") != std::string::npos
+                    && msg.find("Tried to allocate 20.00 GiB") != std::string::npos, msg.c_str());
+        }
+        auto failingHost = [&](const StepInfo&) { throw std::bad_alloc(); };
+        QCOMPARE(test::errorOf([&] { g.run(r, failingHost, stop); }).find("out of memory while generating") != std::string::npos, true);
+        QCOMPARE(g.run(r, {}, stop).images.size(), size_t(1));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestGenerator)
