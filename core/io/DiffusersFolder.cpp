@@ -1,12 +1,12 @@
 #include "io/DiffusersFolder.h"
 
 #include "io/CkptFile.h"
+#include "io/ConfigFile.h"
 #include "io/SafeTensors.h"
 #include "util/Error.h"
 #include "util/JsonChecks.h"
 
 #include <cstring>
-#include <fstream>
 #include <regex>
 
 namespace ls::io {
@@ -18,15 +18,7 @@ namespace {
 
 json readJson(const fs::path& p)
 {
-    std::ifstream in(p);
-    if (!in)
-        fail(ErrorKind::Io, p.string() + ": cannot open");
-    json j;
-    try {
-        j = json::parse(in);
-    } catch (const json::exception& e) {
-        fail(ErrorKind::Format, p.string() + ": not valid JSON: " + e.what());
-    }
+    json j = readConfigFile(p);
     checkJsonNumbers(j, p.string());
     return j;
 }

@@ -1,5 +1,6 @@
 #include "train/Trainer.h"
 
+#include "io/ConfigFile.h"
 #include "io/SafeTensors.h"
 #include "models/LatentModel.h"
 #include "pipeline/ImageOps.h"
@@ -160,16 +161,6 @@ void loadInto(torch::nn::Module& m, const io::WeightSource& w, const std::string
     models::loadModule(m, w, prefix, rep);
     if (!rep.ok())
         fail(ErrorKind::Mismatch, rep.describe(w.path()));
-}
-
-json readStageConfig(const fs::path& file)
-{
-    std::ifstream in(file);
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        fail(ErrorKind::Format, file.string() + ": not valid JSON: " + e.what());
-    }
 }
 
 // A batch of training scenes as [B, 3, 64, 64] in [-1, 1] plus the scenes.
@@ -431,7 +422,7 @@ int runTraining(const TrainOptions& o0)
         json cfgJson;
         const fs::path cfgFile = files.dir / "config.json";
         if (o.resume && fs::exists(cfgFile)) {
-            cfgJson = readStageConfig(cfgFile);
+            cfgJson = io::readConfigFile(cfgFile);
         } else {
             cfgJson = sr ? bundledSrConfig() : bundledDiffusionConfig();
             if (!sr && o.coordChannels >= 0)
@@ -557,7 +548,7 @@ int runTraining(const TrainOptions& o0)
                 continue;
             }
             const bool sr = std::string(stage) == "sr";
-            json cfgJson = fs::exists(files.dir / "config.json") ? readStageConfig(files.dir / "config.json")
+            json cfgJson = fs::exists(files.dir / "config.json") ? io::readConfigFile(files.dir / "config.json")
                                                                  : (sr ? bundledSrConfig() : bundledDiffusionConfig());
             std::ifstream sin(files.dir / "scale.json");
             cfgJson["model"]["params"]["scale_factor"] = json::parse(sin)["scale_factor"];

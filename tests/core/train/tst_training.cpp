@@ -34,6 +34,17 @@ models::UNetModel randomUNet(const models::UNetConfig& c, uint64_t seed)
     return m;
 }
 
+// The UNet's parameters as a checkpoint file (original key names), for warm starts.
+std::filesystem::path writeUNet(models::UNetModel& m, const std::string& name)
+{
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    for (auto& p : m->named_parameters())
+        tensors.emplace_back("model.diffusion_model." + p.key(), p.value().detach().clone());
+    const auto file = test::tempDir() / name;
+    io::writeSafeTensors(file, tensors);
+    return file;
+}
+
 } // namespace
 
 class TestTraining : public QObject {
@@ -79,11 +90,7 @@ private Q_SLOTS:
     void warmStartKeepsTheOldModel()
     {
         auto old = randomUNet(smallConfig(0), 1);
-        std::vector<std::pair<std::string, at::Tensor>> tensors;
-        for (auto& p : old->named_parameters())
-            tensors.emplace_back("model.diffusion_model." + p.key(), p.value().detach().clone());
-        const auto file = test::tempDir() / "old.safetensors";
-        io::writeSafeTensors(file, tensors);
+        const auto file = writeUNet(old, "old.safetensors");
 
         auto grown = randomUNet(smallConfig(2), 2); // different values everywhere before the warm start
         std::vector<std::string> log;
@@ -109,11 +116,7 @@ private Q_SLOTS:
     void warmStartRefusesWhatDoesNotFit()
     {
         auto big = randomUNet(smallConfig(2), 1);
-        std::vector<std::pair<std::string, at::Tensor>> tensors;
-        for (auto& p : big->named_parameters())
-            tensors.emplace_back("model.diffusion_model." + p.key(), p.value().detach().clone());
-        const auto file = test::tempDir() / "big.safetensors";
-        io::writeSafeTensors(file, tensors);
+        const auto file = writeUNet(big, "big.safetensors");
         auto small = randomUNet(smallConfig(0), 2);
         io::SafeTensorsFile w(file);
         try {
