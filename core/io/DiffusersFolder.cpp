@@ -259,6 +259,7 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
     m_ldm["linear_end"] = s.value("beta_end", 0.012);
     m_ldm["timesteps"] = s.value("num_train_timesteps", 1000);
     m_ldm["parameterization"] = s.value("prediction_type", std::string("epsilon")) == "v_prediction" ? "v" : "eps";
+    m_ldm["rescale_betas_zero_snr"] = s.value("rescale_betas_zero_snr", false);
     const std::string bs = s.value("beta_schedule", std::string("scaled_linear"));
     if (bs != "scaled_linear")
         fail(ErrorKind::Unsupported, sched.string() + ": beta_schedule '" + bs + "' is not supported (only scaled_linear, the SD schedule)");

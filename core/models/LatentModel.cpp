@@ -51,6 +51,8 @@ std::shared_ptr<LatentModel> LatentModel::build(const ModelConfig& c, const at::
     case CondStage::None: break;
     }
     m->schedule = sampling::BetaSchedule::linear(c.linearStart, c.linearEnd, c.timesteps);
+    if (c.zeroTerminalSnr)
+        m->schedule = sampling::BetaSchedule::rescaledZeroTerminalSnr(m->schedule);
     return m;
 }
 

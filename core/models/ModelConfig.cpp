@@ -38,6 +38,8 @@ json ModelConfig::toJson() const
     j["linear_start"] = linearStart;
     j["linear_end"] = linearEnd;
     j["timesteps"] = timesteps;
+    if (zeroTerminalSnr)
+        j["rescale_betas_zero_snr"] = true;
     j["unet_config"] = unet.toJson();
     j["first_stage_config"] = firstStage.toJson();
     switch (cond) {
@@ -325,6 +327,7 @@ ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
     c.linearStart = p.value("linear_start", detected ? c.linearStart : 0.0015);
     c.linearEnd = p.value("linear_end", detected ? c.linearEnd : 0.0155);
     c.timesteps = p.value("timesteps", int64_t(1000));
+    c.zeroTerminalSnr = p.value("rescale_betas_zero_snr", false);
     c.scaleFactor = p.value("scale_factor", 1.0);
     c.parameterization = p.value("parameterization", std::string("eps"));
     if (p.contains("conditioning_key") && p["conditioning_key"].is_string())

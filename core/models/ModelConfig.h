@@ -30,6 +30,7 @@ struct ModelConfig {
     std::string conditioningKey = "crossattn"; // crossattn | concat | hybrid | hybrid-adm
     double linearStart = 0.00085, linearEnd = 0.012;
     int64_t timesteps = 1000;
+    bool zeroTerminalSnr = false; // "rescale_betas_zero_snr": the linear schedule rescaled to zero terminal SNR
     // SD x4 upscaler low-resolution noise augmentation.
     double lowScaleStart = 1e-4, lowScaleEnd = 0.02;
     int64_t maxNoiseLevel = 350;

@@ -15,9 +15,11 @@ int evaluationsPerStep(const std::string& s)
 
 namespace {
 
-at::Tensor sigmasFor(const std::string& schedule, const SigmaSchedule& ks, int steps, bool karrasDefault)
+at::Tensor sigmasFor(const std::string& schedule, const SigmaSchedule& ks, int steps, bool karrasDefault, bool zeroTerminal)
 {
-    const std::string s = schedule == "Automatic" ? (karrasDefault ? "Karras" : "Uniform") : schedule;
+    // Zero-terminal-SNR models start at sigma ~ 4096: Karras and exponential spacing would spend most steps where the
+    // image is still pure noise, so "Automatic" is uniform in t there (Lin et al.'s "trailing").
+    const std::string s = schedule == "Automatic" ? (karrasDefault && !zeroTerminal ? "Karras" : "Uniform") : schedule;
     if (s == "Karras")
         return karrasSigmas(steps, ks.sigmaMin(), ks.sigmaMax());
     if (s == "Exponential")
@@ -54,7 +56,8 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
     const double strength = start ? std::clamp(start->strength, 0.0, 1.0) : 1.0;
     if (plan.sampler == "DDIM" || plan.sampler == "PLMS") {
         // The reference's arange(0, T, T // S) + 1 gives more than S steps when S does not divide T; users asked for S.
-        std::vector<int64_t> ts = ddimTimesteps(steps, schedule.size());
+        // Zero-terminal-SNR models: "trailing" steps, so that sampling starts at t = T-1 where the start is pure noise.
+        std::vector<int64_t> ts = schedule.zeroTerminal() ? trailingTimesteps(steps, schedule.size()) : ddimTimesteps(steps, schedule.size());
         if (static_cast<int64_t>(ts.size()) != steps) {
             ts.clear();
             for (int i = 0; i < steps; ++i)
@@ -93,7 +96,7 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
     }
     SigmaSchedule ks(schedule.alphasCumprod);
     const bool karrasDefault = plan.sampler.find("DPM++") != std::string::npos || plan.sampler == "DPM2" || plan.sampler == "DPM2 a" || plan.sampler == "UniPC";
-    at::Tensor sigmas = sigmasFor(plan.schedule, ks, steps, karrasDefault);
+    at::Tensor sigmas = sigmasFor(plan.schedule, ks, steps, karrasDefault, schedule.zeroTerminal());
     at::Tensor x;
     if (start && strength < 1.0) {
         const int64_t tEnc = static_cast<int64_t>(strength * steps);

@@ -30,6 +30,33 @@ BetaSchedule BetaSchedule::fromAlphasCumprod(const at::Tensor& acp)
     return s;
 }
 
+BetaSchedule BetaSchedule::rescaledZeroTerminalSnr(const BetaSchedule& in)
+{
+    auto sq = in.alphasCumprod64.sqrt();
+    const double first = sq[0].item<double>(), last = sq[-1].item<double>();
+    if (!(first > last))
+        fail(ErrorKind::InvalidInput, "zero terminal SNR: the schedule's signal does not decrease");
+    sq = (sq - last) * (first / (first - last));
+    auto acp = sq.pow(2);
+    acp[-1] = kTerminalAlphaCumprod;
+    BetaSchedule s = fromAlphasCumprod(acp.to(at::kFloat));
+    s.alphasCumprod64 = acp;
+    return s;
+}
+
+bool BetaSchedule::zeroTerminal() const { return alphasCumprod.size(0) > 0 && alphasCumprod[-1].item<float>() < 1e-6f; }
+
+std::vector<int64_t> trailingTimesteps(int64_t steps, int64_t timesteps)
+{
+    if (steps <= 0 || steps > timesteps)
+        fail(ErrorKind::InvalidInput, "steps must be between 1 and " + std::to_string(timesteps) + ", got " + std::to_string(steps));
+    std::vector<int64_t> out;
+    const double ratio = static_cast<double>(timesteps) / static_cast<double>(steps);
+    for (int64_t i = steps - 1; i >= 0; --i)
+        out.push_back(static_cast<int64_t>(std::llround(static_cast<double>(timesteps) - static_cast<double>(i) * ratio)) - 1);
+    return out;
+}
+
 std::vector<int64_t> ddimTimesteps(int64_t steps, int64_t timesteps)
 {
     if (steps <= 0 || steps > timesteps)

@@ -86,6 +86,10 @@ json bundledDiffusionConfig()
 {
     json p = baseParams();
     p["family"] = "latent-studio-synthetic";
+    // Zero terminal SNR with v-prediction: SD's linear schedule leaves 7% of the signal at t = T, from which the model
+    // learns to read the layout out of the noise instead of the words and boxes (MODEL_CARD.md).
+    p["rescale_betas_zero_snr"] = true;
+    p["parameterization"] = "v";
     p["conditioning_key"] = "crossattn";
     p["unet_config"] = { { "target", "ldm.modules.diffusionmodules.openaimodel.UNetModel" },
         { "params", { { "in_channels", 4 }, { "out_channels", 4 }, { "model_channels", 64 }, { "attention_resolutions", { 1, 2 } },
@@ -96,6 +100,23 @@ json bundledDiffusionConfig()
         { "params", { { "n_embed", 128 }, { "n_layer", 2 }, { "vocab_size", tok.vocabSize() }, { "max_seq_len", text::WorldTokenizer::kSequence } } } };
     p["tokenizer"] = { { "kind", "latent-studio-world" }, { "words", tok.words() }, { "grid", text::WorldTokenizer::kGrid } };
     return { { "model", { { "target", "ldm.models.diffusion.ddpm.LatentDiffusion" }, { "params", p } } } };
+}
+
+at::Tensor diffusionLoss(const at::Tensor& pred, const at::Tensor& z0, const at::Tensor& noise, const at::Tensor& acp, bool v)
+{
+    auto snr = (acp / (1 - acp)).view({ -1 });
+    if (!v) {
+        // Min-SNR-5 weighting (Hang et al. 2023): the nearly clean timesteps, which carry no layout or colour
+        // decisions, stop dominating the eps loss; converges several times faster.
+        auto weight = at::clamp_max(snr, 5.0) / snr;
+        return (pred - noise).pow(2).mean({ 1, 2, 3 }) * weight;
+    }
+    // v = sqrt(acp) eps - sqrt(1 - acp) x0. The v loss weighs the x0 error by SNR + 1; clipping that at 5 + 1 keeps the
+    // nearly clean timesteps from dominating (min-SNR) while the pure-noise end, where the layout is decided from the
+    // condition alone, keeps its full weight.
+    auto target = acp.sqrt() * noise - (1 - acp).sqrt() * z0;
+    auto weight = at::clamp_max(snr + 1, 6.0) / (snr + 1);
+    return (pred - target).pow(2).mean({ 1, 2, 3 }) * weight;
 }
 
 json bundledSrConfig()
@@ -503,11 +524,7 @@ int runTraining(const TrainOptions& o0)
             auto xt = a.sqrt() * z0 + (1 - a).sqrt() * noise;
             auto in = sr ? at::cat({ xt, concat }, 1) : xt;
             auto pred = model->unet(in, t, ctx);
-            // Min-SNR-5 weighting (Hang et al. 2023): the nearly clean timesteps, which carry no layout or colour
-            // decisions, stop dominating the eps loss; converges several times faster.
-            auto snr = (a / (1 - a)).view({ -1 });
-            auto weight = at::clamp_max(snr, 5.0) / snr;
-            auto l = ((pred - noise).pow(2).mean({ 1, 2, 3 }) * weight).mean();
+            auto l = diffusionLoss(pred, z0, noise, a, model->config.parameterization == "v").mean();
             // Linear warm-up, then cosine decay to 10%.
             const double warm = std::min(1.0, step / 200.0);
             const double cosine = 0.55 + 0.45 * std::cos(M_PI * step / static_cast<double>(steps));

@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 
+#include <ATen/core/Tensor.h>
 #include <nlohmann/json_fwd.hpp>
 
 namespace torch::nn {
@@ -44,6 +45,11 @@ int runTraining(const TrainOptions& options);
 // The configurations of the bundled family, in the original LatentDiffusion params form (with "family").
 nlohmann::json bundledDiffusionConfig();
 nlohmann::json bundledSrConfig();
+
+// Per-sample training loss of a diffusion stage for x_t = sqrt(acp) z0 + sqrt(1 - acp) noise ([B, C, H, W]; acp
+// [B, 1, 1, 1]): eps-prediction with min-SNR-5 weights, or v-prediction (target sqrt(acp) noise - sqrt(1 - acp) z0)
+// with the x0 error weighted by min(SNR + 1, 6).
+at::Tensor diffusionLoss(const at::Tensor& pred, const at::Tensor& z0, const at::Tensor& noise, const at::Tensor& acp, bool v);
 
 // Warm start (`train --init`): copies prefix+name for every parameter of m from w. Equal shapes are copied; a tensor that
 // grew in any dimension (conv_in gaining coordinate channels) gets the old values in its leading slice and zeros

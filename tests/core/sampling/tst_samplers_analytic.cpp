@@ -71,6 +71,56 @@ private Q_SLOTS:
         QCOMPARE(reported, steps);
     }
 
+    void zeroTerminalSnrSchedule()
+    {
+        auto lin = sampling::BetaSchedule::linear(0.00085, 0.012, 1000);
+        auto z = sampling::BetaSchedule::rescaledZeroTerminalSnr(lin);
+        QVERIFY(!lin.zeroTerminal());
+        QVERIFY(z.zeroTerminal());
+        QCOMPARE(z.alphasCumprod[-1].item<float>(), float(sampling::BetaSchedule::kTerminalAlphaCumprod));
+        QVERIFY(std::abs(z.alphasCumprod[0].item<double>() - lin.alphasCumprod[0].item<double>()) < 1e-7);
+        // Lin et al. Algorithm 1: sqrt(acp) shifted to end at 0 and scaled to keep the first value.
+        const double s0 = std::sqrt(lin.alphasCumprod64[0].item<double>()), sT = std::sqrt(lin.alphasCumprod64[-1].item<double>());
+        for (int t : { 1, 250, 500, 900, 998 }) {
+            const double want = std::pow((std::sqrt(lin.alphasCumprod64[t].item<double>()) - sT) * s0 / (s0 - sT), 2);
+            QVERIFY2(std::abs(z.alphasCumprod[t].item<double>() - want) < 1e-6 * std::max(1.0, want * 10), qPrintable(QString::number(t)));
+        }
+        QVERIFY(at::all(z.alphasCumprod.diff() < 0).item<bool>());
+        QVERIFY(at::all(z.betas > 0).item<bool>() && at::all(z.betas <= 1).item<bool>());
+        auto tr = sampling::trailingTimesteps(20, 1000);
+        QCOMPARE(tr.size(), size_t(20));
+        QCOMPARE(tr.front(), int64_t(49));
+        QCOMPARE(tr.back(), int64_t(999));
+    }
+
+    // With zero terminal SNR the start is exactly the model's terminal state, so even data far from zero mean comes out
+    // right; the sampling must start at t = T-1 and, with "Automatic", spread its steps uniformly in t (not Karras,
+    // which would spend most of them at sigma in the thousands).
+    void zeroTerminalSnrSamplingLandsOnTheData()
+    {
+        auto sched = sampling::BetaSchedule::rescaledZeroTerminalSnr(sampling::BetaSchedule::linear(0.00085, 0.012, 1000));
+        for (const char* s : { "DDIM", "Euler", "Euler a", "DPM++ 2M", "DPM++ 2M SDE", "UniPC" }) {
+            auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+            auto noise = at::randn({ 1, 1, 64, 64 }, gen, at::TensorOptions().dtype(at::kFloat));
+            sampling::NoiseFn stepNoise = [&](int64_t, const at::Tensor& like) { return at::randn(like.sizes(), gen, like.options()); };
+            std::vector<double> acps;
+            auto eps = idealEps();
+            sampling::EpsFn recording = [&](const at::Tensor& x, const at::Tensor& t, double a) {
+                acps.push_back(a);
+                return eps(x, t, a);
+            };
+            pipeline::SamplingPlan plan { s, "Automatic", 50, 0.0 };
+            auto x = pipeline::runSampling(plan, sched, recording, noise, stepNoise, std::nullopt, std::nullopt, {});
+            QVERIFY2(acps.size() >= 2, s);
+            QVERIFY2(acps[0] < 1e-6, qPrintable(QString("%1: first acp %2").arg(s).arg(acps[0]))); // starts at t = T-1
+            // Uniform in t puts the second step at t = 979 (acp 1.2e-5); Karras would put it at sigma ~ 3500 (acp 8e-8).
+            QVERIFY2(acps[1] > 1e-6, qPrintable(QString("%1: second acp %2").arg(s).arg(acps[1])));
+            const double mean = x.mean().item<double>(), sd = x.std().item<double>();
+            QVERIFY2(std::abs(mean - kMu) < 0.05, qPrintable(QString("%1: mean %2").arg(s).arg(mean)));
+            QVERIFY2(std::abs(sd - kStd) < 0.1 * kStd, qPrintable(QString("%1: std %2").arg(s).arg(sd)));
+        }
+    }
+
     void img2imgStrengthControlsTheChange()
     {
         auto sched = sampling::BetaSchedule::linear(0.00085, 0.012, 1000);

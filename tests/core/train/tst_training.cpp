@@ -2,6 +2,8 @@
 // top left" and box tokens) and the warm start that adds them to an already trained model without changing its output.
 #include "TestUtil.h"
 #include "io/SafeTensors.h"
+#include "models/LatentModel.h"
+#include "models/ModelConfig.h"
 #include "models/unet/UNet.h"
 #include "train/Trainer.h"
 #include "util/Error.h"
@@ -50,6 +52,36 @@ std::filesystem::path writeUNet(models::UNetModel& m, const std::string& name)
 class TestTraining : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // The bundled text-and-layout model is trained with zero terminal SNR and v-prediction, and that is what loads.
+    void bundledDiffusionIsZeroTerminalSnrWithVPrediction()
+    {
+        auto c = models::configFromLdmJson(train::bundledDiffusionConfig());
+        QCOMPARE(c.parameterization, std::string("v"));
+        QVERIFY(c.zeroTerminalSnr);
+        QCOMPARE(models::configFromLdmJson(c.toJson()).zeroTerminalSnr, true);
+        auto m = models::LatentModel::build(c, at::TensorOptions().dtype(at::kFloat));
+        QVERIFY(m->schedule.zeroTerminal());
+        auto sr = models::configFromLdmJson(train::bundledSrConfig());
+        QVERIFY(!sr.zeroTerminalSnr);
+        QCOMPARE(sr.parameterization, std::string("eps"));
+    }
+
+    void vPredictionLoss()
+    {
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(4);
+        auto z0 = at::randn({ 3, 4, 8, 8 }, gen), noise = at::randn({ 3, 4, 8, 8 }, gen);
+        auto acp = at::tensor({ 5.96e-8f, 0.5f, 0.99f }).view({ -1, 1, 1, 1 });
+        auto v = acp.sqrt() * noise - (1 - acp).sqrt() * z0;
+        QVERIFY(train::diffusionLoss(v, z0, noise, acp, true).abs().max().item<double>() < 1e-12);
+        // At the pure-noise end the target is -x0 with full weight: predicting 0 costs mean(x0^2).
+        auto l = train::diffusionLoss(at::zeros_like(v), z0, noise, acp, true);
+        QVERIFY(std::abs(l[0].item<double>() - z0[0].pow(2).mean().item<double>()) < 1e-4);
+        // Nearly clean samples (SNR 99) are weighed down to 6 / 100.
+        QVERIFY(std::abs(l[2].item<double>() - 0.06 * v[2].pow(2).mean().item<double>()) < 1e-4);
+        // eps loss: zero for the true noise.
+        QVERIFY(train::diffusionLoss(noise, z0, noise, acp, false).abs().max().item<double>() < 1e-12);
+    }
+
     void coordChannelsConfig()
     {
         auto c = smallConfig(2);
