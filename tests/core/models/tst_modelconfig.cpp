@@ -62,6 +62,17 @@ private Q_SLOTS:
         QCOMPARE(c.unet.toJson().dump(), ref.unet.toJson().dump());
         QCOMPARE(c.clip.toJson().dump(), ref.clip.toJson().dump());
         QCOMPARE(c.scaleFactor, 0.18215);
+        QVERIFY(!c.zeroTerminalSnr);
+        // A zero-terminal-SNR v-prediction fine-tune (diffusers' rescale_betas_zero_snr) gets that schedule.
+        const auto copy = test::tempDir() / "diffusers_ztsnr";
+        std::filesystem::copy(test::goldenDir() / "diffusers_tiny_sd1" / "model", copy, std::filesystem::copy_options::recursive);
+        test::writeBytes(copy / "scheduler" / "scheduler_config.json", R"({"beta_start": 0.00085, "beta_end": 0.012,
+            "beta_schedule": "scaled_linear", "num_train_timesteps": 1000, "prediction_type": "v_prediction", "rescale_betas_zero_snr": true})");
+        io::DiffusersFolder z(copy);
+        auto zc = models::configFromLdmJson(z.ldmConfig(), &z);
+        QVERIFY(zc.zeroTerminalSnr);
+        QCOMPARE(zc.parameterization, std::string("v"));
+        QVERIFY(models::LatentModel::build(zc, at::TensorOptions().dtype(at::kFloat))->schedule.zeroTerminal());
     }
 
     void yamlConfigOverride()
