@@ -157,7 +157,7 @@ int runBench(const BenchOptions& o)
 
     const int f = static_cast<int>(m->config.firstStage.downFactor());
     const int64_t c = m->config.unet.outChannels;
-    auto x = at::randn({ o.batch, c, h / f, w / f }, at::TensorOptions().dtype(dtype).device(device));
+    auto x = at::randn({ o.batch, c, h / f, w / f }, at::TensorOptions().dtype(m->computeType()).device(device));
     std::vector<double> stepTimes;
     const bool concatInpaint = m->config.unet.inChannels != c;
     for (int i = 0; i < o.steps; ++i) {
@@ -218,6 +218,7 @@ int runBench(const BenchOptions& o)
     j["peak_gpu_mb"] = 0; // filled by CUDA builds
     j["device"] = o.device;
     j["dtype"] = o.dtype;
+    j["compute_dtype"] = std::string(c10::toString(m->computeType()));
     j["threads"] = threads;
     j["file_mb"] = static_cast<double>(fs::file_size(path)) / (1024.0 * 1024.0);
     if (o.json) {

@@ -104,14 +104,81 @@ void LatentModel::forEachTensor(const std::function<void(const std::string&, at:
     }
 }
 
+at::ScalarType LatentModel::computeType() const { return nn::computeType(options); }
+
 at::Tensor LatentModel::encodeImage(const at::Tensor& image, const at::Tensor& noise)
 {
-    return firstStage->encode(image.to(options.dtype().toScalarType()), noise) * config.scaleFactor;
+    return firstStage->encode(image.to(computeType()), noise) * config.scaleFactor;
 }
 
-at::Tensor LatentModel::decodeLatent(const at::Tensor& latent)
+at::Tensor LatentModel::decodeLatent(const at::Tensor& latent, int64_t tile)
 {
-    return firstStage->decode(latent.to(options.dtype().toScalarType()) / config.scaleFactor);
+    auto z = latent.to(computeType()) / config.scaleFactor;
+    const int64_t side = std::max(z.size(2), z.size(3));
+    if (tile < 0)
+        tile = side > 96 ? 64 : 0;
+    if (tile == 0 || side <= tile)
+        return firstStage->decode(z);
+    return tiledDecode(z, config.firstStage.downFactor(), tile, tile / 4, [this](const at::Tensor& t) { return firstStage->decode(t); });
+}
+
+namespace {
+
+// Tile origins along one side: 0, stride, ... and a last one flush with the end.
+std::vector<int64_t> tileStarts(int64_t size, int64_t tile, int64_t overlap)
+{
+    if (size <= tile)
+        return { 0 };
+    std::vector<int64_t> s;
+    const int64_t stride = std::max<int64_t>(1, tile - overlap);
+    for (int64_t p = 0;; p += stride) {
+        if (p + tile >= size) {
+            s.push_back(size - tile);
+            break;
+        }
+        s.push_back(p);
+    }
+    return s;
+}
+
+// Blend weights along one side of a tile: linear ramps over the overlaps with the neighbours before and after.
+at::Tensor sideWeights(int64_t length, int64_t before, int64_t after)
+{
+    auto w = at::ones({ length }, at::TensorOptions().dtype(at::kFloat));
+    auto up = [](int64_t n) { return (at::arange(n, at::TensorOptions().dtype(at::kFloat)) + 1) / static_cast<double>(n + 1); };
+    if (before > 0)
+        w.narrow(0, 0, before).copy_(up(before));
+    if (after > 0)
+        w.narrow(0, length - after, after).mul_(up(after).flip(0));
+    return w;
+}
+
+} // namespace
+
+at::Tensor tiledDecode(const at::Tensor& latent, int64_t f, int64_t tile, int64_t overlap,
+    const std::function<at::Tensor(const at::Tensor&)>& fn)
+{
+    const int64_t h = latent.size(2), w = latent.size(3);
+    const auto ys = tileStarts(h, tile, overlap), xs = tileStarts(w, tile, overlap);
+    at::Tensor out, weight;
+    for (size_t iy = 0; iy < ys.size(); ++iy) {
+        for (size_t ix = 0; ix < xs.size(); ++ix) {
+            const int64_t th = std::min(tile, h), tw = std::min(tile, w);
+            auto px = fn(latent.narrow(2, ys[iy], th).narrow(3, xs[ix], tw)).to(at::kFloat);
+            if (!out.defined()) {
+                out = at::zeros({ px.size(0), px.size(1), h * f, w * f }, px.options());
+                weight = at::zeros({ 1, 1, h * f, w * f }, px.options());
+            }
+            // Ramps span the whole overlap with the neighbour (which can be wider than `overlap` for the last tile).
+            const int64_t ovY0 = iy > 0 ? (ys[iy - 1] + th - ys[iy]) * f : 0, ovY1 = iy + 1 < ys.size() ? (ys[iy] + th - ys[iy + 1]) * f : 0;
+            const int64_t ovX0 = ix > 0 ? (xs[ix - 1] + tw - xs[ix]) * f : 0, ovX1 = ix + 1 < xs.size() ? (xs[ix] + tw - xs[ix + 1]) * f : 0;
+            auto wy = sideWeights(th * f, ovY0, ovY1), wx = sideWeights(tw * f, ovX0, ovX1);
+            auto wt = (wy.view({ -1, 1 }) * wx.view({ 1, -1 })).view({ 1, 1, th * f, tw * f }).to(px.device());
+            out.narrow(2, ys[iy] * f, th * f).narrow(3, xs[ix] * f, tw * f).add_(px * wt);
+            weight.narrow(2, ys[iy] * f, th * f).narrow(3, xs[ix] * f, tw * f).add_(wt);
+        }
+    }
+    return out / weight;
 }
 
 } // namespace ls::models

@@ -30,10 +30,20 @@ struct LatentModel {
     // Visits (key, tensor) of every part, prefixed as in a single-file checkpoint.
     void forEachTensor(const std::function<void(const std::string&, at::Tensor&)>& fn);
 
+    // The dtype activations have: options' dtype, except fp32 for fp16/bf16-stored weights on the CPU.
+    at::ScalarType computeType() const;
     // Scaled latent <-> image in [-1, 1].
     at::Tensor encodeImage(const at::Tensor& image, const at::Tensor& noise = {});
-    at::Tensor decodeLatent(const at::Tensor& latent);
+    // tile: -1 = automatic (tiles of 64 latent pixels once a side exceeds 96, i.e. past 768 pixels for SD), 0 = whole,
+    // N = tiles of N latent pixels. Tiles overlap by a quarter and are blended (tiledDecode).
+    at::Tensor decodeLatent(const at::Tensor& latent, int64_t tile = -1);
 };
+
+// Tiled decoding: fn maps a latent tile [B, C, h, w] to pixels [B, 3, h*f, w*f]; tiles of `tile` latent pixels overlap
+// by `overlap` and are blended with linear ramps across the overlap, so memory is bounded by the tile size whatever
+// the image size. For a pointwise fn the result equals fn on the whole latent.
+at::Tensor tiledDecode(const at::Tensor& latent, int64_t f, int64_t tile, int64_t overlap,
+    const std::function<at::Tensor(const at::Tensor&)>& fn);
 
 // True for keys a real checkpoint carries besides the modules (schedule buffers, EMA copies, training state).
 bool isAuxiliaryKey(const std::string& key);

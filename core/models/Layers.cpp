@@ -9,7 +9,15 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool hasBias, const Options& o)
         bias = register_parameter("bias", at::empty({ out }, o), false);
 }
 
-at::Tensor LinearImpl::forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
+at::ScalarType computeType(const at::TensorOptions& storage)
+{
+    const auto t = storage.dtype().toScalarType();
+    return storage.device().is_cpu() && (t == at::kHalf || t == at::kBFloat16) ? at::kFloat : t;
+}
+
+at::ScalarType computeType(const at::Tensor& w) { return computeType(w.options()); }
+
+at::Tensor LinearImpl::forward(const at::Tensor& x) { return at::linear(x, like(weight, x), like(bias, x)); }
 
 Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride_, int64_t padding_, const Options& o)
     : stride(stride_)
@@ -21,7 +29,7 @@ Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride_,
 
 at::Tensor Conv2dImpl::forward(const at::Tensor& x)
 {
-    return at::conv2d(x, weight, bias, { stride, stride }, { padding, padding });
+    return at::conv2d(x, like(weight, x), like(bias, x), { stride, stride }, { padding, padding });
 }
 
 Conv1x1dImpl::Conv1x1dImpl(int64_t in, int64_t out, const Options& o)
@@ -32,7 +40,7 @@ Conv1x1dImpl::Conv1x1dImpl(int64_t in, int64_t out, const Options& o)
 
 at::Tensor Conv1x1dImpl::forward(const at::Tensor& x)
 {
-    return at::conv1d(x, weight, bias); // [B, Cin, T] -> [B, Cout, T]
+    return at::conv1d(x, like(weight, x), like(bias, x)); // [B, Cin, T] -> [B, Cout, T]
 }
 
 GroupNormImpl::GroupNormImpl(int64_t groups_, int64_t channels, double eps_, const Options& o)
@@ -45,7 +53,7 @@ GroupNormImpl::GroupNormImpl(int64_t groups_, int64_t channels, double eps_, con
 
 at::Tensor GroupNormImpl::forward(const at::Tensor& x)
 {
-    return at::group_norm(x, groups, weight, bias, eps);
+    return at::group_norm(x, groups, like(weight, x), like(bias, x), eps);
 }
 
 LayerNormImpl::LayerNormImpl(int64_t dim, double eps_, const Options& o)
@@ -57,7 +65,7 @@ LayerNormImpl::LayerNormImpl(int64_t dim, double eps_, const Options& o)
 
 at::Tensor LayerNormImpl::forward(const at::Tensor& x)
 {
-    return at::layer_norm(x, { weight.size(0) }, weight, bias, eps);
+    return at::layer_norm(x, { weight.size(0) }, like(weight, x), like(bias, x), eps);
 }
 
 EmbeddingImpl::EmbeddingImpl(int64_t count, int64_t dim, const Options& o)
@@ -65,7 +73,11 @@ EmbeddingImpl::EmbeddingImpl(int64_t count, int64_t dim, const Options& o)
     weight = register_parameter("weight", at::empty({ count, dim }, o), false);
 }
 
-at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
+at::Tensor EmbeddingImpl::forward(const at::Tensor& ids)
+{
+    auto out = at::embedding(weight, ids);
+    return out.scalar_type() == computeType(weight) ? out : out.to(computeType(weight));
+}
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
     const c10::optional<at::Tensor>& mask)

@@ -57,6 +57,17 @@ struct EmbeddingImpl : torch::nn::Module {
 };
 TORCH_MODULE(Embedding);
 
+// The dtype a model computes in when its weights are stored as w: on the CPU, fp16 and bf16 weights are storage only
+// (half the memory) and the maths runs in fp32 (libtorch's CPU half kernels are slow or missing); on a GPU, the
+// weights' own dtype.
+at::ScalarType computeType(const at::Tensor& w);
+at::ScalarType computeType(const at::TensorOptions& storage);
+// w in x's dtype, a no-op when it already is: fp16/bf16-stored weights in an fp32 computation are widened per call.
+inline at::Tensor like(const at::Tensor& w, const at::Tensor& x)
+{
+    return !w.defined() || w.scalar_type() == x.scalar_type() ? w : w.to(x.scalar_type());
+}
+
 // A module with no parameters that keeps an index free in a Sequential (SiLU, Dropout): nothing is registered.
 inline at::Tensor silu(const at::Tensor& x) { return at::silu(x); }
 

@@ -52,7 +52,7 @@ struct Generator::Impl {
     std::vector<std::string> classes;
     std::unique_ptr<LatentPreviewer> previewer;
 
-    at::ScalarType dtype() const { return model->options.dtype().toScalarType(); }
+    at::ScalarType dtype() const { return model->computeType(); }
     int pixelMultiple() const
     {
         const int f = static_cast<int>(model->config.firstStage.downFactor());
@@ -176,7 +176,7 @@ uint64_t Generator::estimateMemory(const GenerationRequest& r) const
     if (!d->model || r.mode == JobMode::Upscale)
         return 0;
     const auto& cfg = d->model->config;
-    const double s = static_cast<double>(c10::elementSize(d->model->options.dtype().toScalarType()));
+    const double s = static_cast<double>(c10::elementSize(d->model->computeType()));
     const int64_t f = cfg.firstStage.downFactor();
     const double n0 = std::ceil(r.width / double(f)) * std::ceil(r.height / double(f)); // latent positions
     const double batch = std::max(1, r.batch) * (r.cfgScale != 1.0 ? 2.0 : 1.0);

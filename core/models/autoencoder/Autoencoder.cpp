@@ -285,7 +285,7 @@ std::pair<at::Tensor, at::Tensor> AutoencoderImpl::quantize(const at::Tensor& h)
     // [B, C, H, W] -> [BHW, C]; d = |z|^2 + |e|^2 - 2 z.e ; first minimum
     auto z = h.permute({ 0, 2, 3, 1 }).contiguous();
     auto flat = z.view({ -1, config.embedDim });
-    const auto& e = codebook->weight;
+    const auto e = nn::like(codebook->weight, flat);
     auto d = flat.pow(2).sum(1, true) + e.pow(2).sum(1).unsqueeze(0) - 2 * at::matmul(flat, e.t());
     auto idx = at::argmin(d, 1);
     auto q = at::embedding(e, idx).view(z.sizes());

@@ -30,7 +30,7 @@ struct OpenClipTextModelImpl::Block : torch::nn::Module {
     at::Tensor forward(const at::Tensor& x, const at::Tensor& mask) // [B, T, D]
     {
         const int64_t b = x.size(0), t = x.size(1);
-        auto qkv = at::linear(ln_1(x), in_proj_weight, in_proj_bias).chunk(3, -1);
+        auto qkv = at::linear(ln_1(x), nn::like(in_proj_weight, x), nn::like(in_proj_bias, x)).chunk(3, -1);
         auto split = [&](const at::Tensor& y) { return y.reshape({ b, t, heads, -1 }).transpose(1, 2); };
         const double scale = 1.0 / std::sqrt(static_cast<double>(x.size(2) / heads));
         auto a = nn::attention(split(qkv[0]), split(qkv[1]), split(qkv[2]), scale, mask);
@@ -59,7 +59,8 @@ OpenClipTextModelImpl::OpenClipTextModelImpl(const OpenClipTextConfig& c, const 
 at::Tensor OpenClipTextModelImpl::forward(const at::Tensor& ids, int skipLast)
 {
     const int64_t t = ids.size(1);
-    auto x = token_embedding(ids) + positional_embedding.narrow(0, 0, t);
+    auto x = token_embedding(ids);
+    x = x + nn::like(positional_embedding.narrow(0, 0, t), x);
     auto mask = at::full({ t, t }, -std::numeric_limits<float>::infinity(), x.options()).triu(1);
     const int64_t run = static_cast<int64_t>(blocks.size()) - skipLast;
     for (int64_t i = 0; i < run; ++i)

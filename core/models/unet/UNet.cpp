@@ -120,7 +120,7 @@ struct ConvLayer : UNetLayer {
     }
     at::Tensor run(const at::Tensor& x, const at::Tensor&, const at::Tensor&) override
     {
-        return at::conv2d(x, weight, bias, { 1, 1 }, { 1, 1 });
+        return at::conv2d(x, nn::like(weight, x), nn::like(bias, x), { 1, 1 }, { 1, 1 });
     }
     at::Tensor weight, bias;
 };
@@ -396,7 +396,7 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
 
 at::Tensor UNetModelImpl::forward(const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context, const at::Tensor& y)
 {
-    const auto dtype = time_embed_0->weight.scalar_type();
+    const auto dtype = nn::computeType(time_embed_0->weight);
     auto t = timesteps;
     if (t.dim() == 0)
         t = t.expand({ x.size(0) });
