@@ -67,6 +67,7 @@ void addBenchOptions(CLI::App* cmd, BenchOptions& o)
     cmd->add_option("--file-dtype", o.fileDtype, "Storage dtype of the --random checkpoint (default: --dtype)")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
     cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)");
     cmd->add_flag("--no-decode", o.noDecode, "Skip the VAE decode");
+    cmd->add_option("--vae-tile", o.vaeTile, "VAE decode tiles in latent pixels: -1 automatic, 0 whole image, N >= 16 (bounds memory)");
     cmd->add_flag("--json", o.json, "Print one JSON object");
 }
 
@@ -194,7 +195,7 @@ int runBench(const BenchOptions& o)
     double decodeS = 0;
     if (!o.noDecode) {
         t0 = Clock::now();
-        m->decodeLatent(x.narrow(0, 0, 1));
+        m->decodeLatent(x.narrow(0, 0, 1), o.vaeTile);
         sync(device);
         decodeS = seconds(t0);
     }
@@ -218,6 +219,7 @@ int runBench(const BenchOptions& o)
     j["peak_gpu_mb"] = 0; // filled by CUDA builds
     j["device"] = o.device;
     j["dtype"] = o.dtype;
+    j["vae_tile"] = o.vaeTile;
     j["compute_dtype"] = std::string(c10::toString(m->computeType()));
     j["threads"] = threads;
     j["file_mb"] = static_cast<double>(fs::file_size(path)) / (1024.0 * 1024.0);

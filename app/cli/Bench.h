@@ -17,6 +17,7 @@ struct BenchOptions {
     int threads = 0;
     bool json = false;
     bool noDecode = false;
+    int vaeTile = -1;       // VAE decode tiles (latent pixels): -1 automatic, 0 whole
 };
 
 void addBenchOptions(CLI::App* cmd, BenchOptions& o);

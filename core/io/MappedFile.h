@@ -15,6 +15,8 @@ public:
 
     const uint8_t* data() const { return m_data; }
     uint64_t size() const { return m_size; }
+    // Drops the whole pages inside [offset, offset + length) from memory (MADV_DONTNEED; read again on access).
+    void release(uint64_t offset, uint64_t length) const;
 
 private:
     const uint8_t* m_data = nullptr;

@@ -53,6 +53,14 @@ MappedFile::MappedFile(const fs::path& path)
     m_data = static_cast<const uint8_t*>(p);
 }
 
+void MappedFile::release(uint64_t offset, uint64_t length) const
+{
+    static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t begin = (offset + page - 1) / page * page, end = std::min(offset + length, m_size) / page * page;
+    if (m_data && end > begin)
+        ::madvise(const_cast<uint8_t*>(m_data) + begin, end - begin, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile()
 {
     if (m_data)
@@ -245,6 +253,13 @@ at::Tensor SafeTensorsFile::load(const std::string& key) const
         return t;
     }
     return at::from_blob(ptr, e.info.shape, [keep](void*) {}, at::TensorOptions().dtype(e.info.dtype));
+}
+
+void SafeTensorsFile::release(const std::string& key) const
+{
+    auto it = m_entries.find(key);
+    if (it != m_entries.end())
+        m_file->release(m_dataOffset + it->second.begin, it->second.end - it->second.begin);
 }
 
 // ---------------------------------------------------------------- writer

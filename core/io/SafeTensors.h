@@ -21,6 +21,7 @@ public:
     bool contains(const std::string& key) const override { return m_entries.count(key) != 0; }
     TensorInfo info(const std::string& key) const override;
     at::Tensor load(const std::string& key) const override;
+    void release(const std::string& key) const override;
 
     const std::map<std::string, std::string>& metadata() const { return m_metadata; }
 

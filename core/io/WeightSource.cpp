@@ -87,4 +87,10 @@ at::Tensor MergedSource::load(const std::string& key) const
     fail(ErrorKind::Mismatch, path() + ": no tensor named '" + key + "'");
 }
 
+void MergedSource::release(const std::string& key) const
+{
+    if (auto* s = find(key))
+        s->release(key);
+}
+
 } // namespace ls::io

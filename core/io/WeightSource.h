@@ -26,6 +26,9 @@ public:
     virtual TensorInfo info(const std::string& key) const = 0;
     // A CPU tensor. It may alias read-only file memory: copy before writing to it.
     virtual at::Tensor load(const std::string& key) const = 0;
+    // A hint that the key's data has been copied and will not be read again soon: file-backed sources drop its pages
+    // from memory (they are read back from the file if it is), so loading never holds the file and the model at once.
+    virtual void release(const std::string& key) const { (void)key; }
 };
 
 // Opens a .safetensors file, a .ckpt/.pt/.pth zip checkpoint, or a diffusers folder.
@@ -40,6 +43,7 @@ public:
     bool contains(const std::string& key) const override;
     TensorInfo info(const std::string& key) const override;
     at::Tensor load(const std::string& key) const override;
+    void release(const std::string& key) const override;
 
 private:
     const WeightSource* find(const std::string& key) const;

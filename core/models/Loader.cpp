@@ -49,6 +49,8 @@ void loadModule(torch::nn::Module& module, const io::WeightSource& source, const
         if (options.checkFinite && at::isFloatingType(src.scalar_type()) && !at::isfinite(src).all().item<bool>())
             report.nonFinite.push_back(key);
         dst.copy_(src);
+        src = at::Tensor();
+        source.release(key);
     };
     for (auto& item : module.named_parameters(true))
         take(item.key(), item.value());

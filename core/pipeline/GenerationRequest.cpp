@@ -166,6 +166,8 @@ std::vector<Problem> GenerationRequest::validate() const
                 p.push_back({ f, "box needs a prompt or a label" });
         }
     }
+    if (vaeTile != -1 && vaeTile != 0 && vaeTile < 16)
+        p.push_back({ "vae_tile", "must be -1 (automatic), 0 (whole image) or at least 16 latent pixels" });
     if (mode == JobMode::Upscale) {
         if (upscaleFactor != 2 && upscaleFactor != 4)
             p.push_back({ "scale", "upscale factor must be 2 or 4" });
@@ -224,6 +226,7 @@ json GenerationRequest::toJson() const
     j["tile_size"] = tileSize;
     j["tile_overlap"] = tileOverlap;
     j["noise_level"] = noiseLevel;
+    j["vae_tile"] = vaeTile;
     j["model"] = modelName;
     j["mask_png"] = imageToJson(mask);
     j["init_png"] = imageToJson(initImage);
@@ -265,6 +268,7 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         r.tileSize = j.value("tile_size", r.tileSize);
         r.tileOverlap = j.value("tile_overlap", r.tileOverlap);
         r.noiseLevel = j.value("noise_level", r.noiseLevel);
+        r.vaeTile = j.value("vae_tile", r.vaeTile);
         r.modelName = j.value("model", r.modelName);
         if (j.contains("mask_png"))
             r.mask = imageFromJson(j["mask_png"]);

@@ -59,6 +59,9 @@ struct GenerationRequest {
     int tileSize = 128;  // low-resolution pixels per tile side
     int tileOverlap = 16;
     int noiseLevel = 20; // SD x4 upscaler
+    // VAE decode in tiles of this many latent pixels (quarter overlap, blended): -1 automatic (past 96 a side),
+    // 0 whole image, N >= 16 always (bounds the decode's memory: 40 keeps SD at 512x512 under 4 GB with fp16 weights)
+    int vaeTile = -1;
     // previews: a cheap latent->RGB projection every previewEvery steps, a full decode every decodeEvery steps (0 = never)
     int previewEvery = 1;
     int decodeEvery = 0;

@@ -112,9 +112,9 @@ struct Generator::Impl {
         };
     }
 
-    Image decodeImage(const at::Tensor& latent, int index)
+    Image decodeImage(const at::Tensor& latent, int index, int vaeTile)
     {
-        return tensorToImage(model->decodeLatent(latent.narrow(0, index, 1)).to(at::kFloat));
+        return tensorToImage(model->decodeLatent(latent.narrow(0, index, 1), vaeTile).to(at::kFloat));
     }
 
     sampling::StepFn stepReporter(const GenerationRequest& r, const StepCallback& cb, Clock::time_point t0, int tile, int tiles)
@@ -132,7 +132,7 @@ struct Generator::Impl {
             const bool last = i + 1 == n;
             if (r.decodeEvery > 0 && ((i + 1) % r.decodeEvery == 0 || last)) {
                 torch::NoGradGuard ng;
-                preview = decodeImage(x0, 0);
+                preview = decodeImage(x0, 0, r.vaeTile);
                 s.fullDecode = true;
             } else if (r.previewEvery > 0 && ((i + 1) % r.previewEvery == 0 || last)) {
                 if (!previewer)
@@ -604,7 +604,7 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
 
     for (int i = 0; i < r.batch; ++i) {
         stop.check();
-        Image img = d->decodeImage(latent, i);
+        Image img = d->decodeImage(latent, i, r.vaeTile);
         if (r.mode == JobMode::Inpaint) {
             if (r.onlyMasked) {
                 const int cw = region[2] - region[0], ch = region[3] - region[1];

@@ -142,6 +142,10 @@ private Q_SLOTS:
         QCOMPARE(tiled.sizes(), whole.sizes());
         const double d = (tiled - whole).abs().mean().item<double>();
         QVERIFY2(d < 0.05, qPrintable(QString::number(d)));
+        // A request's vae_tile reaches the decode and survives the JSON round trip.
+        auto r = baseRequest();
+        r.vaeTile = 16;
+        QCOMPARE(GenerationRequest::fromJson(r.toJson()).vaeTile, 16);
     }
 
     void previewsArriveInOrder()
@@ -378,9 +382,10 @@ private Q_SLOTS:
         r.steps = 0;
         r.sampler = "Foo";
         r.cfgScale = std::nan("");
+        r.vaeTile = 8;
         auto e = test::errorOf([&] { g.run(r, {}, stop); });
         QVERIFY2(e.find("steps") != std::string::npos && e.find("sampler") != std::string::npos && e.find("Euler a") != std::string::npos
-                && e.find("cfg") != std::string::npos, e.c_str());
+                && e.find("cfg") != std::string::npos && e.find("vae_tile") != std::string::npos, e.c_str());
         auto m = baseRequest();
         m.mode = JobMode::Inpaint;
         m.initImage = gradient(64, 64);
