@@ -116,6 +116,7 @@ int run(int argc, char** argv)
     trainCmd->add_option("--device", trainOpts.device, "cpu or cuda")->check(CLI::IsMember({ "cpu", "cuda" }));
     trainCmd->add_option("--seed", trainOpts.seed, "Seed");
     trainCmd->add_option("--save-every", trainOpts.saveEvery, "Checkpoint every N steps");
+    trainCmd->add_flag("--zero-terminal-snr", trainOpts.zeroTerminalSnr, "diffusion/sr: zero-terminal-SNR schedule (rescaled betas) with v-prediction, fixed when the stage starts");
     trainCmd->add_option("--coord-channels", trainOpts.coordChannels, "diffusion: coordinate channels of the UNet (0 or 2; default 2), fixed when the stage starts")->check(CLI::IsMember({ 0, 2 }));
     trainCmd->add_option("--init", trainOpts.init, "diffusion/sr: warm start from this checkpoint (e.g. a bundled model.safetensors); grown tensors keep the old values and zeros in the new part")->check(CLI::ExistingFile);
     trainCmd->add_option("--dataset", trainOpts.dataset, "diffusion/sr: training scenes, encoded once and cached in the work folder (default 32768)");

@@ -86,10 +86,6 @@ json bundledDiffusionConfig()
 {
     json p = baseParams();
     p["family"] = "latent-studio-synthetic";
-    // Zero terminal SNR with v-prediction: SD's linear schedule leaves 7% of the signal at t = T, from which the model
-    // learns to read the layout out of the noise instead of the words and boxes (MODEL_CARD.md).
-    p["rescale_betas_zero_snr"] = true;
-    p["parameterization"] = "v";
     p["conditioning_key"] = "crossattn";
     p["unet_config"] = { { "target", "ldm.modules.diffusionmodules.openaimodel.UNetModel" },
         { "params", { { "in_channels", 4 }, { "out_channels", 4 }, { "model_channels", 64 }, { "attention_resolutions", { 1, 2 } },
@@ -448,6 +444,12 @@ int runTraining(const TrainOptions& o0)
             cfgJson = sr ? bundledSrConfig() : bundledDiffusionConfig();
             if (!sr && o.coordChannels >= 0)
                 cfgJson["model"]["params"]["unet_config"]["params"]["coord_channels"] = o.coordChannels;
+            if (o.zeroTerminalSnr) {
+                // SD's linear schedule leaves 7% of the signal at t = T; rescaled to zero terminal SNR the model must take
+                // the whole layout from the condition at the start of sampling (tried for the bundled model: MODEL_CARD.md).
+                cfgJson["model"]["params"]["rescale_betas_zero_snr"] = true;
+                cfgJson["model"]["params"]["parameterization"] = "v";
+            }
             io::writeFileAtomic(cfgFile, cfgJson.dump(2));
         }
         auto cfg = models::configFromLdmJson(cfgJson);

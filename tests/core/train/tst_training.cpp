@@ -1,6 +1,7 @@
 // Training-side model features of the bundled family: coordinate channels in the UNet (absolute position for "at the
 // top left" and box tokens) and the warm start that adds them to an already trained model without changing its output.
 #include "TestUtil.h"
+#include "io/ConfigFile.h"
 #include "io/SafeTensors.h"
 #include "models/LatentModel.h"
 #include "models/ModelConfig.h"
@@ -52,18 +53,47 @@ std::filesystem::path writeUNet(models::UNetModel& m, const std::string& name)
 class TestTraining : public QObject {
     Q_OBJECT
 private Q_SLOTS:
-    // The bundled text-and-layout model is trained with zero terminal SNR and v-prediction, and that is what loads.
-    void bundledDiffusionIsZeroTerminalSnrWithVPrediction()
+    // `train --zero-terminal-snr` writes the stage config with the rescaled schedule and v-prediction; that is what
+    // loads. The family's default stays SD's linear schedule with eps (the shipped model).
+    void zeroTerminalSnrStageConfig()
     {
-        auto c = models::configFromLdmJson(train::bundledDiffusionConfig());
+        auto dflt = models::configFromLdmJson(train::bundledDiffusionConfig());
+        QCOMPARE(dflt.parameterization, std::string("eps"));
+        QVERIFY(!dflt.zeroTerminalSnr);
+        // A stage started with --zero-terminal-snr (one step on 8 scenes, random autoencoder) fixes that in its config.
+        const auto out = test::tempDir() / "zt";
+        std::filesystem::create_directories(out / "autoencoder");
+        {
+            auto aeCfg = models::configFromLdmJson(train::bundledDiffusionConfig()).firstStage;
+            models::Autoencoder ae(aeCfg, at::TensorOptions().dtype(at::kFloat));
+            auto gen = at::make_generator<at::CPUGeneratorImpl>(2);
+            std::vector<std::pair<std::string, at::Tensor>> t;
+            for (auto& p : ae->named_parameters())
+                t.emplace_back(p.key(), at::randn(p.value().sizes(), gen) * 0.02);
+            io::writeSafeTensors(out / "autoencoder" / "weights.safetensors", t);
+        }
+        train::TrainOptions o;
+        o.stage = "diffusion";
+        o.out = out;
+        o.steps = 1;
+        o.batch = 2;
+        o.dataset = 8;
+        o.zeroTerminalSnr = true;
+        o.log = [](const std::string&) {};
+        QCOMPARE(train::runTraining(o), 0);
+        auto written = models::configFromLdmJson(io::readConfigFile(out / "diffusion" / "config.json"));
+        QVERIFY(written.zeroTerminalSnr);
+        QCOMPARE(written.parameterization, std::string("v"));
+        QVERIFY(std::filesystem::exists(out / "diffusion" / "weights.safetensors"));
+        auto j = train::bundledDiffusionConfig();
+        j["model"]["params"]["rescale_betas_zero_snr"] = true;
+        j["model"]["params"]["parameterization"] = "v";
+        auto c = models::configFromLdmJson(j);
         QCOMPARE(c.parameterization, std::string("v"));
         QVERIFY(c.zeroTerminalSnr);
         QCOMPARE(models::configFromLdmJson(c.toJson()).zeroTerminalSnr, true);
         auto m = models::LatentModel::build(c, at::TensorOptions().dtype(at::kFloat));
         QVERIFY(m->schedule.zeroTerminal());
-        auto sr = models::configFromLdmJson(train::bundledSrConfig());
-        QVERIFY(!sr.zeroTerminalSnr);
-        QCOMPARE(sr.parameterization, std::string("eps"));
     }
 
     void vPredictionLoss()
