@@ -131,6 +131,7 @@ int run(int argc, char** argv)
     evalCmd->add_option("model", evalModel, "Model (default: the bundled one)");
     evalCmd->add_option("--task", evalOpts.task, "txt2img | layout | inpaint | upscale | autoencoder (first-stage round trip)")->required()->check(CLI::IsMember({ "txt2img", "layout", "inpaint", "upscale", "autoencoder" }));
     evalCmd->add_option("--n", evalOpts.n, "Held-out samples");
+    evalCmd->add_option("--split", evalOpts.split, "txt2img: heldout (default) or train (the first N training scenes, scored per object)")->check(CLI::IsMember({ "heldout", "train" }));
     evalCmd->add_option("--seed", evalOpts.seed, "Seed");
     evalCmd->add_option("--steps", evalOpts.steps, "Sampling steps");
     evalCmd->add_option("--sampler", evalOpts.sampler, "Sampler");

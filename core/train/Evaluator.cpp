@@ -60,6 +60,10 @@ json runEvaluation(const EvalOptions& o)
         fail(ErrorKind::InvalidInput, "eval: --task must be txt2img, layout, inpaint, upscale or autoencoder");
     if (o.n <= 0)
         fail(ErrorKind::InvalidInput, "eval: --n must be positive");
+    if (o.split != "heldout" && o.split != "train")
+        fail(ErrorKind::InvalidInput, "eval: --split must be heldout or train, got '" + o.split + "'");
+    if (o.split == "train" && o.task != "txt2img")
+        fail(ErrorKind::InvalidInput, "eval: --split train is for --task txt2img only");
     const fs::path modelPath = o.model.empty() ? pipeline::findBundledModel(up ? "default-sr" : "default") : o.model;
     pipeline::ModelLoadOptions lo;
     lo.hash = false;
@@ -109,6 +113,31 @@ json runEvaluation(const EvalOptions& o)
         }
         metrics["object_accuracy"] = objects ? found / double(objects) : 0.0;
         metrics["psnr_db"] = p / o.n;
+    } else if (o.task == "txt2img" && o.split == "train") {
+        int objects = 0, all = 0, color = 0, colorShape = 0, colorCell = 0;
+        for (int i = 0; i < o.n; ++i) {
+            Scene s = makeScene(Split::Train, static_cast<uint64_t>(i));
+            auto r = base;
+            r.prompt = s.caption();
+            r.seed = static_cast<int64_t>(o.seed * 1000 + i);
+            Image img = gen.run(r, {}, stop).images.at(0);
+            dump("train-" + std::to_string(i) + ".png", img, r.prompt);
+            auto dets = detect(img);
+            for (const auto& obj : s.objects) {
+                ++objects;
+                auto any = [&](const std::function<bool(const Detection&)>& f) { return std::any_of(dets.begin(), dets.end(), f); };
+                all += any([&](const Detection& d) { return matches(d, obj, true); });
+                color += any([&](const Detection& d) { return d.color == obj.color; });
+                colorShape += any([&](const Detection& d) { return matches(d, obj, false); });
+                colorCell += any([&](const Detection& d) { return d.color == obj.color && d.cell == obj.cell; });
+            }
+            progress();
+        }
+        metrics["objects"] = objects;
+        metrics["object_accuracy"] = objects ? all / double(objects) : 0.0;
+        metrics["color_accuracy"] = objects ? color / double(objects) : 0.0;
+        metrics["color_shape_accuracy"] = objects ? colorShape / double(objects) : 0.0;
+        metrics["color_position_accuracy"] = objects ? colorCell / double(objects) : 0.0;
     } else if (o.task == "txt2img") {
         int one = 0, oneN = 0, two = 0, twoN = 0, color = 0, colorShape = 0, colorCell = 0;
         for (int i = 0; i < o.n; ++i) {
@@ -234,7 +263,7 @@ json runEvaluation(const EvalOptions& o)
         metrics["psnr_db"] = p / o.n;
         metrics["bicubic_psnr_db"] = pb / o.n;
     }
-    json out = { { "task", o.task }, { "n", o.n }, { "seed", o.seed }, { "model", modelPath.string() }, { "metrics", metrics } };
+    json out = { { "task", o.task }, { "split", o.split }, { "n", o.n }, { "seed", o.seed }, { "model", modelPath.string() }, { "metrics", metrics } };
     if (up)
         out["strength"] = o.strength;
     return out;

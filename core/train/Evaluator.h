@@ -12,6 +12,9 @@ namespace ls::train {
 struct EvalOptions {
     std::string task;               // txt2img | layout | inpaint | upscale
     int n = 200;
+    // txt2img only: "heldout" (default) or "train", which scores the first n training scenes (one to three objects
+    // each) per object: how well the model fits what it was trained on, against how well it generalises.
+    std::string split = "heldout";
     uint64_t seed = 0;
     std::filesystem::path model;    // empty: the bundled model for the task
     int steps = 20;

@@ -35,6 +35,27 @@ private Q_SLOTS:
         QVERIFY(m["color_accuracy"].get<double>() >= LS_MIN_COLOR);
         QVERIFY(m["color_shape_accuracy"].get<double>() >= LS_MIN_COLOR_SHAPE);
     }
+    // The training split: the first scenes the model was trained on, one to three objects each, scored per object.
+    void trainSplit()
+    {
+        ls::configureThreads(2);
+        train::EvalOptions o;
+        o.task = "txt2img";
+        o.split = "train";
+        o.n = 8;
+        auto j = train::runEvaluation(o);
+        qInfo("train split %s", j.dump().c_str());
+        QCOMPARE(j["split"].get<std::string>(), std::string("train"));
+        QVERIFY(j["metrics"]["objects"].get<int>() >= 8 && j["metrics"]["objects"].get<int>() <= 24);
+        QVERIFY(j["metrics"]["color_accuracy"].get<double>() >= 0.7);
+        o.task = "layout";
+        try {
+            train::runEvaluation(o);
+            QFAIL("--split train accepted for layout");
+        } catch (const std::exception& e) {
+            QVERIFY(QString(e.what()).contains("split"));
+        }
+    }
     void autoencoderRoundTrip()
     {
         auto m = evaluate("autoencoder");
