@@ -122,9 +122,6 @@ at::Tensor LatentModel::decodeLatent(const at::Tensor& latent, int64_t tile)
     return tiledDecode(z, config.firstStage.downFactor(), tile, tile / 4, [this](const at::Tensor& t) { return firstStage->decode(t); });
 }
 
-namespace {
-
-// Tile origins along one side: 0, stride, ... and a last one flush with the end.
 std::vector<int64_t> tileStarts(int64_t size, int64_t tile, int64_t overlap)
 {
     if (size <= tile)
@@ -140,6 +137,8 @@ std::vector<int64_t> tileStarts(int64_t size, int64_t tile, int64_t overlap)
     }
     return s;
 }
+
+namespace {
 
 // Blend weights along one side of a tile: linear ramps over the overlaps with the neighbours before and after.
 at::Tensor sideWeights(int64_t length, int64_t before, int64_t after)

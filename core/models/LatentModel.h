@@ -39,6 +39,10 @@ struct LatentModel {
     at::Tensor decodeLatent(const at::Tensor& latent, int64_t tile = -1);
 };
 
+// Tile origins along one side of `size`: 0, tile - overlap, ... and a last one flush with the end (one tile at 0 when
+// the side fits). Shared by the tiled decode and the tiled upscaler.
+std::vector<int64_t> tileStarts(int64_t size, int64_t tile, int64_t overlap);
+
 // Tiled decoding: fn maps a latent tile [B, C, h, w] to pixels [B, 3, h*f, w*f]; tiles of `tile` latent pixels overlap
 // by `overlap` and are blended with linear ramps across the overlap, so memory is bounded by the tile size whatever
 // the image size. For a pointwise fn the result equals fn on the whole latent.

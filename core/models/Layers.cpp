@@ -75,8 +75,9 @@ EmbeddingImpl::EmbeddingImpl(int64_t count, int64_t dim, const Options& o)
 
 at::Tensor EmbeddingImpl::forward(const at::Tensor& ids)
 {
+    const auto type = computeType(weight);
     auto out = at::embedding(weight, ids);
-    return out.scalar_type() == computeType(weight) ? out : out.to(computeType(weight));
+    return out.scalar_type() == type ? out : out.to(type);
 }
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,

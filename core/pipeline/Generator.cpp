@@ -341,23 +341,7 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         }
         const int tile = std::min({ r.tileSize, lr.width, lr.height }) < r.tileSize ? std::max(lr.width, lr.height) : r.tileSize;
         const int overlap = r.tileOverlap;
-        const int stride = std::max(1, tile - overlap);
-        auto starts = [&](int size) {
-            std::vector<int> s;
-            if (size <= tile) {
-                s.push_back(0);
-                return s;
-            }
-            for (int p = 0;; p += stride) {
-                if (p + tile >= size) {
-                    s.push_back(size - tile);
-                    break;
-                }
-                s.push_back(p);
-            }
-            return s;
-        };
-        const auto xs = starts(lr.width), ys = starts(lr.height);
+        const auto xs = models::tileStarts(lr.width, tile, overlap), ys = models::tileStarts(lr.height, tile, overlap);
         const int tiles = static_cast<int>(xs.size() * ys.size());
         const int outW = lr.width * f, outH = lr.height * f;
         auto acc = at::zeros({ 1, 3, outH, outW });
@@ -373,8 +357,8 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         // One noise field for the whole image, so overlapping tiles start from the same noise.
         auto fullNoise = noise.draw({ m.config.firstStage.embedDim, roundUp(lr.height, mult), roundUp(lr.width, mult) }, at::TensorOptions());
         int tileIndex = 0;
-        for (int ty : ys) {
-            for (int tx : xs) {
+        for (const int ty : ys) {
+            for (const int tx : xs) {
                 ++tileIndex;
                 const int tw = std::min(tile, lr.width), th = std::min(tile, lr.height);
                 const int pw = roundUp(tw, mult), ph = roundUp(th, mult);

@@ -113,65 +113,70 @@ json runEvaluation(const EvalOptions& o)
         }
         metrics["object_accuracy"] = objects ? found / double(objects) : 0.0;
         metrics["psnr_db"] = p / o.n;
-    } else if (o.task == "txt2img" && o.split == "train") {
-        int objects = 0, all = 0, color = 0, colorShape = 0, colorCell = 0;
-        for (int i = 0; i < o.n; ++i) {
-            Scene s = makeScene(Split::Train, static_cast<uint64_t>(i));
-            auto r = base;
-            r.prompt = s.caption();
-            r.seed = static_cast<int64_t>(o.seed * 1000 + i);
-            Image img = gen.run(r, {}, stop).images.at(0);
-            dump("train-" + std::to_string(i) + ".png", img, r.prompt);
-            auto dets = detect(img);
-            for (const auto& obj : s.objects) {
-                ++objects;
-                auto any = [&](const std::function<bool(const Detection&)>& f) { return std::any_of(dets.begin(), dets.end(), f); };
-                all += any([&](const Detection& d) { return matches(d, obj, true); });
-                color += any([&](const Detection& d) { return d.color == obj.color; });
-                colorShape += any([&](const Detection& d) { return matches(d, obj, false); });
-                colorCell += any([&](const Detection& d) { return d.color == obj.color && d.cell == obj.cell; });
-            }
-            progress();
-        }
-        metrics["objects"] = objects;
-        metrics["object_accuracy"] = objects ? all / double(objects) : 0.0;
-        metrics["color_accuracy"] = objects ? color / double(objects) : 0.0;
-        metrics["color_shape_accuracy"] = objects ? colorShape / double(objects) : 0.0;
-        metrics["color_position_accuracy"] = objects ? colorCell / double(objects) : 0.0;
     } else if (o.task == "txt2img") {
-        int one = 0, oneN = 0, two = 0, twoN = 0, color = 0, colorShape = 0, colorCell = 0;
-        for (int i = 0; i < o.n; ++i) {
-            const int objects = i % 2 == 0 ? 1 : 2;
-            Scene s = makeScene(Split::HeldOut, o.seed * 100003 + static_cast<uint64_t>(i), objects, objects);
+        // Generates from a scene's caption and scores each asked object: all attributes, and partial credit to see which
+        // one fails (colour; colour and shape, any place; colour and grid cell, any shape: chance about 1/9 when
+        // positions are not grounded).
+        struct Tally {
+            int objects = 0, all = 0, color = 0, colorShape = 0, colorCell = 0;
+        };
+        auto generate = [&](const Scene& s, int i, const std::string& name) {
             auto r = base;
             r.prompt = s.caption();
             r.seed = static_cast<int64_t>(o.seed * 1000 + i);
             Image img = gen.run(r, {}, stop).images.at(0);
-            dump("txt2img-" + std::to_string(i) + ".png", img, r.prompt);
-            auto dets = detect(img);
-            int found = 0;
-            for (const auto& obj : s.objects)
-                found += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return matches(d, obj, true); });
-            if (objects == 1) {
-                ++oneN;
-                one += found == 1;
-                const auto& want = s.objects.front();
-                color += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return d.color == want.color; });
-                colorShape += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return matches(d, want, false); });
-                colorCell += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return d.color == want.color && d.cell == want.cell; });
-            } else {
-                ++twoN;
-                two += found == 2;
+            dump(name + "-" + std::to_string(i) + ".png", img, r.prompt);
+            return detect(img);
+        };
+        auto score = [](const std::vector<Detection>& dets, const WorldObject& obj, Tally& t) {
+            auto any = [&](const std::function<bool(const Detection&)>& f) { return std::any_of(dets.begin(), dets.end(), f); };
+            const bool all = any([&](const Detection& d) { return matches(d, obj, true); });
+            ++t.objects;
+            t.all += all;
+            t.color += any([&](const Detection& d) { return d.color == obj.color; });
+            t.colorShape += any([&](const Detection& d) { return matches(d, obj, false); });
+            t.colorCell += any([&](const Detection& d) { return d.color == obj.color && d.cell == obj.cell; });
+            return all;
+        };
+        auto partial = [&](const Tally& t) {
+            metrics["color_accuracy"] = t.objects ? t.color / double(t.objects) : 0.0;
+            metrics["color_shape_accuracy"] = t.objects ? t.colorShape / double(t.objects) : 0.0;
+            metrics["color_position_accuracy"] = t.objects ? t.colorCell / double(t.objects) : 0.0;
+        };
+        if (o.split == "train") {
+            Tally t;
+            for (int i = 0; i < o.n; ++i) {
+                const Scene s = makeScene(Split::Train, static_cast<uint64_t>(i));
+                const auto dets = generate(s, i, "train");
+                for (const auto& obj : s.objects)
+                    score(dets, obj, t);
+                progress();
             }
-            progress();
+            metrics["objects"] = t.objects;
+            metrics["object_accuracy"] = t.objects ? t.all / double(t.objects) : 0.0;
+            partial(t);
+        } else {
+            int one = 0, two = 0, twoN = 0;
+            Tally single, pairs; // partial credit is reported on one-object captions
+            for (int i = 0; i < o.n; ++i) {
+                const int objects = i % 2 == 0 ? 1 : 2;
+                const Scene s = makeScene(Split::HeldOut, o.seed * 100003 + static_cast<uint64_t>(i), objects, objects);
+                const auto dets = generate(s, i, "txt2img");
+                int found = 0;
+                for (const auto& obj : s.objects)
+                    found += score(dets, obj, objects == 1 ? single : pairs);
+                if (objects == 1) {
+                    one += found == 1;
+                } else {
+                    ++twoN;
+                    two += found == 2;
+                }
+                progress();
+            }
+            metrics["one_object_accuracy"] = single.objects ? one / double(single.objects) : 0.0;
+            metrics["two_object_accuracy"] = twoN ? two / double(twoN) : 0.0;
+            partial(single);
         }
-        metrics["one_object_accuracy"] = oneN ? one / double(oneN) : 0.0;
-        metrics["two_object_accuracy"] = twoN ? two / double(twoN) : 0.0;
-        // Partial credit on one-object captions, to see which attribute fails: colour, colour and shape (any place),
-        // colour and grid cell (any shape; chance about 1/9 when positions are not grounded).
-        metrics["color_accuracy"] = oneN ? color / double(oneN) : 0.0;
-        metrics["color_shape_accuracy"] = oneN ? colorShape / double(oneN) : 0.0;
-        metrics["color_position_accuracy"] = oneN ? colorCell / double(oneN) : 0.0;
     } else if (o.task == "layout") {
         int ok = 0, boxes = 0;
         for (int i = 0; i < o.n; ++i) {
