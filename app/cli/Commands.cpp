@@ -118,6 +118,7 @@ int run(int argc, char** argv)
     trainCmd->add_option("--save-every", trainOpts.saveEvery, "Checkpoint every N steps");
     trainCmd->add_flag("--zero-terminal-snr", trainOpts.zeroTerminalSnr, "diffusion/sr: zero-terminal-SNR schedule (rescaled betas) with v-prediction, fixed when the stage starts");
     trainCmd->add_option("--coord-channels", trainOpts.coordChannels, "diffusion: coordinate channels of the UNet (0 or 2; default 2), fixed when the stage starts")->check(CLI::IsMember({ 0, 2 }));
+    trainCmd->add_option("--layout-channels", trainOpts.layoutChannels, "diffusion: layout channels, the condition's boxes painted beside the latent (0 or 7; default 7), fixed when the stage starts")->check(CLI::IsMember({ 0, 7 }));
     trainCmd->add_option("--init", trainOpts.init, "diffusion/sr: warm start from this checkpoint (e.g. a bundled model.safetensors); grown tensors keep the old values and zeros in the new part")->check(CLI::ExistingFile);
     trainCmd->add_option("--dataset", trainOpts.dataset, "diffusion/sr: training scenes, encoded once and cached in the work folder (default 32768)");
     trainCmd->add_option("--threads", trainThreads, "CPU threads");
@@ -137,6 +138,7 @@ int run(int argc, char** argv)
     evalCmd->add_option("--sampler", evalOpts.sampler, "Sampler");
     evalCmd->add_option("--cfg", evalOpts.cfg, "Guidance scale");
     evalCmd->add_option("--strength", evalOpts.strength, "upscale: strength of the re-noising of the bicubic start (1 = from the terminal state)")->check(CLI::Range(0.05, 1.0));
+    evalCmd->add_flag("--no-caption-layout", evalOpts.noCaptionLayout, "txt2img/inpaint: do not lay out the caption's phrases as boxes (the model's cross-attention alone places objects)");
     evalCmd->add_option("--dump", evalDump, "Write the generated images here");
     evalCmd->add_option("--threads", evalThreads, "CPU threads");
 

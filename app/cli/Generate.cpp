@@ -37,6 +37,7 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
     cmd->add_option("--width,-W", o.request.width, "Width in pixels (rounded up to the model's multiple, then cropped back)");
     cmd->add_option("--height,-H", o.request.height, "Height in pixels");
     cmd->add_option("--steps", o.request.steps, "Sampling steps");
+    cmd->add_flag("--caption-layout,!--no-caption-layout", o.request.captionLayout, "Bundled model: lay out the prompt's \"at the top left\"-style phrases as boxes (default on)");
     cmd->add_option("--vae-tile", o.request.vaeTile, "VAE decode tiles in latent pixels: -1 automatic, 0 whole image, N >= 16 (bounds memory)");
     cmd->add_option("--sampler", o.request.sampler, "Sampler: " + [] { std::string s; for (auto& n : pipeline::samplerNames()) s += (s.empty() ? "" : ", ") + n; return s; }());
     cmd->add_option("--schedule", o.request.schedule, "Automatic, Uniform, Karras, Exponential, SGM Uniform");

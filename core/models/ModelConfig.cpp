@@ -1,6 +1,7 @@
 #include "models/ModelConfig.h"
 
 #include "io/ConfigFile.h"
+#include "text/WorldLayout.h"
 #include "util/Error.h"
 #include "util/JsonChecks.h"
 
@@ -40,6 +41,8 @@ json ModelConfig::toJson() const
     j["timesteps"] = timesteps;
     if (zeroTerminalSnr)
         j["rescale_betas_zero_snr"] = true;
+    if (layoutChannels)
+        j["layout_channels"] = layoutChannels;
     j["unet_config"] = unet.toJson();
     j["first_stage_config"] = firstStage.toJson();
     switch (cond) {
@@ -328,6 +331,7 @@ ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
     c.linearEnd = p.value("linear_end", detected ? c.linearEnd : 0.0155);
     c.timesteps = p.value("timesteps", int64_t(1000));
     c.zeroTerminalSnr = p.value("rescale_betas_zero_snr", false);
+    c.layoutChannels = p.value("layout_channels", int64_t(0));
     c.scaleFactor = p.value("scale_factor", 1.0);
     c.parameterization = p.value("parameterization", std::string("eps"));
     if (p.contains("conditioning_key") && p["conditioning_key"].is_string())
@@ -379,6 +383,15 @@ ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
                  Family::Layout2Img, Family::Synthetic, Family::SyntheticSR, Family::Custom })
             if (f == familyName(k))
                 c.family = k;
+    }
+    if (c.layoutChannels != 0) {
+        if (c.family != Family::Synthetic || c.layoutChannels != text::kWorldLayoutChannels)
+            fail(ErrorKind::InvalidInput, "model config: layout_channels is for Latent Studio's own models and must be "
+                    + std::to_string(text::kWorldLayoutChannels) + " (got " + std::to_string(c.layoutChannels) + ")");
+        if (c.unet.inChannels != c.firstStage.embedDim + c.layoutChannels)
+            fail(ErrorKind::InvalidInput, "model config: unet_config in_channels is " + std::to_string(c.unet.inChannels) + ", but "
+                    + std::to_string(c.firstStage.embedDim) + " latent channels and " + std::to_string(c.layoutChannels) + " layout_channels need "
+                    + std::to_string(c.firstStage.embedDim + c.layoutChannels));
     }
     return c;
 }

@@ -31,6 +31,9 @@ struct ModelConfig {
     double linearStart = 0.00085, linearEnd = 0.012;
     int64_t timesteps = 1000;
     bool zeroTerminalSnr = false; // "rescale_betas_zero_snr": the linear schedule rescaled to zero terminal SNR
+    // "layout_channels" (the bundled model): the condition's boxes painted into this many channels that the UNet reads
+    // after the latent's (text/WorldLayout.h); unet.inChannels counts them.
+    int64_t layoutChannels = 0;
     // SD x4 upscaler low-resolution noise augmentation.
     double lowScaleStart = 1e-4, lowScaleEnd = 0.02;
     int64_t maxNoiseLevel = 350;

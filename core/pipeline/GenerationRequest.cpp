@@ -227,6 +227,7 @@ json GenerationRequest::toJson() const
     j["tile_overlap"] = tileOverlap;
     j["noise_level"] = noiseLevel;
     j["vae_tile"] = vaeTile;
+    j["caption_layout"] = captionLayout;
     j["model"] = modelName;
     j["mask_png"] = imageToJson(mask);
     j["init_png"] = imageToJson(initImage);
@@ -269,6 +270,7 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         r.tileOverlap = j.value("tile_overlap", r.tileOverlap);
         r.noiseLevel = j.value("noise_level", r.noiseLevel);
         r.vaeTile = j.value("vae_tile", r.vaeTile);
+        r.captionLayout = j.value("caption_layout", r.captionLayout);
         r.modelName = j.value("model", r.modelName);
         if (j.contains("mask_png"))
             r.mask = imageFromJson(j["mask_png"]);

@@ -62,6 +62,9 @@ struct GenerationRequest {
     // VAE decode in tiles of this many latent pixels (quarter overlap, blended): -1 automatic (past 96 a side),
     // 0 whole image, N >= 16 always (bounds the decode's memory: 40 keeps SD at 512x512 under 4 GB with fp16 weights)
     int vaeTile = -1;
+    // Models with a layout path (the bundled one): phrases of the prompt that say where an object goes ("a red circle at
+    // the top left") are laid out as boxes when no boxes are given (text/WorldLayout.h). Off: the prompt's tokens alone.
+    bool captionLayout = true;
     // previews: a cheap latent->RGB projection every previewEvery steps, a full decode every decodeEvery steps (0 = never)
     int previewEvery = 1;
     int decodeEvery = 0;

@@ -5,6 +5,7 @@
 #include "pipeline/Infotext.h"
 #include "pipeline/Preview.h"
 #include "pipeline/Sampling.h"
+#include "text/WorldLayout.h"
 #include "util/Error.h"
 
 #include <nlohmann/json.hpp>
@@ -43,6 +44,11 @@ struct NoiseSource {
     }
 };
 
+// Layout channels of the condition and of the unconditional copy, [1, K, h, w] each (models with layout_channels).
+struct LayoutChannels {
+    at::Tensor cond, uncond;
+};
+
 } // namespace
 
 struct Generator::Impl {
@@ -65,12 +71,14 @@ struct Generator::Impl {
         return f == Family::LdmSR || f == Family::SD2Upscaler || f == Family::SyntheticSR;
     }
 
-    // Guided eps for a batch: contexts stacked as [uncond..., cond...] (or only cond when scale == 1).
+    // Guided eps for a batch: contexts stacked as [uncond..., cond...] (or only cond when scale == 1). concat is appended
+    // to every copy's input; layout ([1, K, h, w] for the condition and for the unconditional copy) follows it, per copy.
     sampling::EpsFn guidedEps(const StopToken& stop, at::Tensor cond, at::Tensor uncond, double scale, at::Tensor concat = {},
-        at::Tensor classLabels = {}, std::function<at::Tensor(const at::Tensor&)> combineCond = nullptr, int condCount = 1)
+        at::Tensor classLabels = {}, std::function<at::Tensor(const at::Tensor&)> combineCond = nullptr, int condCount = 1,
+        LayoutChannels layout = {})
     {
         const bool v = model->config.parameterization == "v";
-        return [this, &stop, cond, uncond, scale, concat, classLabels, combineCond, condCount, v](const at::Tensor& x, const at::Tensor& t, double acp) {
+        return [this, &stop, cond, uncond, scale, concat, classLabels, combineCond, condCount, v, layout](const at::Tensor& x, const at::Tensor& t, double acp) {
             stop.check();
             const int64_t b = x.size(0);
             const bool cfg = scale != 1.0 && uncond.defined();
@@ -79,6 +87,14 @@ struct Generator::Impl {
             auto xin = at::cat(xs);
             if (concat.defined())
                 xin = at::cat({ xin, concat.repeat({ copies, 1, 1, 1 }) }, 1);
+            if (layout.cond.defined()) {
+                std::vector<at::Tensor> ls;
+                if (cfg)
+                    ls.push_back(layout.uncond.expand({ b, -1, -1, -1 }));
+                for (int k = 0; k < condCount; ++k)
+                    ls.push_back(layout.cond.expand({ b, -1, -1, -1 }));
+                xin = at::cat({ xin, at::cat(ls).to(xin.options()) }, 1);
+            }
             auto tin = t.repeat({ copies });
             at::Tensor ctx;
             if (cond.defined()) {
@@ -463,6 +479,7 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
     at::Tensor cond, uncond;
     int condCount = 1;
     std::function<at::Tensor(const at::Tensor&)> combine;
+    LayoutChannels layout;
     if (m.config.family == Family::Layout2Img) {
         text::LayoutTokenBuilder builder;
         builder.noObjectClasses = static_cast<int64_t>(d->classes.size());
@@ -483,8 +500,15 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         if (r.mode == JobMode::Layout)
             for (const auto& b : r.boxes)
                 boxes.push_back({ b.x / genW, b.y / genH, (b.x + b.w) / genW, (b.y + b.h) / genH, b.label.empty() ? b.prompt : b.label });
+        else if (m.config.layoutChannels && r.captionLayout)
+            boxes = text::layoutFromCaption(r.prompt); // "a red circle at the top left": the boxes the phrases describe
         cond = cd.encodeWorld(r.prompt, boxes);
         uncond = cd.encodeWorld(r.negativePrompt);
+        if (m.config.layoutChannels) {
+            const auto k = m.config.layoutChannels;
+            layout.cond = at::tensor(text::rasteriseWorldLayout(boxes, static_cast<int>(lh), static_cast<int>(lw))).view({ 1, k, lh, lw });
+            layout.uncond = at::zeros_like(layout.cond);
+        }
     } else if (m.clip || m.openclip) {
         Conditioner cd(m, d->tokenizer);
         cond = cd.encodePrompt(r.prompt, r.clipSkip);
@@ -582,7 +606,7 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         concat = at::cat({ at::ones({ r.batch, 1, lh, lw }), zeros }, 1);
     }
 
-    auto eps = d->guidedEps(stop, cond, uncond, r.cfgScale, concat, {}, combine, condCount);
+    auto eps = d->guidedEps(stop, cond, uncond, r.cfgScale, concat, {}, combine, condCount, layout);
     SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta };
     auto latent = runSampling(plan, m.schedule, eps, xT, stepNoise, start, blend, d->stepReporter(r, onStep, t0, 1, 1));
 

@@ -19,7 +19,9 @@ constexpr int kNumWords = sizeof(kWords) / sizeof(kWords[0]);
 constexpr int kFirstLabel = kFirstWord + kNumWords;
 constexpr int kFirstCoord = kFirstLabel + 12;
 
-std::vector<std::string> splitWords(const std::string& s)
+}
+
+std::vector<std::string> WorldTokenizer::splitWords(const std::string& s)
 {
     std::vector<std::string> out;
     std::string cur;
@@ -35,7 +37,6 @@ std::vector<std::string> splitWords(const std::string& s)
         out.push_back(cur);
     return out;
 }
-}
 
 WorldTokenizer::WorldTokenizer()
     : m_words(std::begin(kWords), std::end(kWords))
@@ -44,9 +45,10 @@ WorldTokenizer::WorldTokenizer()
 
 int WorldTokenizer::vocabSize() const { return kFirstCoord + kGrid * kGrid; }
 
-int WorldTokenizer::labelToken(const std::string& label) const
+bool WorldTokenizer::parseLabel(const std::string& label, int& color, int& shape)
 {
-    int color = -1, shape = -1;
+    color = -1;
+    shape = -1;
     for (const auto& w : splitWords(label)) {
         std::string word = w;
         if (word.size() > 1 && word.back() == 's')
@@ -58,7 +60,13 @@ int WorldTokenizer::labelToken(const std::string& label) const
             if (word == kShapes[s])
                 shape = s;
     }
-    if (color < 0 || shape < 0)
+    return color >= 0 && shape >= 0;
+}
+
+int WorldTokenizer::labelToken(const std::string& label) const
+{
+    int color = -1, shape = -1;
+    if (!parseLabel(label, color, shape))
         return -1;
     return kFirstLabel + color * 3 + shape;
 }

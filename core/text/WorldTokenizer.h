@@ -32,6 +32,10 @@ public:
         std::vector<std::string>* unknown = nullptr) const;
     // -1 when the label names no known colour + shape.
     int labelToken(const std::string& label) const;
+    // The colour (0..3) and shape (0..2) a label names, in any order, other words ignored ("red circles" too).
+    static bool parseLabel(const std::string& label, int& color, int& shape);
+    // Lower-case words of a text (letters only; anything else separates words).
+    static std::vector<std::string> splitWords(const std::string& s);
     int coordToken(double x, double y) const;
 
 private:

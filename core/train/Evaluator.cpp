@@ -87,6 +87,7 @@ json runEvaluation(const EvalOptions& o)
     base.steps = o.steps;
     base.sampler = o.sampler;
     base.cfgScale = o.cfg;
+    base.captionLayout = !o.noCaptionLayout;
     json metrics;
     int done = 0;
     auto progress = [&] {
@@ -268,7 +269,8 @@ json runEvaluation(const EvalOptions& o)
         metrics["psnr_db"] = p / o.n;
         metrics["bicubic_psnr_db"] = pb / o.n;
     }
-    json out = { { "task", o.task }, { "split", o.split }, { "n", o.n }, { "seed", o.seed }, { "model", modelPath.string() }, { "metrics", metrics } };
+    json out = { { "task", o.task }, { "split", o.split }, { "n", o.n }, { "seed", o.seed }, { "model", modelPath.string() },
+        { "caption_layout", base.captionLayout }, { "metrics", metrics } };
     if (up)
         out["strength"] = o.strength;
     return out;

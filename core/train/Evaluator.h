@@ -20,6 +20,7 @@ struct EvalOptions {
     int steps = 20;
     std::string sampler = "DPM++ 2M";
     double cfg = 5.0;
+    bool noCaptionLayout = false;   // requests with caption_layout off (GenerationRequest::captionLayout)
     double strength = 0.6;          // upscale: how much of the bicubic start is re-noised (1 = all)
     std::filesystem::path dumpDir;  // optional: write the generated images and inputs
     std::function<void(int done, int total)> onProgress;

@@ -16,8 +16,6 @@ uint64_t splitmix(uint64_t& s)
     return z ^ (z >> 31);
 }
 
-int cellCenter(int i) { return 11 + i * 21; }
-
 bool inside(const WorldObject& o, double x, double y)
 {
     const double r = kSizeRadius[o.size];
@@ -104,8 +102,8 @@ Scene makeScene(Split split, uint64_t index, int minObjects, int maxObjects)
             o.size = static_cast<int>(splitmix(state) % 2);
             o.cell = cells[i];
             const int jitter = o.size == 0 ? 3 : 1;
-            o.cx = cellCenter(o.cell % 3) + static_cast<int>(splitmix(state) % (2 * jitter + 1)) - jitter;
-            o.cy = cellCenter(o.cell / 3) + static_cast<int>(splitmix(state) % (2 * jitter + 1)) - jitter;
+            o.cx = text::worldCellCentre(o.cell % 3) + static_cast<int>(splitmix(state) % (2 * jitter + 1)) - jitter;
+            o.cy = text::worldCellCentre(o.cell / 3) + static_cast<int>(splitmix(state) % (2 * jitter + 1)) - jitter;
             s.objects.push_back(o);
         }
         if (isHeldOut(s) == (split == Split::HeldOut))

@@ -2,6 +2,7 @@
 // The synthetic world of the bundled default model: flat-coloured shapes on plain backgrounds, one to three objects
 // per 64x64 image on a 3x3 grid, each scene with a caption composed from its content and the objects' boxes. Every
 // scene is a pure function of (split, index); the held-out split never contains a training scene.
+#include "text/WorldLayout.h"
 #include "util/Image.h"
 
 #include <array>
@@ -11,14 +12,14 @@
 
 namespace ls::train {
 
-constexpr int kWorldSize = 64;
+constexpr int kWorldSize = text::kWorldPixels;
 
 enum class Shape { Circle, Square, Triangle };
 inline constexpr std::array<const char*, 3> kShapeNames { "circle", "square", "triangle" };
 inline constexpr std::array<const char*, 4> kColorNames { "red", "green", "blue", "yellow" };
 inline constexpr std::array<std::array<uint8_t, 3>, 4> kColors { { { 220, 40, 40 }, { 40, 180, 60 }, { 40, 80, 220 }, { 235, 200, 40 } } };
 inline constexpr std::array<const char*, 2> kSizeNames { "small", "large" };
-inline constexpr std::array<int, 2> kSizeRadius { 5, 9 };
+inline constexpr std::array<int, 2> kSizeRadius = text::kWorldRadius;
 // Grid cells row-major: 0 top left ... 8 bottom right.
 inline constexpr std::array<const char*, 9> kCellPhrases { "at the top left", "at the top", "at the top right", "on the left",
     "in the center", "on the right", "at the bottom left", "at the bottom", "at the bottom right" };

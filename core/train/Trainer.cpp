@@ -4,6 +4,7 @@
 #include "io/SafeTensors.h"
 #include "models/LatentModel.h"
 #include "pipeline/ImageOps.h"
+#include "text/WorldLayout.h"
 #include "text/WorldTokenizer.h"
 #include "train/SyntheticWorld.h"
 #include "util/Error.h"
@@ -88,12 +89,13 @@ json bundledDiffusionConfig()
     p["family"] = "latent-studio-synthetic";
     p["conditioning_key"] = "crossattn";
     p["unet_config"] = { { "target", "ldm.modules.diffusionmodules.openaimodel.UNetModel" },
-        { "params", { { "in_channels", 4 }, { "out_channels", 4 }, { "model_channels", 64 }, { "attention_resolutions", { 1, 2 } },
+        { "params", { { "in_channels", 4 + text::kWorldLayoutChannels }, { "out_channels", 4 }, { "model_channels", 64 }, { "attention_resolutions", { 1, 2 } },
                         { "num_res_blocks", 1 }, { "channel_mult", { 1, 2, 2 } }, { "num_head_channels", 32 }, { "use_spatial_transformer", true },
                         { "transformer_depth", 1 }, { "context_dim", 128 }, { "legacy", false }, { "coord_channels", 2 } } } };
     const text::WorldTokenizer tok;
     p["cond_stage_config"] = { { "target", "ldm.modules.encoders.modules.BERTEmbedder" },
         { "params", { { "n_embed", 128 }, { "n_layer", 2 }, { "vocab_size", tok.vocabSize() }, { "max_seq_len", text::WorldTokenizer::kSequence } } } };
+    p["layout_channels"] = text::kWorldLayoutChannels;
     p["tokenizer"] = { { "kind", "latent-studio-world" }, { "words", tok.words() }, { "grid", text::WorldTokenizer::kGrid } };
     return { { "model", { { "target", "ldm.models.diffusion.ddpm.LatentDiffusion" }, { "params", p } } } };
 }
@@ -248,15 +250,21 @@ at::Tensor klLoss(const at::Tensor& mean, const at::Tensor& logvar)
     return 0.5 * (mean.pow(2) + lv.exp() - 1.0 - lv).sum({ 1, 2, 3 }).mean();
 }
 
-// Token sequences with condition dropout: caption only, boxes only, both, or nothing (for guidance).
-at::Tensor conditionTokens(const std::vector<Scene>& scenes, at::Generator& gen, bool dropout)
+// Token sequences with condition dropout (caption only, boxes only, both, or nothing for guidance) and, for models
+// with layout channels, the same boxes painted at the latent's size ([B, kWorldLayoutChannels, h, w]).
+struct Condition {
+    at::Tensor tokens, layout;
+};
+
+Condition conditionFor(const std::vector<Scene>& scenes, at::Generator& gen, bool dropout, int64_t layoutChannels, int64_t h, int64_t w)
 {
     static const text::WorldTokenizer tok;
     std::vector<int64_t> all;
+    std::vector<at::Tensor> maps;
     for (const auto& s : scenes) {
         const double u = dropout ? at::rand({ 1 }, gen).item<double>() : 0.5;
-        const bool noCaption = u < 0.1 || (u >= 0.1 && u < 0.35);
-        const bool noBoxes = u < 0.1 || (u >= 0.35 && u < 0.65);
+        const bool noCaption = u < 0.3;
+        const bool noBoxes = u < 0.1 || (u >= 0.3 && u < 0.45);
         std::vector<text::WorldBox> boxes;
         if (!noBoxes)
             for (const auto& o : s.objects) {
@@ -265,8 +273,14 @@ at::Tensor conditionTokens(const std::vector<Scene>& scenes, at::Generator& gen,
             }
         auto ids = tok.encode(noCaption ? std::string() : s.caption(), boxes);
         all.insert(all.end(), ids.begin(), ids.end());
+        if (layoutChannels)
+            maps.push_back(at::tensor(text::rasteriseWorldLayout(boxes, static_cast<int>(h), static_cast<int>(w))).view({ 1, layoutChannels, h, w }));
     }
-    return at::tensor(all, at::TensorOptions().dtype(at::kLong)).view({ static_cast<int64_t>(scenes.size()), -1 });
+    Condition c;
+    c.tokens = at::tensor(all, at::TensorOptions().dtype(at::kLong)).view({ static_cast<int64_t>(scenes.size()), -1 });
+    if (layoutChannels)
+        c.layout = at::cat(maps);
+    return c;
 }
 
 struct Ema {
@@ -444,6 +458,12 @@ int runTraining(const TrainOptions& o0)
             cfgJson = sr ? bundledSrConfig() : bundledDiffusionConfig();
             if (!sr && o.coordChannels >= 0)
                 cfgJson["model"]["params"]["unet_config"]["params"]["coord_channels"] = o.coordChannels;
+            if (!sr && o.layoutChannels == 0) {
+                cfgJson["model"]["params"].erase("layout_channels");
+                cfgJson["model"]["params"]["unet_config"]["params"]["in_channels"] = 4;
+            } else if (!sr && o.layoutChannels > 0 && o.layoutChannels != text::kWorldLayoutChannels) {
+                fail(ErrorKind::InvalidInput, "train: --layout-channels must be 0 or " + std::to_string(text::kWorldLayoutChannels));
+            }
             if (o.zeroTerminalSnr) {
                 // SD's linear schedule leaves 7% of the signal at t = T; rescaled to zero terminal SNR the model must take
                 // the whole layout from the condition at the start of sampling (tried for the bundled model: MODEL_CARD.md).
@@ -516,15 +536,19 @@ int runTraining(const TrainOptions& o0)
                 scenes.push_back(data.scenes[static_cast<size_t>(idx[k].item<int64_t>())]);
             idx = idx.to(device);
             at::Tensor z0 = data.z.index_select(0, idx), concat, ctx;
-            if (sr)
+            if (sr) {
                 concat = data.lr.index_select(0, idx);
-            else
-                ctx = model->bert(conditionTokens(scenes, gen, true).to(device));
+            } else {
+                auto c = conditionFor(scenes, gen, true, cfg.layoutChannels, z0.size(2), z0.size(3));
+                ctx = model->bert(c.tokens.to(device));
+                if (c.layout.defined())
+                    concat = c.layout.to(device);
+            }
             auto t = at::randint(0, 1000, { batch }, gen, at::TensorOptions().dtype(at::kLong)).to(device);
             auto noise = at::randn(z0.sizes(), gen, at::TensorOptions().dtype(at::kFloat)).to(device);
             auto a = acp.index_select(0, t).view({ -1, 1, 1, 1 });
             auto xt = a.sqrt() * z0 + (1 - a).sqrt() * noise;
-            auto in = sr ? at::cat({ xt, concat }, 1) : xt;
+            auto in = concat.defined() ? at::cat({ xt, concat }, 1) : xt;
             auto pred = model->unet(in, t, ctx);
             auto l = diffusionLoss(pred, z0, noise, a, model->config.parameterization == "v").mean();
             // Linear warm-up, then cosine decay to 10%.

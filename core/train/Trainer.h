@@ -35,6 +35,7 @@ struct TrainOptions {
     int saveEvery = 250;
     int dataset = 0;              // diffusion/sr: training scenes encoded once and cached (0 = default 32768)
     int coordChannels = -1;         // diffusion: UNet coordinate channels, 0 or 2 (-1 = the family's default, 2)
+    int layoutChannels = -1;        // diffusion: layout channels painted from the boxes, 0 or 7 (-1 = the family's default, 7)
     bool zeroTerminalSnr = false;   // diffusion/sr: zero-terminal-SNR schedule with v-prediction (else SD's linear, eps)
     std::filesystem::path init;     // diffusion/sr: warm start from this checkpoint (a bundled model.safetensors)
     std::filesystem::path bundleTo; // bundle: resources/models

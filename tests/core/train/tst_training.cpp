@@ -6,6 +6,9 @@
 #include "models/LatentModel.h"
 #include "models/ModelConfig.h"
 #include "models/unet/UNet.h"
+#include "pipeline/Generator.h"
+#include "pipeline/ModelLoading.h"
+#include "text/WorldLayout.h"
 #include "train/Trainer.h"
 #include "util/Error.h"
 
@@ -48,6 +51,21 @@ std::filesystem::path writeUNet(models::UNetModel& m, const std::string& name)
     return file;
 }
 
+// A stage folder with a random autoencoder, as `train autoencoder` leaves it.
+std::filesystem::path stageWithRandomAutoencoder(const std::string& name)
+{
+    const auto out = test::tempDir() / name;
+    std::filesystem::create_directories(out / "autoencoder");
+    auto aeCfg = models::configFromLdmJson(train::bundledDiffusionConfig()).firstStage;
+    models::Autoencoder ae(aeCfg, at::TensorOptions().dtype(at::kFloat));
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(2);
+    std::vector<std::pair<std::string, at::Tensor>> t;
+    for (auto& p : ae->named_parameters())
+        t.emplace_back(p.key(), at::randn(p.value().sizes(), gen) * 0.02);
+    io::writeSafeTensors(out / "autoencoder" / "weights.safetensors", t);
+    return out;
+}
+
 } // namespace
 
 class TestTraining : public QObject {
@@ -61,17 +79,7 @@ private Q_SLOTS:
         QCOMPARE(dflt.parameterization, std::string("eps"));
         QVERIFY(!dflt.zeroTerminalSnr);
         // A stage started with --zero-terminal-snr (one step on 8 scenes, random autoencoder) fixes that in its config.
-        const auto out = test::tempDir() / "zt";
-        std::filesystem::create_directories(out / "autoencoder");
-        {
-            auto aeCfg = models::configFromLdmJson(train::bundledDiffusionConfig()).firstStage;
-            models::Autoencoder ae(aeCfg, at::TensorOptions().dtype(at::kFloat));
-            auto gen = at::make_generator<at::CPUGeneratorImpl>(2);
-            std::vector<std::pair<std::string, at::Tensor>> t;
-            for (auto& p : ae->named_parameters())
-                t.emplace_back(p.key(), at::randn(p.value().sizes(), gen) * 0.02);
-            io::writeSafeTensors(out / "autoencoder" / "weights.safetensors", t);
-        }
+        const auto out = stageWithRandomAutoencoder("zt");
         train::TrainOptions o;
         o.stage = "diffusion";
         o.out = out;
@@ -94,6 +102,72 @@ private Q_SLOTS:
         QCOMPARE(models::configFromLdmJson(c.toJson()).zeroTerminalSnr, true);
         auto m = models::LatentModel::build(c, at::TensorOptions().dtype(at::kFloat));
         QVERIFY(m->schedule.zeroTerminal());
+    }
+
+    // The family's default: the condition's boxes also painted into 7 layout channels beside the latent. One training
+    // step, bundled, loaded like any checkpoint: the prompt's "at the top left" phrase (laid out as a box) and explicit
+    // boxes reach the UNet; with caption_layout off the same prompt gives another image.
+    void layoutChannelsEndToEnd()
+    {
+        auto c = models::configFromLdmJson(train::bundledDiffusionConfig());
+        QCOMPARE(c.layoutChannels, int64_t(text::kWorldLayoutChannels));
+        QCOMPARE(c.unet.inChannels, int64_t(4 + text::kWorldLayoutChannels));
+        QCOMPARE(models::configFromLdmJson(c.toJson()).layoutChannels, c.layoutChannels);
+        for (auto [key, value, field] : { std::tuple { "layout_channels", 5, "layout_channels" }, std::tuple { "in_channels", 4, "in_channels" } }) {
+            auto j = train::bundledDiffusionConfig();
+            if (std::string(key) == "in_channels")
+                j["model"]["params"]["unet_config"]["params"]["in_channels"] = value;
+            else
+                j["model"]["params"][key] = value;
+            try {
+                models::configFromLdmJson(j);
+                QFAIL(qPrintable(QString("%1 = %2 accepted").arg(key).arg(value)));
+            } catch (const Error& e) {
+                QVERIFY2(QString(e.what()).contains(field), e.what());
+            }
+        }
+
+        const auto out = stageWithRandomAutoencoder("layout");
+        train::TrainOptions o;
+        o.stage = "diffusion";
+        o.out = out;
+        o.steps = 1;
+        o.batch = 2;
+        o.dataset = 8;
+        o.log = [](const std::string&) {};
+        QCOMPARE(train::runTraining(o), 0);
+        o.stage = "bundle";
+        o.bundleTo = out / "release";
+        QCOMPARE(train::runTraining(o), 0);
+        auto lm = pipeline::loadModel(out / "release" / "default" / "model.safetensors", {});
+        QCOMPARE(lm.model->config.layoutChannels, int64_t(text::kWorldLayoutChannels));
+        {
+            // One step leaves the zero-initialised output layers near zero: random weights make every input visible.
+            torch::NoGradGuard ng;
+            auto g = at::make_generator<at::CPUGeneratorImpl>(9);
+            for (auto& p : lm.model->unet->parameters())
+                p.copy_(at::randn(p.sizes(), g).to(p.scalar_type()) * 0.1);
+        }
+        pipeline::Generator gen(lm.model, lm.tokenizer, lm.info);
+        StopToken stop;
+        pipeline::GenerationRequest r;
+        r.width = r.height = 64;
+        r.steps = 3;
+        r.seed = 5;
+        r.sampler = "Euler";
+        r.prompt = "a large red circle at the top left";
+        auto placed = gen.run(r, {}, stop).images.at(0);
+        r.captionLayout = false;
+        auto plain = gen.run(r, {}, stop).images.at(0);
+        QVERIFY(!(placed == plain));
+        r.captionLayout = true;
+        r.prompt = "a large red circle"; // no position: nothing laid out, same as caption_layout off
+        auto unplaced = gen.run(r, {}, stop).images.at(0);
+        r.captionLayout = false;
+        QVERIFY(unplaced == gen.run(r, {}, stop).images.at(0));
+        r.mode = pipeline::JobMode::Layout;
+        r.boxes.push_back({ 2, 2, 20, 20, "", "red circle" });
+        QVERIFY(!(gen.run(r, {}, stop).images.at(0) == unplaced));
     }
 
     void vPredictionLoss()
