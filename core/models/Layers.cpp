@@ -1,7 +1,5 @@
 #include "models/Layers.h"
 
-#include "models/Winograd.h"
-
 namespace ls::nn {
 
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool hasBias, const Options& o)
@@ -29,15 +27,10 @@ Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride_,
     bias = register_parameter("bias", at::empty({ out }, o), false);
 }
 
-at::Tensor conv2d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, int64_t stride, int64_t padding)
+at::Tensor Conv2dImpl::forward(const at::Tensor& x)
 {
-    auto w = like(weight, x);
-    if (winogradApplies(x, w, stride, padding))
-        return winogradConv3x3(x, w, like(bias, x));
-    return at::conv2d(x, w, like(bias, x), { stride, stride }, { padding, padding });
+    return at::conv2d(x, like(weight, x), like(bias, x), { stride, stride }, { padding, padding });
 }
-
-at::Tensor Conv2dImpl::forward(const at::Tensor& x) { return conv2d(x, weight, bias, stride, padding); }
 
 Conv1x1dImpl::Conv1x1dImpl(int64_t in, int64_t out, const Options& o)
 {

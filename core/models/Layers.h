@@ -17,10 +17,6 @@ struct LinearImpl : torch::nn::Module {
 };
 TORCH_MODULE(Linear);
 
-// Square-kernel convolution of x with weights stored in any dtype (widened like like()); 3x3 stride-1 convolutions on
-// the CPU go through Winograd F(2x2, 3x3) (models/Winograd.h).
-at::Tensor conv2d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, int64_t stride, int64_t padding);
-
 struct Conv2dImpl : torch::nn::Module {
     Conv2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, const Options& o);
     at::Tensor forward(const at::Tensor& x);

@@ -11,10 +11,17 @@ int defaultThreadCount() { return static_cast<int>(std::max(1u, std::thread::har
 
 void configureThreads(int threads)
 {
-    at::set_num_threads(threads > 0 ? threads : defaultThreadCount());
+    const int n = threads > 0 ? threads : defaultThreadCount();
+    at::set_num_threads(n);
+    // OpenBLAS built on OpenMP shares libtorch's OpenMP pool: its matrix products may use every thread (and run on one
+    // inside libtorch's own parallel regions). The pthread build starts a second pool that fights libtorch's OpenMP
+    // threads for the cores, so it is kept to one thread.
     using SetThreads = void (*)(int);
-    if (auto fn = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-        fn(1);
+    using GetParallel = int (*)();
+    auto set = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    auto parallel = reinterpret_cast<GetParallel>(::dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+    if (set)
+        set(parallel && parallel() == 2 ? n : 1);
 }
 
 } // namespace ls

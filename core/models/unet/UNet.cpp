@@ -120,7 +120,7 @@ struct ConvLayer : UNetLayer {
     }
     at::Tensor run(const at::Tensor& x, const at::Tensor&, const at::Tensor&) override
     {
-        return nn::conv2d(x, weight, bias, 1, 1);
+        return at::conv2d(x, nn::like(weight, x), nn::like(bias, x), { 1, 1 }, { 1, 1 });
     }
     at::Tensor weight, bias;
 };
