@@ -66,6 +66,11 @@ PromptPanel::PromptPanel(QWidget* parent)
     m_mode = new QComboBox;
     m_mode->addItems({ tr("Auto"), QStringLiteral("txt2img"), QStringLiteral("img2img"), QStringLiteral("inpaint"), QStringLiteral("layout"), QStringLiteral("upscale") });
     form->addRow(tr("Job"), m_mode);
+    m_captionLayout = new QCheckBox(tr("place objects where the prompt says"));
+    m_captionLayout->setChecked(true);
+    m_captionLayout->setToolTip(tr("Models with a layout path (the bundled one): phrases such as \"a red circle at the top left\" are laid out "
+                                   "as boxes when no boxes are drawn"));
+    form->addRow(QString(), m_captionLayout);
     m_sampler = new QComboBox;
     for (const auto& s : ls::pipeline::samplerNames())
         m_sampler->addItem(QString::fromStdString(s));
@@ -249,6 +254,7 @@ ls::pipeline::GenerationRequest PromptPanel::request(bool hasMask, bool hasBoxes
     r.maskGrow = m_grow->value();
     r.onlyMasked = m_onlyMasked->isChecked();
     r.onlyMaskedPadding = m_padding->value();
+    r.captionLayout = m_captionLayout->isChecked();
     r.upscaleFactor = m_scale->value();
     r.tileSize = m_tile->value();
     r.tileOverlap = m_overlap->value();
@@ -272,6 +278,7 @@ void PromptPanel::applyRequest(const ls::pipeline::GenerationRequest& r)
     m_blur->setValue(r.maskBlur);
     m_grow->setValue(r.maskGrow);
     m_onlyMasked->setChecked(r.onlyMasked);
+    m_captionLayout->setChecked(r.captionLayout);
 }
 
 } // namespace ls::ui

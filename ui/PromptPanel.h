@@ -55,7 +55,7 @@ private:
     QSpinBox *m_steps, *m_width, *m_height, *m_batch, *m_blur, *m_grow, *m_padding, *m_scale, *m_tile, *m_overlap;
     QDoubleSpinBox *m_cfg, *m_strength;
     QLineEdit* m_seed;
-    QCheckBox *m_randomSeed, *m_onlyMasked;
+    QCheckBox *m_randomSeed, *m_onlyMasked, *m_captionLayout;
     QComboBox* m_upscaler;
     QPushButton *m_generate, *m_reuseSeed;
     bool m_busy = false;

@@ -185,6 +185,10 @@ private Q_SLOTS:
             w.canvas()->setMask(rectMask(64, 64, QRect(0, 0, 8, 8)));
             w.canvas()->setBoxes({ { QRectF(2, 2, 20, 20), QStringLiteral("green triangle") } });
             w.promptPanel()->setPrompt(QStringLiteral("a green triangle in the center"));
+            auto r = w.promptPanel()->request(false, false);
+            QVERIFY(r.captionLayout); // on by default
+            r.captionLayout = false;
+            w.promptPanel()->applyRequest(r);
             QVERIFY(w.windowTitle().contains(QLatin1Char('*')));
             QVERIFY(w.saveProjectTo(dir));
             QVERIFY(!w.windowTitle().contains(QLatin1Char('*')));
@@ -196,6 +200,7 @@ private Q_SLOTS:
         QCOMPARE(w2.canvas()->boxes().size(), 1);
         QCOMPARE(w2.canvas()->boxes()[0].prompt, QStringLiteral("green triangle"));
         QVERIFY(w2.promptPanel()->request(false, false).prompt == "a green triangle in the center");
+        QVERIFY(!w2.promptPanel()->request(false, false).captionLayout);
         QCOMPARE(w2.projectPath(), dir);
     }
 
