@@ -22,16 +22,8 @@ stage() { # stage DIR NAME STEPS [options]: run unless the stage already reached
 stage "$out" autoencoder 1200 "${extra[@]}"
 stage "$out" autoencoder 2800 --lr 5e-4 "${extra[@]}"
 stage "$out" autoencoder 3200 --lr 1.5e-4 "${extra[@]}"
-# Text-and-layout diffusion model and 4x super-resolution model on cached latents of 32768 training scenes (batch 32).
-# The shipped diffusion weights come from two runs: 3800 steps without coordinate channels (the second release), then
-# 2000 steps with them, warm-started from that release (new input filters zero).
-stage "$out" diffusion 3800 --coord-channels 0 "${extra[@]}"
+# Text-and-layout diffusion model (family defaults: 7 layout channels and 2 coordinate channels beside the latent) and
+# 4x super-resolution model, both on cached latents of 32768 training scenes (batch 32).
+stage "$out" diffusion 3600 "${extra[@]}"
 stage "$out" sr 3000 "${extra[@]}"
-"$cli" train bundle --out "$out" --bundle-to "$out/release2"
-coord="$out/coord"
-mkdir -p "$coord/diffusion"
-ln -sfn ../autoencoder "$coord/autoencoder"
-ln -sfn ../sr "$coord/sr"
-[[ -f "$coord/diffusion/latents.safetensors" ]] || ln -f "$out/diffusion/latents.safetensors" "$coord/diffusion/latents.safetensors"
-stage "$coord" diffusion 2000 --coord-channels 2 --lr 7e-4 --init "$out/release2/default/model.safetensors" "${extra[@]}"
-"$cli" train bundle --out "$coord" --bundle-to "$here/resources/models"
+"$cli" train bundle --out "$out" --bundle-to "$here/resources/models"

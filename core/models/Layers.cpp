@@ -32,6 +32,30 @@ at::Tensor Conv2dImpl::forward(const at::Tensor& x)
     return at::conv2d(x, like(weight, x), like(bias, x), { stride, stride }, { padding, padding });
 }
 
+at::Tensor Conv2dImpl::forwardUpsampled2x(const at::Tensor& x)
+{
+    const int64_t h = x.size(2), w = x.size(3);
+    auto wt = like(weight, x), b = like(bias, x);
+    const bool grad = at::GradMode::is_enabled() && (x.requires_grad() || wt.requires_grad());
+    if (grad || stride != 1 || padding != 1 || wt.size(2) != 3 || wt.size(3) != 3)
+        return at::conv2d(at::upsample_nearest2d(x, { 2 * h, 2 * w }), wt, b, { stride, stride }, { padding, padding });
+    // Output row 2i reads upsampled rows 2i-1, 2i, 2i+1 = input rows i-1, i, i: taps (w0, w1 + w2) on rows (i-1, i);
+    // output row 2i+1 reads input rows i, i, i+1: taps (w0 + w1, w2) on rows (i, i+1). The same for columns.
+    auto taps = [](const at::Tensor& k, int64_t dim, int parity) {
+        return parity == 0 ? at::stack({ k.select(dim, 0), k.select(dim, 1) + k.select(dim, 2) }, dim)
+                           : at::stack({ k.select(dim, 0) + k.select(dim, 1), k.select(dim, 2) }, dim);
+    };
+    auto xp = at::constant_pad_nd(x, { 1, 1, 1, 1 }, 0);
+    auto y = at::empty({ x.size(0), wt.size(0), 2 * h, 2 * w }, x.options());
+    auto phases = y.view({ x.size(0), wt.size(0), h, 2, w, 2 });
+    for (int a = 0; a < 2; ++a) {
+        auto rows = taps(wt, 2, a);
+        for (int c = 0; c < 2; ++c)
+            phases.select(5, c).select(3, a).copy_(at::conv2d(xp.narrow(2, a, h + 1).narrow(3, c, w + 1), taps(rows, 3, c).contiguous(), b));
+    }
+    return y;
+}
+
 Conv1x1dImpl::Conv1x1dImpl(int64_t in, int64_t out, const Options& o)
 {
     weight = register_parameter("weight", at::empty({ out, in, 1 }, o), false);

@@ -247,7 +247,7 @@ at::Tensor DecoderImpl::forward(const at::Tensor& z)
                 h = lv.attns[b]->forward(h);
         }
         if (lv.resample)
-            h = lv.resample(at::upsample_nearest2d(h, { h.size(2) * 2, h.size(3) * 2 }));
+            h = lv.resample->forwardUpsampled2x(h);
     }
     return p.conv_out(swish(p.norm_out(h)));
 }

@@ -166,7 +166,7 @@ struct Upsample : UNetLayer {
     Upsample(int64_t ch, const Options& o) { conv = reg(*this, "conv", nn::Conv2d(ch, ch, 3, 1, 1, o)); }
     at::Tensor run(const at::Tensor& x, const at::Tensor&, const at::Tensor&) override
     {
-        return conv(at::upsample_nearest2d(x, { x.size(2) * 2, x.size(3) * 2 }));
+        return conv->forwardUpsampled2x(x);
     }
     nn::Conv2d conv { nullptr };
 };
