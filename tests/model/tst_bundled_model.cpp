@@ -1,8 +1,8 @@
 // The bundled default model, scored by its own evaluator on reduced held-out sets (32 samples per task). Thresholds
 // sit a little below the full evaluation in resources/models/MODEL_CARD.md, so a regression in the engine, the
-// samplers or the weights turns this red. The second training run still misses the text-to-image, layout and inpainting
-// bars (objects are not placed: see the model card); those thresholds are low and must rise with every retraining,
-// while colour, shape, the autoencoder round trip and upscaling (above bicubic + 2 dB, the bar) are guarded.
+// samplers or the weights turns this red. Placement (colour and grid cell), layout boxes and upscaling (above bicubic
+// + 2 dB, the bar) are guarded near their measured values; shapes (soft-cornered squares) keep the one-object
+// text-to-image and inpainting numbers under the bars for now (see the model card).
 #include "train/Evaluator.h"
 #include "util/Threads.h"
 
@@ -34,6 +34,7 @@ private Q_SLOTS:
         QVERIFY(m["two_object_accuracy"].get<double>() >= LS_MIN_TWO_OBJECT);
         QVERIFY(m["color_accuracy"].get<double>() >= LS_MIN_COLOR);
         QVERIFY(m["color_shape_accuracy"].get<double>() >= LS_MIN_COLOR_SHAPE);
+        QVERIFY(m["color_position_accuracy"].get<double>() >= LS_MIN_COLOR_POSITION);
     }
     // The training split: the first scenes the model was trained on, one to three objects each, scored per object.
     void trainSplit()
