@@ -35,8 +35,6 @@ std::vector<float> rasteriseWorldLayout(const std::vector<WorldBox>& boxes, int 
 
 std::vector<WorldBox> layoutFromCaption(const std::string& caption)
 {
-    static const char* const kColors[] = { "red", "green", "blue", "yellow" };
-    static const char* const kShapes[] = { "circle", "square", "triangle" };
     std::vector<WorldBox> out;
     std::vector<std::string> phrases(1);
     for (const auto& word : WorldTokenizer::splitWords(caption)) {
@@ -73,7 +71,7 @@ std::vector<WorldBox> layoutFromCaption(const std::string& caption)
         const double half = shape == 1 ? std::round(0.88 * r - 0.5) : r - 1;
         const double cx = worldCellCentre(col), cy = worldCellCentre(row), n = kWorldPixels;
         out.push_back({ (cx - half) / n, (cy - half) / n, (cx + half + 1) / n, (cy + half + 1) / n,
-            std::string(kColors[color]) + " " + kShapes[shape] });
+            std::string(kWorldColors[static_cast<size_t>(color)]) + " " + kWorldShapes[static_cast<size_t>(shape)] });
     }
     return out;
 }

@@ -12,8 +12,6 @@ namespace ls::text {
 namespace {
 const char* const kWords[] = { "a", "small", "large", "red", "green", "blue", "yellow", "circle", "square", "triangle", "at", "on",
     "in", "the", "top", "bottom", "left", "right", "center", "and" };
-const char* const kColors[] = { "red", "green", "blue", "yellow" };
-const char* const kShapes[] = { "circle", "square", "triangle" };
 constexpr int kFirstWord = 2;
 constexpr int kNumWords = sizeof(kWords) / sizeof(kWords[0]);
 constexpr int kFirstLabel = kFirstWord + kNumWords;
@@ -54,10 +52,10 @@ bool WorldTokenizer::parseLabel(const std::string& label, int& color, int& shape
         if (word.size() > 1 && word.back() == 's')
             word.pop_back(); // "circles"
         for (int c = 0; c < 4; ++c)
-            if (word == kColors[c])
+            if (word == kWorldColors[c])
                 color = c;
         for (int s = 0; s < 3; ++s)
-            if (word == kShapes[s])
+            if (word == kWorldShapes[s])
                 shape = s;
     }
     return color >= 0 && shape >= 0;

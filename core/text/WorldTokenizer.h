@@ -8,6 +8,10 @@
 
 namespace ls::text {
 
+// The world's colour and shape words, in the order of their indices (labels, layout channels, SyntheticWorld).
+inline constexpr std::array<const char*, 4> kWorldColors { "red", "green", "blue", "yellow" };
+inline constexpr std::array<const char*, 3> kWorldShapes { "circle", "square", "triangle" };
+
 struct WorldBox {
     double x0, y0, x1, y1; // relative to the image, 0..1
     std::string label;     // "red circle" (a colour and a shape word, in any order, other words ignored)

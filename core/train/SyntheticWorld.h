@@ -15,8 +15,8 @@ namespace ls::train {
 constexpr int kWorldSize = text::kWorldPixels;
 
 enum class Shape { Circle, Square, Triangle };
-inline constexpr std::array<const char*, 3> kShapeNames { "circle", "square", "triangle" };
-inline constexpr std::array<const char*, 4> kColorNames { "red", "green", "blue", "yellow" };
+inline constexpr std::array<const char*, 3> kShapeNames = text::kWorldShapes;
+inline constexpr std::array<const char*, 4> kColorNames = text::kWorldColors;
 inline constexpr std::array<std::array<uint8_t, 3>, 4> kColors { { { 220, 40, 40 }, { 40, 180, 60 }, { 40, 80, 220 }, { 235, 200, 40 } } };
 inline constexpr std::array<const char*, 2> kSizeNames { "small", "large" };
 inline constexpr std::array<int, 2> kSizeRadius = text::kWorldRadius;

@@ -51,8 +51,9 @@ std::filesystem::path writeUNet(models::UNetModel& m, const std::string& name)
     return file;
 }
 
-// A stage folder with a random autoencoder, as `train autoencoder` leaves it.
-std::filesystem::path stageWithRandomAutoencoder(const std::string& name)
+// Options for one diffusion step (batch 2, 8 scenes) in a fresh work folder whose autoencoder stage holds random
+// weights, as `train autoencoder` would leave it.
+train::TrainOptions oneDiffusionStep(const std::string& name)
 {
     const auto out = test::tempDir() / name;
     std::filesystem::create_directories(out / "autoencoder");
@@ -63,7 +64,14 @@ std::filesystem::path stageWithRandomAutoencoder(const std::string& name)
     for (auto& p : ae->named_parameters())
         t.emplace_back(p.key(), at::randn(p.value().sizes(), gen) * 0.02);
     io::writeSafeTensors(out / "autoencoder" / "weights.safetensors", t);
-    return out;
+    train::TrainOptions o;
+    o.stage = "diffusion";
+    o.out = out;
+    o.steps = 1;
+    o.batch = 2;
+    o.dataset = 8;
+    o.log = [](const std::string&) {};
+    return o;
 }
 
 } // namespace
@@ -79,15 +87,9 @@ private Q_SLOTS:
         QCOMPARE(dflt.parameterization, std::string("eps"));
         QVERIFY(!dflt.zeroTerminalSnr);
         // A stage started with --zero-terminal-snr (one step on 8 scenes, random autoencoder) fixes that in its config.
-        const auto out = stageWithRandomAutoencoder("zt");
-        train::TrainOptions o;
-        o.stage = "diffusion";
-        o.out = out;
-        o.steps = 1;
-        o.batch = 2;
-        o.dataset = 8;
+        auto o = oneDiffusionStep("zt");
+        const auto out = o.out;
         o.zeroTerminalSnr = true;
-        o.log = [](const std::string&) {};
         QCOMPARE(train::runTraining(o), 0);
         auto written = models::configFromLdmJson(io::readConfigFile(out / "diffusion" / "config.json"));
         QVERIFY(written.zeroTerminalSnr);
@@ -127,14 +129,8 @@ private Q_SLOTS:
             }
         }
 
-        const auto out = stageWithRandomAutoencoder("layout");
-        train::TrainOptions o;
-        o.stage = "diffusion";
-        o.out = out;
-        o.steps = 1;
-        o.batch = 2;
-        o.dataset = 8;
-        o.log = [](const std::string&) {};
+        auto o = oneDiffusionStep("layout");
+        const auto out = o.out;
         QCOMPARE(train::runTraining(o), 0);
         o.stage = "bundle";
         o.bundleTo = out / "release";
