@@ -107,8 +107,8 @@ int run(int argc, char** argv)
     train::TrainOptions trainOpts;
     std::string trainOut, bundleTo;
     int trainThreads = 0;
-    auto* trainCmd = app.add_subcommand("train", "Train a stage of the bundled default model (autoencoder, diffusion, sr) or bundle it");
-    trainCmd->add_option("stage", trainOpts.stage, "autoencoder | diffusion | sr | bundle")->required()->check(CLI::IsMember({ "autoencoder", "diffusion", "sr", "bundle" }));
+    auto* trainCmd = app.add_subcommand("train", "Train a stage of the bundled default model (autoencoder, decoder, diffusion, sr) or bundle it");
+    trainCmd->add_option("stage", trainOpts.stage, "autoencoder | decoder (fine-tune the autoencoder's decoder on its frozen encoder) | diffusion | sr | bundle")->required()->check(CLI::IsMember({ "autoencoder", "decoder", "diffusion", "sr", "bundle" }));
     trainCmd->add_option("--out", trainOut, "Work folder (stages share it)")->required();
     trainCmd->add_option("--steps", trainOpts.steps, "Optimisation steps (default per stage)");
     trainCmd->add_option("--batch", trainOpts.batch, "Batch size (default per stage)");
@@ -119,6 +119,7 @@ int run(int argc, char** argv)
     trainCmd->add_flag("--zero-terminal-snr", trainOpts.zeroTerminalSnr, "diffusion/sr: zero-terminal-SNR schedule (rescaled betas) with v-prediction, fixed when the stage starts");
     trainCmd->add_option("--coord-channels", trainOpts.coordChannels, "diffusion: coordinate channels of the UNet (0 or 2; default 2), fixed when the stage starts")->check(CLI::IsMember({ 0, 2 }));
     trainCmd->add_option("--layout-channels", trainOpts.layoutChannels, "diffusion: layout channels, the condition's boxes painted beside the latent (0 or 7; default 7), fixed when the stage starts")->check(CLI::IsMember({ 0, 7 }));
+    trainCmd->add_option("--latent-noise", trainOpts.latentNoise, "decoder: perturb the latents by Gaussian noise of up to this many latent standard deviations (default 0.2)");
     trainCmd->add_option("--init", trainOpts.init, "diffusion/sr: warm start from this checkpoint (e.g. a bundled model.safetensors); grown tensors keep the old values and zeros in the new part")->check(CLI::ExistingFile);
     trainCmd->add_option("--dataset", trainOpts.dataset, "diffusion/sr: training scenes, encoded once and cached in the work folder (default 32768)");
     trainCmd->add_option("--threads", trainThreads, "CPU threads");
@@ -136,7 +137,7 @@ int run(int argc, char** argv)
     evalCmd->add_option("--seed", evalOpts.seed, "Seed");
     evalCmd->add_option("--steps", evalOpts.steps, "Sampling steps");
     evalCmd->add_option("--sampler", evalOpts.sampler, "Sampler");
-    evalCmd->add_option("--cfg", evalOpts.cfg, "Guidance scale");
+    evalCmd->add_option("--cfg", evalOpts.cfg, "Guidance scale (default: 2 for inpaint, 5 for the other tasks)");
     evalCmd->add_option("--strength", evalOpts.strength, "upscale: strength of the re-noising of the bicubic start (1 = from the terminal state)")->check(CLI::Range(0.05, 1.0));
     evalCmd->add_flag("--no-caption-layout", evalOpts.noCaptionLayout, "txt2img/inpaint: do not lay out the caption's phrases as boxes (the model's cross-attention alone places objects)");
     evalCmd->add_option("--dump", evalDump, "Write the generated images here");

@@ -86,7 +86,7 @@ json runEvaluation(const EvalOptions& o)
     base.height = kWorldSize;
     base.steps = o.steps;
     base.sampler = o.sampler;
-    base.cfgScale = o.cfg;
+    base.cfgScale = o.cfg >= 0 ? o.cfg : (o.task == "inpaint" ? 2.0 : 5.0);
     base.captionLayout = !o.noCaptionLayout;
     json metrics;
     int done = 0;
@@ -270,7 +270,8 @@ json runEvaluation(const EvalOptions& o)
         metrics["bicubic_psnr_db"] = pb / o.n;
     }
     json out = { { "task", o.task }, { "split", o.split }, { "n", o.n }, { "seed", o.seed }, { "model", modelPath.string() },
-        { "caption_layout", base.captionLayout }, { "metrics", metrics } };
+        { "caption_layout", base.captionLayout }, { "sampler", up ? std::string("DDIM") : base.sampler }, { "steps", base.steps },
+        { "cfg", base.cfgScale }, { "metrics", metrics } };
     if (up)
         out["strength"] = o.strength;
     return out;

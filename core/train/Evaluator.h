@@ -19,7 +19,10 @@ struct EvalOptions {
     std::filesystem::path model;    // empty: the bundled model for the task
     int steps = 20;
     std::string sampler = "DPM++ 2M";
-    double cfg = 5.0;
+    // Guidance scale; < 0: the task's default, 2 for inpainting (the model paints into a known picture from a caption
+    // of one object, and stronger guidance bends the new object's outline where it meets the kept latents: 0.71 at 5
+    // against 0.83 at 2 on 200 cases), 5 for the rest.
+    double cfg = -1;
     bool noCaptionLayout = false;   // requests with caption_layout off (GenerationRequest::captionLayout)
     double strength = 0.6;          // upscale: how much of the bicubic start is re-noised (1 = all)
     std::filesystem::path dumpDir;  // optional: write the generated images and inputs

@@ -244,6 +244,21 @@ void writeProgress(const StageFiles& f, int step, double loss, double seconds)
     io::writeFileAtomic(f.progress(), j.dump(2));
 }
 
+// Per-pixel loss weights of the first stage: objects cover a small part of each image, so their pixels (and, with
+// ring > 0, the background within `ring` pixels of them, where a shape's outline is decided) weigh 10, the rest 1.
+at::Tensor objectWeight(const at::Tensor& x, const std::vector<Scene>& scenes, int ring)
+{
+    std::vector<at::Tensor> bgs;
+    for (const auto& sc : scenes) {
+        const auto& c = kBackgrounds[sc.background];
+        bgs.push_back(at::tensor({ c[0] / 127.5f - 1, c[1] / 127.5f - 1, c[2] / 127.5f - 1 }).view({ 1, 3, 1, 1 }));
+    }
+    auto mask = ((x - at::cat(bgs).to(x.device())).abs().amax(1, true) > 0.05).to(at::kFloat);
+    if (ring > 0)
+        mask = at::max_pool2d(mask, { 2 * ring + 1, 2 * ring + 1 }, { 1, 1 }, { ring, ring });
+    return 1.0 + 9.0 * mask;
+}
+
 at::Tensor klLoss(const at::Tensor& mean, const at::Tensor& logvar)
 {
     auto lv = logvar.clamp(-30.0, 20.0);
@@ -416,14 +431,7 @@ int runTraining(const TrainOptions& o0)
             auto noise = at::randn(parts[0].sizes(), gen, at::TensorOptions().dtype(at::kFloat)).to(device);
             auto z = parts[0] + at::exp(0.5 * parts[1].clamp(-30.0, 20.0)) * noise;
             auto rec = ae->decode(z);
-            // Objects cover a small part of each image: weight their pixels up so they are not averaged away.
-            std::vector<at::Tensor> bgs;
-            for (const auto& sc : b.scenes) {
-                const auto& c = kBackgrounds[sc.background];
-                bgs.push_back(at::tensor({ c[0] / 127.5f - 1, c[1] / 127.5f - 1, c[2] / 127.5f - 1 }).view({ 1, 3, 1, 1 }));
-            }
-            auto bg = at::cat(bgs).to(device);
-            auto weight = 1.0 + 9.0 * ((x - bg).abs().amax(1, true) > 0.05).to(at::kFloat);
+            auto weight = objectWeight(x, b.scenes, 0);
             auto err = (rec - x).abs();
             auto l = (weight * (err + 0.5 * err.pow(2))).mean() + 1e-6 * klLoss(parts[0], parts[1]);
             opt.zero_grad();
@@ -437,6 +445,87 @@ int runTraining(const TrainOptions& o0)
                 io::writeSafeTensors(aeFiles.weights(), t);
                 torch::save(opt, aeFiles.optimizer().string());
                 writeProgress(aeFiles, step, pr.avg, std::chrono::duration<double>(Clock::now() - pr.start).count());
+            }
+        }
+        return 0;
+    }
+
+    if (o.stage == "decoder") {
+        // The decoder fine-tuned on the frozen encoder's latents (as SD's ft-EMA/ft-MSE VAE): the latent space stays the
+        // same, so diffusion stages trained on the autoencoder keep working. Latents are perturbed by Gaussian noise of
+        // up to --latent-noise latent standard deviations so that the decoder draws crisp shapes from the slightly-off
+        // latents a sampler ends on, and the loss also weighs the background ring around each object, where a square's
+        // corners and a circle's outline differ.
+        StageFiles files { o.out / "decoder" };
+        if (!fs::exists(aeFiles.weights()))
+            fail(ErrorKind::InvalidInput, "train decoder: train the autoencoder first (" + aeFiles.weights().string() + " not found)");
+        fs::create_directories(files.dir);
+        const int steps = o.steps > 0 ? o.steps : 1500;
+        const int batch = o.batch > 0 ? o.batch : 16;
+        const double lr = o.lr > 0 ? o.lr : 2e-4;
+        if (!(o.latentNoise >= 0.0 && o.latentNoise <= 2.0))
+            fail(ErrorKind::InvalidInput, "train decoder: --latent-noise must be in [0, 2] (latent standard deviations)");
+        auto ae = models::Autoencoder(models::AutoencoderConfig::fromJson(json::parse(kAutoencoder)), fopts);
+        const bool resuming = o.resume && fs::exists(files.weights());
+        {
+            io::SafeTensorsFile w(resuming ? files.weights() : aeFiles.weights());
+            loadInto(*ae, w, "");
+        }
+        for (auto& p : ae->parameters())
+            p.set_requires_grad(false);
+        std::vector<at::Tensor> params;
+        for (torch::nn::Module* m : { static_cast<torch::nn::Module*>(ae->decoder.get()), static_cast<torch::nn::Module*>(ae->post_quant_conv.get()) })
+            for (auto& p : m->parameters()) {
+                p.set_requires_grad(true);
+                params.push_back(p);
+            }
+        torch::optim::AdamW opt(params, torch::optim::AdamWOptions(lr).weight_decay(0.0));
+        int start = 0;
+        if (resuming) {
+            if (fs::exists(files.optimizer()))
+                torch::load(opt, files.optimizer().string());
+            for (auto& g : opt.param_groups())
+                static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+            start = readStep(files);
+            o.log("resuming decoder at step " + std::to_string(start));
+        }
+        double latentStd = 1.0;
+        {
+            torch::NoGradGuard ng;
+            uint64_t c = 1u << 30;
+            latentStd = ae->encode(makeBatch(c, 64).images.to(device)).std().item<double>();
+        }
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed * 53 + start);
+        uint64_t cursor = (1ull << 20) + static_cast<uint64_t>(start) * batch; // other scenes than the autoencoder's
+        Progress pr { o.log, "decoder", steps, Clock::now(), start };
+        const auto cpu = at::TensorOptions().dtype(at::kFloat);
+        for (int step = start + 1; step <= steps; ++step) {
+            auto b = makeBatch(cursor, batch);
+            auto x = b.images.to(device);
+            at::Tensor z;
+            {
+                torch::NoGradGuard ng;
+                auto parts = ae->encodeMoments(x).chunk(2, 1);
+                z = parts[0] + at::exp(0.5 * parts[1].clamp(-30.0, 20.0)) * at::randn(parts[0].sizes(), gen, cpu).to(device);
+                auto sigma = at::rand({ batch, 1, 1, 1 }, gen, cpu).to(device) * (o.latentNoise * latentStd);
+                z = z + sigma * at::randn(z.sizes(), gen, cpu).to(device);
+            }
+            auto rec = ae->decode(z);
+            auto err = (rec - x).abs();
+            auto l = (objectWeight(x, b.scenes, 1) * (err + 0.5 * err.pow(2))).mean();
+            const double cosine = 0.55 + 0.45 * std::cos(M_PI * step / static_cast<double>(steps));
+            for (auto& g : opt.param_groups())
+                static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr * cosine);
+            opt.zero_grad();
+            l.backward();
+            opt.step();
+            pr.step(step, l.item<double>());
+            if (step % o.saveEvery == 0 || step == steps) {
+                std::vector<std::pair<std::string, at::Tensor>> t;
+                saveModule(*ae, "", t);
+                io::writeSafeTensors(files.weights(), t);
+                torch::save(opt, files.optimizer().string());
+                writeProgress(files, step, pr.avg, std::chrono::duration<double>(Clock::now() - pr.start).count());
             }
         }
         return 0;
@@ -583,7 +672,11 @@ int runTraining(const TrainOptions& o0)
     if (o.stage == "bundle") {
         if (o.bundleTo.empty())
             fail(ErrorKind::InvalidInput, "train bundle: --bundle-to FOLDER is required (e.g. resources/models)");
-        io::SafeTensorsFile ae(aeFiles.weights());
+        // The fine-tuned decoder (same encoder, so the same latent space) when the decoder stage ran.
+        const StageFiles decFiles { o.out / "decoder" };
+        const fs::path firstStage = fs::exists(decFiles.weights()) ? decFiles.weights() : aeFiles.weights();
+        o.log("bundle: first stage from " + firstStage.string());
+        io::SafeTensorsFile ae(firstStage);
         for (const char* stage : { "diffusion", "sr" }) {
             StageFiles files { o.out / stage };
             if (!fs::exists(files.weights())) {
@@ -630,7 +723,7 @@ int runTraining(const TrainOptions& o0)
         }
         return 0;
     }
-    fail(ErrorKind::InvalidInput, "train: unknown stage '" + o.stage + "' (autoencoder, diffusion, sr, bundle)");
+    fail(ErrorKind::InvalidInput, "train: unknown stage '" + o.stage + "' (autoencoder, decoder, diffusion, sr, bundle)");
 }
 
 } // namespace ls::train

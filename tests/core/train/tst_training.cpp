@@ -166,6 +166,59 @@ private Q_SLOTS:
         QVERIFY(!(gen.run(r, {}, stop).images.at(0) == unplaced));
     }
 
+    // `train decoder` fine-tunes the decoder on the frozen encoder (the latent space every diffusion stage was trained
+    // on stays the same) and `bundle` ships it: encoder tensors bit-identical, decoder tensors moved, the bundled first
+    // stage is the fine-tuned one. Bad options and a missing autoencoder are errors naming the cause.
+    void decoderStageKeepsTheEncoder()
+    {
+        auto o = oneDiffusionStep("decoder");
+        const auto out = o.out;
+        QCOMPARE(train::runTraining(o), 0); // a diffusion stage to bundle beside it
+        o.stage = "decoder";
+        o.steps = 2;
+        o.latentNoise = 2.5;
+        try {
+            train::runTraining(o);
+            QFAIL("--latent-noise 2.5 accepted");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("--latent-noise"), e.what());
+        }
+        o.latentNoise = 0.2;
+        QCOMPARE(train::runTraining(o), 0);
+        io::SafeTensorsFile before(out / "autoencoder" / "weights.safetensors");
+        io::SafeTensorsFile after(out / "decoder" / "weights.safetensors");
+        int encoder = 0, movedDecoder = 0;
+        for (const auto& k : before.keys()) {
+            const bool same = at::equal(before.load(k), after.load(k));
+            if (k.rfind("encoder.", 0) == 0 || k.rfind("quant_conv.", 0) == 0) {
+                ++encoder;
+                QVERIFY2(same, k.c_str());
+            } else if (k.rfind("decoder.", 0) == 0) {
+                movedDecoder += !same;
+            }
+        }
+        QVERIFY(encoder > 10);
+        QVERIFY(movedDecoder > 10);
+
+        o.stage = "bundle";
+        o.bundleTo = out / "release";
+        QCOMPARE(train::runTraining(o), 0);
+        io::SafeTensorsFile bundled(out / "release" / "default" / "model.safetensors");
+        for (const char* k : { "decoder.conv_out.weight", "decoder.up.0.block.0.conv1.weight", "encoder.conv_in.weight" })
+            QVERIFY2(at::equal(bundled.load(std::string("first_stage_model.") + k), after.load(k).to(at::kHalf)), k);
+
+        const auto bare = test::tempDir() / "decoder-without-autoencoder";
+        std::filesystem::create_directories(bare);
+        o.stage = "decoder";
+        o.out = bare;
+        try {
+            train::runTraining(o);
+            QFAIL("decoder stage without an autoencoder accepted");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("train the autoencoder first"), e.what());
+        }
+    }
+
     void vPredictionLoss()
     {
         auto gen = at::make_generator<at::CPUGeneratorImpl>(4);
