@@ -14,6 +14,7 @@
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/grad_mode.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <algorithm>
 #include <numeric>
@@ -67,6 +68,7 @@ void addBenchOptions(CLI::App* cmd, BenchOptions& o)
     cmd->add_option("--file-dtype", o.fileDtype, "Storage dtype of the --random checkpoint (default: --dtype)")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
     cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)");
     cmd->add_flag("--no-decode", o.noDecode, "Skip the VAE decode");
+    cmd->add_option("--profile", o.profile, "Write a chrome://tracing trace of the timed steps and the decode (every operator, its shapes and time) to this file");
     cmd->add_option("--vae-tile", o.vaeTile, "VAE decode tiles in latent pixels: -1 automatic, 0 whole image, N >= 16 (bounds memory)");
     cmd->add_flag("--json", o.json, "Print one JSON object");
 }
@@ -161,6 +163,10 @@ int runBench(const BenchOptions& o)
     auto x = at::randn({ o.batch, c, h / f, w / f }, at::TensorOptions().dtype(m->computeType()).device(device));
     std::vector<double> stepTimes;
     const bool concatInpaint = m->config.unet.inChannels != c;
+    // Profiling slows every operator a little: the times printed with --profile are not the benchmark's numbers.
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+    if (!o.profile.empty())
+        profile = std::make_unique<torch::autograd::profiler::RecordProfile>(o.profile);
     for (int i = 0; i < o.steps; ++i) {
         auto ts = Clock::now();
         auto xin = at::cat({ x, x });
@@ -199,6 +205,7 @@ int runBench(const BenchOptions& o)
         sync(device);
         decodeS = seconds(t0);
     }
+    profile.reset(); // writes the trace
     nlohmann::json j;
     j["model"] = o.random.empty() ? o.model : "random:" + o.random;
     j["size"] = o.size;

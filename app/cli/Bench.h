@@ -18,6 +18,7 @@ struct BenchOptions {
     bool json = false;
     bool noDecode = false;
     int vaeTile = -1;       // VAE decode tiles (latent pixels): -1 automatic, 0 whole
+    std::string profile;    // chrome://tracing trace of the timed steps and the decode (operators, with shapes)
 };
 
 void addBenchOptions(CLI::App* cmd, BenchOptions& o);
