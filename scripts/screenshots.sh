@@ -20,7 +20,7 @@ run() {
 export XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" # a clean profile: no history, no recovery prompt
 "$cli" generate --prompt "a large green triangle in the center" --seed 4 --steps 20 -o "$tmp/scene.png" >/dev/null
 run --prompt "a large red circle at the top left and a small blue square at the bottom right" --screenshot "$out/txt2img.png"
-run "$tmp/scene.png" --mask-rect 0,0,30,30 --prompt "a small yellow circle at the top left" --mode inpaint --screenshot "$out/inpaint.png"
+run "$tmp/scene.png" --mask-rect 0,0,30,30 --prompt "a small yellow circle at the top left" --mode inpaint --guidance 2 --screenshot "$out/inpaint.png"
 run --boxes "6,6,20,20,red circle;38,38,20,20,blue square" --mode layout --screenshot "$out/layout.png"
 run "$tmp/scene.png" --model bundled:default-sr --screenshot "$out/upscale.png"
 ls -la "$out"/{txt2img,inpaint,layout,upscale}.png

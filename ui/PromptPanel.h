@@ -38,6 +38,7 @@ public:
     QString modeName() const;
     void setMode(const QString& name);
     void setPrompt(const QString& p);
+    void setGuidance(double scale);
     void setSeed(qint64 seed);
     void setSize(int width, int height);
     qint64 lastSeed() const { return m_lastSeed; }

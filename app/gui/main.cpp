@@ -54,7 +54,8 @@ int main(int argc, char** argv)
         QStringLiteral("Benchmark: load the model and run N queued generations while a 5 ms timer measures the longest event-loop stall; prints JSON and quits"),
         QStringLiteral("N"));
     QCommandLineOption mode(QStringLiteral("mode"), QStringLiteral("Job: Auto, txt2img, img2img, inpaint, layout or upscale"), QStringLiteral("name"));
-    parser.addOptions({ model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe, mode });
+    QCommandLineOption guidance(QStringLiteral("guidance"), QStringLiteral("Guidance scale to put in the panel"), QStringLiteral("scale"));
+    parser.addOptions({ model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe, mode, guidance });
     parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("Image or project (.lsproj folder) to open"));
     parser.process(app);
     ls::ui::StartupOptions o;
@@ -75,6 +76,15 @@ int main(int argc, char** argv)
     }
     if (parser.isSet(prompt))
         w.promptPanel()->setPrompt(parser.value(prompt));
+    if (parser.isSet(guidance)) {
+        bool ok = false;
+        const double g = parser.value(guidance).toDouble(&ok);
+        if (!ok || g < 0 || g > 30) {
+            std::fprintf(stderr, "latent-studio: --guidance: '%s' is not a number from 0 to 30\n", qPrintable(parser.value(guidance)));
+            return 2;
+        }
+        w.promptPanel()->setGuidance(g);
+    }
     if (parser.isSet(mode)) {
         const QString m = parser.value(mode);
         QObject::connect(w.controller(), &ls::ui::GenerationController::modelLoaded, &w, [&w, m] { w.promptPanel()->setMode(m); });
