@@ -14,7 +14,10 @@
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/grad_mode.h>
+#if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
 #include <torch/csrc/autograd/profiler_legacy.h>
+#define LS_HAVE_LEGACY_PROFILER 1
+#endif
 
 #include <algorithm>
 #include <numeric>
@@ -164,9 +167,15 @@ int runBench(const BenchOptions& o)
     std::vector<double> stepTimes;
     const bool concatInpaint = m->config.unet.inChannels != c;
     // Profiling slows every operator a little: the times printed with --profile are not the benchmark's numbers.
+#ifdef LS_HAVE_LEGACY_PROFILER
     std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
     if (!o.profile.empty())
         profile = std::make_unique<torch::autograd::profiler::RecordProfile>(o.profile);
+#else
+    std::unique_ptr<int> profile;
+    if (!o.profile.empty())
+        fail(ErrorKind::Unsupported, "bench --profile: this libtorch has no legacy profiler (torch/csrc/autograd/profiler_legacy.h)");
+#endif
     for (int i = 0; i < o.steps; ++i) {
         auto ts = Clock::now();
         auto xin = at::cat({ x, x });

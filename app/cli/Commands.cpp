@@ -1,5 +1,6 @@
 #include "cli/Commands.h"
 #include "cli/Generate.h"
+#include "cli/GoldenCases.h"
 
 #include "io/DiffusersFolder.h"
 #include "io/SafeTensors.h"
@@ -73,6 +74,8 @@ int run(int argc, char** argv)
     auto* golden = app.add_subcommand("golden", "Run golden reference cases (folders with case.json)");
     golden->add_option("dirs", goldenDirs, "Case folders or folders of cases")->required();
     golden->add_flag("-v,--verbose", verbose, "Print every output's error");
+    std::string goldenDevice = "cpu";
+    golden->add_option("--device", goldenDevice, "cpu or cuda (fp32, TF32 off)")->check(CLI::IsMember({ "cpu", "cuda" }));
 
     std::string infoPath, prediction;
     auto* info = app.add_subcommand("info", "Print what a checkpoint is (family, configuration), or an image's generation metadata");
@@ -152,8 +155,10 @@ int run(int argc, char** argv)
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
-    if (*golden)
+    if (*golden) {
+        setGoldenDevice(goldenDevice);
         return runGolden(goldenDirs, verbose);
+    }
     if (*benchCmd)
         return runBench(bench);
     if (*evalCmd) {

@@ -22,6 +22,8 @@ using namespace ls::models;
 
 namespace {
 
+at::Device g_device = at::kCPU;
+
 struct Ctx {
     fs::path dir;
     json cj;
@@ -34,7 +36,7 @@ struct Ctx {
     {
         const json& inputs = cj["inputs"];
         const std::string key = inputs.contains(name) && inputs[name].is_string() ? inputs[name].get<std::string>() : name;
-        return io->load(key).clone();
+        return io->load(key).clone().to(g_device);
     }
     at::Tensor expected(const std::string& name)
     {
@@ -54,7 +56,7 @@ struct Ctx {
     void check(const std::string& name, const at::Tensor& got0, const at::Tensor& exp0)
     {
         auto [a, rt] = tolFor(name);
-        auto got = got0.detach().to(at::kDouble).contiguous();
+        auto got = got0.detach().cpu().to(at::kDouble).contiguous();
         auto exp = exp0.detach().to(at::kDouble).contiguous();
         if (got.sizes() != exp.sizes()) {
             if (got.numel() == exp.numel()) {
@@ -97,7 +99,7 @@ struct Ctx {
     }
 };
 
-at::TensorOptions f32() { return at::TensorOptions().dtype(at::kFloat); }
+at::TensorOptions f32() { return at::TensorOptions().dtype(at::kFloat).device(g_device); }
 
 template <class M>
 M loadPart(M module, const io::WeightSource& w, const std::string& prefix)
@@ -618,6 +620,21 @@ void caseDiffusers(Ctx& c)
 }
 
 } // namespace
+
+void setGoldenDevice(const std::string& device)
+{
+    if (device == "cpu") {
+        g_device = at::kCPU;
+        return;
+    }
+    if (device != "cuda")
+        fail(ErrorKind::InvalidInput, "golden --device: '" + device + "' is not cpu or cuda");
+    if (!at::hasCUDA())
+        fail(ErrorKind::Unsupported, "golden --device cuda: this libtorch build has no CUDA (or no GPU is visible)");
+    at::globalContext().setAllowTF32CuBLAS(false);
+    at::globalContext().setAllowTF32CuDNN(false);
+    g_device = at::kCUDA;
+}
 
 GoldenResult runGoldenCase(const fs::path& dir, const json& cj, std::shared_ptr<io::WeightSource> weights)
 {

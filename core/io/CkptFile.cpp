@@ -2,7 +2,9 @@
 
 #include "util/Error.h"
 
+#ifdef LS_WITH_LIBZIP
 #include <zip.h>
+#endif
 
 #include <cstring>
 #include <mutex>
@@ -12,6 +14,7 @@ namespace ls::io {
 namespace fs = std::filesystem;
 using pickle::Object;
 
+#ifdef LS_WITH_LIBZIP
 struct CkptFile::Zip {
     zip_t* z = nullptr;
     std::mutex mutex;
@@ -21,6 +24,11 @@ struct CkptFile::Zip {
             zip_discard(z);
     }
 };
+#else
+struct CkptFile::Zip {
+    std::mutex mutex;
+};
+#endif
 
 namespace {
 
@@ -65,6 +73,10 @@ CkptFile::CkptFile(const fs::path& path)
     m_fileSize = fs::file_size(path, ec);
     if (ec)
         fail(ErrorKind::Io, where + ": cannot read: " + ec.message());
+#ifndef LS_WITH_LIBZIP
+    fail(ErrorKind::Unsupported, where + ": this build has no libzip, so .ckpt checkpoints cannot be read (convert it to "
+        ".safetensors, or build with libzip-dev installed)");
+#else
     int err = 0;
     m_zip->z = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &err);
     if (!m_zip->z) {
@@ -123,6 +135,7 @@ CkptFile::CkptFile(const fs::path& path)
         if (st.comp_method == ZIP_CM_STORE && st.size > m_fileSize)
             fail(ErrorKind::Security, where + ": refused: zip entry " + entry + " declares " + std::to_string(st.size) + " bytes, more than the whole file");
     }
+#endif
 }
 
 CkptFile::~CkptFile() = default;
@@ -130,6 +143,9 @@ CkptFile::~CkptFile() = default;
 std::string CkptFile::readEntry(const std::string& name, uint64_t expectedMax) const
 {
     const std::string where = m_path.string();
+#ifndef LS_WITH_LIBZIP
+    fail(ErrorKind::Unsupported, where + ": this build has no libzip (zip entry " + name + ", at most " + std::to_string(expectedMax) + " bytes)");
+#else
     zip_stat_t st;
     if (zip_stat(m_zip->z, name.c_str(), 0, &st) != 0)
         fail(ErrorKind::Format, where + ": missing zip entry " + name);
@@ -148,6 +164,7 @@ std::string CkptFile::readEntry(const std::string& name, uint64_t expectedMax) c
     if (got < 0 || static_cast<uint64_t>(got) != st.size)
         fail(ErrorKind::Format, where + ": zip entry " + name + " is truncated or corrupt");
     return out;
+#endif
 }
 
 std::vector<std::string> CkptFile::keys() const

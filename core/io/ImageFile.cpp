@@ -1,9 +1,12 @@
 #include "io/ImageFile.h"
 
 #include "io/SafeTensors.h"
+#include "util/Builtin.h"
 #include "util/Error.h"
 
+#ifdef LS_WITH_ZLIB
 #include <zlib.h>
+#endif
 
 #include <cstring>
 #include <fcntl.h>
@@ -34,9 +37,10 @@ void chunk(std::string& out, const char* type, const std::string& data)
     putBe32(out, static_cast<uint32_t>(data.size()));
     std::string td = std::string(type, 4) + data;
     out += td;
-    putBe32(out, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(td.data()), static_cast<uInt>(td.size()))));
+    putBe32(out, builtin::crc32(0, td.data(), td.size()));
 }
 
+#ifdef LS_WITH_ZLIB
 std::string zcompress(const std::string& in)
 {
     uLongf n = compressBound(static_cast<uLong>(in.size()));
@@ -63,6 +67,37 @@ std::string zdecompress(const std::string& in, size_t expected, const std::strin
         fail(ErrorKind::Format, where + ": corrupt PNG image data");
     return out;
 }
+
+bool zuncompressText(const std::string& in, std::string& out)
+{
+    uLongf n = static_cast<uLongf>(in.size() * 20 + 1024);
+    out.assign(n, '\0');
+    if (uncompress(reinterpret_cast<Bytef*>(out.data()), &n, reinterpret_cast<const Bytef*>(in.data()), static_cast<uLong>(in.size())) != Z_OK)
+        return false;
+    out.resize(n);
+    return true;
+}
+#else // built without zlib: PNGs are written with stored (uncompressed) deflate blocks and read with the own inflater
+std::string zcompress(const std::string& in) { return builtin::zlibStore(in); }
+
+std::string zdecompress(const std::string& in, size_t expected, const std::string& where)
+{
+    std::string out = builtin::zlibDecompress(in, where, expected);
+    if (out.size() != expected)
+        fail(ErrorKind::Format, where + ": corrupt PNG image data");
+    return out;
+}
+
+bool zuncompressText(const std::string& in, std::string& out)
+{
+    try {
+        out = builtin::zlibDecompress(in, "PNG text", in.size() * 20 + 1024);
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
+}
+#endif
 
 bool latin1Only(const std::string& s)
 {
@@ -151,10 +186,9 @@ ImageWithMetadata decodePng(const std::string& bytes, const std::string& where)
                 continue;
             std::string text = data.substr(q + 1);
             if (compressed) {
-                uLongf n = static_cast<uLongf>(text.size() * 20 + 1024);
-                std::string outText(n, '\0');
-                if (uncompress(reinterpret_cast<Bytef*>(outText.data()), &n, reinterpret_cast<const Bytef*>(text.data()), static_cast<uLong>(text.size())) == Z_OK)
-                    text = outText.substr(0, n);
+                std::string outText;
+                if (zuncompressText(text, outText))
+                    text = outText;
             }
             r.metadata[data.substr(0, z)] = text;
         } else if (type == "IEND") {

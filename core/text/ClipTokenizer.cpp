@@ -1,10 +1,15 @@
 #include "text/ClipTokenizer.h"
 
+#include "util/Builtin.h"
 #include "util/Error.h"
 
 #include <nlohmann/json.hpp>
+#ifdef LS_WITH_UTF8PROC
 #include <utf8proc.h>
+#endif
+#ifdef LS_WITH_ZLIB
 #include <zlib.h>
+#endif
 
 #include <algorithm>
 #include <climits>
@@ -15,6 +20,39 @@
 namespace ls::text {
 
 namespace fs = std::filesystem;
+
+#ifndef LS_WITH_UTF8PROC
+// Built without utf8proc (a GPU machine with PyTorch alone): exact for ASCII prompts; other code points are letters,
+// unnormalised, lower-cased only in Latin-1.
+namespace {
+using utf8proc_uint8_t = unsigned char;
+using utf8proc_ssize_t = long;
+using utf8proc_int32_t = int32_t;
+enum { UTF8PROC_CATEGORY_LU, UTF8PROC_CATEGORY_LL, UTF8PROC_CATEGORY_LT, UTF8PROC_CATEGORY_LM, UTF8PROC_CATEGORY_LO,
+    UTF8PROC_CATEGORY_ND, UTF8PROC_CATEGORY_NL, UTF8PROC_CATEGORY_NO, UTF8PROC_CATEGORY_OTHER };
+utf8proc_ssize_t utf8proc_iterate(const utf8proc_uint8_t* p, utf8proc_ssize_t left, utf8proc_int32_t* cp)
+{
+    return builtin::utf8Decode(p, static_cast<size_t>(left), *cp);
+}
+utf8proc_ssize_t utf8proc_encode_char(utf8proc_int32_t cp, utf8proc_uint8_t* buf) { return builtin::utf8Encode(cp, buf); }
+int utf8proc_category(int32_t c)
+{
+    if (c < 0x80)
+        return (c >= 'A' && c <= 'Z') ? UTF8PROC_CATEGORY_LU : (c >= 'a' && c <= 'z') ? UTF8PROC_CATEGORY_LL
+            : (c >= '0' && c <= '9') ? UTF8PROC_CATEGORY_ND : UTF8PROC_CATEGORY_OTHER;
+    if (c == 0xAA || c == 0xB5 || c == 0xBA || (c >= 0xC0 && c != 0xD7 && c != 0xF7))
+        return UTF8PROC_CATEGORY_LO;
+    if (c == 0xB2 || c == 0xB3 || c == 0xB9 || (c >= 0xBC && c <= 0xBE))
+        return UTF8PROC_CATEGORY_NO;
+    return UTF8PROC_CATEGORY_OTHER;
+}
+int32_t utf8proc_tolower(int32_t c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) ? c + 32 : c;
+}
+utf8proc_uint8_t* utf8proc_NFC(const utf8proc_uint8_t*) { return nullptr; } // unnormalised
+} // namespace
+#endif
 
 namespace {
 
@@ -361,6 +399,17 @@ std::string readMaybeGz(const fs::path& path)
     std::error_code ec;
     if (!fs::is_regular_file(path, ec))
         fail(ErrorKind::Io, path.string() + ": vocabulary file not found");
+#ifndef LS_WITH_ZLIB
+    {
+        std::ifstream in(path, std::ios::binary);
+        if (!in)
+            fail(ErrorKind::Io, path.string() + ": cannot open");
+        std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (raw.size() > 2 && static_cast<unsigned char>(raw[0]) == 0x1f && static_cast<unsigned char>(raw[1]) == 0x8b)
+            return builtin::gunzip(raw, path.string(), 64u << 20);
+        return raw;
+    }
+#else
     gzFile f = gzopen(path.c_str(), "rb"); // reads plain files too
     if (!f)
         fail(ErrorKind::Io, path.string() + ": cannot open");
@@ -379,6 +428,7 @@ std::string readMaybeGz(const fs::path& path)
     if (bad)
         fail(ErrorKind::Format, path.string() + ": corrupt gzip data");
     return out;
+#endif
 }
 
 } // namespace

@@ -1,8 +1,11 @@
 #include "util/Sha256.h"
 
+#include "util/Builtin.h"
 #include "util/Error.h"
 
+#ifdef LS_WITH_OPENSSL
 #include <openssl/evp.h>
+#endif
 
 #include <fstream>
 #include <memory>
@@ -10,6 +13,7 @@
 
 namespace ls {
 
+#ifdef LS_WITH_OPENSSL
 namespace {
 std::string hex(const unsigned char* d, unsigned n)
 {
@@ -48,5 +52,27 @@ std::string sha256(const std::string& bytes)
     EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
     return hex(md, n);
 }
+#else // built without OpenSSL: the project's own SHA-256
+std::string sha256File(const std::filesystem::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        fail(ErrorKind::Io, path.string() + ": cannot open to hash");
+    builtin::Sha256 h;
+    std::vector<char> buf(1 << 20);
+    while (in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        h.update(buf.data(), static_cast<size_t>(in.gcount()));
+    }
+    return h.hexDigest();
+}
+
+std::string sha256(const std::string& bytes)
+{
+    builtin::Sha256 h;
+    h.update(bytes.data(), bytes.size());
+    return h.hexDigest();
+}
+#endif
 
 } // namespace ls

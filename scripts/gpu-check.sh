@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# One prepared run on a GPU machine that has PyTorch (its libtorch and CMake config inside the Python package), CUDA,
+# cmake and ninja, and nothing else (docs/gpu.md). Two halves:
+#
+#   scripts/gpu-check.sh --prepare     here, on the project machine: copies the header-only dependencies (nlohmann-json,
+#                                      CLI11) into .gpu-deps/ (git-ignored through .git/info/exclude) for the run
+#   scripts/gpu-check.sh [OUT_DIR]     there: configures core/ and latent-cli against PyTorch's libtorch (libzip,
+#                                      utf8proc, zlib, OpenSSL used where found, built-in replacements otherwise),
+#                                      builds with every compile error collected (ninja -k 0), then benchmarks SD1 at
+#                                      512x512 on CUDA in fp16, bf16 and fp32 and times training steps of the bundled
+#                                      family. Everything lands in OUT_DIR (default $OUT): build.log, bench-*.json,
+#                                      train-*.log, summary.txt.
+#
+# With the device tool: run(command="scripts/gpu-check.sh", carry=[".gpu-deps"], timeout_s=540).
+set -uo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+
+if [[ "${1:-}" == "--prepare" ]]; then
+    set -e
+    mkdir -p .gpu-deps/include
+    cp -r /usr/include/nlohmann /usr/include/CLI .gpu-deps/include/
+    # The golden cases that fit the 64 MiB a device call carries (the two 25 MB tiny SD1 checkpoints and the cases
+    # built on them stay behind; the CLIP vocabulary goes with the tokenizer cases, as ../shared/data does not travel).
+    rm -rf .gpu-deps/golden .gpu-deps/data
+    mkdir -p .gpu-deps/golden .gpu-deps/data
+    shared="$here/../shared"
+    # tiny_sd1 (25 MB) and every case of at most 1 MB that uses no other case's files than tiny_sd1's.
+    cp -r "$shared/golden/tiny_sd1" .gpu-deps/golden/
+    for d in "$shared"/golden/*/; do
+        [[ -f "$d/case.json" ]] || continue
+        refs=$(grep -o '"\.\./[A-Za-z0-9_]*' "$d/case.json" | sed 's|"\.\./||' | sort -u | grep -v '^tiny_sd1$' || true)
+        [[ -z "$refs" ]] && (( $(du -sm "$d" | cut -f1) <= 1 )) && cp -r "$d" .gpu-deps/golden/
+    done
+    cp -r "$shared/data/clip" .gpu-deps/data/
+    grep -qxF '/.gpu-deps/' .git/info/exclude 2>/dev/null || echo '/.gpu-deps/' >> .git/info/exclude
+    du -sh .gpu-deps
+    exit 0
+fi
+
+out="${1:-${OUT:-$here/out/gpu-check}}"
+mkdir -p "$out"
+summary="$out/summary.txt"
+log() { echo "$*" | tee -a "$summary"; }
+: > "$summary"
+start=$(date +%s)
+log "gpu-check $(git rev-parse --short HEAD 2>/dev/null) $(date -u +%FT%TZ)"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$summary"
+python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cxx11abi", torch._C._GLIBCXX_USE_CXX11_ABI)' 2>&1 | tee -a "$summary"
+torch_dir=$(python3 -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "share/cmake/Torch"))')
+extra=()
+[[ -d .gpu-deps/include ]] && extra+=("-DLS_EXTRA_INCLUDE=$here/.gpu-deps/include")
+
+# CUDA's own CMake config inside PyTorch looks for nvcc; the pip CUDA toolkit lives in site-packages when no system one.
+if ! command -v nvcc >/dev/null; then
+    nv=$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__file__))' 2>/dev/null)
+    for d in "$nv"/cu*/bin "$nv"/cuda_nvcc/bin; do [[ -x "$d/nvcc" ]] && export PATH="$d:$PATH"; done
+fi
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir" -DLS_BUILD_UI=OFF \
+    -DLS_WITH_OIIO=OFF -DLS_BUILD_TESTS=OFF -DLS_TCMALLOC=OFF "${extra[@]}" > "$out/configure.log" 2>&1
+log "configure: rc=$? ($(($(date +%s) - start)) s)"
+grep -E "Warning|Error|without" -A2 "$out/configure.log" | head -40 >> "$summary"
+timeout 300 cmake --build build-gpu --target latent-cli -- -k 0 > "$out/build.log" 2>&1
+rc=$?
+log "build: rc=$rc ($(($(date +%s) - start)) s); first errors:"
+grep -E "error:|Error " "$out/build.log" | sort | uniq | head -40 >> "$summary"
+cli=build-gpu/app/latent-cli
+if [[ ! -x "$cli" ]]; then
+    log "no latent-cli: see build.log"
+    exit 1
+fi
+
+# Parity on the GPU: the golden cases small enough to travel (the folder is carried as .gpu-deps/golden), fp32 with
+# TF32 off.
+if [[ -d .gpu-deps/golden ]]; then
+    timeout 150 "$cli" golden --device cuda .gpu-deps/golden > "$out/golden-cuda.log" 2>&1
+    log "golden cuda rc=$? $(tail -1 "$out/golden-cuda.log")"
+    grep FAIL "$out/golden-cuda.log" | head -20 >> "$summary"
+fi
+
+bench() { # NAME ARGS...
+    local name=$1
+    shift
+    timeout 120 "$cli" bench --random sd1_v1_inference --device cuda "$@" --json > "$out/bench-$name.json" 2> "$out/bench-$name.err"
+    log "bench $name rc=$? $(tr -d '\n' < "$out/bench-$name.json" | head -c 600)"
+}
+bench fp16-512 --dtype fp16 --size 512x512 --steps 20
+bench bf16-512 --dtype bf16 --size 512x512 --steps 20
+bench fp32-512 --dtype fp32 --size 512x512 --steps 10
+bench fp16-1024 --dtype fp16 --size 1024x1024 --steps 5
+
+# Training rate of the bundled family on CUDA (autoencoder from scratch, then a few hundred diffusion steps on it).
+work=$(mktemp -d)
+timeout 120 "$cli" train autoencoder --out "$work" --steps 300 --device cuda > "$out/train-autoencoder.log" 2>&1
+log "train autoencoder rc=$? $(grep -o 'step 300/300.*' "$out/train-autoencoder.log" | tail -1)"
+timeout 150 "$cli" train diffusion --out "$work" --steps 300 --dataset 4096 --device cuda > "$out/train-diffusion.log" 2>&1
+log "train diffusion rc=$? $(grep -o 'step 300/300.*' "$out/train-diffusion.log" | tail -1)"
+log "done in $(($(date +%s) - start)) s"
