@@ -29,4 +29,17 @@ execute_process(COMMAND ${CLI} bench --model /nonexistent/model.safetensors --js
 if(rc2 EQUAL 0 OR NOT err2 MATCHES "/nonexistent/model.safetensors")
     message(FATAL_ERROR "bench with a missing model: rc ${rc2}, stderr '${err2}'")
 endif()
+# --profile: a chrome://tracing trace (a JSON array of events) naming the operators the UNet and the decoder ran.
+get_filename_component(trace "${CMAKE_CURRENT_BINARY_DIR}/bench_profile.json" ABSOLUTE)
+file(REMOVE "${trace}")
+execute_process(COMMAND ${CLI} bench --model ${MODEL} --size 64x64 --steps 1 --profile ${trace} --json
+    OUTPUT_VARIABLE out3 ERROR_VARIABLE err3 RESULT_VARIABLE rc3)
+if(NOT rc3 EQUAL 0 OR NOT EXISTS "${trace}")
+    message(FATAL_ERROR "bench --profile failed (${rc3}): ${err3}")
+endif()
+file(READ "${trace}" events)
+string(JSON nevents ERROR_VARIABLE jerr LENGTH "${events}")
+if(jerr OR nevents LESS 100 OR NOT events MATCHES "aten::convolution" OR NOT events MATCHES "aten::group_norm")
+    message(FATAL_ERROR "bench --profile: not a trace of the run (${nevents} events, ${jerr})")
+endif()
 message(STATUS "bench --json ok: step ${v_step_s} s, preview ${v_preview_s} s (${v_preview_share} of a step)")
