@@ -8,8 +8,8 @@
 #                                      utf8proc, zlib, OpenSSL used where found, built-in replacements otherwise),
 #                                      builds with every compile error collected (ninja -k 0), then benchmarks SD1 at
 #                                      512x512 on CUDA in fp16, bf16 and fp32 and times training steps of the bundled
-#                                      family. Everything lands in OUT_DIR (default $OUT): build.log, bench-*.json,
-#                                      train-*.log, summary.txt.
+#                                      family, generates on CUDA. OUT_DIR (default $OUT) gets summary.txt and
+#                                      logs.tgz (build.log, golden, bench-*.json, generation outputs, train-*.log).
 #
 # With the device tool: run(command="scripts/gpu-check.sh", carry=[".gpu-deps"], timeout_s=540).
 set -uo pipefail
@@ -38,9 +38,15 @@ if [[ "${1:-}" == "--prepare" ]]; then
     exit 0
 fi
 
-out="${1:-${OUT:-$here/out/gpu-check}}"
+# The device tool returns at most 8 files from $OUT: summary.txt there, every other log in logs/ packed into
+# logs.tgz after each phase (so a run stopped at its limit still returns what it had).
+dest="${1:-${OUT:-$here/out/gpu-check}}"
+mkdir -p "$dest"
+out="$here/build-gpu-logs"
+rm -rf "$out"
 mkdir -p "$out"
-summary="$out/summary.txt"
+summary="$dest/summary.txt"
+pack() { tar czf "$dest/logs.tgz" -C "$out" . 2>/dev/null; }
 log() { echo "$*" | tee -a "$summary"; }
 : > "$summary"
 start=$(date +%s)
@@ -64,6 +70,7 @@ timeout 300 cmake --build build-gpu --target latent-cli -- -k 0 > "$out/build.lo
 rc=$?
 log "build: rc=$rc ($(($(date +%s) - start)) s); first errors:"
 grep -E "error:|Error " "$out/build.log" | sort | uniq | head -40 >> "$summary"
+pack
 cli=build-gpu/app/latent-cli
 if [[ ! -x "$cli" ]]; then
     log "no latent-cli: see build.log"
@@ -76,6 +83,7 @@ if [[ -d .gpu-deps/golden ]]; then
     timeout 150 "$cli" golden --device cuda .gpu-deps/golden > "$out/golden-cuda.log" 2>&1
     log "golden cuda rc=$? $(tail -1 "$out/golden-cuda.log")"
     grep FAIL "$out/golden-cuda.log" | head -20 >> "$summary"
+    pack
 fi
 
 bench() { # NAME ARGS...
@@ -88,6 +96,23 @@ bench fp16-512 --dtype fp16 --size 512x512 --steps 20
 bench bf16-512 --dtype bf16 --size 512x512 --steps 20
 bench fp32-512 --dtype fp32 --size 512x512 --steps 10
 bench fp16-1024 --dtype fp16 --size 1024x1024 --steps 5
+pack
+
+# Generation on CUDA: the bundled model on the GPU against the CPU (same seed; fp32 with TF32 off should agree to a
+# few levels), then SD1 with random weights at 512x512 in fp16 (timed by the run itself).
+gen() { # NAME ARGS...
+    local name=$1
+    shift
+    timeout 120 "$cli" generate --seed 7 --steps 20 --json -o "$out/$name.png" "$@" > "$out/$name.json" 2> "$out/$name.err"
+    log "generate $name rc=$? $(tr -d '\n' < "$out/$name.json" | head -c 300) $(tail -1 "$out/$name.err")"
+}
+NVIDIA_TF32_OVERRIDE=0 gen bundled-cuda --prompt "a large red circle at the top left" --device cuda
+gen bundled-cpu --prompt "a large red circle at the top left" --device cpu
+gen bundled-cuda-fp16 --prompt "a large red circle at the top left" --device cuda --dtype fp16
+vocab=.gpu-deps/data/clip/bpe_simple_vocab_16e6.txt.gz
+[[ -f "$vocab" ]] && gen sd1-cuda-fp16 --model "$HOME/.cache/latent-studio/random-sd1_v1_inference-fp16.safetensors" \
+    --vocab "$vocab" --prompt "a photograph of an astronaut riding a horse" --width 512 --height 512 --device cuda --dtype fp16
+pack
 
 # Training rate of the bundled family on CUDA (autoencoder from scratch, then a few hundred diffusion steps on it).
 work=$(mktemp -d)
@@ -96,3 +121,4 @@ log "train autoencoder rc=$? $(grep -o 'step 300/300.*' "$out/train-autoencoder.
 timeout 150 "$cli" train diffusion --out "$work" --steps 300 --dataset 4096 --device cuda > "$out/train-diffusion.log" 2>&1
 log "train diffusion rc=$? $(grep -o 'step 300/300.*' "$out/train-diffusion.log" | tail -1)"
 log "done in $(($(date +%s) - start)) s"
+pack

@@ -42,4 +42,10 @@ string(JSON nevents ERROR_VARIABLE jerr LENGTH "${events}")
 if(jerr OR nevents LESS 100 OR NOT events MATCHES "aten::convolution" OR NOT events MATCHES "aten::group_norm")
     message(FATAL_ERROR "bench --profile: not a trace of the run (${nevents} events, ${jerr})")
 endif()
+# generate --device cuda: on the GPU where this build has CUDA, else refused with the reason (never a crash).
+execute_process(COMMAND ${CLI} generate --model ${MODEL} --prompt "a red circle" --steps 2 --device cuda
+    -o "${CMAKE_CURRENT_BINARY_DIR}/cuda_probe.png" OUTPUT_VARIABLE out4 ERROR_VARIABLE err4 RESULT_VARIABLE rc4)
+if(NOT rc4 EQUAL 0 AND NOT err4 MATCHES "--device cuda: this build has no CUDA")
+    message(FATAL_ERROR "generate --device cuda: rc ${rc4}, stderr '${err4}'")
+endif()
 message(STATUS "bench --json ok: step ${v_step_s} s, preview ${v_preview_s} s (${v_preview_share} of a step)")

@@ -47,6 +47,8 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
     cmd->add_option("--eta", o.request.eta, "DDIM eta");
     cmd->add_option("--clip-skip", o.request.clipSkip, "CLIP layers to skip (A1111 semantics)");
     cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)");
+    cmd->add_option("--device", o.device, "cpu or cuda (the model's weights and every model call on the GPU)")->check(CLI::IsMember({ "cpu", "cuda" }));
+    cmd->add_option("--dtype", o.dtype, "Weights: fp32, fp16 or bf16 (the CPU computes in fp32 either way; a GPU in that type)")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
     cmd->add_option("--output,-o", o.output, "Output image (PNG keeps the metadata); batch images get -1, -2 ... suffixes")->required();
     cmd->add_option("--preview-dir", o.previewDir, "Write a preview PNG after every step into this folder");
     cmd->add_option("--preview-decode-every", o.request.decodeEvery, "Full VAE decode preview every N steps (0 = latent projection only)");
@@ -166,10 +168,15 @@ int runJob(JobOptions& o)
         lo.vocabulary = o.vocab;
         lo.classesFile = o.classes;
         lo.hash = !o.noHash;
+        lo.dtype = o.dtype == "fp16" ? at::kHalf : o.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
+        if (o.device == "cuda" && !at::hasCUDA())
+            fail(ErrorKind::Unsupported, "--device cuda: this build has no CUDA (or no GPU is visible)");
         lo.onStatus = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
         lm = pipeline::loadModel(o.model.empty() ? pipeline::findBundledModel(r.mode == pipeline::JobMode::Upscale ? "default-sr" : "default") : fs::path(o.model), lo);
         for (const auto& w : lm.warnings)
             std::fprintf(stderr, "warning: %s\n", w.c_str());
+        if (o.device == "cuda")
+            lm.model->moveTo(at::Device(at::kCUDA));
         // Without --width/--height, generate at the model's own resolution.
         const int native = pipeline::nativeResolution(lm.model->config);
         if (o.command->get_option("--width")->count() == 0 && r.mode != pipeline::JobMode::Img2Img && r.mode != pipeline::JobMode::Inpaint)

@@ -14,6 +14,7 @@ struct JobOptions {
     CLI::App* command = nullptr;
     std::string extend, settingsFrom;
     std::string model, config, prediction, vocab, output, previewDir, init, mask, boxes, classes;
+    std::string device = "cpu", dtype = "fp32";
     int threads = 0;
     bool json = false;
     bool noHash = false;

@@ -106,14 +106,21 @@ void LatentModel::forEachTensor(const std::function<void(const std::string&, at:
 
 at::ScalarType LatentModel::computeType() const { return nn::computeType(options); }
 
+void LatentModel::moveTo(const at::Device& device)
+{
+    torch::NoGradGuard ng;
+    forEachTensor([&](const std::string&, at::Tensor& t) { t.set_data(t.to(device)); });
+    options = options.device(device);
+}
+
 at::Tensor LatentModel::encodeImage(const at::Tensor& image, const at::Tensor& noise)
 {
-    return firstStage->encode(image.to(computeType()), noise) * config.scaleFactor;
+    return firstStage->encode(image.to(device(), computeType()), noise.defined() ? noise.to(device()) : noise) * config.scaleFactor;
 }
 
 at::Tensor LatentModel::decodeLatent(const at::Tensor& latent, int64_t tile)
 {
-    auto z = latent.to(computeType()) / config.scaleFactor;
+    auto z = latent.to(device(), computeType()) / config.scaleFactor;
     const int64_t side = std::max(z.size(2), z.size(3));
     if (tile < 0)
         tile = side > 96 ? 64 : 0;

@@ -32,7 +32,12 @@ struct LatentModel {
 
     // The dtype activations have: options' dtype, except fp32 for fp16/bf16-stored weights on the CPU.
     at::ScalarType computeType() const;
-    // Scaled latent <-> image in [-1, 1].
+    at::Device device() const { return options.device(); }
+    // Moves every weight to `device` (a CUDA GPU) and makes it the model's device. The pipeline keeps its own tensors
+    // (latents, masks, conditions between calls) on the CPU; every model call takes its inputs to the model's device
+    // and the Generator brings the outputs back.
+    void moveTo(const at::Device& device);
+    // Scaled latent <-> image in [-1, 1], on the model's device (inputs from anywhere).
     at::Tensor encodeImage(const at::Tensor& image, const at::Tensor& noise = {});
     // tile: -1 = automatic (tiles of 64 latent pixels once a side exceeds 96, i.e. past 768 pixels for SD), 0 = whole,
     // N = tiles of N latent pixels. Tiles overlap by a quarter and are blended (tiledDecode).

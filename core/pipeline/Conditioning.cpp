@@ -15,10 +15,11 @@ bool Conditioner::needsTokenizer() const { return m_model.clip || m_model.opencl
 
 at::Tensor Conditioner::encodeIds(const at::Tensor& ids, int clipSkip)
 {
+    // On the model's device; the condition comes back to the CPU with the rest of the pipeline's tensors.
     if (m_model.clip)
-        return m_model.clip->forward(ids, clipSkip);
+        return m_model.clip->forward(ids.to(m_model.device()), clipSkip).cpu();
     if (m_model.openclip)
-        return m_model.openclip->forward(ids, clipSkip); // SD2 uses the penultimate layer: skip 1 by default
+        return m_model.openclip->forward(ids.to(m_model.device()), clipSkip).cpu(); // SD2 uses the penultimate layer: skip 1 by default
     fail(ErrorKind::Unsupported, "this model has no text encoder");
 }
 
@@ -26,7 +27,7 @@ at::Tensor Conditioner::encodeWorld(const std::string& caption, const std::vecto
 {
     static const text::WorldTokenizer tok;
     auto ids = tok.encode(caption, boxes);
-    return m_model.bert(at::tensor(ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0));
+    return m_model.bert(at::tensor(ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0).to(m_model.device())).cpu();
 }
 
 at::Tensor Conditioner::encodePrompt(const std::string& prompt, int clipSkip)

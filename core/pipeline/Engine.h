@@ -17,7 +17,7 @@ struct EngineLoadOptions {
     std::string prediction;
     bool hash = true;
     int threads = 0; // 0: all cores
-    std::string device = "cpu"; // generation runs on the CPU in this version; "cuda" is accepted with a warning
+    std::string device = "cpu"; // "cuda": the model's weights and every model call on the GPU (a warning and the CPU when there is none)
 };
 
 struct ModelSummary {

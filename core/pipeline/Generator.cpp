@@ -107,7 +107,9 @@ struct Generator::Impl {
                 ctx = at::cat(cs);
             }
             at::Tensor y = classLabels.defined() ? classLabels.repeat({ copies }) : at::Tensor();
-            auto out = model->unet(xin.to(dtype()), tin, ctx, y).to(at::kFloat);
+            const auto dev = model->device();
+            auto out = model->unet(xin.to(dev, dtype()), tin.to(dev), ctx.defined() ? ctx.to(dev) : ctx, y.defined() ? y.to(dev) : y)
+                           .to(at::kCPU, at::kFloat);
             if (v) {
                 // v -> eps at x_t: eps = sqrt(acp) v + sqrt(1 - acp) x_t
                 auto xr = xin.narrow(1, 0, x.size(1)).to(at::kFloat);
@@ -130,7 +132,7 @@ struct Generator::Impl {
 
     Image decodeImage(const at::Tensor& latent, int index, int vaeTile)
     {
-        return tensorToImage(model->decodeLatent(latent.narrow(0, index, 1), vaeTile).to(at::kFloat));
+        return tensorToImage(model->decodeLatent(latent.narrow(0, index, 1), vaeTile).to(at::kCPU, at::kFloat));
     }
 
     sampling::StepFn stepReporter(const GenerationRequest& r, const StepCallback& cb, Clock::time_point t0, int tile, int tiles)
@@ -396,12 +398,12 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
                 if (m.config.family == Family::SyntheticSR) {
                     // The bundled SR model: start from the terminal state of the bicubic-upsampled tile (see LatentStart).
                     auto up = at::upsample_bicubic2d(crop, { ph * f, pw * f }, false).clamp(-1, 1);
-                    from = LatentStart { m.encodeImage(up).to(at::kFloat), r.strength, true };
+                    from = LatentStart { m.encodeImage(up).to(at::kCPU, at::kFloat), r.strength, true };
                 }
                 auto latent = runSampling(plan, m.schedule, eps, start, [&](int64_t, const at::Tensor& like) { return noise.draw(like.sizes().slice(1), at::TensorOptions()); },
                     from, std::nullopt, d->stepReporter(r, onStep, t0, tileIndex, tiles));
                 stop.check();
-                auto img = m.decodeLatent(latent).to(at::kFloat).narrow(2, 0, th * f).narrow(3, 0, tw * f);
+                auto img = m.decodeLatent(latent).to(at::kCPU, at::kFloat).narrow(2, 0, th * f).narrow(3, 0, tw * f);
                 // Linear ramps in the overlap so seams blend.
                 auto ramp = [&](int len, bool lowEdge, bool highEdge) {
                     auto w = at::ones({ len });
@@ -492,8 +494,8 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
             objs.push_back(o);
         }
         auto toks = builder.build(objs);
-        cond = m.bert(at::tensor(toks, at::TensorOptions().dtype(at::kLong)).unsqueeze(0));
-        uncond = m.bert(at::tensor(builder.build({}), at::TensorOptions().dtype(at::kLong)).unsqueeze(0));
+        cond = m.bert(at::tensor(toks, at::TensorOptions().dtype(at::kLong)).unsqueeze(0).to(m.device())).cpu();
+        uncond = m.bert(at::tensor(builder.build({}), at::TensorOptions().dtype(at::kLong)).unsqueeze(0).to(m.device())).cpu();
     } else if (m.config.family == Family::Synthetic) {
         Conditioner cd(m, d->tokenizer);
         std::vector<text::WorldBox> boxes;
@@ -585,12 +587,12 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
                 workMask = at::constant_pad_nd(maskFull, { 0, genW - init.width, 0, genH - init.height }, 0);
         }
         auto encNoise = noise.draw({ m.config.firstStage.embedDim, lh, lw }, lat);
-        auto initLatent = m.encodeImage(imageToTensor(work).repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kFloat);
+        auto initLatent = m.encodeImage(imageToTensor(work).repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kCPU, at::kFloat);
         if (r.mode == JobMode::Inpaint) {
             auto latentMask = at::max_pool2d(workMask, { f, f }); // any repainted pixel -> repaint the latent
             if (d->inpaintModel()) {
                 auto masked = imageToTensor(work) * (workMask < 0.5).to(at::kFloat);
-                auto maskedLatent = m.encodeImage(masked.repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kFloat);
+                auto maskedLatent = m.encodeImage(masked.repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kCPU, at::kFloat);
                 concat = at::cat({ at::upsample_nearest2d(workMask, { lh, lw }).repeat({ r.batch, 1, 1, 1 }), maskedLatent }, 1);
                 start = LatentStart { initLatent, r.strength };
             } else {
@@ -602,7 +604,7 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         }
     } else if (d->inpaintModel()) {
         // An inpainting model asked for plain generation: everything is "masked".
-        auto zeros = m.encodeImage(at::zeros({ r.batch, 3, genH, genW })).to(at::kFloat);
+        auto zeros = m.encodeImage(at::zeros({ r.batch, 3, genH, genW })).to(at::kCPU, at::kFloat);
         concat = at::cat({ at::ones({ r.batch, 1, lh, lw }), zeros }, 1);
     }
 

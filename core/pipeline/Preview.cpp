@@ -21,7 +21,7 @@ LatentPreviewer::LatentPreviewer(models::LatentModel& model)
     // Fit: decode random latents, average-pool the image to latent size, solve least squares [z, 1] W = rgb.
     auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
     auto z = at::randn({ 2, c, 16, 16 }, gen, at::TensorOptions().dtype(at::kFloat));
-    auto img = model.firstStage->decode(z.to(model.options.dtype().toScalarType()), true).to(at::kFloat);
+    auto img = model.firstStage->decode(z.to(model.device(), model.options.dtype().toScalarType()), true).to(at::kCPU, at::kFloat);
     const int64_t f = img.size(2) / 16;
     auto small = at::avg_pool2d(img, { f, f });                      // [2, 3, 16, 16]
     auto zs = (z * model.config.scaleFactor).permute({ 0, 2, 3, 1 }).reshape({ -1, c });
