@@ -26,7 +26,11 @@ at::Tensor Conditioner::encodeIds(const at::Tensor& ids, int clipSkip)
 at::Tensor Conditioner::encodeWorld(const std::string& caption, const std::vector<text::WorldBox>& boxes)
 {
     static const text::WorldTokenizer tok;
-    auto ids = tok.encode(caption, boxes);
+    return encodeTokens(tok.encode(caption, boxes));
+}
+
+at::Tensor Conditioner::encodeTokens(const std::vector<int64_t>& ids)
+{
     return m_model.bert(at::tensor(ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0).to(m_model.device())).cpu();
 }
 

@@ -20,6 +20,8 @@ public:
     bool needsTokenizer() const;
     // The bundled model: caption plus boxes as one token sequence -> [1, 48, D].
     at::Tensor encodeWorld(const std::string& caption, const std::vector<text::WorldBox>& boxes = {});
+    // The BERT token encoder (the bundled model, layout2img): one token sequence -> [1, T, D] on the CPU.
+    at::Tensor encodeTokens(const std::vector<int64_t>& ids);
 
 private:
     at::Tensor encodeIds(const at::Tensor& ids, int clipSkip); // [k, 77] -> [k, 77, D]

@@ -33,20 +33,18 @@ ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOpt
     const std::string ps = path.string();
     const std::filesystem::path resolved = ps.rfind("bundled:", 0) == 0 ? findBundledModel(ps.substr(8)) : path;
     LoadedModel m = loadModel(resolved, lo);
-    std::vector<std::string> deviceWarnings;
     if (o.device == "cuda") {
         if (at::hasCUDA()) {
             if (onStatus)
                 onStatus("moving the model to the GPU");
             m.model->moveTo(at::Device(at::kCUDA));
         } else {
-            deviceWarnings.push_back("CUDA was asked for, but this build has no CUDA or no GPU is visible: generating on the CPU");
+            m.warnings.push_back("CUDA was asked for, but this build has no CUDA or no GPU is visible: generating on the CPU");
         }
     }
     d->model = m;
     d->generator = std::make_unique<Generator>(m.model, m.tokenizer, m.info, m.layoutClasses);
     d->summary = { resolved.string(), models::familyName(m.model->config.family), m.info.name, nativeResolution(m.model->config), m.warnings };
-    d->summary.warnings.insert(d->summary.warnings.end(), deviceWarnings.begin(), deviceWarnings.end());
     return d->summary;
 }
 

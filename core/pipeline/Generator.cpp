@@ -493,9 +493,9 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
             o.bbox = { b.x / r.width, b.y / r.height, b.w / r.width, b.h / r.height };
             objs.push_back(o);
         }
-        auto toks = builder.build(objs);
-        cond = m.bert(at::tensor(toks, at::TensorOptions().dtype(at::kLong)).unsqueeze(0).to(m.device())).cpu();
-        uncond = m.bert(at::tensor(builder.build({}), at::TensorOptions().dtype(at::kLong)).unsqueeze(0).to(m.device())).cpu();
+        Conditioner cd(m, d->tokenizer);
+        cond = cd.encodeTokens(builder.build(objs));
+        uncond = cd.encodeTokens(builder.build({}));
     } else if (m.config.family == Family::Synthetic) {
         Conditioner cd(m, d->tokenizer);
         std::vector<text::WorldBox> boxes;

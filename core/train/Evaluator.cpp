@@ -85,7 +85,7 @@ json runEvaluation(const EvalOptions& o)
     base.width = kWorldSize;
     base.height = kWorldSize;
     base.steps = o.steps;
-    base.sampler = o.sampler;
+    base.sampler = up ? "DDIM" : o.sampler; // upscaling: DDIM from the re-noised bicubic start
     base.cfgScale = o.cfg >= 0 ? o.cfg : (o.task == "inpaint" ? 2.0 : 5.0);
     base.captionLayout = !o.noCaptionLayout;
     json metrics;
@@ -253,7 +253,6 @@ json runEvaluation(const EvalOptions& o)
             Image lr = pipeline::tensorToImage(at::avg_pool2d(hrT, { 4, 4 }));
             auto r = base;
             r.mode = pipeline::JobMode::Upscale;
-            r.sampler = "DDIM";
             r.strength = o.strength;
             r.seed = static_cast<int64_t>(o.seed * 1000 + i);
             r.initImage = lr;
@@ -270,7 +269,7 @@ json runEvaluation(const EvalOptions& o)
         metrics["bicubic_psnr_db"] = pb / o.n;
     }
     json out = { { "task", o.task }, { "split", o.split }, { "n", o.n }, { "seed", o.seed }, { "model", modelPath.string() },
-        { "caption_layout", base.captionLayout }, { "sampler", up ? std::string("DDIM") : base.sampler }, { "steps", base.steps },
+        { "caption_layout", base.captionLayout }, { "sampler", base.sampler }, { "steps", base.steps },
         { "cfg", base.cfgScale }, { "metrics", metrics } };
     if (up)
         out["strength"] = o.strength;

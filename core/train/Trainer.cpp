@@ -259,6 +259,23 @@ at::Tensor objectWeight(const at::Tensor& x, const std::vector<Scene>& scenes, i
     return 1.0 + 9.0 * mask;
 }
 
+// The first stage's reconstruction loss: L1 + L2/2 per pixel, weighted by objectWeight(ring).
+at::Tensor reconstructionLoss(const at::Tensor& rec, const at::Tensor& x, const std::vector<Scene>& scenes, int ring)
+{
+    auto err = (rec - x).abs();
+    return (objectWeight(x, scenes, ring) * (err + 0.5 * err.pow(2))).mean();
+}
+
+// A checkpoint of the autoencoder or decoder stage: every autoencoder tensor, the optimiser, the step.
+void saveFirstStage(models::AutoencoderImpl& ae, torch::optim::Optimizer& opt, const StageFiles& files, int step, const Progress& pr)
+{
+    std::vector<std::pair<std::string, at::Tensor>> t;
+    saveModule(ae, "", t);
+    io::writeSafeTensors(files.weights(), t);
+    torch::save(opt, files.optimizer().string());
+    writeProgress(files, step, pr.avg, std::chrono::duration<double>(Clock::now() - pr.start).count());
+}
+
 at::Tensor klLoss(const at::Tensor& mean, const at::Tensor& logvar)
 {
     auto lv = logvar.clamp(-30.0, 20.0);
@@ -431,21 +448,14 @@ int runTraining(const TrainOptions& o0)
             auto noise = at::randn(parts[0].sizes(), gen, at::TensorOptions().dtype(at::kFloat)).to(device);
             auto z = parts[0] + at::exp(0.5 * parts[1].clamp(-30.0, 20.0)) * noise;
             auto rec = ae->decode(z);
-            auto weight = objectWeight(x, b.scenes, 0);
-            auto err = (rec - x).abs();
-            auto l = (weight * (err + 0.5 * err.pow(2))).mean() + 1e-6 * klLoss(parts[0], parts[1]);
+            auto l = reconstructionLoss(rec, x, b.scenes, 0) + 1e-6 * klLoss(parts[0], parts[1]);
             opt.zero_grad();
             l.backward();
             opt.step();
             loss = l.item<double>();
             pr.step(step, loss);
-            if (step % o.saveEvery == 0 || step == steps) {
-                std::vector<std::pair<std::string, at::Tensor>> t;
-                saveModule(*ae, "", t);
-                io::writeSafeTensors(aeFiles.weights(), t);
-                torch::save(opt, aeFiles.optimizer().string());
-                writeProgress(aeFiles, step, pr.avg, std::chrono::duration<double>(Clock::now() - pr.start).count());
-            }
+            if (step % o.saveEvery == 0 || step == steps)
+                saveFirstStage(*ae, opt, aeFiles, step, pr);
         }
         return 0;
     }
@@ -505,14 +515,13 @@ int runTraining(const TrainOptions& o0)
             at::Tensor z;
             {
                 torch::NoGradGuard ng;
-                auto parts = ae->encodeMoments(x).chunk(2, 1);
-                z = parts[0] + at::exp(0.5 * parts[1].clamp(-30.0, 20.0)) * at::randn(parts[0].sizes(), gen, cpu).to(device);
+                const int64_t f = ae->config.downFactor();
+                const std::vector<int64_t> zShape { batch, ae->config.embedDim, x.size(2) / f, x.size(3) / f };
+                z = ae->encode(x, at::randn(zShape, gen, cpu).to(device)); // a posterior sample
                 auto sigma = at::rand({ batch, 1, 1, 1 }, gen, cpu).to(device) * (o.latentNoise * latentStd);
                 z = z + sigma * at::randn(z.sizes(), gen, cpu).to(device);
             }
-            auto rec = ae->decode(z);
-            auto err = (rec - x).abs();
-            auto l = (objectWeight(x, b.scenes, 1) * (err + 0.5 * err.pow(2))).mean();
+            auto l = reconstructionLoss(ae->decode(z), x, b.scenes, 1);
             const double cosine = 0.55 + 0.45 * std::cos(M_PI * step / static_cast<double>(steps));
             for (auto& g : opt.param_groups())
                 static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr * cosine);
@@ -520,13 +529,8 @@ int runTraining(const TrainOptions& o0)
             l.backward();
             opt.step();
             pr.step(step, l.item<double>());
-            if (step % o.saveEvery == 0 || step == steps) {
-                std::vector<std::pair<std::string, at::Tensor>> t;
-                saveModule(*ae, "", t);
-                io::writeSafeTensors(files.weights(), t);
-                torch::save(opt, files.optimizer().string());
-                writeProgress(files, step, pr.avg, std::chrono::duration<double>(Clock::now() - pr.start).count());
-            }
+            if (step % o.saveEvery == 0 || step == steps)
+                saveFirstStage(*ae, opt, files, step, pr);
         }
         return 0;
     }
