@@ -62,63 +62,90 @@ if ! command -v nvcc >/dev/null; then
     nv=$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__file__))' 2>/dev/null)
     for d in "$nv"/cu*/bin "$nv"/cuda_nvcc/bin; do [[ -x "$d/nvcc" ]] && export PATH="$d:$PATH"; done
 fi
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir" -DLS_BUILD_UI=OFF \
-    -DLS_WITH_OIIO=OFF -DLS_BUILD_TESTS=OFF -DLS_TCMALLOC=OFF "${extra[@]}" > "$out/configure.log" 2>&1
-log "configure: rc=$? ($(($(date +%s) - start)) s)"
-grep -E "Warning|Error|without" -A2 "$out/configure.log" | head -40 >> "$summary"
-timeout 300 cmake --build build-gpu --target latent-cli -- -k 0 > "$out/build.log" 2>&1
+configure() { # LS_ACCEL value
+    cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir" -DLS_BUILD_UI=OFF \
+        -DLS_WITH_OIIO=OFF -DLS_BUILD_TESTS=OFF -DLS_TCMALLOC=OFF -DLS_ACCEL="$1" "${extra[@]}" > "$out/configure-$1.log" 2>&1
+    log "configure LS_ACCEL=$1: rc=$? ($(($(date +%s) - start)) s)"
+}
+configure ON
+grep -E "Warning|Error|without|CUDA" -A2 "$out/configure-ON.log" | head -40 >> "$summary"
+timeout 330 cmake --build build-gpu --target latent-cli -- -k 0 > "$out/build.log" 2>&1
 rc=$?
 log "build: rc=$rc ($(($(date +%s) - start)) s); first errors:"
 grep -E "error:|Error " "$out/build.log" | sort | uniq | head -40 >> "$summary"
 pack
 cli=build-gpu/app/latent-cli
 if [[ ! -x "$cli" ]]; then
+    # The fast paths (core/models/Accel.cpp alone) off: only that file recompiles.
+    configure OFF
+    timeout 120 cmake --build build-gpu --target latent-cli -- -k 0 > "$out/build-accel-off.log" 2>&1
+    log "build without LS_ACCEL: rc=$? ($(($(date +%s) - start)) s)"
+    grep -E "error:|Error " "$out/build-accel-off.log" | sort | uniq | head -20 >> "$summary"
+    pack
+fi
+if [[ ! -x "$cli" ]]; then
     log "no latent-cli: see build.log"
     exit 1
 fi
 
-# Parity on the GPU: the golden cases small enough to travel (the folder is carried as .gpu-deps/golden), fp32 with
-# TF32 off.
+vocab=.gpu-deps/data/clip/bpe_simple_vocab_16e6.txt.gz
+vocabArgs=()
+[[ -f "$vocab" ]] && vocabArgs=(--vocab "$vocab")
+bench() { # NAME TIMEOUT ARGS...
+    local name=$1 limit=$2
+    shift 2
+    timeout "$limit" "$cli" bench --random sd1_v1_inference --device cuda --file-dtype fp16 "${vocabArgs[@]}" "$@" --json \
+        > "$out/bench-$name.json" 2> "$out/bench-$name.err"
+    log "bench $name rc=$? $(tr -d '\n' < "$out/bench-$name.json" | sed 's/"variants".*//' | head -c 900)"
+    tail -3 "$out/bench-$name.err" >> "$summary"
+    # One line per fast-path combination: attention, graphs, channels-last, native group norm, it/s, deviation.
+    python3 -c 'import json,sys
+for v in json.load(open(sys.argv[1])).get("variants", []):
+    print("  variant %-7s graphs=%-5s cl=%-5s gn=%-5s %7.1f it/s  max|diff| %.3g (ref max %.3g) %s" % (v["attention"], v["cuda_graphs"], v["channels_last"], v["native_group_norm"], v.get("it_per_s", 0), v.get("max_abs_diff", -1), v.get("reference_abs_max", -1), v.get("error", "")))' \
+        "$out/bench-$name.json" >> "$summary" 2>&1
+    pack
+}
+# The numbers that matter most first (the run may be stopped at its limit): SD1 512x512 fp16 with the defaults (SDPA,
+# CUDA graphs) and every fast-path combination timed and checked against the portable eager path.
+bench fp16-512 150 --dtype fp16 --size 512x512 --steps 30 --variants
+
+# Parity on the GPU: the golden cases small enough to travel, fp32 with TF32 off; with the default attention (SDPA on
+# CUDA) and with the chunked kernel.
 if [[ -d .gpu-deps/golden ]]; then
-    timeout 150 "$cli" golden --device cuda .gpu-deps/golden > "$out/golden-cuda.log" 2>&1
-    log "golden cuda rc=$? $(tail -1 "$out/golden-cuda.log")"
-    grep FAIL "$out/golden-cuda.log" | head -20 >> "$summary"
+    for att in auto chunked; do
+        NVIDIA_TF32_OVERRIDE=0 LS_ATTENTION=$att timeout 90 "$cli" golden --device cuda .gpu-deps/golden > "$out/golden-cuda-$att.log" 2>&1
+        log "golden cuda attention=$att rc=$? $(tail -1 "$out/golden-cuda-$att.log")"
+        grep FAIL "$out/golden-cuda-$att.log" | head -20 >> "$summary"
+    done
     pack
 fi
 
-bench() { # NAME ARGS...
-    local name=$1
-    shift
-    timeout 120 "$cli" bench --random sd1_v1_inference --device cuda "$@" --json > "$out/bench-$name.json" 2> "$out/bench-$name.err"
-    log "bench $name rc=$? $(tr -d '\n' < "$out/bench-$name.json" | head -c 600)"
-}
-bench fp16-512 --dtype fp16 --size 512x512 --steps 20
-bench bf16-512 --dtype bf16 --size 512x512 --steps 20
-bench fp32-512 --dtype fp32 --size 512x512 --steps 10
-bench fp16-1024 --dtype fp16 --size 1024x1024 --steps 5
-pack
-
 # Generation on CUDA: the bundled model on the GPU against the CPU (same seed; fp32 with TF32 off should agree to a
-# few levels), then SD1 with random weights at 512x512 in fp16 (timed by the run itself).
+# few levels), with and without CUDA graphs (the images come back in logs.tgz to compare), then SD1 with random weights
+# at 512x512 in fp16.
 gen() { # NAME ARGS...
     local name=$1
     shift
-    timeout 120 "$cli" generate --seed 7 --steps 20 --json -o "$out/$name.png" "$@" > "$out/$name.json" 2> "$out/$name.err"
+    timeout 90 "$cli" generate --seed 7 --steps 20 --json -o "$out/$name.png" "$@" > "$out/$name.json" 2> "$out/$name.err"
     log "generate $name rc=$? $(tr -d '\n' < "$out/$name.json" | head -c 300) $(tail -1 "$out/$name.err")"
 }
 NVIDIA_TF32_OVERRIDE=0 gen bundled-cuda --prompt "a large red circle at the top left" --device cuda
+NVIDIA_TF32_OVERRIDE=0 LS_CUDA_GRAPHS=0 LS_ATTENTION=chunked gen bundled-cuda-eager --prompt "a large red circle at the top left" --device cuda
 gen bundled-cpu --prompt "a large red circle at the top left" --device cpu
 gen bundled-cuda-fp16 --prompt "a large red circle at the top left" --device cuda --dtype fp16
-vocab=.gpu-deps/data/clip/bpe_simple_vocab_16e6.txt.gz
-[[ -f "$vocab" ]] && gen sd1-cuda-fp16 --model "$HOME/.cache/latent-studio/random-sd1_v1_inference-fp16.safetensors" \
-    --vocab "$vocab" --prompt "a photograph of an astronaut riding a horse" --width 512 --height 512 --device cuda --dtype fp16
+gen sd1-cuda-fp16 --model "$HOME/.cache/latent-studio/random-v2-sd1_v1_inference-fp16.safetensors" \
+    "${vocabArgs[@]}" --prompt "a photograph of an astronaut riding a horse" --width 512 --height 512 --device cuda --dtype fp16
 pack
 
-# Training rate of the bundled family on CUDA (autoencoder from scratch, then a few hundred diffusion steps on it).
+bench bf16-512 60 --dtype bf16 --size 512x512 --steps 20
+bench fp32-512 60 --dtype fp32 --size 512x512 --steps 10
+bench fp16-1024 90 --dtype fp16 --size 1024x1024 --steps 5
+bench fp16-512-b4 60 --dtype fp16 --size 512x512 --steps 10 --batch 4
+
 work=$(mktemp -d)
-timeout 120 "$cli" train autoencoder --out "$work" --steps 300 --device cuda > "$out/train-autoencoder.log" 2>&1
+timeout 60 "$cli" train autoencoder --out "$work" --steps 300 --device cuda > "$out/train-autoencoder.log" 2>&1
 log "train autoencoder rc=$? $(grep -o 'step 300/300.*' "$out/train-autoencoder.log" | tail -1)"
-timeout 150 "$cli" train diffusion --out "$work" --steps 300 --dataset 4096 --device cuda > "$out/train-diffusion.log" 2>&1
+timeout 60 "$cli" train diffusion --out "$work" --steps 300 --dataset 4096 --device cuda > "$out/train-diffusion.log" 2>&1
 log "train diffusion rc=$? $(grep -o 'step 300/300.*' "$out/train-diffusion.log" | tail -1)"
 log "done in $(($(date +%s) - start)) s"
 pack

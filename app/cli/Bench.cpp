@@ -2,6 +2,7 @@
 #include "cli/Bench.h"
 
 #include "io/SafeTensors.h"
+#include "models/Accel.h"
 #include "models/KnownConfigs.h"
 #include "models/RandomWeights.h"
 #include "pipeline/Conditioning.h"
@@ -14,6 +15,7 @@
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/grad_mode.h>
+#include <torch/version.h>
 #if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
 #include <torch/csrc/autograd/profiler_legacy.h>
 #define LS_HAVE_LEGACY_PROFILER 1
@@ -48,10 +50,43 @@ double peakRssMb()
     return 0;
 }
 
-void sync(const at::Device& d)
+void sync(const at::Device& d) { accel::synchronize(d); }
+
+double median(std::vector<double> v)
 {
-    if (d.is_cuda())
-        at::zeros({ 1 }, at::TensorOptions().device(d)).cpu(); // waits for the queue
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+// One fast-path combination timed by --variants.
+struct Variant {
+    accel::Attention attention;
+    bool graphs, channelsLast, nativeGroupNorm;
+};
+
+// Every combination this build and device can run: attention chunked / SDPA, CUDA graphs off / on, channels-last off
+// / on, GroupNorm32 via fp32 / native (the last only matters on a GPU below fp32). The first is the reference
+// (portable paths, eager) every other is compared with.
+std::vector<Variant> variantsFor(const at::Device& device, at::ScalarType compute)
+{
+    std::vector<accel::Attention> att { accel::Attention::Chunked };
+    if (accel::sdpaCompiled())
+        att.push_back(accel::Attention::Sdpa);
+    std::vector<bool> graphs { false };
+    if (device.is_cuda() && accel::cudaExtrasCompiled())
+        graphs.push_back(true);
+    std::vector<bool> gn { false };
+    if (device.is_cuda() && compute != at::kFloat)
+        gn.push_back(true);
+    std::vector<Variant> out;
+    for (auto a : att)
+        for (bool g : graphs)
+            for (bool cl : { false, true })
+                for (bool n : gn)
+                    out.push_back({ a, g, cl, n });
+    return out;
 }
 
 } // namespace
@@ -73,6 +108,12 @@ void addBenchOptions(CLI::App* cmd, BenchOptions& o)
     cmd->add_flag("--no-decode", o.noDecode, "Skip the VAE decode");
     cmd->add_option("--profile", o.profile, "Write a chrome://tracing trace of the timed steps and the decode (every operator, its shapes and time) to this file");
     cmd->add_option("--vae-tile", o.vaeTile, "VAE decode tiles in latent pixels: -1 automatic, 0 whole image, N >= 16 (bounds memory)");
+    cmd->add_option("--attention", o.attention, "Attention kernel: auto (SDPA on CUDA where built in), chunked or sdpa")
+        ->check(CLI::IsMember({ "auto", "chunked", "sdpa" }));
+    cmd->add_option("--cuda-graphs", o.cudaGraphs, "Replay the UNet call as a captured CUDA graph: on or off (default on)")
+        ->check(CLI::IsMember({ "on", "off" }));
+    cmd->add_flag("--channels-last", o.channelsLast, "Convolution weights in channels-last order (CUDA)");
+    cmd->add_flag("--variants", o.variants, "Also time one UNet call under every fast-path combination (attention kernel, CUDA graphs, channels-last, native group norm) with its largest deviation from the portable eager path");
     cmd->add_flag("--json", o.json, "Print one JSON object");
 }
 
@@ -87,6 +128,15 @@ int runBench(const BenchOptions& o)
     if (device.is_cuda() && !at::hasCUDA())
         fail(ErrorKind::Unsupported, "bench: this libtorch build has no CUDA (or no GPU is visible)");
     const at::ScalarType dtype = o.dtype == "fp16" ? at::kHalf : o.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
+    auto& fast = accel::settings();
+    if (!o.attention.empty())
+        fast.attention = accel::parseAttention(o.attention);
+    if (fast.attention == accel::Attention::Sdpa && !accel::sdpaCompiled())
+        fail(ErrorKind::Unsupported, "bench --attention sdpa: this build has no at::scaled_dot_product_attention (libtorch " TORCH_VERSION ", needs 2.1 and LS_ACCEL)");
+    if (!o.cudaGraphs.empty())
+        fast.cudaGraphs = o.cudaGraphs == "on";
+    if (o.channelsLast)
+        fast.channelsLast = true;
     int w = 0, h = 0;
     if (std::sscanf(o.size.c_str(), "%dx%d", &w, &h) != 2 || w < 64 || h < 64)
         fail(ErrorKind::InvalidInput, "bench: --size must be WxH, e.g. 512x512");
@@ -98,7 +148,8 @@ int runBench(const BenchOptions& o)
         fs::create_directories(cache);
         const std::string fd = o.fileDtype.empty() ? o.dtype : o.fileDtype;
         const at::ScalarType fileType = fd == "fp16" ? at::kHalf : fd == "bf16" ? at::kBFloat16 : at::kFloat;
-        path = cache / ("random-" + o.random + "-" + fd + ".safetensors");
+        // v2: norm scales one (v1 zeroed most GroupNorm scales, and with them the UNet's output).
+        path = cache / ("random-v2-" + o.random + "-" + fd + ".safetensors");
         if (!fs::exists(path)) {
             std::fprintf(stderr, "writing %s ...\n", path.c_str());
             models::writeRandomCheckpoint(o.random, path, fileType, 0);
@@ -119,15 +170,16 @@ int runBench(const BenchOptions& o)
             auto lm = pipeline::loadModel(path, lo);
             m = lm.model;
             tok = lm.tokenizer;
-            if (device.is_cuda()) {
-                m->forEachTensor([&](const std::string&, at::Tensor& t) { t.set_data(t.to(device)); });
-                m->options = m->options.device(device);
-            }
+            if (device.is_cuda())
+                m->moveTo(device);
         } else {
             std::shared_ptr<io::WeightSource> wsrc = io::openWeights(path);
             const models::ModelConfig cfg = models::knownConfig(o.random);
             m = models::LatentModel::load(*wsrc, cfg, at::TensorOptions().dtype(dtype).device(device));
+            accel::prepareDevice(device);
         }
+        if (fast.channelsLast)
+            m->setChannelsLast(true);
     }
     sync(device);
     const double loadS = seconds(t0);
@@ -184,14 +236,63 @@ int runBench(const BenchOptions& o)
         auto t = at::full({ xin.size(0) }, 500, at::TensorOptions().dtype(at::kLong).device(device));
         at::Tensor ctx = cond.defined() ? at::cat({ uncond.expand({ o.batch, -1, -1 }), cond.expand({ o.batch, -1, -1 }) }) : at::Tensor();
         at::Tensor y = m->config.unet.numClasses > 0 ? at::full({ xin.size(0) }, 20, at::TensorOptions().dtype(at::kLong).device(device)) : at::Tensor();
-        auto out = m->unet(xin, t, ctx, y);
+        auto out = m->denoise(xin, t, ctx, y);
         x = x - 0.01 * out.narrow(0, 0, o.batch).to(x.scalar_type());
         sync(device);
         stepTimes.push_back(seconds(ts));
     }
-    std::vector<double> sorted = stepTimes;
-    std::sort(sorted.begin(), sorted.end());
-    const double stepS = sorted.empty() ? 0 : sorted[sorted.size() / 2];
+    const double stepS = median(stepTimes);
+
+    // --variants: one UNet call on a fixed input under each combination, its median time over max(3, --steps) calls
+    // after two warm-up calls (a CUDA graph is captured there), and its largest deviation from the first (reference).
+    nlohmann::json variants = nlohmann::json::array();
+    if (o.variants) {
+        const accel::Settings saved = fast;
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
+        auto xv = at::randn({ 2 * o.batch, m->config.unet.inChannels, h / f, w / f }, gen, at::TensorOptions().dtype(at::kFloat));
+        auto tv = at::full({ xv.size(0) }, 500, at::TensorOptions().dtype(at::kLong));
+        at::Tensor ctxv = cond.defined() ? at::cat({ uncond.expand({ o.batch, -1, -1 }), cond.expand({ o.batch, -1, -1 }) }) : at::Tensor();
+        at::Tensor yv = m->config.unet.numClasses > 0 ? at::full({ xv.size(0) }, 20, at::TensorOptions().dtype(at::kLong)) : at::Tensor();
+        at::Tensor reference;
+        for (const auto& v : variantsFor(device, m->computeType())) {
+            fast.attention = v.attention;
+            fast.cudaGraphs = v.graphs;
+            fast.nativeGroupNorm = v.nativeGroupNorm;
+            m->setChannelsLast(v.channelsLast);
+            nlohmann::json r;
+            r["attention"] = accel::name(v.attention);
+            r["cuda_graphs"] = v.graphs;
+            r["channels_last"] = v.channelsLast;
+            r["native_group_norm"] = v.nativeGroupNorm;
+            try {
+                at::Tensor out;
+                for (int i = 0; i < 2; ++i)
+                    out = m->denoise(xv, tv, ctxv, yv).to(at::kCPU, at::kFloat);
+                std::vector<double> times;
+                for (int i = 0; i < std::max(3, o.steps); ++i) {
+                    auto ts = Clock::now();
+                    out = m->denoise(xv, tv, ctxv, yv);
+                    sync(device);
+                    times.push_back(seconds(ts));
+                }
+                out = out.to(at::kCPU, at::kFloat);
+                if (!reference.defined())
+                    reference = out;
+                r["step_s"] = median(times);
+                r["it_per_s"] = median(times) > 0 ? 1.0 / median(times) : 0.0;
+                r["max_abs_diff"] = (out - reference).abs().max().item<double>();
+                r["reference_abs_max"] = reference.abs().max().item<double>();
+                r["finite"] = out.isfinite().all().item<bool>();
+                if (!m->unetGraphs->error().empty())
+                    r["error"] = m->unetGraphs->error();
+            } catch (const std::exception& e) {
+                r["error"] = e.what();
+            }
+            variants.push_back(r);
+        }
+        fast = saved;
+        m->setChannelsLast(fast.channelsLast);
+    }
     // The per-step preview the app and `generate` draw by default: the linear latent -> RGB projection (fitted once per
     // model when it has no published table; that one-off cost is reported apart).
     t0 = Clock::now();
@@ -232,7 +333,20 @@ int runBench(const BenchOptions& o)
     j["peak_rss_mb"] = peakRssMb();
     j["load_peak_rss_mb"] = loadRss;
     j["rss_before_load_mb"] = rssBefore;
-    j["peak_gpu_mb"] = 0; // filled by CUDA builds
+    j["peak_gpu_mb"] = accel::peakGpuReservedMb(device); // the caching allocator's peak reservation (0 on the CPU)
+    j["peak_gpu_allocated_mb"] = accel::peakGpuAllocatedMb(device);
+    j["it_per_s"] = stepS > 0 ? 1.0 / stepS : 0.0;
+    j["attention"] = accel::name(fast.attention);
+    j["attention_kernel"] = accel::useSdpa(x) ? "sdpa" : "chunked";
+    j["cuda_graphs"] = device.is_cuda() && fast.cudaGraphs && accel::cudaExtrasCompiled() && m->unetGraphs->error().empty();
+    j["cuda_graph_captures"] = m->unetGraphs->captures();
+    j["cuda_graph_error"] = m->unetGraphs->error();
+    j["channels_last"] = fast.channelsLast;
+    j["libtorch"] = TORCH_VERSION;
+    j["sdpa_compiled"] = accel::sdpaCompiled();
+    j["cuda_extras_compiled"] = accel::cudaExtrasCompiled();
+    if (o.variants)
+        j["variants"] = variants;
     j["device"] = o.device;
     j["dtype"] = o.dtype;
     j["vae_tile"] = o.vaeTile;

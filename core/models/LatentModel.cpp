@@ -1,5 +1,7 @@
 #include "models/LatentModel.h"
 
+#include <cstdio>
+
 #include "util/Error.h"
 
 namespace ls::models {
@@ -109,8 +111,36 @@ at::ScalarType LatentModel::computeType() const { return nn::computeType(options
 void LatentModel::moveTo(const at::Device& device)
 {
     torch::NoGradGuard ng;
+    unetGraphs->clear();
     forEachTensor([&](const std::string&, at::Tensor& t) { t.set_data(t.to(device)); });
     options = options.device(device);
+    accel::prepareDevice(device);
+    if (device.is_cuda() && accel::settings().channelsLast)
+        setChannelsLast(true);
+}
+
+void LatentModel::setChannelsLast(bool on)
+{
+    torch::NoGradGuard ng;
+    unetGraphs->clear();
+    const auto format = on ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+    for (auto& p : unet->parameters())
+        if (p.dim() == 4)
+            p.set_data(p.contiguous(format));
+}
+
+at::Tensor LatentModel::denoise(const at::Tensor& x, const at::Tensor& t, const at::Tensor& context, const at::Tensor& y)
+{
+    const auto dev = device();
+    std::vector<at::Tensor> in { x.to(dev, computeType()), t.to(dev), context.defined() ? context.to(dev) : context,
+        y.defined() ? y.to(dev) : y };
+    if (!dev.is_cuda())
+        return unet(in[0], in[1], in[2], in[3]);
+    const bool hadError = !unetGraphs->error().empty();
+    auto out = unetGraphs->run([this](const std::vector<at::Tensor>& a) { return unet(a[0], a[1], a[2], a[3]); }, in);
+    if (!hadError && !unetGraphs->error().empty())
+        std::fprintf(stderr, "warning: %s\n", unetGraphs->error().c_str()); // once: later calls run eagerly
+    return out;
 }
 
 at::Tensor LatentModel::encodeImage(const at::Tensor& image, const at::Tensor& noise)

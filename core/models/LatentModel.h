@@ -1,6 +1,7 @@
 #pragma once
 // One loaded latent diffusion model: UNet, first stage, conditioning encoder and noise schedule, built from a
 // ModelConfig and filled strictly from a weight source.
+#include "models/Accel.h"
 #include "models/Loader.h"
 #include "models/ModelConfig.h"
 #include "sampling/Schedule.h"
@@ -36,7 +37,15 @@ struct LatentModel {
     // Moves every weight to `device` (a CUDA GPU) and makes it the model's device. The pipeline keeps its own tensors
     // (latents, masks, conditions between calls) on the CPU; every model call takes its inputs to the model's device
     // and the Generator brings the outputs back.
+    // On CUDA also applies the accel settings: cuDNN benchmark mode, channels-last convolution weights.
     void moveTo(const at::Device& device);
+    // The UNet's 4-D weights in channels-last (true) or contiguous order; drops the captured UNet graphs.
+    void setChannelsLast(bool on);
+    // One UNet call with inputs from anywhere (taken to the model's device and compute dtype); the output is on the
+    // model's device. On CUDA it replays a captured graph per input shape (accel::GraphCache); a failed capture is
+    // reported once on stderr (and in unetGraphs->error()) and the eager path used from then on.
+    at::Tensor denoise(const at::Tensor& x, const at::Tensor& t, const at::Tensor& context = {}, const at::Tensor& y = {});
+    std::shared_ptr<accel::GraphCache> unetGraphs = std::make_shared<accel::GraphCache>();
     // Scaled latent <-> image in [-1, 1], on the model's device (inputs from anywhere).
     at::Tensor encodeImage(const at::Tensor& image, const at::Tensor& noise = {});
     // tile: -1 = automatic (tiles of 64 latent pixels once a side exceeds 96, i.e. past 768 pixels for SD), 0 = whole,

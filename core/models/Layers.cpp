@@ -1,5 +1,7 @@
 #include "models/Layers.h"
 
+#include "models/Accel.h"
+
 namespace ls::nn {
 
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool hasBias, const Options& o)
@@ -108,6 +110,8 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     const c10::optional<at::Tensor>& mask)
 {
     // q [B, H, Tq, D], k/v [B, H, Tk, D]
+    if (accel::useSdpa(q)) // fused kernels on a GPU (flash / memory-efficient): the score matrix is never stored
+        return accel::sdpa(q, k, v, scale, mask);
     const int64_t tq = q.size(2);
     const int64_t tk = k.size(2);
     // Bound the score matrix to about 64M elements per chunk so large images never materialise it whole.

@@ -16,8 +16,12 @@ void fill(const std::string& k, at::Tensor& t, at::Generator& gen)
         t.copy_(at::arange(t.size(-1), t.options()).view(t.sizes()));
         return;
     }
-    const bool norm = k.find("norm") != std::string::npos && k.size() > 7 && k.compare(k.size() - 7, 7, ".weight") == 0;
-    if (norm || k.find("ln_") != std::string::npos)
+    // Every 1-D weight is a norm's scale (GroupNorm `in_layers.0`, `out.0`, `norm1`, LayerNorm `ln_1`): one, as
+    // initialised, so no block's output is zeroed (a zero `out.0` would make the whole UNet output zero and leave
+    // nothing to compare in `bench --variants`). Biases and other 1-D tensors: zero.
+    const bool weight = k.size() > 7 && k.compare(k.size() - 7, 7, ".weight") == 0;
+    const bool norm = weight && t.dim() == 1;
+    if (norm || (k.find("ln_") != std::string::npos && t.dim() <= 1))
         t.fill_(k.compare(k.size() - 5, 5, ".bias") == 0 ? 0.0 : 1.0);
     else if (t.dim() <= 1)
         t.zero_();

@@ -107,9 +107,7 @@ struct Generator::Impl {
                 ctx = at::cat(cs);
             }
             at::Tensor y = classLabels.defined() ? classLabels.repeat({ copies }) : at::Tensor();
-            const auto dev = model->device();
-            auto out = model->unet(xin.to(dev, dtype()), tin.to(dev), ctx.defined() ? ctx.to(dev) : ctx, y.defined() ? y.to(dev) : y)
-                           .to(at::kCPU, at::kFloat);
+            auto out = model->denoise(xin, tin, ctx, y).to(at::kCPU, at::kFloat);
             if (v) {
                 // v -> eps at x_t: eps = sqrt(acp) v + sqrt(1 - acp) x_t
                 auto xr = xin.narrow(1, 0, x.size(1)).to(at::kFloat);

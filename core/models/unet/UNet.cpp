@@ -1,4 +1,5 @@
 #include "models/unet/UNet.h"
+#include "models/Accel.h"
 
 #include "util/Error.h"
 
@@ -106,8 +107,9 @@ constexpr double kTransformerNormEps = 1e-6; // attention.Normalize
 
 at::Tensor groupNorm32(nn::GroupNorm& norm, const at::Tensor& x)
 {
-    // GroupNorm32 computes in float32 whatever the input dtype.
-    if (x.scalar_type() == at::kFloat)
+    // GroupNorm32 computes in float32 whatever the input dtype. On a GPU the kernel itself accumulates in fp32, so the
+    // activations' own dtype saves two passes over memory (accel::Settings::nativeGroupNorm).
+    if (x.scalar_type() == at::kFloat || accel::nativeGroupNorm(x))
         return norm(x);
     return at::group_norm(x.to(at::kFloat), norm->groups, norm->weight.to(at::kFloat), norm->bias.to(at::kFloat), norm->eps).to(x.scalar_type());
 }

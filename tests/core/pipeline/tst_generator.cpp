@@ -122,6 +122,31 @@ private Q_SLOTS:
         QVERIFY2(sum / static_cast<double>(a.pixels.size()) < 2.0, qPrintable(QString::number(sum / a.pixels.size())));
     }
 
+    // LatentModel::denoise (the one UNet entry point of the pipeline and bench) is the UNet on the model's device and
+    // dtype; channels-last convolution weights (a GPU fast path) give the same output, and switching back restores them.
+    void denoiseAndChannelsLast()
+    {
+        torch::NoGradGuard ng;
+        auto& m = *tinySd1().model;
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+        auto x = at::randn({ 2, m.config.unet.inChannels, 8, 8 }, gen);
+        auto t = at::full({ 2 }, 400, at::TensorOptions().dtype(at::kLong));
+        auto ctx = at::randn({ 2, 77, m.config.unet.contextDim }, gen);
+        auto ref = m.unet(x, t, ctx, at::Tensor());
+        QVERIFY(at::equal(m.denoise(x, t, ctx), ref));
+        m.setChannelsLast(true);
+        bool anyChannelsLast = false;
+        for (auto& p : m.unet->parameters())
+            anyChannelsLast |= p.dim() == 4 && p.is_contiguous(at::MemoryFormat::ChannelsLast) && !p.is_contiguous();
+        const double d = (m.denoise(x, t, ctx) - ref).abs().max().item<double>();
+        m.setChannelsLast(false);
+        QVERIFY(anyChannelsLast);
+        QVERIFY2(d < 1e-4 * (1 + ref.abs().max().item<double>()), qPrintable(QString::number(d)));
+        for (auto& p : m.unet->parameters())
+            QVERIFY(p.is_contiguous());
+        QVERIFY(at::equal(m.denoise(x, t, ctx), ref));
+    }
+
     // Tiled decoding: for a pointwise decoder it is exact (the blend weights sum to one everywhere, no seams); for the
     // real VAE it stays close to the whole decode, and small latents are decoded whole.
     void tiledDecode()
