@@ -1,55 +1,72 @@
 #include "Canvas.h"
 
 #include <QKeyEvent>
+#include <QLineEdit>
 #include <QMouseEvent>
 #include <QPainter>
-#include <QUndoCommand>
 #include <QWheelEvent>
 
+#include <algorithm>
 #include <cmath>
-#include <functional>
+#include <cstring>
 
 namespace ls::ui {
 
 namespace {
-// One undo step that swaps a whole layer state (mask, boxes or image); the stack limit bounds memory.
-class SwapCommand : public QUndoCommand {
-public:
-    SwapCommand(const QString& text, std::function<void()> undo, std::function<void()> redo)
-        : QUndoCommand(text)
-        , m_undo(std::move(undo))
-        , m_redo(std::move(redo))
-    {
-    }
-    void undo() override { m_undo(); }
-    void redo() override
-    {
-        if (m_first) { // the edit is already applied
-            m_first = false;
-            return;
-        }
-        m_redo();
-    }
+constexpr double kEdgeGrab = 6.0;   // widget pixels around a box edge that resize it
+constexpr double kMinBox = 4.0;     // image pixels; smaller boxes are clicks
+constexpr int kLabelHeight = 20;    // widget pixels
 
-private:
-    std::function<void()> m_undo, m_redo;
-    bool m_first = true;
-};
+// Copies src (same format) into dst with its top-left at `at`.
+void blit(QImage& dst, const QImage& src, const QPoint& at)
+{
+    const int bpp = dst.depth() / 8;
+    for (int y = 0; y < src.height(); ++y)
+        std::memcpy(dst.scanLine(at.y() + y) + static_cast<size_t>(at.x()) * bpp, src.constScanLine(y), static_cast<size_t>(src.width()) * bpp);
+}
+
+qint64 boxesBytes(const QVector<CanvasBox>& b)
+{
+    qint64 n = 0;
+    for (const auto& x : b)
+        n += static_cast<qint64>(sizeof(CanvasBox)) + x.prompt.size() * 2;
+    return n;
+}
+
+// Brush profile at distance d from the centre of a brush of radius r: 1 inside r * hardness, falling smoothly
+// to 0 at r; a fully hard brush keeps a one-pixel antialiased rim.
+double brushProfile(double d, double r, double hardness)
+{
+    const double inner = r * hardness;
+    if (r - inner < 1.0)
+        return std::clamp(r + 0.5 - d, 0.0, 1.0);
+    if (d <= inner)
+        return 1.0;
+    if (d >= r)
+        return 0.0;
+    const double t = (d - inner) / (r - inner);
+    return 1.0 - t * t * (3.0 - 2.0 * t);
+}
 }
 
 Canvas::Canvas(QWidget* parent)
     : QWidget(parent)
+    , m_labelEdit(new QLineEdit(this))
 {
     setFocusPolicy(Qt::StrongFocus);
     setMouseTracking(true);
     setMinimumSize(256, 256);
-    m_undo.setUndoLimit(64);
+    m_labelEdit->hide();
+    m_labelEdit->setPlaceholderText(tr("What goes in this box?"));
+    m_labelEdit->installEventFilter(this);
+    connect(m_labelEdit, &QLineEdit::editingFinished, this, [this] { finishLabelEdit(true); }); // focus left it
     setImage(QImage(512, 512, QImage::Format_RGB888), false);
     m_image.fill(QColor(245, 245, 240));
 }
 
 void Canvas::setImage(const QImage& image, bool undoable)
 {
+    finishLabelEdit(true);
     const QImage before = m_image;
     const QImage maskBefore = m_mask;
     m_image = image.convertToFormat(QImage::Format_RGB888);
@@ -59,8 +76,10 @@ void Canvas::setImage(const QImage& image, bool undoable)
     }
     if (undoable && !before.isNull()) {
         const QImage after = m_image, maskAfter = m_mask;
-        m_undo.push(new SwapCommand(tr("Apply image"), [this, before, maskBefore] { m_image = before; m_mask = maskBefore; update(); Q_EMIT changed(); },
-            [this, after, maskAfter] { m_image = after; m_mask = maskAfter; update(); Q_EMIT changed(); }));
+        const qint64 bytes = before.sizeInBytes() + maskBefore.sizeInBytes() + after.sizeInBytes() + maskAfter.sizeInBytes();
+        m_undo.push(
+            tr("Apply image"), [this, before, maskBefore] { m_image = before; m_mask = maskBefore; update(); Q_EMIT changed(); },
+            [this, after, maskAfter] { m_image = after; m_mask = maskAfter; update(); Q_EMIT changed(); }, bytes);
     }
     if (m_fit)
         fitToWindow();
@@ -84,17 +103,20 @@ void Canvas::setMask(const QImage& mask, bool undoable)
     const QImage before = m_mask;
     m_mask = mask.convertToFormat(QImage::Format_Grayscale8).scaled(m_image.size());
     if (undoable)
-        pushMaskSnapshot(before, tr("Set mask"));
+        pushMaskEdit(before, m_mask.rect(), tr("Set mask"));
     update();
     Q_EMIT changed();
 }
 
-void Canvas::setBoxes(const QVector<CanvasBox>& boxes, bool undoable)
+void Canvas::setBoxes(const QVector<CanvasBox>& boxes, bool undoable, const QString& text)
 {
+    finishLabelEdit(false);
     const auto before = m_boxes;
     m_boxes = boxes;
+    if (m_active >= m_boxes.size())
+        m_active = -1;
     if (undoable)
-        pushBoxesSnapshot(before, tr("Edit boxes"));
+        pushBoxesEdit(before, text.isEmpty() ? tr("Edit boxes") : text);
     update();
     Q_EMIT changed();
 }
@@ -109,7 +131,7 @@ void Canvas::clearMask()
 {
     const QImage before = m_mask;
     m_mask.fill(0);
-    pushMaskSnapshot(before, tr("Clear mask"));
+    pushMaskEdit(before, m_mask.rect(), tr("Clear mask"));
     update();
     Q_EMIT changed();
 }
@@ -118,7 +140,7 @@ void Canvas::fillMask()
 {
     const QImage before = m_mask;
     m_mask.fill(255);
-    pushMaskSnapshot(before, tr("Fill mask"));
+    pushMaskEdit(before, m_mask.rect(), tr("Fill mask"));
     update();
     Q_EMIT changed();
 }
@@ -127,21 +149,31 @@ void Canvas::invertMask()
 {
     const QImage before = m_mask;
     m_mask.invertPixels();
-    pushMaskSnapshot(before, tr("Invert mask"));
+    pushMaskEdit(before, m_mask.rect(), tr("Invert mask"));
     update();
     Q_EMIT changed();
 }
 
-void Canvas::pushMaskSnapshot(const QImage& before, const QString& text)
+void Canvas::pushMaskEdit(const QImage& before, const QRect& region, const QString& text)
 {
-    const QImage after = m_mask;
-    m_undo.push(new SwapCommand(text, [this, before] { m_mask = before; update(); Q_EMIT changed(); }, [this, after] { m_mask = after; update(); Q_EMIT changed(); }));
+    // Only the changed region is kept, before and after: a stroke on a large mask costs its own area.
+    const QRect r = region.intersected(m_mask.rect());
+    if (r.isEmpty())
+        return;
+    const QImage was = before.copy(r), now = m_mask.copy(r);
+    const QPoint at = r.topLeft();
+    m_undo.push(
+        text, [this, was, at] { blit(m_mask, was, at); update(); Q_EMIT changed(); },
+        [this, now, at] { blit(m_mask, now, at); update(); Q_EMIT changed(); }, was.sizeInBytes() + now.sizeInBytes());
 }
 
-void Canvas::pushBoxesSnapshot(const QVector<CanvasBox>& before, const QString& text)
+void Canvas::pushBoxesEdit(const QVector<CanvasBox>& before, const QString& text)
 {
     const auto after = m_boxes;
-    m_undo.push(new SwapCommand(text, [this, before] { m_boxes = before; update(); Q_EMIT changed(); }, [this, after] { m_boxes = after; update(); Q_EMIT changed(); }));
+    m_undo.push(
+        text, [this, before] { finishLabelEdit(false); m_boxes = before; m_active = -1; update(); Q_EMIT changed(); },
+        [this, after] { finishLabelEdit(false); m_boxes = after; m_active = -1; update(); Q_EMIT changed(); },
+        boxesBytes(before) + boxesBytes(after));
 }
 
 void Canvas::setTool(Tool t)
@@ -149,11 +181,53 @@ void Canvas::setTool(Tool t)
     m_tool = t;
     setCursor(t == Tool::Box ? Qt::CrossCursor : Qt::ArrowCursor);
     update();
+    Q_EMIT toolChanged();
 }
 
 void Canvas::setBrushSize(int px)
 {
     m_brush = std::clamp(px, 1, 512);
+    update();
+    Q_EMIT toolChanged();
+}
+
+void Canvas::setBrushHardness(double h)
+{
+    m_hardness = std::clamp(h, 0.0, 1.0);
+    update();
+    Q_EMIT toolChanged();
+}
+
+void Canvas::setBrushOpacity(double o)
+{
+    m_opacity = std::clamp(o, 0.01, 1.0);
+    update();
+    Q_EMIT toolChanged();
+}
+
+void Canvas::setCompareImage(const QImage& other)
+{
+    finishLabelEdit(true);
+    const bool was = comparing();
+    m_compare = other.convertToFormat(QImage::Format_RGB888);
+    update();
+    if (was != comparing())
+        Q_EMIT compareChanged(comparing());
+}
+
+void Canvas::clearCompare()
+{
+    if (!comparing())
+        return;
+    m_compare = QImage();
+    m_splitting = false;
+    update();
+    Q_EMIT compareChanged(false);
+}
+
+void Canvas::setCompareSplit(double s)
+{
+    m_split = std::clamp(s, 0.0, 1.0);
     update();
 }
 
@@ -164,7 +238,7 @@ void Canvas::fitToWindow()
         return;
     m_zoom = std::min(width() / double(m_image.width()), height() / double(m_image.height()));
     m_offset = QPointF((width() - m_image.width() * m_zoom) / 2, (height() - m_image.height() * m_zoom) / 2);
-    update();
+    viewChanged();
 }
 
 void Canvas::setZoom(double z)
@@ -174,33 +248,138 @@ void Canvas::setZoom(double z)
     const QPointF anchor = toImage(center);
     m_zoom = std::clamp(z, 0.05, 32.0);
     m_offset = center - anchor * m_zoom;
+    viewChanged();
+}
+
+void Canvas::viewChanged()
+{
+    if (isEditingLabel())
+        m_labelEdit->setGeometry(labelRect(m_labelIndex).toAlignedRect());
     update();
 }
 
 QPointF Canvas::toImage(const QPointF& p) const { return (p - m_offset) / m_zoom; }
 QPointF Canvas::toWidget(const QPointF& p) const { return p * m_zoom + m_offset; }
 
-int Canvas::boxAt(const QPointF& p) const
+Canvas::BoxHit Canvas::boxAt(const QPointF& wp) const
 {
-    for (int i = m_boxes.size() - 1; i >= 0; --i)
-        if (m_boxes[i].rect.contains(p))
-            return i;
-    return -1;
+    // Topmost first; near an edge (in widget pixels, so handles stay grabbable at any zoom) means resize.
+    for (int i = m_boxes.size() - 1; i >= 0; --i) {
+        const QRectF r(toWidget(m_boxes[i].rect.topLeft()), toWidget(m_boxes[i].rect.bottomRight()));
+        if (!r.adjusted(-kEdgeGrab, -kEdgeGrab, kEdgeGrab, kEdgeGrab).contains(wp))
+            continue;
+        int edges = 0;
+        if (std::abs(wp.x() - r.left()) <= kEdgeGrab)
+            edges |= Left;
+        else if (std::abs(wp.x() - r.right()) <= kEdgeGrab)
+            edges |= Right;
+        if (std::abs(wp.y() - r.top()) <= kEdgeGrab)
+            edges |= Top;
+        else if (std::abs(wp.y() - r.bottom()) <= kEdgeGrab)
+            edges |= Bottom;
+        if (edges || r.contains(wp))
+            return { i, edges };
+    }
+    return {};
 }
 
-void Canvas::paintStroke(const QPointF& from, const QPointF& to)
+QRectF Canvas::labelRect(int index) const
 {
-    QPainter p(&m_mask);
-    p.setRenderHint(QPainter::Antialiasing, false);
-    QPen pen(m_tool == Tool::Eraser ? QColor(0, 0, 0) : QColor(255, 255, 255), m_brush, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin);
-    p.setPen(pen);
-    if (from == to)
-        p.drawPoint(to);
-    else
-        p.drawLine(from, to);
-    const double r = m_brush / 2.0 + 2;
-    update(QRectF(toWidget(QPointF(std::min(from.x(), to.x()) - r, std::min(from.y(), to.y()) - r)),
-        toWidget(QPointF(std::max(from.x(), to.x()) + r, std::max(from.y(), to.y()) + r))).toAlignedRect());
+    const QRectF r(toWidget(m_boxes[index].rect.topLeft()), toWidget(m_boxes[index].rect.bottomRight()));
+    const double top = r.top() >= kLabelHeight ? r.top() - kLabelHeight : r.top(); // inside the box at the very top
+    return QRectF(r.left(), top, std::max(60.0, r.width()), kLabelHeight);
+}
+
+void Canvas::editBoxLabel(int index)
+{
+    if (index < 0 || index >= m_boxes.size())
+        return;
+    finishLabelEdit(true);
+    m_active = m_labelIndex = index;
+    QRectF r = labelRect(index);
+    r.setWidth(std::max(r.width(), 180.0));
+    m_labelEdit->setGeometry(r.toAlignedRect());
+    m_labelEdit->setText(m_boxes[index].prompt);
+    m_labelEdit->selectAll();
+    m_labelEdit->show();
+    m_labelEdit->setFocus();
+    update();
+    Q_EMIT boxEditRequested(index);
+}
+
+bool Canvas::isEditingLabel() const { return m_labelIndex >= 0 && m_labelIndex < m_boxes.size(); }
+
+void Canvas::finishLabelEdit(bool commit)
+{
+    if (m_labelIndex < 0)
+        return;
+    const int i = m_labelIndex;
+    m_labelIndex = -1; // first: hiding the editor moves the focus, which reports editingFinished again
+    const QString text = m_labelEdit->text().trimmed();
+    m_labelEdit->hide();
+    setFocus();
+    if (commit && i < m_boxes.size() && text != m_boxes[i].prompt) {
+        auto boxes = m_boxes;
+        boxes[i].prompt = text;
+        setBoxes(boxes, true, tr("Label box"));
+        m_active = i;
+    }
+    update();
+}
+
+bool Canvas::eventFilter(QObject* watched, QEvent* event)
+{
+    if (watched == m_labelEdit) {
+        // Esc leaves the editor without changing the label (and does not reach the window's Cancel shortcut).
+        if (event->type() == QEvent::ShortcutOverride && static_cast<QKeyEvent*>(event)->key() == Qt::Key_Escape) {
+            event->accept();
+            return true;
+        }
+        if (event->type() == QEvent::KeyPress) {
+            const int key = static_cast<QKeyEvent*>(event)->key();
+            if (key == Qt::Key_Escape || key == Qt::Key_Return || key == Qt::Key_Enter) {
+                // Handled here: QLineEdit passes Enter on to its parent, where it would reopen the editor.
+                finishLabelEdit(key != Qt::Key_Escape);
+                return true;
+            }
+        }
+    }
+    return QWidget::eventFilter(watched, event);
+}
+
+void Canvas::strokeTo(const QPointF& from, const QPointF& to)
+{
+    // Coverage of the segment from -> to (a capsule of the brush's radius with its profile), kept as the maximum
+    // over the stroke; the mask is then the stroke-start mask blended towards white (brush) or black (eraser).
+    const double r = m_brush / 2.0;
+    const QRect box = QRectF(QPointF(std::min(from.x(), to.x()) - r - 1, std::min(from.y(), to.y()) - r - 1),
+        QPointF(std::max(from.x(), to.x()) + r + 1, std::max(from.y(), to.y()) + r + 1))
+                          .toAlignedRect()
+                          .intersected(m_mask.rect());
+    if (box.isEmpty())
+        return;
+    const QPointF seg = to - from;
+    const double len2 = QPointF::dotProduct(seg, seg);
+    const double peak = 255.0 * m_opacity;
+    const bool erase = m_tool == Tool::Eraser;
+    for (int y = box.top(); y <= box.bottom(); ++y) {
+        uchar* cover = m_strokeCover.scanLine(y);
+        const uchar* was = m_maskBefore.constScanLine(y);
+        uchar* out = m_mask.scanLine(y);
+        for (int x = box.left(); x <= box.right(); ++x) {
+            const QPointF p(x + 0.5, y + 0.5);
+            const double t = len2 > 0 ? std::clamp(QPointF::dotProduct(p - from, seg) / len2, 0.0, 1.0) : 0.0;
+            const QPointF d = p - (from + seg * t);
+            const double v = brushProfile(std::sqrt(QPointF::dotProduct(d, d)), r, m_hardness) * peak;
+            const int c = static_cast<int>(std::lround(v));
+            if (c <= cover[x])
+                continue;
+            cover[x] = static_cast<uchar>(c);
+            out[x] = static_cast<uchar>(erase ? (was[x] * (255 - c) + 127) / 255 : was[x] + ((255 - was[x]) * c + 127) / 255);
+        }
+    }
+    m_strokeRect = m_strokeRect.united(box);
+    update(QRectF(toWidget(box.topLeft()) - QPointF(2, 2), toWidget(box.bottomRight() + QPoint(1, 1)) + QPointF(2, 2)).toAlignedRect());
 }
 
 void Canvas::paintEvent(QPaintEvent*)
@@ -214,6 +393,29 @@ void Canvas::paintEvent(QPaintEvent*)
         for (int x = int(target.left()); x < target.right(); x += cell)
             p.fillRect(QRectF(x, y, cell, cell).intersected(target), ((x / cell + y / cell) % 2) ? QColor(200, 200, 200) : QColor(230, 230, 230));
     p.setRenderHint(QPainter::SmoothPixmapTransform, m_zoom < 1.0);
+    if (comparing() && m_preview.isNull()) {
+        // The other picture left of the divider, the canvas right of it; nothing else drawn over either.
+        const double splitX = target.left() + m_split * target.width();
+        p.drawImage(target, m_image);
+        p.save();
+        p.setClipRect(QRectF(target.topLeft(), QPointF(splitX, target.bottom())));
+        p.drawImage(target, m_compare.size() == m_image.size() ? m_compare : m_compare.scaled(m_image.size(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation));
+        p.restore();
+        p.setPen(QPen(Qt::white, 2));
+        p.drawLine(QPointF(splitX, target.top()), QPointF(splitX, target.bottom()));
+        p.setBrush(Qt::white);
+        p.drawEllipse(QPointF(splitX, target.center().y()), 7, 7);
+        auto tag = [&](const QString& s, double x, bool rightAligned) {
+            const double w = p.fontMetrics().horizontalAdvance(s) + 10.0;
+            const QRectF r(rightAligned ? x - w - 6 : x + 6, target.top() + 6, w, 18);
+            p.fillRect(r, QColor(20, 20, 30, 200));
+            p.setPen(Qt::white);
+            p.drawText(r, Qt::AlignCenter, s);
+        };
+        tag(tr("result"), splitX, true);
+        tag(tr("canvas"), splitX, false);
+        return;
+    }
     p.drawImage(target, m_preview.isNull() ? m_image : m_preview);
     // Mask overlay.
     QImage overlay(m_mask.size(), QImage::Format_ARGB32_Premultiplied);
@@ -226,22 +428,37 @@ void Canvas::paintEvent(QPaintEvent*)
                 o[x] = qPremultiply(qRgba(230, 40, 60, m[x] / 2));
     }
     p.drawImage(target, overlay);
-    // Boxes.
+    // Boxes, each with its label above it (or the editor in its place).
     for (int i = 0; i < m_boxes.size(); ++i) {
         const QRectF r(toWidget(m_boxes[i].rect.topLeft()), toWidget(m_boxes[i].rect.bottomRight()));
-        p.setPen(QPen(i == m_active ? QColor(255, 210, 60) : QColor(80, 200, 255), 2));
+        const bool active = i == m_active;
+        p.setPen(QPen(active ? QColor(255, 210, 60) : QColor(80, 200, 255), 2));
         p.setBrush(Qt::NoBrush);
         p.drawRect(r);
+        if (active && m_tool == Tool::Box) { // resize handles
+            p.setBrush(QColor(255, 210, 60));
+            for (const QPointF& c : { r.topLeft(), r.topRight(), r.bottomLeft(), r.bottomRight() })
+                p.drawRect(QRectF(c - QPointF(3, 3), QSizeF(6, 6)));
+        }
+        if (i == m_labelIndex)
+            continue;
         const QString label = m_boxes[i].prompt.isEmpty() ? tr("(double-click to label)") : m_boxes[i].prompt;
-        const QRectF tag(r.topLeft() - QPointF(0, 18), QSizeF(std::max(60.0, p.fontMetrics().horizontalAdvance(label) + 8.0), 18));
+        QRectF tag = labelRect(i);
+        tag.setWidth(std::max(60.0, p.fontMetrics().horizontalAdvance(label) + 8.0));
         p.fillRect(tag, QColor(20, 20, 30, 200));
         p.setPen(Qt::white);
         p.drawText(tag.adjusted(4, 0, 0, 0), Qt::AlignVCenter, label);
     }
-    if (m_tool != Tool::Box && underMouse()) {
+    if (m_tool != Tool::Box && underMouse() && m_preview.isNull()) {
         const QPointF c = mapFromGlobal(QCursor::pos());
+        const double r = m_brush * m_zoom / 2;
+        p.setBrush(Qt::NoBrush);
         p.setPen(QPen(Qt::white, 1, Qt::DashLine));
-        p.drawEllipse(c, m_brush * m_zoom / 2, m_brush * m_zoom / 2);
+        p.drawEllipse(c, r, r);
+        if (m_hardness < 1.0 && r * m_hardness > 2) { // where the soft edge begins
+            p.setPen(QPen(QColor(255, 255, 255, 140), 1, Qt::DotLine));
+            p.drawEllipse(c, r * m_hardness, r * m_hardness);
+        }
     }
 }
 
@@ -255,25 +472,37 @@ void Canvas::mousePressEvent(QMouseEvent* e)
     }
     if (e->button() != Qt::LeftButton)
         return;
+    if (comparing()) { // the divider follows the mouse; tools wait until the comparison ends
+        m_splitting = true;
+        const QRectF target(m_offset, QSizeF(m_image.width() * m_zoom, m_image.height() * m_zoom));
+        setCompareSplit((e->position().x() - target.left()) / std::max(1.0, target.width()));
+        return;
+    }
+    finishLabelEdit(true);
     if (m_tool == Tool::Box) {
         m_boxesBefore = m_boxes;
-        m_active = boxAt(ip);
-        if (m_active >= 0) {
-            m_movingBox = true;
-            m_start = ip;
+        const BoxHit hit = boxAt(e->position());
+        m_active = hit.index;
+        m_start = ip;
+        if (hit.index >= 0) {
+            m_boxStart = m_boxes[hit.index].rect;
+            m_resizeEdges = hit.edges;
+            m_movingBox = hit.edges == 0;
         } else {
             m_drawingBox = true;
             m_boxes.push_back({ QRectF(ip, QSizeF(0, 0)), QString() });
             m_active = m_boxes.size() - 1;
-            m_start = ip;
         }
         update();
         return;
     }
     m_painting = true;
-    m_maskBefore = m_mask;
+    m_maskBefore = m_mask.copy();
+    m_strokeCover = QImage(m_mask.size(), QImage::Format_Grayscale8);
+    m_strokeCover.fill(0);
+    m_strokeRect = QRect();
     m_last = ip;
-    paintStroke(ip, ip);
+    strokeTo(ip, ip);
 }
 
 void Canvas::mouseMoveEvent(QMouseEvent* e)
@@ -282,24 +511,62 @@ void Canvas::mouseMoveEvent(QMouseEvent* e)
     if (m_panning) {
         m_fit = false;
         m_offset = e->position() - m_panStart;
-        update();
+        viewChanged();
+        return;
+    }
+    if (m_splitting) {
+        const QRectF target(m_offset, QSizeF(m_image.width() * m_zoom, m_image.height() * m_zoom));
+        setCompareSplit((e->position().x() - target.left()) / std::max(1.0, target.width()));
         return;
     }
     if (m_painting) {
-        paintStroke(m_last, ip);
+        strokeTo(m_last, ip);
         m_last = ip;
         return;
     }
     if (m_drawingBox && m_active >= 0) {
-        m_boxes[m_active].rect = QRectF(m_start, ip).normalized().intersected(QRectF(QPointF(0, 0), m_image.size()));
+        m_boxes[m_active].rect = QRectF(m_start, ip).normalized().intersected(imageRect());
         update();
         return;
     }
     if (m_movingBox && m_active >= 0) {
-        m_boxes[m_active].rect.translate(ip - m_start);
-        m_start = ip;
+        // Dragged as a whole and kept inside the image.
+        QRectF r = m_boxStart.translated(ip - m_start);
+        r.moveLeft(std::clamp(r.left(), 0.0, std::max(0.0, m_image.width() - r.width())));
+        r.moveTop(std::clamp(r.top(), 0.0, std::max(0.0, m_image.height() - r.height())));
+        m_boxes[m_active].rect = r;
         update();
         return;
+    }
+    if (m_resizeEdges && m_active >= 0) {
+        // The grabbed edges follow the mouse; dragging past the opposite edge flips the box.
+        const QPointF c(std::clamp(ip.x(), 0.0, double(m_image.width())), std::clamp(ip.y(), 0.0, double(m_image.height())));
+        QPointF tl = m_boxStart.topLeft(), br = m_boxStart.bottomRight();
+        if (m_resizeEdges & Left)
+            tl.setX(c.x());
+        if (m_resizeEdges & Right)
+            br.setX(c.x());
+        if (m_resizeEdges & Top)
+            tl.setY(c.y());
+        if (m_resizeEdges & Bottom)
+            br.setY(c.y());
+        m_boxes[m_active].rect = QRectF(tl, br).normalized();
+        update();
+        return;
+    }
+    if (m_tool == Tool::Box && !comparing()) {
+        const BoxHit hit = boxAt(e->position());
+        const int h = hit.edges & (Left | Right), v = hit.edges & (Top | Bottom);
+        if (hit.index < 0)
+            setCursor(Qt::CrossCursor);
+        else if (h && v)
+            setCursor(((hit.edges & Left) != 0) == ((hit.edges & Top) != 0) ? Qt::SizeFDiagCursor : Qt::SizeBDiagCursor);
+        else if (h)
+            setCursor(Qt::SizeHorCursor);
+        else if (v)
+            setCursor(Qt::SizeVerCursor);
+        else
+            setCursor(Qt::SizeAllCursor);
     }
     if (m_tool != Tool::Box)
         update(); // brush outline
@@ -313,39 +580,52 @@ void Canvas::mouseReleaseEvent(QMouseEvent* e)
     }
     if (e->button() != Qt::LeftButton)
         return;
+    if (m_splitting) {
+        m_splitting = false;
+        return;
+    }
     if (m_painting) {
         m_painting = false;
-        pushMaskSnapshot(m_maskBefore, m_tool == Tool::Eraser ? tr("Erase") : tr("Paint mask"));
+        pushMaskEdit(m_maskBefore, m_strokeRect, m_tool == Tool::Eraser ? tr("Erase") : tr("Paint mask"));
+        m_maskBefore = m_strokeCover = QImage();
         Q_EMIT changed();
     }
     if (m_drawingBox) {
         m_drawingBox = false;
-        if (m_active >= 0 && (m_boxes[m_active].rect.width() < 4 || m_boxes[m_active].rect.height() < 4)) {
+        if (m_active >= 0 && (m_boxes[m_active].rect.width() < kMinBox || m_boxes[m_active].rect.height() < kMinBox)) {
             m_boxes.removeAt(m_active); // a click, not a box
             m_active = -1;
         } else {
-            pushBoxesSnapshot(m_boxesBefore, tr("Draw box"));
+            pushBoxesEdit(m_boxesBefore, tr("Draw box"));
+            m_active = m_boxes.size() - 1;
             Q_EMIT changed();
-            Q_EMIT boxEditRequested(m_active);
+            editBoxLabel(m_active);
         }
         update();
     }
-    if (m_movingBox) {
+    if (m_movingBox || m_resizeEdges) {
+        const bool resized = m_resizeEdges != 0;
         m_movingBox = false;
+        m_resizeEdges = 0;
+        if (m_active >= 0 && (m_boxes[m_active].rect.width() < kMinBox || m_boxes[m_active].rect.height() < kMinBox))
+            m_boxes = m_boxesBefore; // squashed flat: keep the box as it was
         if (!(m_boxes == m_boxesBefore)) {
-            pushBoxesSnapshot(m_boxesBefore, tr("Move box"));
+            const int keep = m_active;
+            pushBoxesEdit(m_boxesBefore, resized ? tr("Resize box") : tr("Move box"));
+            m_active = keep;
             Q_EMIT changed();
         }
+        update();
     }
 }
 
 void Canvas::mouseDoubleClickEvent(QMouseEvent* e)
 {
-    if (m_tool != Tool::Box)
+    if (m_tool != Tool::Box || comparing())
         return;
-    const int i = boxAt(toImage(e->position()));
-    if (i >= 0)
-        Q_EMIT boxEditRequested(i);
+    const BoxHit hit = boxAt(e->position());
+    if (hit.index >= 0)
+        editBoxLabel(hit.index);
 }
 
 void Canvas::wheelEvent(QWheelEvent* e)
@@ -355,37 +635,55 @@ void Canvas::wheelEvent(QWheelEvent* e)
     m_zoom = std::clamp(m_zoom * factor, 0.05, 32.0);
     m_offset = e->position() - anchor * m_zoom;
     m_fit = false;
-    update();
+    viewChanged();
 }
 
 void Canvas::keyPressEvent(QKeyEvent* e)
 {
-    switch (e->key()) {
+    const int k = e->key();
+    if (k >= Qt::Key_0 && k <= Qt::Key_9 && !(e->modifiers() & (Qt::ControlModifier | Qt::AltModifier))) {
+        setBrushOpacity(k == Qt::Key_0 ? 1.0 : (k - Qt::Key_0) / 10.0); // 1 = 10% ... 0 = 100%, as in Photoshop
+        return;
+    }
+    switch (k) {
     case Qt::Key_BracketLeft: setBrushSize(static_cast<int>(m_brush / 1.2)); return;
     case Qt::Key_BracketRight: setBrushSize(static_cast<int>(m_brush * 1.2) + 1); return;
+    case Qt::Key_BraceLeft: setBrushHardness(std::round(m_hardness * 10 - 1) / 10); return; // Shift+[
+    case Qt::Key_BraceRight: setBrushHardness(std::round(m_hardness * 10 + 1) / 10); return; // Shift+]
     case Qt::Key_B: setTool(Tool::Brush); return;
     case Qt::Key_E: setTool(Tool::Eraser); return;
     case Qt::Key_R: setTool(Tool::Box); return;
     case Qt::Key_X: setTool(m_tool == Tool::Brush ? Tool::Eraser : Tool::Brush); return;
+    case Qt::Key_F2:
+    case Qt::Key_Return:
+    case Qt::Key_Enter:
+        if (m_tool == Tool::Box && m_active >= 0 && !(e->modifiers() & Qt::ControlModifier)) {
+            editBoxLabel(m_active);
+            return;
+        }
+        break;
     case Qt::Key_Delete:
     case Qt::Key_Backspace:
         if (m_tool == Tool::Box && m_active >= 0 && m_active < m_boxes.size()) {
             const auto before = m_boxes;
             m_boxes.removeAt(m_active);
             m_active = -1;
-            pushBoxesSnapshot(before, tr("Delete box"));
+            pushBoxesEdit(before, tr("Delete box"));
             update();
             Q_EMIT changed();
         }
         return;
-    default: QWidget::keyPressEvent(e);
+    default: break;
     }
+    QWidget::keyPressEvent(e);
 }
 
 void Canvas::resizeEvent(QResizeEvent*)
 {
     if (m_fit)
         fitToWindow();
+    else
+        viewChanged();
 }
 
 } // namespace ls::ui

@@ -1,11 +1,16 @@
 #pragma once
 // The painting surface: an image layer, a mask layer (shown as a translucent red overlay) and labelled boxes.
-// Tools: brush and eraser on the mask, box (draw, move, delete, edit the label). Every edit is undoable.
+// Tools: brush and eraser on the mask (size, hardness, opacity), box (draw, move, resize by its edges and corners,
+// delete, label edited in place). Every edit is undoable; the history is bounded by memory (UndoHistory).
+// A comparison view shows another picture (a history result) beside the canvas with a draggable divider.
+#include "UndoHistory.h"
+
 #include <QImage>
 #include <QRectF>
-#include <QUndoStack>
 #include <QVector>
 #include <QWidget>
+
+class QLineEdit;
 
 namespace ls::ui {
 
@@ -27,7 +32,7 @@ public:
     bool maskIsEmpty() const;
     void setMask(const QImage& mask, bool undoable = true);
     const QVector<CanvasBox>& boxes() const { return m_boxes; }
-    void setBoxes(const QVector<CanvasBox>& boxes, bool undoable = true);
+    void setBoxes(const QVector<CanvasBox>& boxes, bool undoable = true, const QString& text = {});
     void setPreview(const QImage& preview); // shown over the image while a generation runs; null clears
     void clearMask();
     void fillMask();
@@ -37,7 +42,28 @@ public:
     void setTool(Tool t);
     int brushSize() const { return m_brush; }
     void setBrushSize(int px);
-    QUndoStack* undoStack() { return &m_undo; }
+    // 1: a hard (antialiased) edge; 0: soft all the way from the centre.
+    double brushHardness() const { return m_hardness; }
+    void setBrushHardness(double h);
+    // The most one stroke adds to (brush) or takes from (eraser) the mask; overlapping within a stroke never
+    // goes past it.
+    double brushOpacity() const { return m_opacity; }
+    void setBrushOpacity(double o);
+    UndoHistory* undoStack() { return &m_undo; }
+
+    // Boxes: the selected one (-1: none) and its label, edited in place on the canvas.
+    int activeBox() const { return m_active; }
+    void editBoxLabel(int index);
+    bool isEditingLabel() const;
+    QLineEdit* labelEditor() const { return m_labelEdit; }
+
+    // Comparison: `other` on the left of the divider, the canvas on the right. Dragging moves the divider.
+    void setCompareImage(const QImage& other);
+    void clearCompare();
+    bool comparing() const { return !m_compare.isNull(); }
+    double compareSplit() const { return m_split; }
+    void setCompareSplit(double s);
+
     double zoom() const { return m_zoom; }
     void fitToWindow();
     void setZoom(double z);
@@ -47,7 +73,9 @@ public:
 
 Q_SIGNALS:
     void changed();
-    void boxEditRequested(int index);
+    void boxEditRequested(int index); // a label editor opened on this box
+    void toolChanged();               // tool, size, hardness or opacity
+    void compareChanged(bool comparing);
 
 protected:
     void paintEvent(QPaintEvent*) override;
@@ -58,27 +86,43 @@ protected:
     void wheelEvent(QWheelEvent*) override;
     void keyPressEvent(QKeyEvent*) override;
     void resizeEvent(QResizeEvent*) override;
+    bool eventFilter(QObject* watched, QEvent* event) override;
 
 private:
-    void paintStroke(const QPointF& from, const QPointF& to);
-    int boxAt(const QPointF& imagePos) const;
-    void pushMaskSnapshot(const QImage& before, const QString& text);
-    void pushBoxesSnapshot(const QVector<CanvasBox>& before, const QString& text);
+    enum Edge { Left = 1, Top = 2, Right = 4, Bottom = 8 };
+    struct BoxHit {
+        int index = -1;
+        int edges = 0; // 0: inside (move)
+    };
+    void strokeTo(const QPointF& from, const QPointF& to);
+    BoxHit boxAt(const QPointF& widgetPos) const;
+    QRectF imageRect() const { return QRectF(QPointF(0, 0), m_image.size()); }
+    QRectF labelRect(int index) const; // widget coordinates
+    void pushMaskEdit(const QImage& before, const QRect& region, const QString& text);
+    void pushBoxesEdit(const QVector<CanvasBox>& before, const QString& text);
+    void viewChanged();
+    void finishLabelEdit(bool commit);
 
-    QImage m_image, m_mask, m_preview;
+    QImage m_image, m_mask, m_preview, m_compare;
     QVector<CanvasBox> m_boxes;
     Tool m_tool = Tool::Brush;
     int m_brush = 24;
-    double m_zoom = 1.0;
+    double m_hardness = 1.0, m_opacity = 1.0;
+    double m_zoom = 1.0, m_split = 0.5;
     QPointF m_offset;
     bool m_fit = true;
     // interaction state
-    bool m_painting = false, m_panning = false, m_drawingBox = false, m_movingBox = false;
+    bool m_painting = false, m_panning = false, m_drawingBox = false, m_movingBox = false, m_splitting = false;
+    int m_resizeEdges = 0;
     QPointF m_last, m_start, m_panStart;
+    QRectF m_boxStart;
     int m_active = -1;
-    QImage m_maskBefore;
+    QImage m_maskBefore, m_strokeCover; // the mask when the stroke began; the stroke's coverage so far
+    QRect m_strokeRect;
     QVector<CanvasBox> m_boxesBefore;
-    QUndoStack m_undo;
+    QLineEdit* m_labelEdit = nullptr;
+    int m_labelIndex = -1;
+    UndoHistory m_undo;
 };
 
 } // namespace ls::ui

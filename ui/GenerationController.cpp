@@ -7,6 +7,7 @@
 #include <QMutex>
 #include <QThread>
 
+#include <atomic>
 #include <deque>
 
 #include <sys/resource.h>
@@ -58,10 +59,13 @@ public:
     std::deque<Job> queue;
     int currentId = 0;
     ls::StopToken stop;
+    std::atomic<int> latestLoad { 0 }; // a load whose number is no longer the latest stops at its next tensor
 
 public Q_SLOTS:
-    void load(const QString& path, const QString& config, const QString& vocab, int threads, const QString& device)
+    void load(const QString& path, const QString& config, const QString& vocab, int threads, const QString& device, int serial)
     {
+        if (serial != latestLoad)
+            return; // another model was chosen since
         try {
             ls::pipeline::EngineLoadOptions o;
             o.configFile = config.toStdString();
@@ -69,10 +73,22 @@ public Q_SLOTS:
             o.threads = threads;
             if (!device.isEmpty())
                 o.device = device.toStdString();
+            o.onProgress = [this, serial, last = -1](double share) mutable {
+                if (serial != latestLoad)
+                    return false;
+                const int percent = static_cast<int>(share * 100);
+                if (percent != last)
+                    Q_EMIT m_owner->modelProgress(percent);
+                last = percent;
+                return true;
+            };
             auto s = m_engine.load(path.toStdString(), o, [this](const std::string& m) { Q_EMIT m_owner->modelStatus(QString::fromStdString(m)); });
             Q_EMIT m_owner->modelLoaded(QString::fromStdString(s.path), QString::fromStdString(s.family), s.nativeResolution);
             for (const auto& w : s.warnings)
                 Q_EMIT m_owner->modelStatus(QStringLiteral("Warning: ") + QString::fromStdString(w));
+        } catch (const ls::Error& e) {
+            if (e.kind() != ls::ErrorKind::Cancelled) // stopped for a newer load, which follows at once
+                Q_EMIT m_owner->modelFailed(QString::fromStdString(e.what()));
         } catch (const std::exception& e) {
             Q_EMIT m_owner->modelFailed(QString::fromStdString(e.what()));
         }
@@ -162,6 +178,7 @@ GenerationController::GenerationController(QObject* parent)
 
 GenerationController::~GenerationController()
 {
+    ++m_worker->latestLoad; // a load in progress stops at its next tensor
     clearQueue();
     cancelCurrent();
     m_thread->quit();
@@ -170,8 +187,9 @@ GenerationController::~GenerationController()
 
 void GenerationController::loadModel(const QString& path, const QString& configFile, const QString& vocabulary, int threads, const QString& device)
 {
+    const int serial = ++m_worker->latestLoad; // a load still running for an earlier choice stops
     QMetaObject::invokeMethod(m_worker, "load", Qt::QueuedConnection, Q_ARG(QString, path), Q_ARG(QString, configFile), Q_ARG(QString, vocabulary),
-        Q_ARG(int, threads), Q_ARG(QString, device));
+        Q_ARG(int, threads), Q_ARG(QString, device), Q_ARG(int, serial));
 }
 
 bool GenerationController::cudaAvailable() { return ls::pipeline::Engine::cudaAvailable(); }

@@ -12,14 +12,21 @@
 #include <nlohmann/json.hpp>
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
+#include <QClipboard>
 #include <QCloseEvent>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QMimeData>
+#include <QSpinBox>
+#include <QToolBar>
+#include <QUrl>
 #include <QJsonDocument>
 #include <QTimer>
 #include <QDateTime>
 #include <QDockWidget>
 #include <QFileDialog>
-#include <QInputDialog>
 #include <QKeySequence>
 #include <QLabel>
 #include <QListWidget>
@@ -63,6 +70,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     historyDock->setWidget(m_history);
     historyDock->setFeatures(QDockWidget::DockWidgetMovable);
     addDockWidget(Qt::BottomDockWidgetArea, historyDock);
+    setAcceptDrops(true); // image files and .lsproj folders dropped anywhere on the window
     statusBar()->addWidget(m_status, 1);
     statusBar()->addPermanentWidget(m_progress);
     m_progress->setMaximumWidth(260);
@@ -90,6 +98,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     if (!options.vocabulary.isEmpty())
         m_settings.vocabulary = options.vocabulary;
     m_panel->setModelList(scanModelFolders(m_settings.modelFolders));
+    m_canvas->undoStack()->setMemoryLimit(qint64(m_settings.undoMemoryMB) << 20);
     m_queueLabel = new QLabel;
     statusBar()->addPermanentWidget(m_queueLabel);
     {
@@ -143,6 +152,9 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     edit->addAction(undo);
     edit->addAction(redo);
     edit->addSeparator();
+    edit->addAction(tr("&Copy image"), QKeySequence::Copy, this, &MainWindow::copyImage);
+    edit->addAction(tr("&Paste image"), QKeySequence::Paste, this, &MainWindow::paste);
+    edit->addSeparator();
     edit->addAction(tr("Clear mask"), this, [this] { m_canvas->clearMask(); });
     edit->addAction(tr("Fill mask"), this, [this] { m_canvas->fillMask(); });
     edit->addAction(tr("Invert mask"), this, [this] { m_canvas->invertMask(); });
@@ -169,10 +181,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
             text += QStringLiteral("\n\n") + tr("Failed to load:") + QStringLiteral("\n") + m_pluginsFailed.join(QLatin1Char('\n'));
         QMessageBox::information(this, tr("Plugins"), text);
     });
-    auto* tools = menuBar()->addMenu(tr("&Tools"));
-    tools->addAction(tr("Brush (B)"), this, [this] { m_canvas->setTool(Canvas::Tool::Brush); });
-    tools->addAction(tr("Eraser (E)"), this, [this] { m_canvas->setTool(Canvas::Tool::Eraser); });
-    tools->addAction(tr("Box (R)"), this, [this] { m_canvas->setTool(Canvas::Tool::Box); });
+    buildToolBar();
     auto* genMenu = menuBar()->addMenu(tr("&Generate"));
     auto* gen = genMenu->addAction(tr("Generate (queues while busy)"));
     gen->setShortcuts({ QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter) });
@@ -187,11 +196,20 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     connect(m_panel, &PromptPanel::generateClicked, this, &MainWindow::generate);
     connect(m_panel, &PromptPanel::cancelClicked, this, &MainWindow::cancel);
     connect(m_panel, &PromptPanel::modelChosen, this, &MainWindow::loadModel);
-    connect(m_canvas, &Canvas::boxEditRequested, this, &MainWindow::editBox);
+    connect(m_canvas, &Canvas::compareChanged, this, [this](bool on) {
+        if (on)
+            m_status->setText(tr("Comparing a result (left) with the canvas (right): drag to move the divider, Esc to leave, double-click the result to apply it"));
+    });
 
     connect(m_controller, &GenerationController::modelStatus, this, [this](const QString& s) { m_status->setText(s); });
+    connect(m_controller, &GenerationController::modelProgress, this, [this](int percent) {
+        m_progress->setMaximum(100);
+        m_progress->setValue(percent);
+        m_progress->setFormat(tr("Loading %p%"));
+    });
     connect(m_controller, &GenerationController::modelLoaded, this, [this](const QString& path, const QString& family, int native) {
         m_modelReady = true;
+        m_progress->setFormat(QStringLiteral("%p%"));
         m_panel->setSize(native, native);
         if (m_blankCanvas && m_canvas->image().width() != native) {
             QImage blank(native, native, QImage::Format_RGB888);
@@ -216,8 +234,10 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     });
     connect(m_controller, &GenerationController::started, this, [this](int id) {
         m_job = id; // the view follows whichever job runs now
+        m_canvas->clearCompare(); // the previews take the canvas
         updateQueueLabel();
         m_panel->setBusy(true);
+        m_progress->setFormat(QStringLiteral("%p%"));
         m_progress->setValue(0);
     });
     connect(m_controller, &GenerationController::progress, this, [this](int id, int step, int total, double rate, double eta) {
@@ -263,8 +283,13 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         m_status->setText(tr("Cancelled"));
         Q_EMIT generationDone(id, false);
     });
-    connect(m_history, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) { m_canvas->setPreview(item->data(Qt::UserRole).value<QImage>()); });
+    // Click: compare the result with the canvas; double-click: apply it.
+    connect(m_history, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) {
+        if (!m_controller->busy())
+            m_canvas->setCompareImage(item->data(Qt::UserRole).value<QImage>());
+    });
     connect(m_history, &QListWidget::itemDoubleClicked, this, [this](QListWidgetItem* item) {
+        m_canvas->clearCompare();
         m_canvas->setPreview({});
         m_canvas->setImage(item->data(Qt::UserRole).value<QImage>());
     });
@@ -273,7 +298,12 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         if (!item)
             return;
         QMenu menu;
-        menu.addAction(tr("Apply to canvas"), this, [this, item] { m_canvas->setPreview({}); m_canvas->setImage(item->data(Qt::UserRole).value<QImage>()); });
+        menu.addAction(tr("Apply to canvas"), this, [this, item] {
+            m_canvas->clearCompare();
+            m_canvas->setPreview({});
+            m_canvas->setImage(item->data(Qt::UserRole).value<QImage>());
+        });
+        menu.addAction(tr("Compare with canvas"), this, [this, item] { m_canvas->setCompareImage(item->data(Qt::UserRole).value<QImage>()); });
         menu.addAction(tr("Use these settings"), this, [this, item] {
             const QString json = item->data(Qt::UserRole + 1).toString();
             try {
@@ -389,6 +419,8 @@ bool MainWindow::saveProjectAsking(bool chooseFolder)
 
 bool MainWindow::openProject(const QString& dir)
 {
+    if (!maybeSaveChanges())
+        return false;
     ProjectData d;
     try {
         d = loadProject(dir); // checks everything before the canvas is touched
@@ -499,19 +531,22 @@ void MainWindow::declineRecovery(const QString& dir)
     QDir().rename(dir, aside);
 }
 
+bool MainWindow::maybeSaveChanges()
+{
+    if (!m_unsaved || m_blankCanvas || !m_options.askOnClose)
+        return true;
+    const auto answer = QMessageBox::question(this, tr("Unsaved changes"), tr("Save the current project first?"),
+        QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
+    if (answer == QMessageBox::Cancel)
+        return false;
+    return answer == QMessageBox::Discard || saveProjectAsking(false);
+}
+
 void MainWindow::closeEvent(QCloseEvent* event)
 {
-    if (m_unsaved && !m_blankCanvas && m_options.askOnClose) {
-        const auto answer = QMessageBox::question(this, tr("Unsaved changes"), tr("Save the project before closing?"),
-            QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
-        if (answer == QMessageBox::Cancel) {
-            event->ignore();
-            return;
-        }
-        if (answer == QMessageBox::Save && !saveProjectAsking(false)) {
-            event->ignore();
-            return;
-        }
+    if (!maybeSaveChanges()) {
+        event->ignore();
+        return;
     }
     if (!m_unsaved || m_options.askOnClose || m_options.autosaveSeconds == 0)
         QDir(m_recoverySelf).removeRecursively(); // a clean exit: nothing to recover
@@ -540,6 +575,7 @@ void MainWindow::loadModel(const QString& path)
 
 void MainWindow::applySettings(const AppSettings& s)
 {
+    m_canvas->undoStack()->setMemoryLimit(qint64(s.undoMemoryMB) << 20);
     const bool reload = s.threads != m_settings.threads || s.device != m_settings.device || s.vocabulary != m_settings.vocabulary;
     m_settings = s;
     m_panel->setModelList(scanModelFolders(s.modelFolders));
@@ -637,7 +673,13 @@ void MainWindow::generate()
 
 void MainWindow::cancel()
 {
-    m_controller->cancelCurrent(); // the queue goes on (Shift+Esc clears it)
+    // Esc: leaves a comparison first when nothing runs; otherwise stops the running job (Shift+Esc clears the queue).
+    if (m_canvas->comparing() && !m_controller->busy()) {
+        m_canvas->clearCompare();
+        m_status->setText(QString());
+        return;
+    }
+    m_controller->cancelCurrent();
 }
 
 void MainWindow::addHistory(const QImage& image, const QString& parameters, const QString& settings)
@@ -667,17 +709,123 @@ void MainWindow::addHistoryItem(const QImage& image, const QString& parameters, 
     m_history->insertItem(0, item);
 }
 
-void MainWindow::editBox(int index)
+void MainWindow::buildToolBar()
 {
-    if (index < 0 || index >= m_canvas->boxes().size())
-        return;
-    bool ok = false;
-    const QString text = QInputDialog::getText(this, tr("Box"), tr("What goes in this box?"), QLineEdit::Normal, m_canvas->boxes()[index].prompt, &ok);
-    if (!ok)
-        return;
-    auto boxes = m_canvas->boxes();
-    boxes[index].prompt = text;
-    m_canvas->setBoxes(boxes);
+    auto* bar = addToolBar(tr("Tools"));
+    bar->setObjectName(QStringLiteral("tools"));
+    bar->setMovable(false);
+    auto* tools = menuBar()->addMenu(tr("&Tools"));
+    auto* group = new QActionGroup(this);
+    const struct {
+        QString text;
+        Canvas::Tool tool;
+        QString tip;
+    } kinds[] = {
+        { tr("Brush"), Canvas::Tool::Brush, tr("Paint the inpainting mask (B; [ ] size, Shift+[ ] hardness, 1-0 opacity)") },
+        { tr("Eraser"), Canvas::Tool::Eraser, tr("Erase the mask (E; X swaps with the brush)") },
+        { tr("Box"), Canvas::Tool::Box, tr("Draw, move and resize layout boxes; double-click or Enter edits the label (R)") },
+    };
+    QList<QAction*> toolActions;
+    for (const auto& k : kinds) {
+        auto* a = new QAction(k.text, group);
+        a->setCheckable(true);
+        a->setToolTip(k.tip);
+        a->setData(static_cast<int>(k.tool));
+        a->setChecked(m_canvas->tool() == k.tool);
+        connect(a, &QAction::triggered, this, [this, t = k.tool] { m_canvas->setTool(t); });
+        bar->addAction(a);
+        tools->addAction(a);
+        toolActions << a;
+    }
+    bar->addSeparator();
+    auto spin = [&](const QString& label, int lo, int hi, const QString& suffix, const QString& tip) {
+        auto* l = new QLabel(label);
+        l->setContentsMargins(8, 0, 4, 0);
+        bar->addWidget(l);
+        auto* sp = new QSpinBox;
+        sp->setRange(lo, hi);
+        sp->setSuffix(suffix);
+        sp->setToolTip(tip);
+        sp->setFocusPolicy(Qt::ClickFocus);
+        bar->addWidget(sp);
+        return sp;
+    };
+    auto* size = spin(tr("Size"), 1, 512, tr(" px"), tr("Brush diameter in image pixels ([ and ])"));
+    auto* hardness = spin(tr("Hardness"), 0, 100, tr(" %"), tr("100%: a hard edge; lower: a softer fall-off (Shift+[ and Shift+])"));
+    auto* opacity = spin(tr("Opacity"), 1, 100, tr(" %"), tr("How much one stroke adds to or takes from the mask (keys 1-9, 0 = 100%)"));
+    size->setObjectName(QStringLiteral("brushSize"));
+    hardness->setObjectName(QStringLiteral("brushHardness"));
+    opacity->setObjectName(QStringLiteral("brushOpacity"));
+    auto sync = [this, toolActions, size, hardness, opacity] {
+        for (QAction* a : toolActions)
+            a->setChecked(a->data().toInt() == static_cast<int>(m_canvas->tool()));
+        const QSignalBlocker b1(size), b2(hardness), b3(opacity);
+        size->setValue(m_canvas->brushSize());
+        hardness->setValue(static_cast<int>(std::lround(m_canvas->brushHardness() * 100)));
+        opacity->setValue(static_cast<int>(std::lround(m_canvas->brushOpacity() * 100)));
+    };
+    sync();
+    connect(m_canvas, &Canvas::toolChanged, this, sync);
+    connect(size, &QSpinBox::valueChanged, m_canvas, &Canvas::setBrushSize);
+    connect(hardness, &QSpinBox::valueChanged, m_canvas, [this](int v) { m_canvas->setBrushHardness(v / 100.0); });
+    connect(opacity, &QSpinBox::valueChanged, m_canvas, [this](int v) { m_canvas->setBrushOpacity(v / 100.0); });
+}
+
+void MainWindow::copyImage()
+{
+    QGuiApplication::clipboard()->setImage(m_canvas->image());
+    m_status->setText(tr("Copied the canvas picture"));
+}
+
+bool MainWindow::paste()
+{
+    const QMimeData* mime = QGuiApplication::clipboard()->mimeData();
+    if (!mime || !openDropped(mime)) {
+        m_status->setText(tr("Nothing to paste: the clipboard holds no image or image file"));
+        return false;
+    }
+    return true;
+}
+
+bool MainWindow::openDropped(const QMimeData* mime)
+{
+    for (const QUrl& url : mime->urls()) {
+        if (!url.isLocalFile())
+            continue;
+        const QString path = url.toLocalFile();
+        const QFileInfo fi(path);
+        if (fi.isDir() && QFileInfo::exists(QDir(path).filePath(QStringLiteral("project.json"))))
+            return openProject(path);
+        if (fi.isFile())
+            return openImage(path); // a file that is no image is refused with its name and the cause
+    }
+    if (mime->hasImage()) {
+        const QImage img = qvariant_cast<QImage>(mime->imageData());
+        if (img.isNull())
+            return false;
+        m_canvas->clearCompare();
+        m_canvas->setImage(img); // undoable: the previous picture is one Ctrl+Z away
+        markChanged();
+        m_status->setText(tr("Pasted a %1x%2 picture").arg(img.width()).arg(img.height()));
+        return true;
+    }
+    return false;
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    const QMimeData* mime = event->mimeData();
+    bool ok = mime->hasImage();
+    for (const QUrl& url : mime->urls())
+        ok = ok || url.isLocalFile();
+    if (ok)
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    if (openDropped(event->mimeData()))
+        event->acceptProposedAction();
 }
 
 } // namespace ls::ui

@@ -7,7 +7,10 @@
 #include <QDir>
 #include <QMainWindow>
 
+class QDragEnterEvent;
+class QDropEvent;
 class QLabel;
+class QMimeData;
 class QListWidget;
 class QListWidgetItem;
 class QProgressBar;
@@ -72,8 +75,17 @@ Q_SIGNALS:
     void generationDone(int jobId, bool ok);
     void autosaved(const QString& dir);
 
+public:
+    // Clipboard: the canvas picture out, an image (or an image file) in.
+    void copyImage();
+    bool paste();
+    // Files dropped on the window: an image opens on the canvas, a .lsproj folder opens as the project.
+    bool openDropped(const QMimeData* mime);
+
 protected:
     void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
 
 private:
     ProjectData currentProject() const;
@@ -83,7 +95,8 @@ private:
     void updateTitle();
     void loadModel(const QString& path);
     void addHistory(const QImage& image, const QString& parameters, const QString& settings);
-    void editBox(int index);
+    bool maybeSaveChanges(); // before the open work is replaced: false when the user cancels
+    void buildToolBar();
     void importSettings(const QString& path);
 
     StartupOptions m_options;

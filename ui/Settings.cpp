@@ -30,6 +30,7 @@ AppSettings AppSettings::load(QSettings& s)
     a.previewMode = (mode == QStringLiteral("decode") || mode == QStringLiteral("off")) ? mode : QStringLiteral("projection");
     a.previewInterval = std::clamp(s.value(QStringLiteral("preview/interval"), 1).toInt(), 1, 1000);
     a.vocabulary = s.value(QStringLiteral("text/vocabulary")).toString();
+    a.undoMemoryMB = std::clamp(s.value(QStringLiteral("canvas/undo_memory_mb"), a.undoMemoryMB).toInt(), 16, 65536);
     return a;
 }
 
@@ -41,6 +42,7 @@ void AppSettings::save(QSettings& s) const
     s.setValue(QStringLiteral("preview/mode"), previewMode);
     s.setValue(QStringLiteral("preview/interval"), previewInterval);
     s.setValue(QStringLiteral("text/vocabulary"), vocabulary);
+    s.setValue(QStringLiteral("canvas/undo_memory_mb"), undoMemoryMB);
     s.sync();
 }
 
@@ -82,6 +84,7 @@ SettingsDialog::SettingsDialog(const AppSettings& a, bool cudaAvailable, QWidget
     , m_preview(new QComboBox)
     , m_threads(new QSpinBox)
     , m_interval(new QSpinBox)
+    , m_undoMemory(new QSpinBox)
     , m_vocab(new QLineEdit(a.vocabulary))
 {
     setWindowTitle(tr("Settings"));
@@ -143,6 +146,13 @@ SettingsDialog::SettingsDialog(const AppSettings& a, bool cudaAvailable, QWidget
     vocabRow->addWidget(browse);
     form->addRow(tr("CLIP vocabulary"), vocabRow);
 
+    m_undoMemory->setRange(16, 65536);
+    m_undoMemory->setSingleStep(128);
+    m_undoMemory->setSuffix(tr(" MB"));
+    m_undoMemory->setValue(a.undoMemoryMB);
+    m_undoMemory->setToolTip(tr("Memory the canvas undo history may hold; the oldest edits are forgotten past it"));
+    form->addRow(tr("Undo memory"), m_undoMemory);
+
     layout->addLayout(form);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
@@ -160,6 +170,7 @@ AppSettings SettingsDialog::settings() const
     a.previewMode = m_preview->currentData().toString();
     a.previewInterval = m_interval->value();
     a.vocabulary = m_vocab->text().trimmed();
+    a.undoMemoryMB = m_undoMemory->value();
     return a;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Application settings kept with QSettings (~/.config/latent-studio/latent-studio.conf): model folders, compute
-// device, CPU threads, live preview mode and interval, CLIP vocabulary path. SettingsDialog edits them.
+// device, CPU threads, live preview mode and interval, CLIP vocabulary path, undo memory. SettingsDialog edits them.
 #include <QDialog>
 #include <QString>
 #include <QStringList>
@@ -20,6 +20,7 @@ struct AppSettings {
     QString previewMode = QStringLiteral("projection"); // "projection" (cheap, every step), "decode" (full), "off"
     int previewInterval = 1;                // steps between previews (decode: between full decodes)
     QString vocabulary;                     // CLIP vocabulary file or folder; empty: search the model folder
+    int undoMemoryMB = 512;                 // canvas undo history bound (oldest edits forgotten past it)
 
     static AppSettings load(QSettings& s);
     void save(QSettings& s) const;
@@ -45,7 +46,7 @@ public:
 private:
     QListWidget* m_folders;
     QComboBox *m_device, *m_preview;
-    QSpinBox *m_threads, *m_interval;
+    QSpinBox *m_threads, *m_interval, *m_undoMemory;
     QLineEdit* m_vocab;
 };
 

@@ -30,6 +30,7 @@ ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOpt
     lo.prediction = o.prediction;
     lo.hash = o.hash;
     lo.onStatus = onStatus;
+    lo.onProgress = o.onProgress;
     const std::string ps = path.string();
     const std::filesystem::path resolved = ps.rfind("bundled:", 0) == 0 ? findBundledModel(ps.substr(8)) : path;
     LoadedModel m = loadModel(resolved, lo);

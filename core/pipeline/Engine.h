@@ -6,6 +6,7 @@
 #include "util/StopToken.h"
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,9 @@ struct EngineLoadOptions {
     bool hash = true;
     int threads = 0; // 0: all cores
     std::string device = "cpu"; // "cuda": the model's weights and every model call on the GPU (a warning and the CPU when there is none)
+    // Share of the weights loaded (0..1); return false to stop the load (ErrorKind::Cancelled; the model loaded
+    // before stays).
+    std::function<bool(double)> onProgress;
 };
 
 struct ModelSummary {

@@ -7,12 +7,51 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <unistd.h>
 
 namespace ls::pipeline {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+namespace {
+// Counts what the model takes from the weights, for load progress (and a way to stop a load between tensors).
+class ProgressSource : public io::WeightSource {
+public:
+    ProgressSource(const io::WeightSource& inner, std::function<bool(double)> onProgress)
+        : m_inner(inner)
+        , m_onProgress(std::move(onProgress))
+    {
+        for (const auto& k : inner.keys())
+            if (k.rfind("model_ema.", 0) != 0) // EMA copies are never loaded
+                m_total += static_cast<double>(inner.info(k).numel());
+    }
+    std::string path() const override { return m_inner.path(); }
+    std::vector<std::string> keys() const override { return m_inner.keys(); }
+    bool contains(const std::string& key) const override { return m_inner.contains(key); }
+    io::TensorInfo info(const std::string& key) const override { return m_inner.info(key); }
+    at::Tensor load(const std::string& key) const override
+    {
+        at::Tensor t = m_inner.load(key);
+        m_done += static_cast<double>(t.numel());
+        const double share = m_total > 0 ? std::min(1.0, m_done / m_total) : 1.0;
+        if (share >= m_reported + 0.01 || share >= 1.0) { // about a hundred reports per load
+            m_reported = share;
+            if (!m_onProgress(share))
+                fail(ErrorKind::Cancelled, m_inner.path() + ": loading stopped");
+        }
+        return t;
+    }
+    void release(const std::string& key) const override { m_inner.release(key); }
+
+private:
+    const io::WeightSource& m_inner;
+    std::function<bool(double)> m_onProgress;
+    double m_total = 0;
+    mutable double m_done = 0, m_reported = 0;
+};
+}
 
 std::vector<fs::path> vocabularySearchPath(const fs::path& modelPath, const fs::path& configured)
 {
@@ -87,7 +126,15 @@ LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
         cfg.parameterization = o.prediction;
     status(std::string("loading ") + models::familyName(cfg.family) + " weights");
     LoadedModel lm;
-    lm.model = models::LatentModel::load(*w, cfg, at::TensorOptions().dtype(o.dtype));
+    std::optional<ProgressSource> counted;
+    if (o.onProgress) {
+        if (!o.onProgress(0.0))
+            fail(ErrorKind::Cancelled, path.string() + ": loading stopped");
+        counted.emplace(*w, o.onProgress);
+    }
+    lm.model = models::LatentModel::load(counted ? static_cast<const io::WeightSource&>(*counted) : *w, cfg, at::TensorOptions().dtype(o.dtype));
+    if (o.onProgress && !o.onProgress(1.0)) // the share counted can stop short of 1: schedule buffers are read apart
+        fail(ErrorKind::Cancelled, path.string() + ": loading stopped");
     lm.warnings = lm.model->warnings;
     lm.info.name = path.filename().string();
     if (lm.info.name.empty())

@@ -19,6 +19,9 @@ struct ModelLoadOptions {
     at::ScalarType dtype = at::kFloat;
     bool hash = true;                   // compute the SHA-256 model hash for metadata
     std::function<void(const std::string&)> onStatus; // progress messages
+    // Share of the weights copied so far (0..1, rising; 1 once the weights are in). Returning false stops the load:
+    // loadModel throws ErrorKind::Cancelled and nothing is kept.
+    std::function<bool(double)> onProgress;
 };
 
 struct LoadedModel {

@@ -35,6 +35,30 @@ private Q_SLOTS:
         QVERIFY(failed.at(0).at(0).toString().contains(QStringLiteral("/nonexistent/model.safetensors")));
     }
 
+    void loadProgressAndNewerChoiceWins()
+    {
+        GenerationController c;
+        QSignalSpy progress(&c, &GenerationController::modelProgress);
+        QSignalSpy loaded(&c, &GenerationController::modelLoaded);
+        QSignalSpy failed(&c, &GenerationController::modelFailed);
+        const QString tiny = kGolden + QStringLiteral("/tiny_sd1/weights.safetensors");
+        c.loadModel(tiny, kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
+        QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 30000);
+        QVERIFY(progress.count() >= 5);
+        QCOMPARE(progress.first().at(0).toInt(), 0);
+        QCOMPARE(progress.last().at(0).toInt(), 100);
+        for (int i = 1; i < progress.count(); ++i)
+            QVERIFY(progress.at(i).at(0).toInt() > progress.at(i - 1).at(0).toInt());
+        // Two choices in a row: the first is dropped or stopped part-way, never reported as a failure; the second loads.
+        c.loadModel(tiny, kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
+        c.loadModel(QStringLiteral("bundled:default"));
+        QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 2, 30000);
+        QVERIFY(loaded.last().at(0).toString().endsWith(QStringLiteral("default/model.safetensors")));
+        QTest::qWait(200);
+        QCOMPARE(loaded.count(), 2);
+        QCOMPARE(failed.count(), 0);
+    }
+
     void previewsInOrderThenResult()
     {
         GenerationController c;

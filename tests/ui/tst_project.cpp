@@ -7,8 +7,11 @@
 #include "Project.h"
 #include "PromptPanel.h"
 
+#include <QClipboard>
 #include <QComboBox>
 #include <QListWidget>
+#include <QMimeData>
+#include <QSpinBox>
 #include <QSettings>
 #include <QPainter>
 #include <QProcess>
@@ -204,6 +207,92 @@ private Q_SLOTS:
         QCOMPARE(w2.projectPath(), dir);
     }
 
+    void dropAndPasteOpenPicturesAndProjects()
+    {
+        QTemporaryDir tmp;
+        const QString png = tmp.filePath(QStringLiteral("dropped.png"));
+        QVERIFY(testImage(48, 40).save(png));
+        const QString project = tmp.filePath(QStringLiteral("dropped.lsproj"));
+        ProjectData d;
+        d.image = testImage(32, 32).mirrored();
+        d.boxes = { { QRectF(1, 2, 10, 10), QStringLiteral("red circle") } };
+        saveProject(project, d);
+
+        MainWindow w(options(tmp.path()));
+        const QImage original = w.canvas()->image();
+        auto dropOn = [&w](QMimeData* mime) {
+            QDragEnterEvent enter(QPoint(100, 100), Qt::CopyAction, mime, Qt::LeftButton, {});
+            QApplication::sendEvent(&w, &enter);
+            if (!enter.isAccepted())
+                return false;
+            QDropEvent drop(QPointF(100, 100), Qt::CopyAction, mime, Qt::LeftButton, {});
+            QApplication::sendEvent(&w, &drop);
+            return drop.isAccepted();
+        };
+        // An image file dropped on the window opens on the canvas, undoably.
+        QMimeData file;
+        file.setUrls({ QUrl::fromLocalFile(png) });
+        QVERIFY(dropOn(&file));
+        QVERIFY(sameImage(w.canvas()->image(), testImage(48, 40)));
+        w.canvas()->undoStack()->undo();
+        QVERIFY(sameImage(w.canvas()->image(), original));
+        // A project folder opens as the project.
+        QMimeData folder;
+        folder.setUrls({ QUrl::fromLocalFile(project) });
+        QVERIFY(dropOn(&folder));
+        QVERIFY(sameImage(w.canvas()->image(), d.image));
+        QCOMPARE(w.canvas()->boxes().size(), 1);
+        QCOMPARE(w.projectPath(), project);
+        // Text is not a picture: refused, nothing changes.
+        QMimeData text;
+        text.setText(QStringLiteral("hello"));
+        QVERIFY(!dropOn(&text));
+        QVERIFY(sameImage(w.canvas()->image(), d.image));
+
+        // Copy puts the canvas on the clipboard; pasting an image replaces the canvas (undoable).
+        w.copyImage();
+        QVERIFY(sameImage(QGuiApplication::clipboard()->image(), d.image));
+        QGuiApplication::clipboard()->setImage(testImage(24, 24));
+        QVERIFY(w.paste());
+        QVERIFY(sameImage(w.canvas()->image(), testImage(24, 24)));
+        w.canvas()->undoStack()->undo();
+        QVERIFY(sameImage(w.canvas()->image(), d.image));
+        QGuiApplication::clipboard()->setText(QStringLiteral("not a picture"));
+        QVERIFY(!w.paste());
+        QVERIFY(sameImage(w.canvas()->image(), d.image));
+    }
+
+    void toolBarFollowsTheCanvas()
+    {
+        QTemporaryDir tmp;
+        MainWindow w(options(tmp.path()));
+        auto* size = w.findChild<QSpinBox*>(QStringLiteral("brushSize"));
+        auto* hardness = w.findChild<QSpinBox*>(QStringLiteral("brushHardness"));
+        auto* opacity = w.findChild<QSpinBox*>(QStringLiteral("brushOpacity"));
+        QVERIFY(size && hardness && opacity);
+        hardness->setValue(30);
+        QCOMPARE(w.canvas()->brushHardness(), 0.3);
+        opacity->setValue(60);
+        QCOMPARE(w.canvas()->brushOpacity(), 0.6);
+        size->setValue(40);
+        QCOMPARE(w.canvas()->brushSize(), 40);
+        QTest::keyClick(w.canvas(), Qt::Key_BracketRight); // keys on the canvas show in the tool bar
+        QCOMPARE(size->value(), w.canvas()->brushSize());
+        QVERIFY(size->value() > 40);
+        QTest::keyClick(w.canvas(), Qt::Key_5);
+        QCOMPARE(opacity->value(), 50);
+        // The tool buttons and the keys agree.
+        QAction* box = nullptr;
+        for (QAction* a : w.findChildren<QAction*>())
+            if (a->text() == QStringLiteral("Box") && a->isCheckable())
+                box = a;
+        QVERIFY(box);
+        box->trigger();
+        QCOMPARE(w.canvas()->tool(), Canvas::Tool::Box);
+        QTest::keyClick(w.canvas(), Qt::Key_B);
+        QVERIFY(!box->isChecked());
+    }
+
     void settingsRoundTripAndModelFolders()
     {
         QTemporaryDir tmp;
@@ -214,6 +303,7 @@ private Q_SLOTS:
         a.previewMode = QStringLiteral("decode");
         a.previewInterval = 5;
         a.vocabulary = QStringLiteral("/opt/clip");
+        a.undoMemoryMB = 96;
         a.save(ini);
         const AppSettings b = AppSettings::load(ini);
         QCOMPARE(b.modelFolders, a.modelFolders);
@@ -221,8 +311,11 @@ private Q_SLOTS:
         QCOMPARE(b.previewMode, QStringLiteral("decode"));
         QCOMPARE(b.previewInterval, 5);
         QCOMPARE(b.vocabulary, QStringLiteral("/opt/clip"));
+        QCOMPARE(b.undoMemoryMB, 96);
         ini.setValue(QStringLiteral("preview/mode"), QStringLiteral("nonsense")); // hand-edited file
         ini.setValue(QStringLiteral("compute/threads"), -4);
+        ini.setValue(QStringLiteral("canvas/undo_memory_mb"), 1);
+        QCOMPARE(AppSettings::load(ini).undoMemoryMB, 16); // the smallest bound offered
         QCOMPARE(AppSettings::load(ini).previewMode, QStringLiteral("projection"));
         QCOMPARE(AppSettings::load(ini).threads, 0);
         // The application's own store (main() points XDG_CONFIG_HOME at a temporary folder) persists.

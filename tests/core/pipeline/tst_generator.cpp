@@ -4,6 +4,7 @@
 #include "models/LatentModel.h"
 
 #include "io/ImageFile.h"
+#include "pipeline/Engine.h"
 #include "pipeline/Generator.h"
 #include "pipeline/ImageOps.h"
 #include "pipeline/Infotext.h"
@@ -171,6 +172,38 @@ private Q_SLOTS:
         auto r = baseRequest();
         r.vaeTile = 16;
         QCOMPARE(GenerationRequest::fromJson(r.toJson()).vaeTile, 16);
+    }
+
+    void loadReportsProgressAndCanBeStopped()
+    {
+        const fs::path weights = test::goldenDir() / "tiny_sd1" / "weights.safetensors";
+        EngineLoadOptions o;
+        o.configFile = test::goldenDir() / "tiny_sd1" / "case.json";
+        o.vocabulary = test::sharedDir() / "data" / "clip";
+        std::vector<double> seen;
+        o.onProgress = [&seen](double share) { seen.push_back(share); return true; };
+        Engine e;
+        e.load(weights, o);
+        QVERIFY(seen.size() >= 5);
+        QCOMPARE(seen.front(), 0.0);
+        QCOMPARE(seen.back(), 1.0);
+        QVERIFY(std::is_sorted(seen.begin(), seen.end()));
+        QVERIFY(std::any_of(seen.begin(), seen.end(), [](double s) { return s > 0.2 && s < 0.8; })); // reported along the way
+        // Stopped part-way: Cancelled naming the file, and the model loaded before stays.
+        int calls = 0;
+        o.onProgress = [&calls](double share) { ++calls; return share < 0.3; };
+        try {
+            e.load(weights, o);
+            QFAIL("the load was not stopped");
+        } catch (const Error& err) {
+            QCOMPARE(err.kind(), ErrorKind::Cancelled);
+            QVERIFY(std::string(err.what()).find("weights.safetensors") != std::string::npos);
+        }
+        QVERIFY(calls >= 2);
+        QVERIFY(e.hasModel());
+        GenerationRequest r = baseRequest();
+        r.steps = 2;
+        QCOMPARE(e.run(r, {}, StopToken()).images.size(), size_t(1));
     }
 
     void previewsArriveInOrder()
