@@ -23,4 +23,5 @@ run --prompt "a large red circle at the top left and a small blue square at the 
 run "$tmp/scene.png" --mask-rect 0,0,30,30 --prompt "a small yellow circle at the top left" --mode inpaint --guidance 2 --screenshot "$out/inpaint.png"
 run --boxes "6,6,20,20,red circle;38,38,20,20,blue square" --mode layout --screenshot "$out/layout.png"
 run "$tmp/scene.png" --model bundled:default-sr --screenshot "$out/upscale.png"
+cp "$out/txt2img.png" "$out/main-window.png" # the README's picture
 ls -la "$out"/{txt2img,inpaint,layout,upscale}.png

@@ -3,6 +3,7 @@
 #include <QKeyEvent>
 #include <QLineEdit>
 #include <QMouseEvent>
+#include <QPaintEvent>
 #include <QPainter>
 #include <QWheelEvent>
 
@@ -382,7 +383,7 @@ void Canvas::strokeTo(const QPointF& from, const QPointF& to)
     update(QRectF(toWidget(box.topLeft()) - QPointF(2, 2), toWidget(box.bottomRight() + QPoint(1, 1)) + QPointF(2, 2)).toAlignedRect());
 }
 
-void Canvas::paintEvent(QPaintEvent*)
+void Canvas::paintEvent(QPaintEvent* event)
 {
     QPainter p(this);
     p.fillRect(rect(), QColor(40, 42, 48));
@@ -417,17 +418,22 @@ void Canvas::paintEvent(QPaintEvent*)
         return;
     }
     p.drawImage(target, m_preview.isNull() ? m_image : m_preview);
-    // Mask overlay.
-    QImage overlay(m_mask.size(), QImage::Format_ARGB32_Premultiplied);
-    overlay.fill(Qt::transparent);
-    for (int y = 0; y < m_mask.height(); ++y) {
-        const uchar* m = m_mask.constScanLine(y);
-        auto* o = reinterpret_cast<QRgb*>(overlay.scanLine(y));
-        for (int x = 0; x < m_mask.width(); ++x)
-            if (m[x])
-                o[x] = qPremultiply(qRgba(230, 40, 60, m[x] / 2));
+    // Mask overlay, built only for the part being repainted (a brush stroke repaints a small rectangle).
+    const QRect exposed = QRectF(toImage(event->rect().topLeft()) - QPointF(1, 1), toImage(event->rect().bottomRight() + QPoint(1, 1)) + QPointF(1, 1))
+                              .toAlignedRect()
+                              .intersected(m_mask.rect());
+    if (!exposed.isEmpty()) {
+        QImage overlay(exposed.size(), QImage::Format_ARGB32_Premultiplied);
+        overlay.fill(Qt::transparent);
+        for (int y = 0; y < exposed.height(); ++y) {
+            const uchar* m = m_mask.constScanLine(exposed.top() + y) + exposed.left();
+            auto* o = reinterpret_cast<QRgb*>(overlay.scanLine(y));
+            for (int x = 0; x < exposed.width(); ++x)
+                if (m[x])
+                    o[x] = qPremultiply(qRgba(230, 40, 60, m[x] / 2));
+        }
+        p.drawImage(QRectF(toWidget(exposed.topLeft()), toWidget(exposed.bottomRight() + QPoint(1, 1))), overlay);
     }
-    p.drawImage(target, overlay);
     // Boxes, each with its label above it (or the editor in its place).
     for (int i = 0; i < m_boxes.size(); ++i) {
         const QRectF r(toWidget(m_boxes[i].rect.topLeft()), toWidget(m_boxes[i].rect.bottomRight()));
@@ -465,9 +471,10 @@ void Canvas::paintEvent(QPaintEvent*)
 void Canvas::mousePressEvent(QMouseEvent* e)
 {
     const QPointF ip = toImage(e->position());
-    if (e->button() == Qt::MiddleButton || (e->button() == Qt::LeftButton && (e->modifiers() & Qt::AltModifier))) {
+    if (e->button() == Qt::MiddleButton || (e->button() == Qt::LeftButton && (m_spaceHeld || (e->modifiers() & Qt::AltModifier)))) {
         m_panning = true;
         m_panStart = e->position() - m_offset;
+        setCursor(Qt::ClosedHandCursor);
         return;
     }
     if (e->button() != Qt::LeftButton)
@@ -576,6 +583,8 @@ void Canvas::mouseReleaseEvent(QMouseEvent* e)
 {
     if (m_panning) {
         m_panning = false;
+        if (m_spaceHeld)
+            setCursor(Qt::OpenHandCursor);
         return;
     }
     if (e->button() != Qt::LeftButton)
@@ -646,6 +655,12 @@ void Canvas::keyPressEvent(QKeyEvent* e)
         return;
     }
     switch (k) {
+    case Qt::Key_Space:
+        if (!e->isAutoRepeat()) {
+            m_spaceHeld = true;
+            setCursor(Qt::OpenHandCursor);
+        }
+        return;
     case Qt::Key_BracketLeft: setBrushSize(static_cast<int>(m_brush / 1.2)); return;
     case Qt::Key_BracketRight: setBrushSize(static_cast<int>(m_brush * 1.2) + 1); return;
     case Qt::Key_BraceLeft: setBrushHardness(std::round(m_hardness * 10 - 1) / 10); return; // Shift+[
@@ -676,6 +691,16 @@ void Canvas::keyPressEvent(QKeyEvent* e)
     default: break;
     }
     QWidget::keyPressEvent(e);
+}
+
+void Canvas::keyReleaseEvent(QKeyEvent* e)
+{
+    if (e->key() == Qt::Key_Space && !e->isAutoRepeat()) {
+        m_spaceHeld = false;
+        setCursor(m_tool == Tool::Box ? Qt::CrossCursor : Qt::ArrowCursor);
+        return;
+    }
+    QWidget::keyReleaseEvent(e);
 }
 
 void Canvas::resizeEvent(QResizeEvent*)

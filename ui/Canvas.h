@@ -85,6 +85,7 @@ protected:
     void mouseDoubleClickEvent(QMouseEvent*) override;
     void wheelEvent(QWheelEvent*) override;
     void keyPressEvent(QKeyEvent*) override;
+    void keyReleaseEvent(QKeyEvent*) override;
     void resizeEvent(QResizeEvent*) override;
     bool eventFilter(QObject* watched, QEvent* event) override;
 
@@ -112,6 +113,7 @@ private:
     QPointF m_offset;
     bool m_fit = true;
     // interaction state
+    bool m_spaceHeld = false; // space + left drag pans
     bool m_painting = false, m_panning = false, m_drawingBox = false, m_movingBox = false, m_splitting = false;
     int m_resizeEdges = 0;
     QPointF m_last, m_start, m_panStart;

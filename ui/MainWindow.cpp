@@ -65,7 +65,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     m_history->setIconSize(QSize(96, 96));
     m_history->setFlow(QListView::LeftToRight);
     m_history->setWrapping(false);
-    m_history->setMaximumHeight(140);
+    m_history->setFixedHeight(124); // one row of 96-pixel thumbnails and a scroll bar
     m_history->setContextMenuPolicy(Qt::CustomContextMenu);
     historyDock->setWidget(m_history);
     historyDock->setFeatures(QDockWidget::DockWidgetMovable);
@@ -196,6 +196,12 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     connect(m_panel, &PromptPanel::generateClicked, this, &MainWindow::generate);
     connect(m_panel, &PromptPanel::cancelClicked, this, &MainWindow::cancel);
     connect(m_panel, &PromptPanel::modelChosen, this, &MainWindow::loadModel);
+    connect(m_panel, &PromptPanel::modeChanged, this, [this](const QString& mode) { // the tool that job needs
+        if (mode == QStringLiteral("layout"))
+            m_canvas->setTool(Canvas::Tool::Box);
+        else if (mode == QStringLiteral("inpaint") && m_canvas->tool() == Canvas::Tool::Box)
+            m_canvas->setTool(Canvas::Tool::Brush);
+    });
     connect(m_canvas, &Canvas::compareChanged, this, [this](bool on) {
         if (on)
             m_status->setText(tr("Comparing a result (left) with the canvas (right): drag to move the divider, Esc to leave, double-click the result to apply it"));

@@ -13,6 +13,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QScrollArea>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -33,16 +34,21 @@ QSpinBox* spin(int lo, int hi, int v, int step = 1)
 PromptPanel::PromptPanel(QWidget* parent)
     : QWidget(parent)
 {
-    auto* layout = new QVBoxLayout(this);
+    // The prompts and the Generate button stay in view; the settings below them scroll on small screens.
+    auto* outer = new QVBoxLayout(this);
+    outer->setContentsMargins(6, 6, 6, 6);
+    auto* settings = new QWidget;
+    auto* layout = new QVBoxLayout(settings);
+    layout->setContentsMargins(0, 0, 4, 0);
     m_prompt = new QPlainTextEdit;
     m_prompt->setPlaceholderText(tr("Describe the picture, e.g. a large red circle at the top left"));
     m_prompt->setMaximumHeight(90);
     m_negative = new QPlainTextEdit;
     m_negative->setPlaceholderText(tr("Negative prompt (what to avoid)"));
     m_negative->setMaximumHeight(50);
-    layout->addWidget(new QLabel(tr("Prompt")));
-    layout->addWidget(m_prompt);
-    layout->addWidget(m_negative);
+    outer->addWidget(new QLabel(tr("Prompt")));
+    outer->addWidget(m_prompt);
+    outer->addWidget(m_negative);
 
     auto* form = new QFormLayout;
     m_model = new QComboBox;
@@ -66,6 +72,7 @@ PromptPanel::PromptPanel(QWidget* parent)
     m_mode = new QComboBox;
     m_mode->addItems({ tr("Auto"), QStringLiteral("txt2img"), QStringLiteral("img2img"), QStringLiteral("inpaint"), QStringLiteral("layout"), QStringLiteral("upscale") });
     form->addRow(tr("Job"), m_mode);
+    connect(m_mode, &QComboBox::currentTextChanged, this, &PromptPanel::modeChanged);
     m_captionLayout = new QCheckBox(tr("place objects where the prompt says"));
     m_captionLayout->setChecked(true);
     m_captionLayout->setToolTip(tr("Models with a layout path (the bundled one): phrases such as \"a red circle at the top left\" are laid out "
@@ -153,8 +160,15 @@ PromptPanel::PromptPanel(QWidget* parent)
         else
             Q_EMIT generateClicked();
     });
-    layout->addWidget(m_generate);
+    outer->addWidget(m_generate);
     layout->addStretch(1);
+    auto* scroll = new QScrollArea;
+    scroll->setWidget(settings);
+    scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setMinimumWidth(settings->sizeHint().width() + 16);
+    outer->addWidget(scroll, 1);
 }
 
 QString PromptPanel::modelPath() const { return m_model->currentData().toString() == QLatin1String("__open__") ? QString() : m_model->currentData().toString(); }

@@ -48,6 +48,7 @@ Q_SIGNALS:
     void generateClicked();
     void cancelClicked();
     void modelChosen(const QString& path);
+    void modeChanged(const QString& name);
 
 private:
     QPlainTextEdit *m_prompt, *m_negative;

@@ -211,6 +211,28 @@ private Q_SLOTS:
         QCOMPARE(c.boxes()[0].prompt, QStringLiteral("blue square"));
     }
 
+    void panWithSpaceOrMiddleButton()
+    {
+        Canvas c;
+        prepare(c, 128);
+        const QPointF before = c.toWidget(QPointF(0, 0));
+        // Space held: a left drag moves the view and paints nothing.
+        QTest::keyPress(&c, Qt::Key_Space);
+        QTest::mousePress(&c, Qt::LeftButton, {}, QPoint(200, 200));
+        QTest::mouseMove(&c, QPoint(230, 210));
+        QTest::mouseRelease(&c, Qt::LeftButton, {}, QPoint(230, 210));
+        QTest::keyRelease(&c, Qt::Key_Space);
+        QVERIFY(c.maskIsEmpty());
+        QCOMPARE(c.toWidget(QPointF(0, 0)), before + QPointF(30, 10));
+        // The middle button pans too; after space is let go a left drag paints again.
+        QTest::mousePress(&c, Qt::MiddleButton, {}, QPoint(200, 200));
+        QTest::mouseMove(&c, QPoint(190, 200));
+        QTest::mouseRelease(&c, Qt::MiddleButton, {}, QPoint(190, 200));
+        QCOMPARE(c.toWidget(QPointF(0, 0)), before + QPointF(20, 10));
+        QTest::mouseClick(&c, Qt::LeftButton, {}, at(c, 64, 64));
+        QVERIFY(!c.maskIsEmpty());
+    }
+
     void compareView()
     {
         Canvas c;
