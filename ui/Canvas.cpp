@@ -179,6 +179,7 @@ void Canvas::pushBoxesEdit(const QVector<CanvasBox>& before, const QString& text
 
 void Canvas::setTool(Tool t)
 {
+    clearCompare(); // picking a tool means going back to work on the canvas
     m_tool = t;
     setCursor(t == Tool::Box ? Qt::CrossCursor : Qt::ArrowCursor);
     update();

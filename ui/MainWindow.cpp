@@ -221,6 +221,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
             QImage blank(native, native, QImage::Format_RGB888);
             blank.fill(QColor(245, 245, 240));
             m_canvas->setImage(blank, false);
+            m_canvas->setBrushSize(std::max(2, native / 16)); // a brush in proportion to the picture
             m_blankCanvas = true; // still nothing of the user's
             m_autosaveDirty = m_unsaved = false;
         }

@@ -256,6 +256,11 @@ private Q_SLOTS:
         QVERIFY(!c.comparing());
         QCOMPARE(shown(20, 64), QColor(Qt::red));
         QCOMPARE(changed.count(), 2);
+        // Choosing a tool (here by its key) ends a comparison too.
+        c.setCompareImage(other);
+        QTest::keyClick(&c, Qt::Key_R);
+        QVERIFY(!c.comparing());
+        QCOMPARE(c.tool(), Canvas::Tool::Box);
     }
 
     void undoHistoryIsBoundedByMemory()
