@@ -266,7 +266,10 @@ private Q_SLOTS:
     {
         QTemporaryDir tmp;
         MainWindow w(options(tmp.path()));
+        QSignalSpy loaded(w.controller(), &GenerationController::modelLoaded);
+        QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 30000);
         auto* size = w.findChild<QSpinBox*>(QStringLiteral("brushSize"));
+        QCOMPARE(size->value(), 4); // in proportion to the bundled model's 64-pixel picture
         auto* hardness = w.findChild<QSpinBox*>(QStringLiteral("brushHardness"));
         auto* opacity = w.findChild<QSpinBox*>(QStringLiteral("brushOpacity"));
         QVERIFY(size && hardness && opacity);
