@@ -233,6 +233,12 @@ void Canvas::setCompareSplit(double s)
     update();
 }
 
+void Canvas::splitAt(double widgetX)
+{
+    const QRectF v = viewRect();
+    setCompareSplit((widgetX - v.left()) / std::max(1.0, v.width()));
+}
+
 void Canvas::fitToWindow()
 {
     m_fit = true;
@@ -388,7 +394,7 @@ void Canvas::paintEvent(QPaintEvent* event)
 {
     QPainter p(this);
     p.fillRect(rect(), QColor(40, 42, 48));
-    const QRectF target(m_offset, QSizeF(m_image.width() * m_zoom, m_image.height() * m_zoom));
+    const QRectF target = viewRect();
     // Checkerboard under the image (shows through transparent images and previews).
     const int cell = 8;
     for (int y = int(target.top()); y < target.bottom(); y += cell)
@@ -482,8 +488,7 @@ void Canvas::mousePressEvent(QMouseEvent* e)
         return;
     if (comparing()) { // the divider follows the mouse; tools wait until the comparison ends
         m_splitting = true;
-        const QRectF target(m_offset, QSizeF(m_image.width() * m_zoom, m_image.height() * m_zoom));
-        setCompareSplit((e->position().x() - target.left()) / std::max(1.0, target.width()));
+        splitAt(e->position().x());
         return;
     }
     finishLabelEdit(true);
@@ -523,8 +528,7 @@ void Canvas::mouseMoveEvent(QMouseEvent* e)
         return;
     }
     if (m_splitting) {
-        const QRectF target(m_offset, QSizeF(m_image.width() * m_zoom, m_image.height() * m_zoom));
-        setCompareSplit((e->position().x() - target.left()) / std::max(1.0, target.width()));
+        splitAt(e->position().x());
         return;
     }
     if (m_painting) {

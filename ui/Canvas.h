@@ -98,6 +98,8 @@ private:
     void strokeTo(const QPointF& from, const QPointF& to);
     BoxHit boxAt(const QPointF& widgetPos) const;
     QRectF imageRect() const { return QRectF(QPointF(0, 0), m_image.size()); }
+    QRectF viewRect() const { return QRectF(m_offset, QSizeF(m_image.width() * m_zoom, m_image.height() * m_zoom)); } // widget coordinates
+    void splitAt(double widgetX);
     QRectF labelRect(int index) const; // widget coordinates
     void pushMaskEdit(const QImage& before, const QRect& region, const QString& text);
     void pushBoxesEdit(const QVector<CanvasBox>& before, const QString& text);

@@ -295,21 +295,13 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         if (!m_controller->busy())
             m_canvas->setCompareImage(item->data(Qt::UserRole).value<QImage>());
     });
-    connect(m_history, &QListWidget::itemDoubleClicked, this, [this](QListWidgetItem* item) {
-        m_canvas->clearCompare();
-        m_canvas->setPreview({});
-        m_canvas->setImage(item->data(Qt::UserRole).value<QImage>());
-    });
+    connect(m_history, &QListWidget::itemDoubleClicked, this, [this](QListWidgetItem* item) { applyResult(item->data(Qt::UserRole).value<QImage>()); });
     connect(m_history, &QListWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
         QListWidgetItem* item = m_history->itemAt(pos);
         if (!item)
             return;
         QMenu menu;
-        menu.addAction(tr("Apply to canvas"), this, [this, item] {
-            m_canvas->clearCompare();
-            m_canvas->setPreview({});
-            m_canvas->setImage(item->data(Qt::UserRole).value<QImage>());
-        });
+        menu.addAction(tr("Apply to canvas"), this, [this, item] { applyResult(item->data(Qt::UserRole).value<QImage>()); });
         menu.addAction(tr("Compare with canvas"), this, [this, item] { m_canvas->setCompareImage(item->data(Qt::UserRole).value<QImage>()); });
         menu.addAction(tr("Use these settings"), this, [this, item] {
             const QString json = item->data(Qt::UserRole + 1).toString();
@@ -776,6 +768,13 @@ void MainWindow::buildToolBar()
     connect(size, &QSpinBox::valueChanged, m_canvas, &Canvas::setBrushSize);
     connect(hardness, &QSpinBox::valueChanged, m_canvas, [this](int v) { m_canvas->setBrushHardness(v / 100.0); });
     connect(opacity, &QSpinBox::valueChanged, m_canvas, [this](int v) { m_canvas->setBrushOpacity(v / 100.0); });
+}
+
+void MainWindow::applyResult(const QImage& image)
+{
+    m_canvas->clearCompare();
+    m_canvas->setPreview({});
+    m_canvas->setImage(image);
 }
 
 void MainWindow::copyImage()

@@ -71,16 +71,15 @@ public:
     const QStringList& loadedPlugins() const { return m_pluginsLoaded; }
     const QStringList& failedPlugins() const { return m_pluginsFailed; }
 
-Q_SIGNALS:
-    void generationDone(int jobId, bool ok);
-    void autosaved(const QString& dir);
-
-public:
     // Clipboard: the canvas picture out, an image (or an image file) in.
     void copyImage();
     bool paste();
     // Files dropped on the window: an image opens on the canvas, a .lsproj folder opens as the project.
     bool openDropped(const QMimeData* mime);
+
+Q_SIGNALS:
+    void generationDone(int jobId, bool ok);
+    void autosaved(const QString& dir);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -96,6 +95,7 @@ private:
     void loadModel(const QString& path);
     void addHistory(const QImage& image, const QString& parameters, const QString& settings);
     bool maybeSaveChanges(); // before the open work is replaced: false when the user cancels
+    void applyResult(const QImage& image); // a history result onto the canvas (undoable)
     void buildToolBar();
     void importSettings(const QString& path);
 

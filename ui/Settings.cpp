@@ -30,7 +30,7 @@ AppSettings AppSettings::load(QSettings& s)
     a.previewMode = (mode == QStringLiteral("decode") || mode == QStringLiteral("off")) ? mode : QStringLiteral("projection");
     a.previewInterval = std::clamp(s.value(QStringLiteral("preview/interval"), 1).toInt(), 1, 1000);
     a.vocabulary = s.value(QStringLiteral("text/vocabulary")).toString();
-    a.undoMemoryMB = std::clamp(s.value(QStringLiteral("canvas/undo_memory_mb"), a.undoMemoryMB).toInt(), 16, 65536);
+    a.undoMemoryMB = std::clamp(s.value(QStringLiteral("canvas/undo_memory_mb"), a.undoMemoryMB).toInt(), kMinUndoMemoryMB, kMaxUndoMemoryMB);
     return a;
 }
 
@@ -146,7 +146,7 @@ SettingsDialog::SettingsDialog(const AppSettings& a, bool cudaAvailable, QWidget
     vocabRow->addWidget(browse);
     form->addRow(tr("CLIP vocabulary"), vocabRow);
 
-    m_undoMemory->setRange(16, 65536);
+    m_undoMemory->setRange(AppSettings::kMinUndoMemoryMB, AppSettings::kMaxUndoMemoryMB);
     m_undoMemory->setSingleStep(128);
     m_undoMemory->setSuffix(tr(" MB"));
     m_undoMemory->setValue(a.undoMemoryMB);

@@ -21,6 +21,7 @@ struct AppSettings {
     int previewInterval = 1;                // steps between previews (decode: between full decodes)
     QString vocabulary;                     // CLIP vocabulary file or folder; empty: search the model folder
     int undoMemoryMB = 512;                 // canvas undo history bound (oldest edits forgotten past it)
+    static constexpr int kMinUndoMemoryMB = 16, kMaxUndoMemoryMB = 65536;
 
     static AppSettings load(QSettings& s);
     void save(QSettings& s) const;

@@ -16,6 +16,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+[[noreturn]] void loadingStopped(const std::string& path) { fail(ErrorKind::Cancelled, path + ": loading stopped"); }
+
 // Counts what the model takes from the weights, for load progress (and a way to stop a load between tensors).
 class ProgressSource : public io::WeightSource {
 public:
@@ -39,7 +41,7 @@ public:
         if (share >= m_reported + 0.01 || share >= 1.0) { // about a hundred reports per load
             m_reported = share;
             if (!m_onProgress(share))
-                fail(ErrorKind::Cancelled, m_inner.path() + ": loading stopped");
+                loadingStopped(m_inner.path());
         }
         return t;
     }
@@ -129,12 +131,12 @@ LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
     std::optional<ProgressSource> counted;
     if (o.onProgress) {
         if (!o.onProgress(0.0))
-            fail(ErrorKind::Cancelled, path.string() + ": loading stopped");
+            loadingStopped(path.string());
         counted.emplace(*w, o.onProgress);
     }
     lm.model = models::LatentModel::load(counted ? static_cast<const io::WeightSource&>(*counted) : *w, cfg, at::TensorOptions().dtype(o.dtype));
     if (o.onProgress && !o.onProgress(1.0)) // the share counted can stop short of 1: schedule buffers are read apart
-        fail(ErrorKind::Cancelled, path.string() + ": loading stopped");
+        loadingStopped(path.string());
     lm.warnings = lm.model->warnings;
     lm.info.name = path.filename().string();
     if (lm.info.name.empty())

@@ -269,7 +269,8 @@ private Q_SLOTS:
         QSignalSpy loaded(w.controller(), &GenerationController::modelLoaded);
         QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 30000);
         auto* size = w.findChild<QSpinBox*>(QStringLiteral("brushSize"));
-        QCOMPARE(size->value(), 4); // in proportion to the bundled model's 64-pixel picture
+        // The spy hears the worker's signal at once; the window's handler runs when the GUI thread gets to it.
+        QTRY_COMPARE_WITH_TIMEOUT(size->value(), 4, 10000); // in proportion to the bundled model's 64-pixel picture
         auto* hardness = w.findChild<QSpinBox*>(QStringLiteral("brushHardness"));
         auto* opacity = w.findChild<QSpinBox*>(QStringLiteral("brushOpacity"));
         QVERIFY(size && hardness && opacity);
