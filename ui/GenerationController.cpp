@@ -93,6 +93,13 @@ public Q_SLOTS:
             Q_EMIT m_owner->modelFailed(QString::fromStdString(e.what()));
         }
     }
+    void setLoraFolders(const QStringList& folders)
+    {
+        std::vector<std::filesystem::path> f;
+        for (const auto& s : folders)
+            f.emplace_back(s.toStdString());
+        m_engine.setLoraFolders(f);
+    }
     void drain()
     {
         while (true) {
@@ -124,6 +131,8 @@ public Q_SLOTS:
                     params.push_back(QString::fromStdString(result.metadata[i]["parameters"]));
                     settings.push_back(QString::fromStdString(result.metadata[i]["latent_studio"]));
                 }
+                for (const auto& w : result.warnings)
+                    Q_EMIT m_owner->modelStatus(QStringLiteral("Warning: ") + QString::fromStdString(w));
                 Q_EMIT m_owner->finished(job.id, images, params, settings);
             } catch (const ls::Error& e) {
                 if (e.kind() == ls::ErrorKind::Cancelled)
@@ -193,6 +202,11 @@ void GenerationController::loadModel(const QString& path, const QString& configF
 }
 
 bool GenerationController::cudaAvailable() { return ls::pipeline::Engine::cudaAvailable(); }
+
+void GenerationController::setLoraFolders(const QStringList& folders)
+{
+    QMetaObject::invokeMethod(m_worker, "setLoraFolders", Qt::QueuedConnection, Q_ARG(QStringList, folders));
+}
 
 int GenerationController::enqueue(const ls::pipeline::GenerationRequest& request, const QString& engineModel)
 {

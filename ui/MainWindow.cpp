@@ -25,6 +25,7 @@
 #include <QJsonDocument>
 #include <QTimer>
 #include <QDateTime>
+#include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QKeySequence>
@@ -98,6 +99,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     if (!options.vocabulary.isEmpty())
         m_settings.vocabulary = options.vocabulary;
     m_panel->setModelList(scanModelFolders(m_settings.modelFolders));
+    applyLoraFolders();
     m_canvas->undoStack()->setMemoryLimit(qint64(m_settings.undoMemoryMB) << 20);
     m_queueLabel = new QLabel;
     statusBar()->addPermanentWidget(m_queueLabel);
@@ -578,8 +580,19 @@ void MainWindow::applySettings(const AppSettings& s)
     const bool reload = s.threads != m_settings.threads || s.device != m_settings.device || s.vocabulary != m_settings.vocabulary;
     m_settings = s;
     m_panel->setModelList(scanModelFolders(s.modelFolders));
+    applyLoraFolders();
     if (reload)
         loadModel(m_modelPath);
+}
+
+void MainWindow::applyLoraFolders()
+{
+    // Each model folder's loras/ and Lora/ subfolders (AUTOMATIC1111 keeps them in models/Lora).
+    QStringList folders;
+    for (const auto& f : m_settings.modelFolders)
+        folders << QDir(f).filePath(QStringLiteral("loras")) << QDir(f).filePath(QStringLiteral("Lora"));
+    m_panel->setLoraFolders(folders);
+    m_controller->setLoraFolders(folders);
 }
 
 void MainWindow::updateQueueLabel()

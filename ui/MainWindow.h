@@ -121,6 +121,7 @@ private:
     QList<UpscalerInfo> m_upscalers;
     QStringList m_pluginsLoaded, m_pluginsFailed;
     void updateQueueLabel();
+    void applyLoraFolders();
 };
 
 } // namespace ls::ui

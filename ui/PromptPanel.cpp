@@ -10,11 +10,14 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QScrollArea>
 #include <QVBoxLayout>
+
+#include "pipeline/LoraFiles.h"
 
 #include <algorithm>
 
@@ -41,6 +44,7 @@ PromptPanel::PromptPanel(QWidget* parent)
     auto* layout = new QVBoxLayout(settings);
     layout->setContentsMargins(0, 0, 4, 0);
     m_prompt = new QPlainTextEdit;
+    m_prompt->setObjectName(QStringLiteral("prompt"));
     m_prompt->setPlaceholderText(tr("Describe the picture, e.g. a large red circle at the top left"));
     m_prompt->setMaximumHeight(90);
     m_negative = new QPlainTextEdit;
@@ -69,6 +73,35 @@ PromptPanel::PromptPanel(QWidget* parent)
     m_modelInfo->setWordWrap(true);
     form->addRow(tr("Model"), m_model);
     form->addRow(QString(), m_modelInfo);
+    // LoRAs: the menu lists the files of the LoRA folders and adds <lora:NAME:1> to the prompt (the weight is edited
+    // in the prompt, as in AUTOMATIC1111).
+    m_lora = new QPushButton(tr("Add LoRA"));
+    m_lora->setObjectName(QStringLiteral("addLora"));
+    m_loraMenu = new QMenu(m_lora);
+    m_lora->setMenu(m_loraMenu);
+    connect(m_loraMenu, &QMenu::aboutToShow, this, [this] {
+        m_loraMenu->clear();
+        std::vector<std::filesystem::path> folders;
+        for (const auto& f : loraFolders())
+            folders.emplace_back(f.toStdString());
+        const auto files = ls::pipeline::listLoraFiles(folders);
+        for (const auto& f : files) {
+            const QString name = QString::fromStdString(f.name);
+            QAction* a = m_loraMenu->addAction(name, this, [this, name] { insertLoraTag(name); });
+            a->setToolTip(QString::fromStdString(f.path.string()));
+        }
+        if (files.empty()) {
+            QAction* none = m_loraMenu->addAction(tr("No LoRA files in %1").arg(loraFolders().join(QStringLiteral(", "))));
+            none->setEnabled(false);
+        }
+        m_loraMenu->addSeparator();
+        m_loraMenu->addAction(tr("Open a LoRA file..."), this, [this] {
+            const QString path = QFileDialog::getOpenFileName(this, tr("Open a LoRA"), QString(), tr("LoRA files (*.safetensors *.pt *.ckpt)"));
+            if (!path.isEmpty())
+                insertLoraTag(path);
+        });
+    });
+    form->addRow(tr("LoRA"), m_lora);
     m_mode = new QComboBox;
     m_mode->addItems({ tr("Auto"), QStringLiteral("txt2img"), QStringLiteral("img2img"), QStringLiteral("inpaint"), QStringLiteral("layout"), QStringLiteral("upscale") });
     form->addRow(tr("Job"), m_mode);
@@ -233,6 +266,27 @@ void PromptPanel::setBusy(bool busy)
 QString PromptPanel::modeName() const { return m_mode->currentText(); }
 void PromptPanel::setMode(const QString& name) { m_mode->setCurrentText(name); }
 void PromptPanel::setPrompt(const QString& p) { m_prompt->setPlainText(p); }
+
+void PromptPanel::setLoraFolders(const QStringList& folders) { m_loraFolders = folders; }
+
+QStringList PromptPanel::loraFolders() const
+{
+    QStringList all = m_loraFolders;
+    for (const auto& f : ls::pipeline::defaultLoraFolders(modelPath().toStdString()))
+        all << QString::fromStdString(f.string());
+    all.removeDuplicates();
+    return all;
+}
+
+void PromptPanel::insertLoraTag(const QString& name)
+{
+    QTextCursor c = m_prompt->textCursor();
+    const QString before = m_prompt->toPlainText().left(c.position());
+    const bool space = !before.isEmpty() && !before.back().isSpace();
+    c.insertText((space ? QStringLiteral(" ") : QString()) + QStringLiteral("<lora:%1:1>").arg(name));
+    m_prompt->setTextCursor(c);
+    m_prompt->setFocus();
+}
 
 void PromptPanel::setGuidance(double scale) { m_cfg->setValue(scale); }
 

@@ -12,6 +12,7 @@ class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
+class QMenu;
 class QPushButton;
 class QSpinBox;
 
@@ -41,6 +42,12 @@ public:
     void setGuidance(double scale);
     void setSeed(qint64 seed);
     void setSize(int width, int height);
+    // Folders whose LoRA files the "LoRA" menu lists (after the model's own loras/ and the default folders).
+    void setLoraFolders(const QStringList& folders);
+    QStringList loraFolders() const; // every folder listed, in order
+    // Adds <lora:NAME:1> to the prompt at the cursor.
+    void insertLoraTag(const QString& name);
+    QMenu* loraMenu() const { return m_loraMenu; }
     qint64 lastSeed() const { return m_lastSeed; }
     void setLastSeed(qint64 s) { m_lastSeed = s; }
 
@@ -59,7 +66,9 @@ private:
     QLineEdit* m_seed;
     QCheckBox *m_randomSeed, *m_onlyMasked, *m_captionLayout;
     QComboBox* m_upscaler;
-    QPushButton *m_generate, *m_reuseSeed;
+    QPushButton *m_generate, *m_reuseSeed, *m_lora;
+    QMenu* m_loraMenu;
+    QStringList m_loraFolders;
     bool m_busy = false;
     qint64 m_lastSeed = -1;
 };

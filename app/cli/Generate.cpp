@@ -46,6 +46,8 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
     cmd->add_option("--batch", o.request.batch, "Images to make");
     cmd->add_option("--eta", o.request.eta, "DDIM eta");
     cmd->add_option("--clip-skip", o.request.clipSkip, "CLIP layers to skip (A1111 semantics)");
+    cmd->add_option("--lora", o.loras, "Apply a LoRA: NAME[:WEIGHT[:UNET_WEIGHT]] (a file in the LoRA folders, or a path); repeatable. Prompts may also say <lora:NAME:WEIGHT>");
+    cmd->add_option("--lora-dir", o.loraDirs, "Folder of LoRA files (repeatable; default: loras/ beside the model, $LS_LORA_PATH, ~/.local/share/latent-studio/loras)");
     cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)");
     cmd->add_option("--device", o.device, "cpu or cuda (the model's weights and every model call on the GPU)")->check(CLI::IsMember({ "cpu", "cuda" }));
     cmd->add_option("--dtype", o.dtype, "Weights: fp32, fp16 or bf16 (the CPU computes in fp32 either way; a GPU in that type)")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
@@ -145,6 +147,13 @@ int runJob(JobOptions& o)
         r.extendRight = e[2];
         r.extendBottom = e[3];
     }
+    for (const auto& l : o.loras) { // NAME[:W[:W]] reads as the tag <lora:NAME:W>
+        try {
+            text::extractLoraTags("<lora:" + l + ">", &r.loras);
+        } catch (const Error& e) {
+            fail(ErrorKind::InvalidInput, "--lora " + l + ": " + e.what());
+        }
+    }
     if (!o.init.empty())
         r.initImage = io::readImage(o.init).image;
     if (!o.mask.empty())
@@ -185,6 +194,12 @@ int runJob(JobOptions& o)
             r.height = native;
     }
     pipeline::Generator gen(lm.model, lm.tokenizer, lm.info, lm.layoutClasses);
+    if (!o.loraDirs.empty()) {
+        auto folders = std::vector<fs::path>(o.loraDirs.begin(), o.loraDirs.end());
+        for (const auto& f : gen.loraFolders())
+            folders.push_back(f);
+        gen.setLoraFolders(folders);
+    }
     if (!o.previewDir.empty())
         fs::create_directories(o.previewDir);
     StopToken stop;
@@ -203,6 +218,8 @@ int runJob(JobOptions& o)
         }
     };
     auto result = gen.run(r, onStep, stop);
+    for (const auto& w : result.warnings)
+        std::fprintf(stderr, "warning: %s\n", w.c_str());
     json out;
     out["images"] = json::array();
     for (size_t i = 0; i < result.images.size(); ++i) {
@@ -215,6 +232,7 @@ int runJob(JobOptions& o)
             std::fprintf(stderr, "wrote %s (seed %lld)\n", p.c_str(), static_cast<long long>(result.seeds[i]));
     }
     out["seconds"] = result.seconds;
+    out["warnings"] = result.warnings;
     out["mode"] = pipeline::jobModeName(r.mode);
     if (o.json)
         std::cout << out.dump(2) << std::endl;

@@ -185,8 +185,9 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
         fail(ErrorKind::Unsupported, file + ": this looks like a Stable Diffusion 3 checkpoint (joint_blocks), not supported yet");
     if (kv.anyWithPrefix("double_blocks.") || kv.anyWithPrefix("model.diffusion_model.double_blocks."))
         fail(ErrorKind::Unsupported, file + ": this looks like a Flux checkpoint (double_blocks), not supported yet");
-    if (kv.anyWithPrefix("lora_unet_") || kv.anyContaining(".lora_down."))
-        fail(ErrorKind::Unsupported, file + ": this looks like a LoRA file, not a full checkpoint (LoRA is not supported yet)");
+    if (kv.anyWithPrefix("lora_unet_") || kv.anyWithPrefix("lora_te_") || kv.anyContaining(".lora_down.") || kv.anyContaining(".lora_A."))
+        fail(ErrorKind::Unsupported, file + ": this is a LoRA file, not a full checkpoint: load a model, then add the LoRA to the prompt "
+                                            "(<lora:NAME:0.8>, the LoRA menu, or latent-cli --lora)");
     if (!kv.has("model.diffusion_model.input_blocks.0.0.weight")) {
         if (kv.has("encoder.conv_in.weight") && kv.has("decoder.conv_out.weight"))
             fail(ErrorKind::Unsupported, file + ": this is a stand-alone autoencoder (VAE) file, not a full model checkpoint");

@@ -1,6 +1,7 @@
 #include "pipeline/Engine.h"
 
 #include "pipeline/Generator.h"
+#include "pipeline/LoraFiles.h"
 #include "pipeline/ModelLoading.h"
 #include "util/Threads.h"
 
@@ -12,6 +13,16 @@ struct Engine::Impl {
     LoadedModel model;
     ModelSummary summary;
     std::unique_ptr<Generator> generator = std::make_unique<Generator>(nullptr, nullptr);
+    std::vector<std::filesystem::path> loraFolders;
+    std::filesystem::path modelFile;
+
+    void applyLoraFolders()
+    {
+        auto all = loraFolders;
+        for (const auto& f : defaultLoraFolders(modelFile))
+            all.push_back(f);
+        generator->setLoraFolders(all);
+    }
 };
 
 Engine::Engine()
@@ -45,6 +56,8 @@ ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOpt
     }
     d->model = m;
     d->generator = std::make_unique<Generator>(m.model, m.tokenizer, m.info, m.layoutClasses);
+    d->modelFile = resolved;
+    d->applyLoraFolders();
     d->summary = { resolved.string(), models::familyName(m.model->config.family), m.info.name, nativeResolution(m.model->config), m.warnings };
     return d->summary;
 }
@@ -54,7 +67,17 @@ void Engine::unload()
     d->model = {};
     d->summary = {};
     d->generator = std::make_unique<Generator>(nullptr, nullptr);
+    d->modelFile.clear();
+    d->applyLoraFolders();
 }
+
+void Engine::setLoraFolders(std::vector<std::filesystem::path> folders)
+{
+    d->loraFolders = std::move(folders);
+    d->applyLoraFolders();
+}
+
+std::vector<std::filesystem::path> Engine::loraFolders() const { return d->generator->loraFolders(); }
 
 bool Engine::cudaAvailable() { return at::hasCUDA(); }
 

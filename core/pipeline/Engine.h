@@ -44,6 +44,11 @@ public:
     const ModelSummary& summary() const;
     GenerationResult run(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop);
     std::vector<Problem> check(const GenerationRequest& request) const;
+
+    // Folders searched for LoRA names before the default ones (pipeline/LoraFiles.h); kept across model loads.
+    void setLoraFolders(std::vector<std::filesystem::path> folders);
+    // Every folder searched with the model loaded now, in order.
+    std::vector<std::filesystem::path> loraFolders() const;
     // True when this libtorch build has CUDA and a GPU is visible.
     static bool cudaAvailable();
 

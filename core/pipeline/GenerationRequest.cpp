@@ -123,6 +123,23 @@ std::vector<Problem> GenerationRequest::validate() const
         p.push_back({ "clip_skip", "must be between 1 and 12" });
     if (seed < -1)
         p.push_back({ "seed", "must be -1 (random) or a non-negative number" });
+    {
+        std::vector<std::pair<std::string, std::string>> texts { { "prompt", prompt }, { "negative_prompt", negativePrompt } };
+        for (size_t i = 0; i < boxes.size(); ++i)
+            texts.push_back({ "boxes[" + std::to_string(i) + "].prompt", boxes[i].prompt });
+        for (const auto& [field, text] : texts) {
+            try {
+                text::extractLoraTags(text, nullptr);
+            } catch (const Error& e) {
+                p.push_back({ field, e.what() });
+            }
+        }
+        for (size_t i = 0; i < loras.size(); ++i) {
+            const auto& l = loras[i];
+            if (l.name.empty() || !std::isfinite(l.textWeight) || !std::isfinite(l.unetWeight))
+                p.push_back({ "loras[" + std::to_string(i) + "]", "needs a name and finite weights" });
+        }
+    }
     if (usesInit && initImage.empty())
         p.push_back({ "init", std::string(jobModeName(mode)) + " needs an input image" });
     const bool extending = extendLeft > 0 || extendTop > 0 || extendRight > 0 || extendBottom > 0;
@@ -228,6 +245,10 @@ json GenerationRequest::toJson() const
     j["noise_level"] = noiseLevel;
     j["vae_tile"] = vaeTile;
     j["caption_layout"] = captionLayout;
+    json lj = json::array();
+    for (const auto& l : loras)
+        lj.push_back({ { "name", l.name }, { "te", l.textWeight }, { "unet", l.unetWeight } });
+    j["loras"] = lj;
     j["model"] = modelName;
     j["mask_png"] = imageToJson(mask);
     j["init_png"] = imageToJson(initImage);
@@ -271,6 +292,9 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         r.noiseLevel = j.value("noise_level", r.noiseLevel);
         r.vaeTile = j.value("vae_tile", r.vaeTile);
         r.captionLayout = j.value("caption_layout", r.captionLayout);
+        if (j.contains("loras") && j["loras"].is_array())
+            for (const auto& l : j["loras"])
+                r.loras.push_back({ l.value("name", std::string()), l.value("te", 1.0), l.value("unet", l.value("te", 1.0)) });
         r.modelName = j.value("model", r.modelName);
         if (j.contains("mask_png"))
             r.mask = imageFromJson(j["mask_png"]);

@@ -1,5 +1,6 @@
 #pragma once
 // Everything one generation needs, checked up front: validate() lists every problem before any work starts.
+#include "text/LoraTags.h"
 #include "util/Image.h"
 
 #include <nlohmann/json_fwd.hpp>
@@ -68,6 +69,10 @@ struct GenerationRequest {
     // previews: a cheap latent->RGB projection every previewEvery steps, a full decode every decodeEvery steps (0 = never)
     int previewEvery = 1;
     int decodeEvery = 0;
+    // LoRAs to apply besides the <lora:NAME:W> tags of the prompts (text/LoraTags.h): a file stem found in the LoRA
+    // folders, or a path.
+    std::vector<text::LoraTag> loras;
+
     std::string modelName; // for metadata
 
     std::vector<Problem> validate() const;

@@ -24,6 +24,7 @@ struct GenerationResult {
     std::vector<int64_t> seeds;
     std::vector<std::map<std::string, std::string>> metadata; // per image: "parameters" + "latent_studio"
     double seconds = 0;
+    std::vector<std::string> warnings; // things the user should know that did not stop the job (LoRA modules left out)
 };
 
 struct ModelInfo {

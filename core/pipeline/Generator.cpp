@@ -3,8 +3,10 @@
 #include "pipeline/Conditioning.h"
 #include "pipeline/ImageOps.h"
 #include "pipeline/Infotext.h"
+#include "pipeline/LoraFiles.h"
 #include "pipeline/Preview.h"
 #include "pipeline/Sampling.h"
+#include "models/Lora.h"
 #include "text/WorldLayout.h"
 #include "util/Error.h"
 
@@ -26,6 +28,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int roundUp(int v, int m) { return (v + m - 1) / m * m; }
+
+// Takes the <lora:...> tags out of every prompt of the request (appending them to *tags after request.loras).
+void stripLoraTags(GenerationRequest& r, std::vector<text::LoraTag>* tags)
+{
+    tags->insert(tags->end(), r.loras.begin(), r.loras.end());
+    r.prompt = text::extractLoraTags(r.prompt, tags);
+    r.negativePrompt = text::extractLoraTags(r.negativePrompt, tags);
+    for (auto& b : r.boxes)
+        b.prompt = text::extractLoraTags(b.prompt, tags);
+}
 
 // One seeded CPU generator per batch image: the same seed gives the same noise on any device.
 struct NoiseSource {
@@ -57,6 +69,47 @@ struct Generator::Impl {
     ModelInfo info;
     std::vector<std::string> classes;
     std::unique_ptr<LatentPreviewer> previewer;
+    std::vector<std::filesystem::path> loraFolders;
+    struct CachedLora {
+        std::filesystem::file_time_type mtime;
+        uintmax_t size = 0;
+        std::shared_ptr<const models::Lora> lora;
+    };
+    std::map<std::string, CachedLora> loraCache; // by path
+    models::LoraSet loraSet;
+
+    // Reads (or takes from the cache) every LoRA the tags name and applies exactly that set to the model.
+    std::vector<models::LoraSet::Use> applyLoras(const std::vector<text::LoraTag>& tags, std::vector<std::string>& warnings)
+    {
+        std::vector<models::LoraSet::Use> uses;
+        for (const auto& t : tags) {
+            const auto path = findLoraFile(t.name, loraFolders);
+            if (!path)
+                fail(ErrorKind::InvalidInput, "lora: '" + t.name + "' is not a LoRA file in " + describeLoraFolders());
+            const std::string key = std::filesystem::absolute(*path).lexically_normal().string();
+            std::error_code ec;
+            const auto mtime = std::filesystem::last_write_time(*path, ec);
+            const auto size = std::filesystem::file_size(*path, ec);
+            auto it = loraCache.find(key);
+            if (it == loraCache.end() || it->second.mtime != mtime || it->second.size != size) {
+                auto lora = std::make_shared<models::Lora>(models::readLora(*path, *model));
+                lora->name = t.name;
+                it = loraCache.insert_or_assign(key, CachedLora { mtime, size, lora }).first;
+            }
+            for (const auto& w : it->second.lora->warnings)
+                warnings.push_back(w);
+            uses.push_back({ it->second.lora, t.textWeight, t.unetWeight });
+        }
+        loraSet.apply(*model, uses);
+        return uses;
+    }
+    std::string describeLoraFolders() const
+    {
+        std::string s;
+        for (const auto& f : loraFolders)
+            s += (s.empty() ? "" : ", ") + f.string();
+        return s.empty() ? std::string("no LoRA folder") : s + " (or give a path)";
+    }
 
     at::ScalarType dtype() const { return model->computeType(); }
     int pixelMultiple() const
@@ -171,9 +224,20 @@ Generator::Generator(std::shared_ptr<models::LatentModel> model, std::shared_ptr
     d->tokenizer = std::move(tokenizer);
     d->info = std::move(info);
     d->classes = std::move(layoutClasses);
+    d->loraFolders = defaultLoraFolders(d->model ? std::filesystem::path(d->model->path) : std::filesystem::path());
 }
 
-Generator::~Generator() = default;
+void Generator::setLoraFolders(std::vector<std::filesystem::path> folders) { d->loraFolders = std::move(folders); }
+const std::vector<std::filesystem::path>& Generator::loraFolders() const { return d->loraFolders; }
+
+Generator::~Generator()
+{
+    try {
+        if (d->model) // the model may outlive this generator: give it back without this generator's LoRAs
+            d->loraSet.restore(*d->model);
+    } catch (...) {
+    }
+}
 
 uint64_t availableMemory()
 {
@@ -235,6 +299,17 @@ std::vector<Problem> Generator::check(const GenerationRequest& r) const
         p.push_back({ "model", "the layout2img model only does layout-to-image (boxes with class labels)" });
     if ((d->model->clip || d->model->openclip) && !d->tokenizer)
         p.push_back({ "vocabulary", "this model needs the CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz)" });
+    {
+        std::vector<text::LoraTag> tags;
+        GenerationRequest stripped = r;
+        try {
+            stripLoraTags(stripped, &tags);
+        } catch (const Error&) { // a malformed tag: validate() names it
+        }
+        for (const auto& t : tags)
+            if (!findLoraFile(t.name, d->loraFolders))
+                p.push_back({ "lora", "'" + t.name + "' is not a LoRA file in " + d->describeLoraFolders() });
+    }
     if (f == Family::Layout2Img) {
         for (size_t i = 0; i < r.boxes.size(); ++i) {
             const auto& b = r.boxes[i];
@@ -317,6 +392,14 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         r.seed = static_cast<int64_t>(std::random_device {}() & 0xFFFFFFFFu);
     const auto t0 = Clock::now();
     GenerationResult result;
+    // LoRAs: the tags leave the prompts the model sees; the metadata keeps the prompts as written. Every request sets
+    // the model's LoRAs anew, so one request's LoRA never reaches the next.
+    std::vector<text::LoraTag> loraTags;
+    stripLoraTags(r, &loraTags);
+    r.loras.clear();
+    std::vector<models::LoraSet::Use> loraUses;
+    if (d->model)
+        loraUses = d->applyLoras(loraTags, result.warnings);
     const std::string modelName = d->info.name.empty() ? r.modelName : d->info.name;
 
     auto finish = [&](const Image& img, int64_t seed) {
@@ -324,10 +407,28 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         rec.seed = seed;
         rec.batch = 1;
         rec.modelName = modelName;
+        rec.prompt = r0.prompt;
+        rec.negativePrompt = r0.negativePrompt;
+        rec.loras = r0.loras;
+        for (size_t i = 0; i < rec.boxes.size() && i < r0.boxes.size(); ++i)
+            rec.boxes[i].prompt = r0.boxes[i].prompt;
         std::map<std::string, std::string> meta;
-        meta["parameters"] = buildInfotext(rec, seed, modelName, d->info.hash, img.width, img.height);
+        std::vector<std::pair<std::string, std::string>> extra;
+        json lj = json::array();
+        std::string hashes;
+        for (size_t i = 0; i < loraUses.size(); ++i) {
+            const auto& l = *loraUses[i].lora;
+            hashes += (hashes.empty() ? "" : ", ") + l.name + ": " + l.hash;
+            lj.push_back({ { "name", l.name }, { "path", l.path }, { "hash", l.hash }, { "te", loraUses[i].textWeight },
+                { "unet", loraUses[i].unetWeight } });
+        }
+        if (!hashes.empty())
+            extra.emplace_back("Lora hashes", hashes);
+        meta["parameters"] = buildInfotext(rec, seed, modelName, d->info.hash, img.width, img.height, extra);
         json j = rec.toJson();
         j["model_hash"] = d->info.hash;
+        if (!lj.empty())
+            j["lora_files"] = lj;
         j["version"] = LS_VERSION;
         meta["latent_studio"] = j.dump();
         result.images.push_back(img);

@@ -9,6 +9,7 @@
 #include "util/Image.h"
 #include "util/StopToken.h"
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,6 +37,11 @@ public:
     // Requests whose estimate exceeds the budget are refused by check() before anything is allocated.
     // 0 (default): the memory available now (MemAvailable of /proc/meminfo).
     void setMemoryBudget(uint64_t bytes) { m_budget = bytes; }
+
+    // Folders that LoRA names (<lora:NAME:W> in prompts, GenerationRequest::loras) are looked up in, subfolders
+    // included. Default: defaultLoraFolders(the model's file).
+    void setLoraFolders(std::vector<std::filesystem::path> folders);
+    const std::vector<std::filesystem::path>& loraFolders() const;
 
 private:
     GenerationResult runChecked(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop);

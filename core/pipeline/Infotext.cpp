@@ -29,7 +29,8 @@ std::string number(double v)
 
 } // namespace
 
-std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::string& modelName, const std::string& modelHash, int width, int height)
+std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::string& modelName, const std::string& modelHash, int width, int height,
+    const std::vector<std::pair<std::string, std::string>>& extra)
 {
     std::string out = r.prompt;
     if (!r.negativePrompt.empty())
@@ -57,6 +58,7 @@ std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::s
         kv.emplace_back("Clip skip", std::to_string(r.clipSkip));
     if (r.sampler == "DDIM" && r.eta != 0)
         kv.emplace_back("Eta DDIM", number(r.eta));
+    kv.insert(kv.end(), extra.begin(), extra.end());
     kv.emplace_back("Version", std::string("latent-studio ") + LS_VERSION);
     std::string line;
     for (const auto& [k, v] : kv)

@@ -11,7 +11,7 @@ namespace ls::pipeline {
 struct ModelInfo;
 
 std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::string& modelName, const std::string& modelHash,
-    int width, int height);
+    int width, int height, const std::vector<std::pair<std::string, std::string>>& extra = {});
 
 struct ParsedInfotext {
     std::string prompt;

@@ -2,6 +2,7 @@
 // arrive in step order, the result arrives, cancel stops a run mid-way, the queue can be cleared.
 #include "GenerationController.h"
 
+#include <QTemporaryDir>
 #include <QtTest/QtTest>
 
 using ls::ui::GenerationController;
@@ -77,6 +78,34 @@ private Q_SLOTS:
         for (int i = 0; i < previews.count(); ++i)
             QCOMPARE(previews.at(i).at(1).toInt(), i + 1);
         QVERIFY(done.at(0).at(2).toStringList().at(0).contains(QStringLiteral("Steps: 5")));
+    }
+
+    void loraFoldersReachTheEngine()
+    {
+        QTemporaryDir tmp;
+        QFile bad(tmp.filePath(QStringLiteral("bad.safetensors")));
+        QVERIFY(bad.open(QIODevice::WriteOnly));
+        bad.write("not a safetensors file");
+        bad.close();
+        GenerationController c;
+        c.setLoraFolders({ tmp.path() });
+        QSignalSpy loaded(&c, &GenerationController::modelLoaded);
+        c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"), kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
+        QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 30000);
+        QSignalSpy failed(&c, &GenerationController::failed);
+        QSignalSpy done(&c, &GenerationController::finished);
+        auto r = request(2);
+        r.prompt = "a red house <lora:bad:0.8>";
+        c.enqueue(r); // found in the folder, then refused with the file's name
+        r.prompt = "a red house <lora:missing:0.8>";
+        c.enqueue(r); // not in any folder: the folders are listed
+        r.prompt = "a red house";
+        c.enqueue(r); // and the engine goes on working
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 2, 30000);
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 30000);
+        const QString first = failed.at(0).at(1).toString(), second = failed.at(1).at(1).toString();
+        QVERIFY2(first.contains(tmp.filePath(QStringLiteral("bad.safetensors"))), qPrintable(first));
+        QVERIFY2(second.contains(QStringLiteral("'missing' is not a LoRA file")) && second.contains(tmp.path()), qPrintable(second));
     }
 
     void cancelMidRunAndClearQueue()

@@ -10,6 +10,8 @@
 #include <QClipboard>
 #include <QComboBox>
 #include <QListWidget>
+#include <QMenu>
+#include <QPlainTextEdit>
 #include <QMimeData>
 #include <QSpinBox>
 #include <QSettings>
@@ -348,6 +350,41 @@ private Q_SLOTS:
         for (QComboBox* c : w.promptPanel()->findChildren<QComboBox*>())
             listed = listed || (c->findText(QStringLiteral("b.safetensors")) >= 0 && c->findText(QStringLiteral("sd-diffusers")) >= 0);
         QVERIFY(listed);
+    }
+
+    void loraMenuListsTheModelFoldersLoras()
+    {
+        QTemporaryDir tmp;
+        QDir models(tmp.filePath(QStringLiteral("models")));
+        QVERIFY(models.mkpath(QStringLiteral("loras/styles")));
+        for (const char* f : { "loras/film.safetensors", "loras/styles/ink.pt", "loras/readme.txt" }) {
+            QFile file(models.filePath(QString::fromLatin1(f)));
+            QVERIFY(file.open(QIODevice::WriteOnly));
+        }
+        StartupOptions o = options(tmp.path());
+        o.settings.modelFolders = { models.path() };
+        MainWindow w(o);
+        PromptPanel* panel = w.promptPanel();
+        QVERIFY(panel->loraFolders().contains(models.filePath(QStringLiteral("loras"))));
+        QMenu* menu = panel->loraMenu();
+        Q_EMIT menu->aboutToShow(); // what opening the menu does
+        QStringList names;
+        QAction* ink = nullptr;
+        for (QAction* a : menu->actions()) {
+            if (!a->isSeparator() && a->isEnabled())
+                names << a->text();
+            if (a->text() == QStringLiteral("styles/ink"))
+                ink = a;
+        }
+        QCOMPARE(names, (QStringList { QStringLiteral("film"), QStringLiteral("styles/ink"), QStringLiteral("Open a LoRA file...") }));
+        panel->setPrompt(QStringLiteral("a cat"));
+        auto* edit = panel->findChild<QPlainTextEdit*>(QStringLiteral("prompt"));
+        QVERIFY(edit);
+        QTextCursor c = edit->textCursor();
+        c.movePosition(QTextCursor::End);
+        edit->setTextCursor(c);
+        ink->trigger();
+        QCOMPARE(QString::fromStdString(panel->request(false, false).prompt), QStringLiteral("a cat <lora:styles/ink:1>"));
     }
 
     void queuedJobsAllRun()

@@ -2,6 +2,7 @@
 #include "TestUtil.h"
 
 #include "text/ClipTokenizer.h"
+#include "text/LoraTags.h"
 #include "text/PromptWeights.h"
 #include "util/Error.h"
 
@@ -36,6 +37,27 @@ std::string show(const std::vector<WeightedText>& v)
 class TestPrompt : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    void loraTags()
+    {
+        using text::LoraTag;
+        std::vector<LoraTag> tags;
+        const std::string rest = text::extractLoraTags("a cat <lora:ink>, <lora:styles/pencil:0.5> (red:1.2) <lyco:grain:0.3:1.2>"
+                                                       " <lora:a:unet=0.25> <lora:b:te=0.2> <lora:c:0.4:te=0.9>",
+            &tags);
+        QCOMPARE(QString::fromStdString(rest), QString("a cat ,  (red:1.2)    "));
+        const std::vector<LoraTag> want { { "ink", 1.0, 1.0 }, { "styles/pencil", 0.5, 0.5 }, { "grain", 0.3, 1.2 }, { "a", 1.0, 0.25 },
+            { "b", 0.2, 0.2 }, { "c", 0.9, 0.9 } };
+        QCOMPARE(tags.size(), want.size());
+        for (size_t i = 0; i < want.size(); ++i)
+            QVERIFY2(tags[i] == want[i], tags[i].name.c_str());
+        QCOMPARE(QString::fromStdString(text::extractLoraTags("no tags <here> (x:1.1)", nullptr)), QString("no tags <here> (x:1.1)"));
+        for (const char* bad : { "<lora::1>", "<lora:a:much>", "<lora:a:1:2:3>", "<lora:a:gain=2>", "<lora:a:1" }) {
+            const auto e = test::errorOf([&] { text::extractLoraTags(bad, nullptr); });
+            QVERIFY2(!e.empty(), bad);
+        }
+        QVERIFY(test::errorOf([] { text::extractLoraTags("<lora:a:much>", nullptr); }).find("'much' is not a number") != std::string::npos);
+    }
+
     void attention_data()
     {
         QTest::addColumn<QString>("prompt");
