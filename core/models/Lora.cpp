@@ -117,8 +117,10 @@ std::optional<LoraTarget> LoraResolver::text(const std::string& hf) const
     return t;
 }
 
-std::optional<LoraTarget> LoraResolver::resolve(const std::string& module) const
+std::optional<LoraTarget> LoraResolver::resolve(const std::string& name) const
 {
+    // PEFT saves a wrapped model's names under base_model.model.
+    const std::string module = startsWith(name, "base_model.model.") ? name.substr(17) : name;
     auto unet = [&](const std::string& dotted) -> std::optional<LoraTarget> {
         const std::string key = io::DiffusersFolder::toOriginal("unet", dotted + ".weight", m_unetConfig);
         if (!key.empty() && m_tensors.count(key))
@@ -175,7 +177,8 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
                         "(up/down pairs) are supported");
         static const std::vector<std::tuple<std::string, char>> suffixes { { ".lora_up.weight", 'u' }, { ".lora_down.weight", 'd' },
             { ".lora_B.weight", 'u' }, { ".lora_A.weight", 'd' }, { ".lora_B.default.weight", 'u' }, { ".lora_A.default.weight", 'd' },
-            { ".lora.up.weight", 'u' }, { ".lora.down.weight", 'd' }, { ".alpha", 'a' } };
+            { ".lora.up.weight", 'u' }, { ".lora.down.weight", 'd' }, { ".lora_linear_layer.up.weight", 'u' },
+            { ".lora_linear_layer.down.weight", 'd' }, { ".alpha", 'a' } };
         bool taken = false;
         for (const auto& [suffix, role] : suffixes) {
             if (!endsWith(key, suffix))
@@ -188,11 +191,18 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
         }
         if (taken)
             continue;
-        // diffusers attention processors: <path>.processor.to_q_lora.up.weight
+        // diffusers attention processors: <path>.processor.to_q_lora.up.weight in the UNet, <layer>.self_attn.to_q_lora.up.weight
+        // in the text encoder (where the layer is q_proj)
         static const std::regex proc(R"(^(.*)\.processor\.(to_q|to_k|to_v|to_out)_lora\.(up|down)\.weight$)");
+        static const std::regex textProc(R"(^(text_encoder\..*\.self_attn)\.to_(q|k|v|out)_lora\.(up|down)\.weight$)");
         std::smatch m;
         if (std::regex_match(key, m, proc)) {
             const std::string module = m[1].str() + "." + (m[2] == "to_out" ? std::string("to_out.0") : m[2].str());
+            (m[3] == "up" ? pairs[module].up : pairs[module].down) = key;
+            continue;
+        }
+        if (std::regex_match(key, m, textProc)) {
+            const std::string module = m[1].str() + "." + m[2].str() + "_proj";
             (m[3] == "up" ? pairs[module].up : pairs[module].down) = key;
             continue;
         }

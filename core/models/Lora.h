@@ -4,7 +4,8 @@
 //   .alpha, where <module> is the diffusers module path with '_' for '.' (down_blocks_0_attentions_0_proj_in) or the
 //   original one (input_blocks_1_1_proj_in); LoCon convolution pairs included;
 // - diffusers / PEFT: "unet.<path>.lora_A.weight" / ".lora_B.weight", "<path>.lora.down.weight" / ".lora.up.weight",
-//   attention processors "<path>.processor.to_q_lora.down.weight", and the same under "text_encoder.".
+//   ".lora_linear_layer.down.weight", attention processors "<path>.processor.to_q_lora.down.weight", the same under
+//   "text_encoder." (also "self_attn.to_q_lora"), and PEFT's "base_model.model." prefix.
 // Each pair changes the weight it names by multiplier * alpha / rank * up @ down (alpha = rank when the file has
 // none). Text encoder deltas in Hugging Face CLIP names also reach OpenCLIP (SD2): q/k/v land on their rows of the fused
 // in_proj_weight. LyCORIS variants (LoHa, LoKr, Tucker mid weights), DoRA and full weight diffs are refused by name.

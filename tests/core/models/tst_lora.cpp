@@ -88,6 +88,16 @@ TinyLora tinyLora()
     l.add("unet.down_blocks.0.attentions.0.transformer_blocks.0.ff.net.2.lora_B.weight",
         "unet.down_blocks.0.attentions.0.transformer_blocks.0.ff.net.2.lora_A.weight", "", 0.1 * at::randn({ 32, 2 }),
         0.1 * at::randn({ 2, 128 }), 0, u + "input_blocks.1.1.transformer_blocks.0.ff.net.2.weight");
+    // diffusers' older layouts: attention processors in the UNet and the text encoder, LoRALinearLayer
+    l.add("down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor.to_out_lora.up.weight",
+        "down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor.to_out_lora.down.weight", "", 0.1 * at::randn({ 32, 2 }),
+        0.1 * at::randn({ 2, 32 }), 0, u + "input_blocks.1.1.transformer_blocks.0.attn1.to_out.0.weight");
+    l.add("text_encoder.text_model.encoder.layers.1.self_attn.to_v_lora.up.weight",
+        "text_encoder.text_model.encoder.layers.1.self_attn.to_v_lora.down.weight", "", 0.1 * at::randn({ 64, 2 }), 0.1 * at::randn({ 2, 64 }),
+        0, "cond_stage_model.transformer.text_model.encoder.layers.1.self_attn.v_proj.weight", true);
+    l.add("text_encoder.text_model.encoder.layers.2.mlp.fc1.lora_linear_layer.up.weight",
+        "text_encoder.text_model.encoder.layers.2.mlp.fc1.lora_linear_layer.down.weight", "", 0.1 * at::randn({ 256, 2 }),
+        0.1 * at::randn({ 2, 64 }), 0, "cond_stage_model.transformer.text_model.encoder.layers.2.mlp.fc1.weight", true);
     return l;
 }
 
@@ -149,6 +159,7 @@ private Q_SLOTS:
             { "unet.up_blocks.2.attentions.1.transformer_blocks.0.attn2.to_out.0", u + "output_blocks.7.1.transformer_blocks.0.attn2.to_out.0.weight" },
             { "text_encoder.text_model.encoder.layers.5.self_attn.k_proj", te + "5.self_attn.k_proj.weight" },
             { "down_blocks.0.attentions.1.transformer_blocks.0.attn1.to_out.0", u + "input_blocks.2.1.transformer_blocks.0.attn1.to_out.0.weight" },
+            { "base_model.model.up_blocks.1.attentions.2.proj_in", u + "output_blocks.5.1.proj_in.weight" },
         };
         for (const auto& [module, key] : cases) {
             const auto t = r.resolve(module);
@@ -228,9 +239,9 @@ private Q_SLOTS:
         auto& lm = tinySd1();
         const fs::path file = writeTinyLora("exact");
         auto lora = std::make_shared<Lora>(readLora(file, *lm.model));
-        QCOMPARE(lora->patches.size(), size_t(5));
-        QCOMPARE(lora->textModules, 1);
-        QCOMPARE(lora->unetModules, 4);
+        QCOMPARE(lora->patches.size(), size_t(8));
+        QCOMPARE(lora->textModules, 3);
+        QCOMPARE(lora->unetModules, 5);
         QCOMPARE(lora->hash.size(), size_t(12));
         QVERIFY(lora->warnings.empty());
 
