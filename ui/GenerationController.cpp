@@ -62,7 +62,7 @@ public:
     std::atomic<int> latestLoad { 0 }; // a load whose number is no longer the latest stops at its next tensor
 
 public Q_SLOTS:
-    void load(const QString& path, const QString& config, const QString& vocab, int threads, const QString& device, int serial)
+    void load(const QString& path, const QString& config, const QString& vocab, int threads, const QString& device, const QString& vae, int serial)
     {
         if (serial != latestLoad)
             return; // another model was chosen since
@@ -71,6 +71,8 @@ public Q_SLOTS:
             o.configFile = config.toStdString();
             o.vocabulary = vocab.toStdString();
             o.threads = threads;
+            o.vae = vae.toStdString();
+            o.vaeFallback = true;
             if (!device.isEmpty())
                 o.device = device.toStdString();
             o.onProgress = [this, serial, last = -1](double share) mutable {
@@ -194,11 +196,12 @@ GenerationController::~GenerationController()
     m_thread->wait();
 }
 
-void GenerationController::loadModel(const QString& path, const QString& configFile, const QString& vocabulary, int threads, const QString& device)
+void GenerationController::loadModel(const QString& path, const QString& configFile, const QString& vocabulary, int threads, const QString& device,
+    const QString& vae)
 {
     const int serial = ++m_worker->latestLoad; // a load still running for an earlier choice stops
     QMetaObject::invokeMethod(m_worker, "load", Qt::QueuedConnection, Q_ARG(QString, path), Q_ARG(QString, configFile), Q_ARG(QString, vocabulary),
-        Q_ARG(int, threads), Q_ARG(QString, device), Q_ARG(int, serial));
+        Q_ARG(int, threads), Q_ARG(QString, device), Q_ARG(QString, vae), Q_ARG(int, serial));
 }
 
 bool GenerationController::cudaAvailable() { return ls::pipeline::Engine::cudaAvailable(); }

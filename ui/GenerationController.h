@@ -26,7 +26,9 @@ public:
     explicit GenerationController(QObject* parent = nullptr);
     ~GenerationController() override;
 
-    void loadModel(const QString& path, const QString& configFile = {}, const QString& vocabulary = {}, int threads = 0, const QString& device = {});
+    // vae: a stand-alone VAE used where it fits the model (else the model's own, with a warning).
+    void loadModel(const QString& path, const QString& configFile = {}, const QString& vocabulary = {}, int threads = 0, const QString& device = {},
+        const QString& vae = {});
     static bool cudaAvailable();
     // Folders searched for the LoRAs that prompts name (<lora:NAME:W>), before the default ones; kept across loads.
     void setLoraFolders(const QStringList& folders);

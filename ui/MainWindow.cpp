@@ -571,13 +571,14 @@ void MainWindow::loadModel(const QString& path)
         p = QStringLiteral("bundled:default");
     }
     m_modelPath = path;
-    m_controller->loadModel(p, m_options.config, m_settings.vocabulary, m_settings.threads, m_settings.device);
+    m_controller->loadModel(p, m_options.config, m_settings.vocabulary, m_settings.threads, m_settings.device, m_settings.vae);
 }
 
 void MainWindow::applySettings(const AppSettings& s)
 {
     m_canvas->undoStack()->setMemoryLimit(qint64(s.undoMemoryMB) << 20);
-    const bool reload = s.threads != m_settings.threads || s.device != m_settings.device || s.vocabulary != m_settings.vocabulary;
+    const bool reload = s.threads != m_settings.threads || s.device != m_settings.device || s.vocabulary != m_settings.vocabulary
+        || s.vae != m_settings.vae;
     m_settings = s;
     m_panel->setModelList(scanModelFolders(s.modelFolders));
     applyLoraFolders();

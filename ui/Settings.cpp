@@ -30,6 +30,7 @@ AppSettings AppSettings::load(QSettings& s)
     a.previewMode = (mode == QStringLiteral("decode") || mode == QStringLiteral("off")) ? mode : QStringLiteral("projection");
     a.previewInterval = std::clamp(s.value(QStringLiteral("preview/interval"), 1).toInt(), 1, 1000);
     a.vocabulary = s.value(QStringLiteral("text/vocabulary")).toString();
+    a.vae = s.value(QStringLiteral("models/vae")).toString();
     a.undoMemoryMB = std::clamp(s.value(QStringLiteral("canvas/undo_memory_mb"), a.undoMemoryMB).toInt(), kMinUndoMemoryMB, kMaxUndoMemoryMB);
     return a;
 }
@@ -42,6 +43,7 @@ void AppSettings::save(QSettings& s) const
     s.setValue(QStringLiteral("preview/mode"), previewMode);
     s.setValue(QStringLiteral("preview/interval"), previewInterval);
     s.setValue(QStringLiteral("text/vocabulary"), vocabulary);
+    s.setValue(QStringLiteral("models/vae"), vae);
     s.setValue(QStringLiteral("canvas/undo_memory_mb"), undoMemoryMB);
     s.sync();
 }
@@ -86,6 +88,7 @@ SettingsDialog::SettingsDialog(const AppSettings& a, bool cudaAvailable, QWidget
     , m_interval(new QSpinBox)
     , m_undoMemory(new QSpinBox)
     , m_vocab(new QLineEdit(a.vocabulary))
+    , m_vae(new QLineEdit(a.vae))
 {
     setWindowTitle(tr("Settings"));
     auto* layout = new QVBoxLayout(this);
@@ -146,6 +149,20 @@ SettingsDialog::SettingsDialog(const AppSettings& a, bool cudaAvailable, QWidget
     vocabRow->addWidget(browse);
     form->addRow(tr("CLIP vocabulary"), vocabRow);
 
+    auto* vaeBrowse = new QPushButton(tr("Browse..."));
+    connect(vaeBrowse, &QPushButton::clicked, this, [this] {
+        const QString f = QFileDialog::getOpenFileName(this, tr("VAE file"), QString(), tr("VAE files (*.safetensors *.ckpt *.pt *.bin)"));
+        if (!f.isEmpty())
+            m_vae->setText(f);
+    });
+    auto* vaeRow = new QHBoxLayout;
+    m_vae->setObjectName(QStringLiteral("vae"));
+    m_vae->setPlaceholderText(tr("Each model's own"));
+    m_vae->setToolTip(tr("A stand-alone VAE (e.g. vae-ft-mse-840000) used with every model it fits"));
+    vaeRow->addWidget(m_vae, 1);
+    vaeRow->addWidget(vaeBrowse);
+    form->addRow(tr("VAE"), vaeRow);
+
     m_undoMemory->setRange(AppSettings::kMinUndoMemoryMB, AppSettings::kMaxUndoMemoryMB);
     m_undoMemory->setSingleStep(128);
     m_undoMemory->setSuffix(tr(" MB"));
@@ -170,6 +187,7 @@ AppSettings SettingsDialog::settings() const
     a.previewMode = m_preview->currentData().toString();
     a.previewInterval = m_interval->value();
     a.vocabulary = m_vocab->text().trimmed();
+    a.vae = m_vae->text().trimmed();
     a.undoMemoryMB = m_undoMemory->value();
     return a;
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Application settings kept with QSettings (~/.config/latent-studio/latent-studio.conf): model folders, compute
-// device, CPU threads, live preview mode and interval, CLIP vocabulary path, undo memory. SettingsDialog edits them.
+// device, CPU threads, live preview mode and interval, CLIP vocabulary path, VAE, undo memory. SettingsDialog edits them.
 #include <QDialog>
 #include <QString>
 #include <QStringList>
@@ -20,6 +20,7 @@ struct AppSettings {
     QString previewMode = QStringLiteral("projection"); // "projection" (cheap, every step), "decode" (full), "off"
     int previewInterval = 1;                // steps between previews (decode: between full decodes)
     QString vocabulary;                     // CLIP vocabulary file or folder; empty: search the model folder
+    QString vae;                            // a stand-alone VAE used with every model it fits; empty: each model's own
     int undoMemoryMB = 512;                 // canvas undo history bound (oldest edits forgotten past it)
     static constexpr int kMinUndoMemoryMB = 16, kMaxUndoMemoryMB = 65536;
 
@@ -48,7 +49,7 @@ private:
     QListWidget* m_folders;
     QComboBox *m_device, *m_preview;
     QSpinBox *m_threads, *m_interval, *m_undoMemory;
-    QLineEdit* m_vocab;
+    QLineEdit *m_vocab, *m_vae;
 };
 
 } // namespace ls::ui

@@ -32,6 +32,7 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
     cmd->add_option("--config", o.config, "Model config JSON (original LatentDiffusion params) overriding detection");
     cmd->add_option("--prediction", o.prediction, "eps or v (SD2 768-v models need v)")->check(CLI::IsMember({ "eps", "v" }));
     cmd->add_option("--vocab", o.vocab, "CLIP vocabulary file or folder (bpe_simple_vocab_16e6.txt.gz)");
+    cmd->add_option("--vae", o.vae, "A stand-alone VAE (.safetensors/.ckpt, original or diffusers layout, or a diffusers vae/ folder) in place of the model's own");
     cmd->add_option("--prompt,-p", o.request.prompt, "What to draw");
     cmd->add_option("--negative,-n", o.request.negativePrompt, "What to avoid");
     cmd->add_option("--width,-W", o.request.width, "Width in pixels (rounded up to the model's multiple, then cropped back)");
@@ -176,6 +177,7 @@ int runJob(JobOptions& o)
         lo.prediction = o.prediction;
         lo.vocabulary = o.vocab;
         lo.classesFile = o.classes;
+        lo.vae = o.vae;
         lo.hash = !o.noHash;
         lo.dtype = o.dtype == "fp16" ? at::kHalf : o.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
         if (o.device == "cuda" && !at::hasCUDA())

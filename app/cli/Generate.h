@@ -13,7 +13,7 @@ struct JobOptions {
     pipeline::GenerationRequest request;
     CLI::App* command = nullptr;
     std::string extend, settingsFrom;
-    std::string model, config, prediction, vocab, output, previewDir, init, mask, boxes, classes;
+    std::string model, config, prediction, vocab, vae, output, previewDir, init, mask, boxes, classes;
     std::string device = "cpu", dtype = "fp32";
     std::vector<std::string> loras, loraDirs;
     int threads = 0;

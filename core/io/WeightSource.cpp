@@ -27,14 +27,16 @@ std::unique_ptr<WeightSource> openWeights(const fs::path& path)
     FILE* f = std::fopen(path.c_str(), "rb");
     if (!f)
         fail(ErrorKind::Io, path.string() + ": cannot open: " + std::strerror(errno));
-    unsigned char head[8] = {};
-    const size_t n = std::fread(head, 1, 8, f);
+    unsigned char head[9] = {};
+    const size_t n = std::fread(head, 1, 9, f);
     std::fclose(f);
     if (n == 0)
         fail(ErrorKind::Format, path.string() + ": file is empty (0 bytes)");
     if (n >= 2 && head[0] == 'P' && head[1] == 'K')
         return std::make_unique<CkptFile>(path);
-    if (n >= 1 && head[0] == 0x80)
+    // A pickle starts with 0x80 (PROTO); so does a safetensors file whose header length ends in 0x80, but its JSON header
+    // opens at byte 8.
+    if (head[0] == 0x80 && !(n == 9 && head[8] == '{'))
         fail(ErrorKind::Unsupported, path.string() + ": a legacy (pre-zip) PyTorch pickle file; re-save it with torch.save in the zip format or convert it to safetensors");
     return std::make_unique<SafeTensorsFile>(path);
 }

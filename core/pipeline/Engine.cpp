@@ -38,6 +38,8 @@ ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOpt
     ModelLoadOptions lo;
     lo.configFile = o.configFile;
     lo.vocabulary = o.vocabulary;
+    lo.vae = o.vae;
+    lo.vaeFallback = o.vaeFallback;
     lo.prediction = o.prediction;
     lo.hash = o.hash;
     lo.onStatus = onStatus;

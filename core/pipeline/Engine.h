@@ -15,6 +15,8 @@ namespace ls::pipeline {
 struct EngineLoadOptions {
     std::filesystem::path configFile;
     std::filesystem::path vocabulary;
+    std::filesystem::path vae; // a stand-alone VAE in place of the model's own (empty: its own)
+    bool vaeFallback = false;  // one that does not fit the model: its own VAE and a warning, not an error
     std::string prediction;
     bool hash = true;
     int threads = 0; // 0: all cores

@@ -424,11 +424,18 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         }
         if (!hashes.empty())
             extra.emplace_back("Lora hashes", hashes);
+        if (!d->info.vae.empty()) { // AUTOMATIC1111's names
+            if (!d->info.vaeHash.empty())
+                extra.emplace_back("VAE hash", d->info.vaeHash);
+            extra.emplace_back("VAE", d->info.vae);
+        }
         meta["parameters"] = buildInfotext(rec, seed, modelName, d->info.hash, img.width, img.height, extra);
         json j = rec.toJson();
         j["model_hash"] = d->info.hash;
         if (!lj.empty())
             j["lora_files"] = lj;
+        if (!d->info.vae.empty())
+            j["vae"] = { { "name", d->info.vae }, { "hash", d->info.vaeHash } };
         j["version"] = LS_VERSION;
         meta["latent_studio"] = j.dump();
         result.images.push_back(img);

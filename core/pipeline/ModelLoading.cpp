@@ -1,5 +1,7 @@
 #include "pipeline/ModelLoading.h"
 
+#include "models/VaeFile.h"
+
 #include "io/ConfigFile.h"
 #include "io/DiffusersFolder.h"
 #include "util/Error.h"
@@ -137,6 +139,23 @@ LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
     lm.model = models::LatentModel::load(counted ? static_cast<const io::WeightSource&>(*counted) : *w, cfg, at::TensorOptions().dtype(o.dtype));
     if (o.onProgress && !o.onProgress(1.0)) // the share counted can stop short of 1: schedule buffers are read apart
         loadingStopped(path.string());
+    if (!o.vae.empty()) {
+        status("loading the VAE " + o.vae.string());
+        bool loaded = true;
+        try {
+            models::loadVae(*lm.model, o.vae);
+        } catch (const Error& e) {
+            if (!o.vaeFallback || e.kind() == ErrorKind::Cancelled)
+                throw;
+            lm.model->warnings.push_back(std::string(e.what()) + "\n  (using the model's own VAE)");
+            loaded = false;
+        }
+        if (loaded) {
+            lm.info.vae = o.vae.filename().string();
+            if (o.hash && fs::is_regular_file(o.vae))
+                lm.info.vaeHash = sha256File(o.vae).substr(0, 10);
+        }
+    }
     lm.warnings = lm.model->warnings;
     lm.info.name = path.filename().string();
     if (lm.info.name.empty())

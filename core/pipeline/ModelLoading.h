@@ -16,6 +16,8 @@ struct ModelLoadOptions {
     std::string prediction;             // "", "eps" or "v"
     std::filesystem::path vocabulary;   // optional: file or folder
     std::filesystem::path classesFile;  // optional: layout2img classes.json
+    std::filesystem::path vae;          // optional: a stand-alone VAE in place of the model's own (models/VaeFile.h)
+    bool vaeFallback = false;           // a VAE that does not fit: keep the model's own, with a warning (else an error)
     at::ScalarType dtype = at::kFloat;
     bool hash = true;                   // compute the SHA-256 model hash for metadata
     std::function<void(const std::string&)> onStatus; // progress messages

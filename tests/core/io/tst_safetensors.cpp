@@ -69,6 +69,24 @@ private Q_SLOTS:
         QCOMPARE(files, 1);
     }
 
+    void headerLengthEndingIn0x80IsNotAPickle()
+    {
+        // One safetensors file in 256 starts with the byte 0x80 that pickles start with (its header length's low byte).
+        for (int pad = 0; pad < 300; ++pad) {
+            const std::string json = "{\"__metadata__\":{\"p\":\"" + std::string(static_cast<size_t>(pad), 'x') + "\"}}";
+            if ((json.size() & 0xFF) != 0x80)
+                continue;
+            const auto p = write("x80.safetensors", header(json));
+            auto w = io::openWeights(p);
+            QCOMPARE(w->keys().size(), size_t(0));
+            // A real legacy pickle is still named as one.
+            const auto legacy = write("legacy.pt", std::string { '\x80', '\x02', '\x8a', '\x0a', 'l', '\xfc', '\x9c', 'F', '\xf9', ' ', 'j', '\xa8', 'P', '\x19', '.' });
+            QVERIFY(test::errorOf([&] { io::openWeights(legacy); }).find("legacy (pre-zip)") != std::string::npos);
+            return;
+        }
+        QFAIL("no padding gave a header length ending in 0x80");
+    }
+
     void loadsIntoAnyComputeDtype()
     {
         auto p = test::tempDir() / "half.safetensors";
