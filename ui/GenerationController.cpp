@@ -102,6 +102,13 @@ public Q_SLOTS:
             f.emplace_back(s.toStdString());
         m_engine.setLoraFolders(f);
     }
+    void setEmbeddingFolders(const QStringList& folders)
+    {
+        std::vector<std::filesystem::path> f;
+        for (const auto& s : folders)
+            f.emplace_back(s.toStdString());
+        m_engine.setEmbeddingFolders(f);
+    }
     void drain()
     {
         while (true) {
@@ -209,6 +216,11 @@ bool GenerationController::cudaAvailable() { return ls::pipeline::Engine::cudaAv
 void GenerationController::setLoraFolders(const QStringList& folders)
 {
     QMetaObject::invokeMethod(m_worker, "setLoraFolders", Qt::QueuedConnection, Q_ARG(QStringList, folders));
+}
+
+void GenerationController::setEmbeddingFolders(const QStringList& folders)
+{
+    QMetaObject::invokeMethod(m_worker, "setEmbeddingFolders", Qt::QueuedConnection, Q_ARG(QStringList, folders));
 }
 
 int GenerationController::enqueue(const ls::pipeline::GenerationRequest& request, const QString& engineModel)

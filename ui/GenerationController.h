@@ -32,6 +32,8 @@ public:
     static bool cudaAvailable();
     // Folders searched for the LoRAs that prompts name (<lora:NAME:W>), before the default ones; kept across loads.
     void setLoraFolders(const QStringList& folders);
+    // The same for textual-inversion embeddings (used by their file name in a prompt).
+    void setEmbeddingFolders(const QStringList& folders);
     // Queues a job and returns its id. engineModel empty: the loaded model; "lanczos": plain resampling; otherwise a
     // model (path or "bundled:NAME") that a second engine on the worker loads once and keeps, for upscaler plugins.
     int enqueue(const ls::pipeline::GenerationRequest& request, const QString& engineModel = {});

@@ -594,6 +594,10 @@ void MainWindow::applyLoraFolders()
         folders << QDir(f).filePath(QStringLiteral("loras")) << QDir(f).filePath(QStringLiteral("Lora"));
     m_panel->setLoraFolders(folders);
     m_controller->setLoraFolders(folders);
+    QStringList embeddings; // and embeddings/ for textual-inversion embeddings
+    for (const auto& f : m_settings.modelFolders)
+        embeddings << QDir(f).filePath(QStringLiteral("embeddings"));
+    m_controller->setEmbeddingFolders(embeddings);
 }
 
 void MainWindow::updateQueueLabel()

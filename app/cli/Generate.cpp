@@ -49,6 +49,7 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
     cmd->add_option("--clip-skip", o.request.clipSkip, "CLIP layers to skip (A1111 semantics)");
     cmd->add_option("--lora", o.loras, "Apply a LoRA: NAME[:WEIGHT[:UNET_WEIGHT]] (a file in the LoRA folders, or a path); repeatable. Prompts may also say <lora:NAME:WEIGHT>");
     cmd->add_option("--lora-dir", o.loraDirs, "Folder of LoRA files (repeatable; default: loras/ beside the model, $LS_LORA_PATH, ~/.local/share/latent-studio/loras)");
+    cmd->add_option("--embedding-dir", o.embeddingDirs, "Folder of textual-inversion embeddings, used by their file name in a prompt (repeatable; default: embeddings/ beside the model, $LS_EMBEDDING_PATH, ~/.local/share/latent-studio/embeddings)");
     cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)");
     cmd->add_option("--device", o.device, "cpu or cuda (the model's weights and every model call on the GPU)")->check(CLI::IsMember({ "cpu", "cuda" }));
     cmd->add_option("--dtype", o.dtype, "Weights: fp32, fp16 or bf16 (the CPU computes in fp32 either way; a GPU in that type)")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
@@ -201,6 +202,12 @@ int runJob(JobOptions& o)
         for (const auto& f : gen.loraFolders())
             folders.push_back(f);
         gen.setLoraFolders(folders);
+    }
+    if (!o.embeddingDirs.empty()) {
+        auto folders = std::vector<fs::path>(o.embeddingDirs.begin(), o.embeddingDirs.end());
+        for (const auto& f : gen.embeddingFolders())
+            folders.push_back(f);
+        gen.setEmbeddingFolders(folders);
     }
     if (!o.previewDir.empty())
         fs::create_directories(o.previewDir);

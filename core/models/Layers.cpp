@@ -102,7 +102,16 @@ EmbeddingImpl::EmbeddingImpl(int64_t count, int64_t dim, const Options& o)
 at::Tensor EmbeddingImpl::forward(const at::Tensor& ids)
 {
     const auto type = computeType(weight);
-    auto out = at::embedding(weight, ids);
+    at::Tensor out;
+    const int64_t count = weight.size(0);
+    if (extra.defined() && ids.numel() > 0 && ids.max().item<int64_t>() >= count) {
+        const auto isExtra = (ids >= count).unsqueeze(-1);
+        const auto base = at::embedding(weight, ids.clamp_max(count - 1));
+        const auto more = at::embedding(extra.to(weight.device(), weight.scalar_type()), (ids - count).clamp(0, extra.size(0) - 1));
+        out = at::where(isExtra, more, base);
+    } else {
+        out = at::embedding(weight, ids);
+    }
     return out.scalar_type() == type ? out : out.to(type);
 }
 

@@ -59,6 +59,8 @@ struct EmbeddingImpl : torch::nn::Module {
     EmbeddingImpl(int64_t count, int64_t dim, const Options& o);
     at::Tensor forward(const at::Tensor& ids);
     at::Tensor weight;
+    // Rows past the table (textual-inversion vectors, [E, dim]): ids count..count+E-1 look them up. Not a parameter.
+    at::Tensor extra;
 };
 TORCH_MODULE(Embedding);
 

@@ -5,9 +5,11 @@
 
 namespace ls::pipeline {
 
-Conditioner::Conditioner(models::LatentModel& model, std::shared_ptr<const text::ClipTokenizer> tokenizer)
+Conditioner::Conditioner(models::LatentModel& model, std::shared_ptr<const text::ClipTokenizer> tokenizer,
+    const std::vector<text::EmbeddingToken>* embeddings)
     : m_model(model)
     , m_tokenizer(std::move(tokenizer))
+    , m_embeddings(embeddings)
 {
 }
 
@@ -41,7 +43,7 @@ at::Tensor Conditioner::encodePrompt(const std::string& prompt, int clipSkip)
     if (!m_tokenizer)
         fail(ErrorKind::InvalidInput, "this model needs the CLIP vocabulary to read prompts");
     const int pad = m_model.openclip ? 0 : text::ClipTokenizer::kEos; // OpenCLIP pads with '!' (id 0)
-    const auto chunks = text::tokenizePrompt(*m_tokenizer, prompt, pad);
+    const auto chunks = text::tokenizePrompt(*m_tokenizer, prompt, pad, 20, m_embeddings);
     std::vector<int64_t> ids;
     std::vector<float> mult;
     bool weighted = false;

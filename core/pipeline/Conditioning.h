@@ -3,6 +3,7 @@
 // 75-token chunks (embeddings concatenated); box tokens for the layout2img model.
 #include "models/LatentModel.h"
 #include "text/ClipTokenizer.h"
+#include "text/PromptWeights.h"
 #include "text/LayoutTokens.h"
 #include "text/WorldTokenizer.h"
 
@@ -12,7 +13,10 @@ namespace ls::pipeline {
 
 class Conditioner {
 public:
-    Conditioner(models::LatentModel& model, std::shared_ptr<const text::ClipTokenizer> tokenizer);
+    // embeddings: textual-inversion words the prompts may use; their vectors are the text encoder's extra token rows
+    // (nn::EmbeddingImpl::extra), set by the caller.
+    Conditioner(models::LatentModel& model, std::shared_ptr<const text::ClipTokenizer> tokenizer,
+        const std::vector<text::EmbeddingToken>* embeddings = nullptr);
     // [1, 77 * chunks, D]; emphasis applied, then the mean restored (A1111).
     at::Tensor encodePrompt(const std::string& prompt, int clipSkip = 1);
     // Pads the shorter of two contexts with encodings of the empty prompt so they can be batched.
@@ -27,6 +31,7 @@ private:
     at::Tensor encodeIds(const at::Tensor& ids, int clipSkip); // [k, 77] -> [k, 77, D]
     models::LatentModel& m_model;
     std::shared_ptr<const text::ClipTokenizer> m_tokenizer;
+    const std::vector<text::EmbeddingToken>* m_embeddings = nullptr;
 };
 
 } // namespace ls::pipeline

@@ -13,7 +13,7 @@ struct Engine::Impl {
     LoadedModel model;
     ModelSummary summary;
     std::unique_ptr<Generator> generator = std::make_unique<Generator>(nullptr, nullptr);
-    std::vector<std::filesystem::path> loraFolders;
+    std::vector<std::filesystem::path> loraFolders, embeddingFolders;
     std::filesystem::path modelFile;
 
     void applyLoraFolders()
@@ -22,6 +22,10 @@ struct Engine::Impl {
         for (const auto& f : defaultLoraFolders(modelFile))
             all.push_back(f);
         generator->setLoraFolders(all);
+        auto emb = embeddingFolders;
+        for (const auto& f : defaultEmbeddingFolders(modelFile))
+            emb.push_back(f);
+        generator->setEmbeddingFolders(emb);
     }
 };
 
@@ -80,6 +84,12 @@ void Engine::setLoraFolders(std::vector<std::filesystem::path> folders)
 }
 
 std::vector<std::filesystem::path> Engine::loraFolders() const { return d->generator->loraFolders(); }
+
+void Engine::setEmbeddingFolders(std::vector<std::filesystem::path> folders)
+{
+    d->embeddingFolders = std::move(folders);
+    d->applyLoraFolders();
+}
 
 bool Engine::cudaAvailable() { return at::hasCUDA(); }
 

@@ -51,6 +51,8 @@ public:
     void setLoraFolders(std::vector<std::filesystem::path> folders);
     // Every folder searched with the model loaded now, in order.
     std::vector<std::filesystem::path> loraFolders() const;
+    // The same for textual-inversion embeddings.
+    void setEmbeddingFolders(std::vector<std::filesystem::path> folders);
     // True when this libtorch build has CUDA and a GPU is visible.
     static bool cudaAvailable();
 

@@ -7,8 +7,10 @@
 #include "pipeline/Preview.h"
 #include "pipeline/Sampling.h"
 #include "models/Lora.h"
+#include "models/TextualInversion.h"
 #include "text/WorldLayout.h"
 #include "util/Error.h"
+#include "util/Sha256.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -103,6 +105,65 @@ struct Generator::Impl {
         loraSet.apply(*model, uses);
         return uses;
     }
+    // Textual inversion: the embeddings the request's prompts name become the text encoder's extra token rows.
+    std::vector<std::filesystem::path> embeddingFolders;
+    struct CachedEmbedding {
+        std::filesystem::file_time_type mtime;
+        uintmax_t size = 0;
+        at::Tensor vectors;
+        std::string hash;
+    };
+    std::map<std::string, CachedEmbedding> embeddingCache; // by path
+    std::vector<text::EmbeddingToken> embeddingTokens;
+    std::vector<std::pair<std::string, std::string>> embeddingsUsed; // name, hash
+
+    void prepareEmbeddings(const GenerationRequest& r)
+    {
+        embeddingTokens.clear();
+        embeddingsUsed.clear();
+        nn::Embedding table { nullptr };
+        int64_t vocab = 0, dim = 0;
+        if (model && model->clip) {
+            table = model->clip->token_embedding;
+            dim = model->config.clip.hiddenSize;
+        } else if (model && model->openclip) {
+            table = model->openclip->token_embedding;
+            dim = model->config.openclip.width;
+        }
+        if (!table)
+            return;
+        table->extra = at::Tensor();
+        vocab = table->weight.size(0);
+        const auto files = listEmbeddingFiles(embeddingFolders);
+        if (files.empty())
+            return;
+        std::vector<std::string> names;
+        for (const auto& f : files)
+            names.push_back(f.path.stem().string());
+        std::string text = r.prompt + "\n" + r.negativePrompt;
+        for (const auto& b : r.boxes)
+            text += "\n" + b.prompt;
+        std::vector<at::Tensor> vectors;
+        int64_t next = vocab;
+        for (const auto& name : text::embeddingNamesIn(text, names)) {
+            const auto& path = files[static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin())].path;
+            const std::string key = std::filesystem::absolute(path).lexically_normal().string();
+            std::error_code ec;
+            const auto mtime = std::filesystem::last_write_time(path, ec);
+            const auto size = std::filesystem::file_size(path, ec);
+            auto it = embeddingCache.find(key);
+            if (it == embeddingCache.end() || it->second.mtime != mtime || it->second.size != size)
+                it = embeddingCache.insert_or_assign(key, CachedEmbedding { mtime, size, models::readEmbedding(path, dim), sha256File(path).substr(0, 10) }).first;
+            const auto& v = it->second.vectors;
+            embeddingTokens.push_back({ name, static_cast<int>(next), static_cast<int>(v.size(0)) });
+            embeddingsUsed.emplace_back(name, it->second.hash);
+            vectors.push_back(v);
+            next += v.size(0);
+        }
+        if (!vectors.empty())
+            table->extra = at::cat(vectors);
+    }
+
     std::string describeLoraFolders() const
     {
         std::string s;
@@ -225,7 +286,11 @@ Generator::Generator(std::shared_ptr<models::LatentModel> model, std::shared_ptr
     d->info = std::move(info);
     d->classes = std::move(layoutClasses);
     d->loraFolders = defaultLoraFolders(d->model ? std::filesystem::path(d->model->path) : std::filesystem::path());
+    d->embeddingFolders = defaultEmbeddingFolders(d->model ? std::filesystem::path(d->model->path) : std::filesystem::path());
 }
+
+void Generator::setEmbeddingFolders(std::vector<std::filesystem::path> folders) { d->embeddingFolders = std::move(folders); }
+const std::vector<std::filesystem::path>& Generator::embeddingFolders() const { return d->embeddingFolders; }
 
 void Generator::setLoraFolders(std::vector<std::filesystem::path> folders) { d->loraFolders = std::move(folders); }
 const std::vector<std::filesystem::path>& Generator::loraFolders() const { return d->loraFolders; }
@@ -400,6 +465,7 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
     std::vector<models::LoraSet::Use> loraUses;
     if (d->model)
         loraUses = d->applyLoras(loraTags, result.warnings);
+    d->prepareEmbeddings(r);
     const std::string modelName = d->info.name.empty() ? r.modelName : d->info.name;
 
     auto finish = [&](const Image& img, int64_t seed) {
@@ -424,6 +490,14 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         }
         if (!hashes.empty())
             extra.emplace_back("Lora hashes", hashes);
+        std::string tiHashes;
+        json tj = json::array();
+        for (const auto& [name, hash] : d->embeddingsUsed) {
+            tiHashes += (tiHashes.empty() ? "" : ", ") + name + ": " + hash;
+            tj.push_back({ { "name", name }, { "hash", hash } });
+        }
+        if (!tiHashes.empty())
+            extra.emplace_back("TI hashes", tiHashes);
         if (!d->info.vae.empty()) { // AUTOMATIC1111's names
             if (!d->info.vaeHash.empty())
                 extra.emplace_back("VAE hash", d->info.vaeHash);
@@ -434,6 +508,8 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         j["model_hash"] = d->info.hash;
         if (!lj.empty())
             j["lora_files"] = lj;
+        if (!tj.empty())
+            j["embeddings"] = tj;
         if (!d->info.vae.empty())
             j["vae"] = { { "name", d->info.vae }, { "hash", d->info.vaeHash } };
         j["version"] = LS_VERSION;
@@ -458,7 +534,7 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         at::Tensor cond, uncond;
         std::unique_ptr<Conditioner> cd;
         if (x4) {
-            cd = std::make_unique<Conditioner>(m, d->tokenizer);
+            cd = std::make_unique<Conditioner>(m, d->tokenizer, &d->embeddingTokens);
             cond = cd->encodePrompt(r.prompt, r.clipSkip);
             uncond = cd->encodePrompt(r.negativePrompt, r.clipSkip);
             cd->matchLengths(cond, uncond, r.clipSkip);
@@ -599,11 +675,11 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
             o.bbox = { b.x / r.width, b.y / r.height, b.w / r.width, b.h / r.height };
             objs.push_back(o);
         }
-        Conditioner cd(m, d->tokenizer);
+        Conditioner cd(m, d->tokenizer, &d->embeddingTokens);
         cond = cd.encodeTokens(builder.build(objs));
         uncond = cd.encodeTokens(builder.build({}));
     } else if (m.config.family == Family::Synthetic) {
-        Conditioner cd(m, d->tokenizer);
+        Conditioner cd(m, d->tokenizer, &d->embeddingTokens);
         std::vector<text::WorldBox> boxes;
         if (r.mode == JobMode::Layout)
             for (const auto& b : r.boxes)
@@ -618,7 +694,7 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
             layout.uncond = at::zeros_like(layout.cond);
         }
     } else if (m.clip || m.openclip) {
-        Conditioner cd(m, d->tokenizer);
+        Conditioner cd(m, d->tokenizer, &d->embeddingTokens);
         cond = cd.encodePrompt(r.prompt, r.clipSkip);
         uncond = cd.encodePrompt(r.negativePrompt, r.clipSkip);
         if (r.mode == JobMode::Layout) {

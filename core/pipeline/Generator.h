@@ -42,6 +42,9 @@ public:
     // included. Default: defaultLoraFolders(the model's file).
     void setLoraFolders(std::vector<std::filesystem::path> folders);
     const std::vector<std::filesystem::path>& loraFolders() const;
+    // Folders whose textual-inversion embeddings prompts may use by name. Default: defaultEmbeddingFolders(the model).
+    void setEmbeddingFolders(std::vector<std::filesystem::path> folders);
+    const std::vector<std::filesystem::path>& embeddingFolders() const;
 
 private:
     GenerationResult runChecked(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop);

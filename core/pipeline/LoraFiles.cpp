@@ -16,18 +16,17 @@ bool isLoraExtension(const fs::path& p)
     return e == ".safetensors" || e == ".pt" || e == ".ckpt";
 }
 
-} // namespace
-
-std::vector<fs::path> defaultLoraFolders(const fs::path& modelFile)
+std::vector<fs::path> defaultFolders(const fs::path& modelFile, const std::vector<std::string>& besideModel, const char* env,
+    const std::string& userFolder)
 {
     std::vector<fs::path> out;
     if (!modelFile.empty()) {
         const fs::path dir = modelFile.parent_path().empty() ? fs::path(".") : modelFile.parent_path();
-        out.push_back(dir / "loras");
-        out.push_back(dir / "Lora");
+        for (const auto& b : besideModel)
+            out.push_back(dir / b);
     }
-    if (const char* env = std::getenv("LS_LORA_PATH"); env && *env) {
-        std::string s(env);
+    if (const char* e = std::getenv(env); e && *e) {
+        std::string s(e);
         size_t start = 0;
         for (size_t i = 0; i <= s.size(); ++i)
             if (i == s.size() || s[i] == ':') {
@@ -37,13 +36,13 @@ std::vector<fs::path> defaultLoraFolders(const fs::path& modelFile)
             }
     }
     if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)
-        out.push_back(fs::path(xdg) / "latent-studio" / "loras");
+        out.push_back(fs::path(xdg) / "latent-studio" / userFolder);
     else if (const char* home = std::getenv("HOME"); home && *home)
-        out.push_back(fs::path(home) / ".local" / "share" / "latent-studio" / "loras");
+        out.push_back(fs::path(home) / ".local" / "share" / "latent-studio" / userFolder);
     return out;
 }
 
-std::vector<LoraFile> listLoraFiles(const std::vector<fs::path>& folders)
+std::vector<LoraFile> listFiles(const std::vector<fs::path>& folders, bool (*accept)(const fs::path&))
 {
     std::vector<LoraFile> out;
     for (const auto& folder : folders) {
@@ -55,7 +54,7 @@ std::vector<LoraFile> listLoraFiles(const std::vector<fs::path>& folders)
         for (; !ec && it != end; it.increment(ec)) {
             if (it.depth() >= 4)
                 it.disable_recursion_pending();
-            if (!it->is_regular_file(ec) || !isLoraExtension(it->path()))
+            if (!it->is_regular_file(ec) || !accept(it->path()))
                 continue;
             fs::path rel = it->path().lexically_relative(folder);
             rel.replace_extension();
@@ -65,6 +64,22 @@ std::vector<LoraFile> listLoraFiles(const std::vector<fs::path>& folders)
         out.insert(out.end(), here.begin(), here.end());
     }
     return out;
+}
+
+} // namespace
+
+std::vector<fs::path> defaultLoraFolders(const fs::path& modelFile) { return defaultFolders(modelFile, { "loras", "Lora" }, "LS_LORA_PATH", "loras"); }
+
+std::vector<LoraFile> listLoraFiles(const std::vector<fs::path>& folders) { return listFiles(folders, isLoraExtension); }
+
+std::vector<fs::path> defaultEmbeddingFolders(const fs::path& modelFile)
+{
+    return defaultFolders(modelFile, { "embeddings" }, "LS_EMBEDDING_PATH", "embeddings");
+}
+
+std::vector<LoraFile> listEmbeddingFiles(const std::vector<fs::path>& folders)
+{
+    return listFiles(folders, [](const fs::path& p) { return isLoraExtension(p) || p.extension() == ".bin"; });
 }
 
 std::optional<fs::path> findLoraFile(const std::string& name, const std::vector<fs::path>& folders)

@@ -1,5 +1,5 @@
 #pragma once
-// Finding LoRA files by the names prompts use (<lora:NAME:W>): the file's stem, or its path below a LoRA folder
+// Finding LoRA files by the names prompts use (<lora:NAME:W>), and textual-inversion embeddings by theirs: the file's stem, or its path below a LoRA folder
 // without the extension ("styles/ink"). Torch-free, so that front ends can list them.
 #include <filesystem>
 #include <optional>
@@ -23,5 +23,10 @@ std::vector<LoraFile> listLoraFiles(const std::vector<std::filesystem::path>& fo
 
 // A name as a tag writes it: an existing file path, else the first file of listLoraFiles whose name or stem it is.
 std::optional<std::filesystem::path> findLoraFile(const std::string& name, const std::vector<std::filesystem::path>& folders);
+
+// Textual-inversion embeddings, found the same way in `embeddings/` folders: beside the model, $LS_EMBEDDING_PATH,
+// ~/.local/share/latent-studio/embeddings. A prompt uses one by its file's stem (listed as `name`, .bin files too).
+std::vector<std::filesystem::path> defaultEmbeddingFolders(const std::filesystem::path& modelFile);
+std::vector<LoraFile> listEmbeddingFiles(const std::vector<std::filesystem::path>& folders);
 
 } // namespace ls::pipeline

@@ -1,5 +1,6 @@
 #include "text/PromptWeights.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -153,7 +154,74 @@ std::vector<WeightedText> parsePromptAttention(const std::string& text)
     return res;
 }
 
-std::vector<PromptChunk> tokenizePrompt(const ClipTokenizer& tokenizer, const std::string& prompt, int padId, int commaBacktrack)
+namespace {
+
+bool wordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || (static_cast<unsigned char>(c) & 0x80); }
+
+std::string lower(std::string s)
+{
+    for (char& c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// Where `name` occurs in `text` as a whole word (case insensitive), from `from` on; npos when nowhere.
+size_t findWord(const std::string& lowText, const std::string& lowName, size_t from)
+{
+    if (lowName.empty())
+        return std::string::npos;
+    for (size_t at = lowText.find(lowName, from); at != std::string::npos; at = lowText.find(lowName, at + 1)) {
+        const bool startOk = at == 0 || !wordChar(lowText[at - 1]);
+        const size_t end = at + lowName.size();
+        const bool endOk = end == lowText.size() || !wordChar(lowText[end]);
+        if (startOk && endOk)
+            return at;
+    }
+    return std::string::npos;
+}
+
+// The text's token ids with every embedding word replaced by its ids.
+std::vector<int> encodeWithEmbeddings(const ClipTokenizer& tokenizer, const std::string& text, const std::vector<EmbeddingToken>* embeddings)
+{
+    if (!embeddings || embeddings->empty())
+        return tokenizer.encode(text);
+    const std::string low = lower(text);
+    // the earliest embedding word, the longest name first where two start together
+    size_t best = std::string::npos;
+    const EmbeddingToken* which = nullptr;
+    for (const auto& e : *embeddings) {
+        const size_t at = findWord(low, lower(e.name), 0);
+        if (at == std::string::npos)
+            continue;
+        if (at < best || (at == best && e.name.size() > which->name.size())) {
+            best = at;
+            which = &e;
+        }
+    }
+    if (!which)
+        return tokenizer.encode(text);
+    std::vector<int> ids = tokenizer.encode(text.substr(0, best));
+    for (int i = 0; i < which->count; ++i)
+        ids.push_back(which->firstId + i);
+    const auto rest = encodeWithEmbeddings(tokenizer, text.substr(best + which->name.size()), embeddings);
+    ids.insert(ids.end(), rest.begin(), rest.end());
+    return ids;
+}
+
+} // namespace
+
+std::vector<std::string> embeddingNamesIn(const std::string& text, const std::vector<std::string>& names)
+{
+    std::vector<std::string> out;
+    const std::string low = lower(text);
+    for (const auto& n : names)
+        if (findWord(low, lower(n), 0) != std::string::npos && std::find(out.begin(), out.end(), n) == out.end())
+            out.push_back(n);
+    return out;
+}
+
+std::vector<PromptChunk> tokenizePrompt(const ClipTokenizer& tokenizer, const std::string& prompt, int padId, int commaBacktrack,
+    const std::vector<EmbeddingToken>* embeddings)
 {
     constexpr size_t kChunk = 75;
     const auto commaIds = tokenizer.encode(",");
@@ -178,7 +246,7 @@ std::vector<PromptChunk> tokenizePrompt(const ClipTokenizer& tokenizer, const st
             nextChunk();
             continue;
         }
-        const auto ids = tokenizer.encode(part.text);
+        const auto ids = encodeWithEmbeddings(tokenizer, part.text, embeddings);
         for (int token : ids) {
             if (token == comma) {
                 lastComma = static_cast<int>(cur.tokens.size());

@@ -22,8 +22,20 @@ struct PromptChunk {
     std::vector<float> multipliers; // 77
 };
 
+// A textual-inversion embedding as the tokenizer sees it: a word of the prompt equal to `name` (whole word, case
+// insensitive; word characters are letters, digits, '_' and '-') stands for `count` vectors, given the ids firstId,
+// firstId + 1, ... past the vocabulary (the text encoder looks them up in its extra token rows).
+struct EmbeddingToken {
+    std::string name;
+    int firstId = 0;
+    int count = 1;
+};
+
 // Splits a prompt into 77-token chunks with per-token multipliers (at least one chunk, even for "").
 std::vector<PromptChunk> tokenizePrompt(const ClipTokenizer& tokenizer, const std::string& prompt, int padId = ClipTokenizer::kEos,
-    int commaBacktrack = 20);
+    int commaBacktrack = 20, const std::vector<EmbeddingToken>* embeddings = nullptr);
+
+// Which of `names` the text uses as whole words (case insensitive), each once, in the order of `names`.
+std::vector<std::string> embeddingNamesIn(const std::string& text, const std::vector<std::string>& names);
 
 } // namespace ls::text

@@ -449,8 +449,11 @@ int main(int argc, char** argv)
     const QByteArray child = qgetenv("LS_PROJECT_CHILD");
     if (!child.isEmpty())
         return childMain(argc, argv, QString::fromLocal8Bit(child));
-    QTemporaryDir config; // never the developer's own settings file
+    QTemporaryDir config, data; // never the developer's own settings file, LoRAs or embeddings
     qputenv("XDG_CONFIG_HOME", config.path().toLocal8Bit());
+    qputenv("XDG_DATA_HOME", data.path().toLocal8Bit());
+    qunsetenv("LS_LORA_PATH");
+    qunsetenv("LS_EMBEDDING_PATH");
     QApplication app(argc, argv);
     qRegisterMetaType<QList<QImage>>("QList<QImage>");
     TestProject t;
