@@ -158,6 +158,26 @@ PromptPanel::PromptPanel(QWidget* parent)
     m_strength->setSingleStep(0.05);
     m_strength->setValue(1.0);
     form->addRow(tr("Strength"), m_strength);
+    // Hires fix (text-to-image): the picture enlarged and repainted at the larger size.
+    m_hires = new QDoubleSpinBox;
+    m_hires->setObjectName(QStringLiteral("hiresScale"));
+    m_hires->setRange(1.0, 4.0);
+    m_hires->setSingleStep(0.25);
+    m_hires->setValue(1.0);
+    m_hires->setSpecialValueText(tr("Off"));
+    m_hires->setSuffix(QStringLiteral(" x"));
+    m_hires->setToolTip(tr("Text-to-image: enlarge the picture this many times and repaint it at that size (AUTOMATIC1111's hires fix)"));
+    m_hiresStrength = new QDoubleSpinBox;
+    m_hiresStrength->setObjectName(QStringLiteral("hiresStrength"));
+    m_hiresStrength->setRange(0.05, 1.0);
+    m_hiresStrength->setSingleStep(0.05);
+    m_hiresStrength->setValue(0.5);
+    m_hiresStrength->setToolTip(tr("How much the hires pass repaints"));
+    auto* hiresRow = new QHBoxLayout;
+    hiresRow->addWidget(m_hires, 1);
+    hiresRow->addWidget(new QLabel(tr("strength")));
+    hiresRow->addWidget(m_hiresStrength, 1);
+    form->addRow(tr("Hires fix"), hiresRow);
     layout->addLayout(form);
 
     auto* inpaint = new QGroupBox(tr("Inpainting"));
@@ -322,6 +342,8 @@ ls::pipeline::GenerationRequest PromptPanel::request(bool hasMask, bool hasBoxes
     r.height = m_height->value();
     r.batch = m_batch->value();
     r.strength = m_strength->value();
+    r.hiresScale = r.mode == JobMode::Txt2Img ? m_hires->value() : 1.0;
+    r.hiresStrength = m_hiresStrength->value();
     r.maskBlur = m_blur->value();
     r.maskGrow = m_grow->value();
     r.onlyMasked = m_onlyMasked->isChecked();
@@ -347,6 +369,8 @@ void PromptPanel::applyRequest(const ls::pipeline::GenerationRequest& r)
     m_width->setValue(r.width);
     m_height->setValue(r.height);
     m_strength->setValue(r.strength);
+    m_hires->setValue(r.hiresScale);
+    m_hiresStrength->setValue(r.hiresStrength);
     m_blur->setValue(r.maskBlur);
     m_grow->setValue(r.maskGrow);
     m_onlyMasked->setChecked(r.onlyMasked);

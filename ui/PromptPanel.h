@@ -62,7 +62,7 @@ private:
     QComboBox *m_model, *m_mode, *m_sampler, *m_schedule;
     QLabel* m_modelInfo;
     QSpinBox *m_steps, *m_width, *m_height, *m_batch, *m_blur, *m_grow, *m_padding, *m_scale, *m_tile, *m_overlap;
-    QDoubleSpinBox *m_cfg, *m_strength;
+    QDoubleSpinBox *m_cfg, *m_strength, *m_hires, *m_hiresStrength;
     QLineEdit* m_seed;
     QCheckBox *m_randomSeed, *m_onlyMasked, *m_captionLayout;
     QComboBox* m_upscaler;

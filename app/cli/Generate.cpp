@@ -38,6 +38,11 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
     cmd->add_option("--width,-W", o.request.width, "Width in pixels (rounded up to the model's multiple, then cropped back)");
     cmd->add_option("--height,-H", o.request.height, "Height in pixels");
     cmd->add_option("--steps", o.request.steps, "Sampling steps");
+    if (mode == pipeline::JobMode::Txt2Img) {
+        cmd->add_option("--hires-scale", o.request.hiresScale, "Hires pass: enlarge the picture this many times (Lanczos) and repaint it at that size (1 = off)");
+        cmd->add_option("--hires-strength", o.request.hiresStrength, "Hires pass denoising strength (0, 1]");
+        cmd->add_option("--hires-steps", o.request.hiresSteps, "Hires pass steps (0: the same as --steps)");
+    }
     cmd->add_flag("--caption-layout,!--no-caption-layout", o.request.captionLayout, "Bundled model: lay out the prompt's \"at the top left\"-style phrases as boxes (default on)");
     cmd->add_option("--vae-tile", o.request.vaeTile, "VAE decode tiles in latent pixels: -1 automatic, 0 whole image, N >= 16 (bounds memory)");
     cmd->add_option("--sampler", o.request.sampler, "Sampler: " + [] { std::string s; for (auto& n : pipeline::samplerNames()) s += (s.empty() ? "" : ", ") + n; return s; }());

@@ -72,6 +72,8 @@ std::string vaeAttnToOriginal(std::string rest)
 
 std::string DiffusersFolder::toOriginal(const std::string& component, const std::string& key, const json& cfg)
 {
+    if (key.size() > kMaxKeyLength) // no module path is this long; std::regex recursion on a huge hostile key could overflow the stack
+        return {};
     std::smatch m;
     if (component == "text_encoder") {
         if (key.rfind("text_model.", 0) == 0)

@@ -27,6 +27,8 @@ public:
     // original key -> "component/diffusers key"
     std::string diffusersName(const std::string& originalKey) const;
 
+    // Keys longer than this name nothing (toOriginal returns "" without looking at them).
+    static constexpr size_t kMaxKeyLength = 1024;
     // The rule table, exposed for tests: maps one diffusers key of a component to the original key.
     static std::string toOriginal(const std::string& component, const std::string& key, const nlohmann::json& config);
 

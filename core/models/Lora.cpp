@@ -119,6 +119,8 @@ std::optional<LoraTarget> LoraResolver::text(const std::string& hf) const
 
 std::optional<LoraTarget> LoraResolver::resolve(const std::string& name) const
 {
+    if (name.size() > io::DiffusersFolder::kMaxKeyLength)
+        return std::nullopt;
     // PEFT saves a wrapped model's names under base_model.model.
     const std::string module = startsWith(name, "base_model.model.") ? name.substr(17) : name;
     auto unet = [&](const std::string& dotted) -> std::optional<LoraTarget> {
@@ -191,6 +193,10 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
         }
         if (taken)
             continue;
+        if (key.size() > io::DiffusersFolder::kMaxKeyLength) { // not a module name; kept away from std::regex
+            unknown.push_back(key.substr(0, 60) + "...");
+            continue;
+        }
         // diffusers attention processors: <path>.processor.to_q_lora.up.weight in the UNet, <layer>.self_attn.to_q_lora.up.weight
         // in the text encoder (where the layer is q_proj)
         static const std::regex proc(R"(^(.*)\.processor\.(to_q|to_k|to_v|to_out)_lora\.(up|down)\.weight$)");

@@ -140,6 +140,16 @@ std::vector<Problem> GenerationRequest::validate() const
                 p.push_back({ "loras[" + std::to_string(i) + "]", "needs a name and finite weights" });
         }
     }
+    if (!std::isfinite(hiresScale) || hiresScale < 1 || hiresScale > 4)
+        p.push_back({ "hires_scale", "must be between 1 (off) and 4" });
+    else if (hiresScale > 1 && mode != JobMode::Txt2Img)
+        p.push_back({ "hires_scale", "the hires pass is for text-to-image; for " + std::string(jobModeName(mode)) + " set it to 1" });
+    if (!std::isfinite(hiresStrength) || hiresStrength <= 0 || hiresStrength > 1)
+        p.push_back({ "hires_strength", "must be in (0, 1]" });
+    if (hiresSteps < 0 || hiresSteps > 1000)
+        p.push_back({ "hires_steps", "must be between 0 (the same as steps) and 1000" });
+    if (hiresScale > 1 && (width * hiresScale > 8192 || height * hiresScale > 8192))
+        p.push_back({ "hires_scale", "the enlarged picture would pass 8192 pixels a side" });
     if (usesInit && initImage.empty())
         p.push_back({ "init", std::string(jobModeName(mode)) + " needs an input image" });
     const bool extending = extendLeft > 0 || extendTop > 0 || extendRight > 0 || extendBottom > 0;
@@ -239,6 +249,9 @@ json GenerationRequest::toJson() const
     j["only_masked"] = onlyMasked;
     j["only_masked_padding"] = onlyMaskedPadding;
     j["extend"] = { extendLeft, extendTop, extendRight, extendBottom };
+    j["hires_scale"] = hiresScale;
+    j["hires_steps"] = hiresSteps;
+    j["hires_strength"] = hiresStrength;
     j["upscale_factor"] = upscaleFactor;
     j["tile_size"] = tileSize;
     j["tile_overlap"] = tileOverlap;
@@ -286,6 +299,9 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
             r.extendRight = j["extend"][2];
             r.extendBottom = j["extend"][3];
         }
+        r.hiresScale = j.value("hires_scale", r.hiresScale);
+        r.hiresSteps = j.value("hires_steps", r.hiresSteps);
+        r.hiresStrength = j.value("hires_strength", r.hiresStrength);
         r.upscaleFactor = j.value("upscale_factor", r.upscaleFactor);
         r.tileSize = j.value("tile_size", r.tileSize);
         r.tileOverlap = j.value("tile_overlap", r.tileOverlap);

@@ -55,6 +55,12 @@ struct GenerationRequest {
     int onlyMaskedPadding = 32;
     // outpainting: extend the canvas by this many pixels on each side and paint the new area (inpaint mode)
     int extendLeft = 0, extendTop = 0, extendRight = 0, extendBottom = 0;
+    // text-to-image "hires fix" (AUTOMATIC1111): the picture made at width x height, enlarged hiresScale times
+    // (Lanczos) and repainted by image-to-image at the larger size with hiresStrength, in hiresSteps (0: steps).
+    // 1 = off.
+    double hiresScale = 1.0;
+    int hiresSteps = 0;
+    double hiresStrength = 0.5;
     // upscaling
     int upscaleFactor = 4;
     int tileSize = 128;  // low-resolution pixels per tile side

@@ -304,6 +304,76 @@ Generator::~Generator()
     }
 }
 
+GenerationResult Generator::runHires(const GenerationRequest& r0, const StepCallback& onStep, const StopToken& stop)
+{
+    const auto t0 = Clock::now();
+    GenerationRequest base = r0;
+    base.hiresScale = 1.0;
+    if (base.seed < 0)
+        base.seed = static_cast<int64_t>(std::random_device {}() & 0xFFFFFFFFu);
+    const int w2 = static_cast<int>(std::lround(r0.width * r0.hiresScale)), h2 = static_cast<int>(std::lround(r0.height * r0.hiresScale));
+    // Progress runs over both passes: the first pass's steps (the whole batch at once), then each image's second pass.
+    const int hiresSteps = r0.hiresSteps > 0 ? r0.hiresSteps : r0.steps;
+    int firstTotal = r0.steps, done = 0;
+    int secondTotal = std::max(1, static_cast<int>(std::lround(hiresSteps * r0.hiresStrength))); // until the pass says
+    auto report = [&](const StepInfo& s, bool second) {
+        if (!onStep)
+            return;
+        StepInfo t = s;
+        if (second)
+            secondTotal = s.total;
+        else
+            firstTotal = s.total;
+        t.step = second ? firstTotal + done + s.step : s.step;
+        t.total = firstTotal + secondTotal * std::max(1, r0.batch);
+        onStep(t);
+    };
+    const GenerationResult first = runChecked(base, [&](const StepInfo& s) { report(s, false); }, stop);
+    GenerationResult out;
+    for (size_t i = 0; i < first.images.size(); ++i) {
+        GenerationRequest hr = r0;
+        hr.mode = JobMode::Img2Img;
+        hr.hiresScale = 1.0;
+        hr.initImage = resizeLanczos(toRgb(first.images[i]), w2, h2);
+        hr.width = w2;
+        hr.height = h2;
+        hr.strength = r0.hiresStrength;
+        hr.steps = hiresSteps;
+        hr.seed = first.seeds[i];
+        hr.batch = 1;
+        const GenerationResult second = runChecked(hr, [&](const StepInfo& s) { report(s, true); }, stop);
+        done += secondTotal;
+        const int64_t seed = first.seeds[i];
+        // The metadata is the text-to-image request's (hires settings, first-pass size, no input image), with what the
+        // second pass added (LoRA, embedding and VAE hashes).
+        GenerationRequest rec = r0;
+        rec.seed = seed;
+        rec.batch = 1;
+        const auto& meta2 = second.metadata.front();
+        std::vector<std::pair<std::string, std::string>> extra;
+        for (const auto& [k, v] : parseInfotext(meta2.at("parameters")).params)
+            if (k == "Lora hashes" || k == "TI hashes" || k == "VAE hash" || k == "VAE")
+                extra.emplace_back(k, v);
+        json j = json::parse(meta2.at("latent_studio"));
+        json top = rec.toJson();
+        for (const char* keep : { "model_hash", "version", "lora_files", "embeddings", "vae" })
+            if (j.contains(keep))
+                top[keep] = j[keep];
+        top["model"] = j.value("model", rec.modelName);
+        rec.modelName = top["model"].get<std::string>();
+        std::map<std::string, std::string> meta;
+        meta["parameters"] = buildInfotext(rec, seed, rec.modelName, d->info.hash, rec.width, rec.height, extra); // A1111: the first pass's size
+        meta["latent_studio"] = top.dump();
+        out.images.push_back(second.images.front());
+        out.seeds.push_back(seed);
+        out.metadata.push_back(std::move(meta));
+        out.warnings.insert(out.warnings.end(), second.warnings.begin(), second.warnings.end());
+    }
+    out.warnings.insert(out.warnings.begin(), first.warnings.begin(), first.warnings.end());
+    out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return out;
+}
+
 uint64_t availableMemory()
 {
     std::ifstream in("/proc/meminfo");
@@ -437,6 +507,8 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
             msg += "\n  " + p.field + ": " + p.message;
         fail(ErrorKind::InvalidInput, msg);
     }
+    if (r0.mode == JobMode::Txt2Img && r0.hiresScale > 1.0)
+        return runHires(r0, onStep, stop);
     GenerationRequest r = r0;
     if (r.mode == JobMode::Inpaint && (r.extendLeft || r.extendTop || r.extendRight || r.extendBottom)) {
         auto [canvas, newMask] = outpaintCanvas(r.initImage, r.extendLeft, r.extendTop, r.extendRight, r.extendBottom);

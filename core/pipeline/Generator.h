@@ -48,6 +48,8 @@ public:
 
 private:
     GenerationResult runChecked(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop);
+    // Text-to-image with a hires pass: the picture, Lanczos-enlarged, repainted by image-to-image at the larger size.
+    GenerationResult runHires(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop);
     struct Impl;
     std::unique_ptr<Impl> d;
     std::shared_ptr<models::LatentModel> m_model;

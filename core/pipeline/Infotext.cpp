@@ -49,6 +49,13 @@ std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::s
         kv.emplace_back("Model", modelName);
     if (r.mode == JobMode::Img2Img || r.mode == JobMode::Inpaint)
         kv.emplace_back("Denoising strength", number(r.strength));
+    if (r.mode == JobMode::Txt2Img && r.hiresScale > 1) {
+        kv.emplace_back("Denoising strength", number(r.hiresStrength));
+        kv.emplace_back("Hires upscale", number(r.hiresScale));
+        if (r.hiresSteps > 0)
+            kv.emplace_back("Hires steps", std::to_string(r.hiresSteps));
+        kv.emplace_back("Hires upscaler", "Lanczos");
+    }
     if (r.mode == JobMode::Inpaint) {
         kv.emplace_back("Mask blur", std::to_string(r.maskBlur));
         if (r.onlyMasked)
@@ -190,6 +197,11 @@ GenerationRequest requestFromInfotext(const ParsedInfotext& p, GenerationRequest
         r.height = std::stoi(size.substr(x + 1));
     }
     r.strength = toDouble("Denoising strength", r.strength);
+    if (!p.get("Hires upscale").empty()) { // the size is the first pass's; the strength the second's
+        r.hiresScale = toDouble("Hires upscale", r.hiresScale);
+        r.hiresSteps = toInt("Hires steps", r.hiresSteps);
+        r.hiresStrength = r.strength;
+    }
     r.clipSkip = toInt("Clip skip", r.clipSkip);
     r.maskBlur = toInt("Mask blur", r.maskBlur);
     r.modelName = p.get("Model", r.modelName);

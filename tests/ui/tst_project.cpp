@@ -10,6 +10,7 @@
 #include <QClipboard>
 #include <QComboBox>
 #include <QListWidget>
+#include <QDoubleSpinBox>
 #include <QMenu>
 #include <QPlainTextEdit>
 #include <QMimeData>
@@ -385,6 +386,17 @@ private Q_SLOTS:
         edit->setTextCursor(c);
         ink->trigger();
         QCOMPARE(QString::fromStdString(panel->request(false, false).prompt), QStringLiteral("a cat <lora:styles/ink:1>"));
+
+        // The hires fix goes with text-to-image only, and comes back with "use these settings".
+        panel->findChild<QDoubleSpinBox*>(QStringLiteral("hiresScale"))->setValue(2.0);
+        panel->findChild<QDoubleSpinBox*>(QStringLiteral("hiresStrength"))->setValue(0.35);
+        auto r = panel->request(false, false);
+        QCOMPARE(r.hiresScale, 2.0);
+        QCOMPARE(r.hiresStrength, 0.35);
+        QCOMPARE(panel->request(true, false).hiresScale, 1.0); // a mask: inpainting
+        r.hiresScale = 1.5;
+        panel->applyRequest(r);
+        QCOMPARE(panel->request(false, false).hiresScale, 1.5);
     }
 
     void queuedJobsAllRun()

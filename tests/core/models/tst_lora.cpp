@@ -375,6 +375,19 @@ private Q_SLOTS:
             QVERIFY(l.warnings[0].find("1 of 2 modules") != std::string::npos);
         }
 
+        // Hostile names: a 300 000-character module and key are left out, not matched (no regex sees them).
+        {
+            const std::string huge(300000, 'a');
+            const fs::path p = dir / "huge.safetensors";
+            io::writeSafeTensors(p, { { k + ".lora_up.weight", at::zeros({ 32, 4 }) }, { k + ".lora_down.weight", at::zeros({ 4, 64 }) },
+                                        { "lora_unet_" + huge + ".lora_up.weight", at::zeros({ 8, 4 }) },
+                                        { "lora_unet_" + huge + ".lora_down.weight", at::zeros({ 4, 8 }) },
+                                        { "unet." + huge + ".processor.to_q_lora.up.weight", at::zeros({ 1 }) } });
+            const auto l = readLora(p, *lm.model);
+            QCOMPARE(l.patches.size(), size_t(1));
+            QCOMPARE(l.warnings.size(), size_t(2));
+        }
+
         // Requests: an unknown name and a malformed tag are problems found before any work.
         pipeline::Generator g(lm.model, lm.tokenizer, lm.info);
         g.setLoraFolders({ dir });

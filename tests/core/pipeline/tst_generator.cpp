@@ -68,6 +68,62 @@ GenerationRequest baseRequest()
 class TestGenerator : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    void hiresPassIsTxt2ImgThenImg2ImgAtTheLargerSize()
+    {
+        auto& lm = tinySd1();
+        Generator g(lm.model, lm.tokenizer, lm.info);
+        StopToken stop;
+        auto r = baseRequest();
+        r.sampler = "DDIM";
+        r.hiresScale = 2.0;
+        r.hiresStrength = 0.6;
+        r.hiresSteps = 5;
+        std::vector<std::pair<int, int>> steps;
+        const auto hires = g.run(r, [&](const StepInfo& s) { steps.emplace_back(s.step, s.total); }, stop);
+        QCOMPARE(hires.images[0].width, 128);
+        QCOMPARE(hires.images[0].height, 128);
+        // The definition: the plain picture, enlarged with Lanczos, repainted by img2img with the same seed.
+        auto plain = r;
+        plain.hiresScale = 1.0;
+        const auto first = g.run(plain, {}, stop);
+        auto second = r;
+        second.mode = JobMode::Img2Img;
+        second.hiresScale = 1.0;
+        second.initImage = resizeLanczos(toRgb(first.images[0]), 128, 128);
+        second.width = second.height = 128;
+        second.strength = 0.6;
+        second.steps = 5;
+        QVERIFY(g.run(second, {}, stop).images[0].pixels == hires.images[0].pixels);
+        // One progress count over both passes, ending at its total.
+        QVERIFY(steps.size() > 4);
+        for (size_t i = 1; i < steps.size(); ++i)
+            QVERIFY(steps[i].first > steps[i - 1].first);
+        QCOMPARE(steps.back().first, steps.back().second);
+        // AUTOMATIC1111's keys, the first pass's size; the JSON reproduces the picture, the infotext the settings.
+        const auto p = parseInfotext(hires.metadata[0].at("parameters"));
+        QCOMPARE(QString::fromStdString(p.get("Size")), QString("64x64"));
+        QCOMPARE(QString::fromStdString(p.get("Hires upscale")), QString("2"));
+        QCOMPARE(QString::fromStdString(p.get("Hires steps")), QString("5"));
+        QCOMPARE(QString::fromStdString(p.get("Denoising strength")), QString("0.6"));
+        const auto back = requestFromInfotext(p);
+        QCOMPARE(back.hiresScale, 2.0);
+        QCOMPARE(back.hiresSteps, 5);
+        QCOMPARE(back.hiresStrength, 0.6);
+        QCOMPARE(back.width, 64);
+        const auto j = nlohmann::json::parse(hires.metadata[0].at("latent_studio"));
+        QCOMPARE(QString::fromStdString(j["mode"].get<std::string>()), QString("txt2img"));
+        QVERIFY(j["init_png"].is_null());
+        QVERIFY(g.run(GenerationRequest::fromJson(j), {}, stop).images[0].pixels == hires.images[0].pixels);
+        // Only for text-to-image, within bounds.
+        auto bad = r;
+        bad.mode = JobMode::Img2Img;
+        bad.initImage = gradient(64, 64);
+        QVERIFY(test::errorOf([&] { g.run(bad, {}, stop); }).find("hires_scale") != std::string::npos);
+        bad = r;
+        bad.hiresScale = 5;
+        QVERIFY(test::errorOf([&] { g.run(bad, {}, stop); }).find("hires_scale") != std::string::npos);
+    }
+
     void txt2imgSizeAndSeeds()
     {
         auto& lm = tinySd1();
