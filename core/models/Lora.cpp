@@ -11,9 +11,6 @@ namespace ls::models {
 
 namespace {
 
-bool startsWith(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
-bool endsWith(const std::string& s, const std::string& p) { return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0; }
-
 std::string flatten(std::string s)
 {
     for (char& c : s)
@@ -64,7 +61,7 @@ LoraResolver::LoraResolver(LatentModel& model)
     model.forEachTensor([&](const std::string& key, at::Tensor& t) { m_tensors[key] = t; });
     static const std::string unetPrefix = "model.diffusion_model.";
     for (const auto& [key, t] : m_tensors)
-        if (startsWith(key, unetPrefix) && endsWith(key, ".weight"))
+        if (key.starts_with(unetPrefix) && key.ends_with(".weight"))
             m_flatUnet[flatten(key.substr(unetPrefix.size(), key.size() - unetPrefix.size() - 7))] = key;
     // The diffusers layout of this UNet: up block i is level L-1-i, a CrossAttn block where that level has attention.
     const auto& u = model.config.unet;
@@ -122,26 +119,26 @@ std::optional<LoraTarget> LoraResolver::resolve(const std::string& name) const
     if (name.size() > io::DiffusersFolder::kMaxKeyLength)
         return std::nullopt;
     // PEFT saves a wrapped model's names under base_model.model.
-    const std::string module = startsWith(name, "base_model.model.") ? name.substr(17) : name;
+    const std::string module = name.starts_with("base_model.model.") ? name.substr(17) : name;
     auto unet = [&](const std::string& dotted) -> std::optional<LoraTarget> {
         const std::string key = io::DiffusersFolder::toOriginal("unet", dotted + ".weight", m_unetConfig);
         if (!key.empty() && m_tensors.count(key))
             return LoraTarget { key };
         return std::nullopt;
     };
-    if (startsWith(module, "lora_unet_")) {
+    if (module.starts_with("lora_unet_")) {
         const std::string rest = module.substr(10);
         if (auto it = m_flatUnet.find(rest); it != m_flatUnet.end()) // original module names
             return LoraTarget { it->second };
         return unet(restoreDots(rest));
     }
-    if (startsWith(module, "lora_te_"))
+    if (module.starts_with("lora_te_"))
         return text(restoreDots(module.substr(8)));
-    if (startsWith(module, "unet."))
+    if (module.starts_with("unet."))
         return unet(module.substr(5));
-    if (startsWith(module, "text_encoder."))
+    if (module.starts_with("text_encoder."))
         return text(module.substr(13));
-    if (startsWith(module, "down_blocks.") || startsWith(module, "mid_block.") || startsWith(module, "up_blocks."))
+    if (module.starts_with("down_blocks.") || module.starts_with("mid_block.") || module.starts_with("up_blocks."))
         return unet(module); // diffusers attention processors, saved without a prefix
     return std::nullopt;
 }
@@ -171,7 +168,7 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
         { ".diff_b", "bias difference" } };
     for (const auto& key : src->keys()) {
         for (const auto& [marker, what] : unsupportedEnd)
-            if (endsWith(key, marker))
+            if (key.ends_with(marker))
                 fail(ErrorKind::Unsupported, where + ": key '" + key + "' is a " + what + "; only plain LoRA files (up/down pairs) are supported");
         for (const auto& [marker, what] : unsupported)
             if (key.find(marker) != std::string::npos)
@@ -183,7 +180,7 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
             { ".lora_linear_layer.down.weight", 'd' }, { ".alpha", 'a' } };
         bool taken = false;
         for (const auto& [suffix, role] : suffixes) {
-            if (!endsWith(key, suffix))
+            if (!key.ends_with(suffix))
                 continue;
             std::string module = key.substr(0, key.size() - suffix.size());
             auto& p = pairs[module];
@@ -239,7 +236,7 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
         LoraPatch patch;
         patch.target = *target;
         patch.module = module;
-        patch.textEncoder = startsWith(target->key, "cond_stage_model.");
+        patch.textEncoder = target->key.starts_with("cond_stage_model.");
         patch.up = src->load(p.up).to(at::kFloat).clone();
         patch.down = src->load(p.down).to(at::kFloat).clone();
         const at::Tensor w = resolver.tensor(target->key);
@@ -297,15 +294,7 @@ void LoraSet::restore(LatentModel& model)
 
 void LoraSet::apply(LatentModel& model, const std::vector<Use>& uses)
 {
-    auto same = [&] {
-        if (uses.size() != m_current.size())
-            return false;
-        for (size_t i = 0; i < uses.size(); ++i)
-            if (uses[i].lora != m_current[i].lora || uses[i].textWeight != m_current[i].textWeight || uses[i].unetWeight != m_current[i].unetWeight)
-                return false;
-        return true;
-    };
-    if (same())
+    if (uses == m_current) // the same files (cached objects) with the same weights: nothing to do
         return;
     restore(model);
     if (uses.empty())

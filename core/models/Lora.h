@@ -76,6 +76,7 @@ public:
     struct Use {
         std::shared_ptr<const Lora> lora;
         double textWeight = 1.0, unetWeight = 1.0;
+        bool operator==(const Use&) const = default;
     };
     // Leaves the model's weights equal to the original ones plus exactly these LoRAs.
     void apply(LatentModel& model, const std::vector<Use>& uses);

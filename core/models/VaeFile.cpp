@@ -11,8 +11,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool startsWith(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
-
 // The file's keys under their first_stage_model.* names.
 class VaeView : public io::WeightSource {
 public:
@@ -25,10 +23,10 @@ public:
             diffusers = diffusers || k.find("down_blocks.") != std::string::npos || k.find("up_blocks.") != std::string::npos;
         const nlohmann::json cfg = { { "block_out_channels", std::vector<int>(static_cast<size_t>(levels), 0) } };
         for (const auto& k : keys) {
-            if (startsWith(k, "loss.") || startsWith(k, "model_ema.") || startsWith(k, "first_stage_model.loss."))
+            if (k.starts_with("loss.") || k.starts_with("model_ema.") || k.starts_with("first_stage_model.loss."))
                 continue;
             std::string orig;
-            if (startsWith(k, "first_stage_model."))
+            if (k.starts_with("first_stage_model."))
                 orig = k;
             else if (diffusers)
                 orig = io::DiffusersFolder::toOriginal("vae", k, cfg);
@@ -102,7 +100,7 @@ void loadVae(LatentModel& model, const fs::path& file)
     LoadReport report;
     loadModule(*fresh, view, "first_stage_model.", report);
     for (const auto& k : view.keys())
-        if (!startsWith(k, "first_stage_model."))
+        if (!k.starts_with("first_stage_model."))
             report.unexpected.push_back(k);
     if (!report.ok())
         fail(ErrorKind::Mismatch, report.describe(where) + "\n  (a VAE for this model's " + familyName(model.config.family)

@@ -41,6 +41,32 @@ void stripLoraTags(GenerationRequest& r, std::vector<text::LoraTag>* tags)
         b.prompt = text::extractLoraTags(b.prompt, tags);
 }
 
+// What was read from files, kept while the file stays the same (by path, modification time and size).
+template <class T>
+class FileCache {
+public:
+    template <class Read>
+    const T& get(const std::filesystem::path& file, Read&& read)
+    {
+        const std::string key = std::filesystem::absolute(file).lexically_normal().string();
+        std::error_code ec;
+        const auto mtime = std::filesystem::last_write_time(file, ec);
+        const auto size = std::filesystem::file_size(file, ec);
+        auto it = m_entries.find(key);
+        if (it == m_entries.end() || it->second.mtime != mtime || it->second.size != size)
+            it = m_entries.insert_or_assign(key, Entry { mtime, size, read() }).first;
+        return it->second.value;
+    }
+
+private:
+    struct Entry {
+        std::filesystem::file_time_type mtime;
+        uintmax_t size = 0;
+        T value;
+    };
+    std::map<std::string, Entry> m_entries;
+};
+
 // One seeded CPU generator per batch image: the same seed gives the same noise on any device.
 struct NoiseSource {
     std::vector<at::Generator> gens;
@@ -72,12 +98,7 @@ struct Generator::Impl {
     std::vector<std::string> classes;
     std::unique_ptr<LatentPreviewer> previewer;
     std::vector<std::filesystem::path> loraFolders;
-    struct CachedLora {
-        std::filesystem::file_time_type mtime;
-        uintmax_t size = 0;
-        std::shared_ptr<const models::Lora> lora;
-    };
-    std::map<std::string, CachedLora> loraCache; // by path
+    FileCache<std::shared_ptr<const models::Lora>> loraCache;
     models::LoraSet loraSet;
 
     // Reads (or takes from the cache) every LoRA the tags name and applies exactly that set to the model.
@@ -88,32 +109,24 @@ struct Generator::Impl {
             const auto path = findLoraFile(t.name, loraFolders);
             if (!path)
                 fail(ErrorKind::InvalidInput, "lora: '" + t.name + "' is not a LoRA file in " + describeLoraFolders());
-            const std::string key = std::filesystem::absolute(*path).lexically_normal().string();
-            std::error_code ec;
-            const auto mtime = std::filesystem::last_write_time(*path, ec);
-            const auto size = std::filesystem::file_size(*path, ec);
-            auto it = loraCache.find(key);
-            if (it == loraCache.end() || it->second.mtime != mtime || it->second.size != size) {
-                auto lora = std::make_shared<models::Lora>(models::readLora(*path, *model));
-                lora->name = t.name;
-                it = loraCache.insert_or_assign(key, CachedLora { mtime, size, lora }).first;
-            }
-            for (const auto& w : it->second.lora->warnings)
-                warnings.push_back(w);
-            uses.push_back({ it->second.lora, t.textWeight, t.unetWeight });
+            const auto& lora = loraCache.get(*path, [&] {
+                auto l = std::make_shared<models::Lora>(models::readLora(*path, *model));
+                l->name = t.name;
+                return std::shared_ptr<const models::Lora>(l);
+            });
+            warnings.insert(warnings.end(), lora->warnings.begin(), lora->warnings.end());
+            uses.push_back({ lora, t.textWeight, t.unetWeight });
         }
         loraSet.apply(*model, uses);
         return uses;
     }
     // Textual inversion: the embeddings the request's prompts name become the text encoder's extra token rows.
     std::vector<std::filesystem::path> embeddingFolders;
-    struct CachedEmbedding {
-        std::filesystem::file_time_type mtime;
-        uintmax_t size = 0;
+    struct EmbeddingFile {
         at::Tensor vectors;
         std::string hash;
     };
-    std::map<std::string, CachedEmbedding> embeddingCache; // by path
+    FileCache<EmbeddingFile> embeddingCache;
     std::vector<text::EmbeddingToken> embeddingTokens;
     std::vector<std::pair<std::string, std::string>> embeddingsUsed; // name, hash
 
@@ -122,7 +135,7 @@ struct Generator::Impl {
         embeddingTokens.clear();
         embeddingsUsed.clear();
         nn::Embedding table { nullptr };
-        int64_t vocab = 0, dim = 0;
+        int64_t dim = 0;
         if (model && model->clip) {
             table = model->clip->token_embedding;
             dim = model->config.clip.hiddenSize;
@@ -133,7 +146,6 @@ struct Generator::Impl {
         if (!table)
             return;
         table->extra = at::Tensor();
-        vocab = table->weight.size(0);
         const auto files = listEmbeddingFiles(embeddingFolders);
         if (files.empty())
             return;
@@ -144,19 +156,13 @@ struct Generator::Impl {
         for (const auto& b : r.boxes)
             text += "\n" + b.prompt;
         std::vector<at::Tensor> vectors;
-        int64_t next = vocab;
+        int64_t next = table->weight.size(0); // the first id past the vocabulary
         for (const auto& name : text::embeddingNamesIn(text, names)) {
             const auto& path = files[static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin())].path;
-            const std::string key = std::filesystem::absolute(path).lexically_normal().string();
-            std::error_code ec;
-            const auto mtime = std::filesystem::last_write_time(path, ec);
-            const auto size = std::filesystem::file_size(path, ec);
-            auto it = embeddingCache.find(key);
-            if (it == embeddingCache.end() || it->second.mtime != mtime || it->second.size != size)
-                it = embeddingCache.insert_or_assign(key, CachedEmbedding { mtime, size, models::readEmbedding(path, dim), sha256File(path).substr(0, 10) }).first;
-            const auto& v = it->second.vectors;
+            const auto& e = embeddingCache.get(path, [&] { return EmbeddingFile { models::readEmbedding(path, dim), sha256File(path).substr(0, 10) }; });
+            const auto& v = e.vectors;
             embeddingTokens.push_back({ name, static_cast<int>(next), static_cast<int>(v.size(0)) });
-            embeddingsUsed.emplace_back(name, it->second.hash);
+            embeddingsUsed.emplace_back(name, e.hash);
             vectors.push_back(v);
             next += v.size(0);
         }
@@ -341,32 +347,12 @@ GenerationResult Generator::runHires(const GenerationRequest& r0, const StepCall
         hr.steps = hiresSteps;
         hr.seed = first.seeds[i];
         hr.batch = 1;
-        const GenerationResult second = runChecked(hr, [&](const StepInfo& s) { report(s, true); }, stop);
+        // The metadata records the text-to-image request with its hires settings (the seed is the image's).
+        const GenerationResult second = runChecked(hr, [&](const StepInfo& s) { report(s, true); }, stop, &r0);
         done += secondTotal;
-        const int64_t seed = first.seeds[i];
-        // The metadata is the text-to-image request's (hires settings, first-pass size, no input image), with what the
-        // second pass added (LoRA, embedding and VAE hashes).
-        GenerationRequest rec = r0;
-        rec.seed = seed;
-        rec.batch = 1;
-        const auto& meta2 = second.metadata.front();
-        std::vector<std::pair<std::string, std::string>> extra;
-        for (const auto& [k, v] : parseInfotext(meta2.at("parameters")).params)
-            if (k == "Lora hashes" || k == "TI hashes" || k == "VAE hash" || k == "VAE")
-                extra.emplace_back(k, v);
-        json j = json::parse(meta2.at("latent_studio"));
-        json top = rec.toJson();
-        for (const char* keep : { "model_hash", "version", "lora_files", "embeddings", "vae" })
-            if (j.contains(keep))
-                top[keep] = j[keep];
-        top["model"] = j.value("model", rec.modelName);
-        rec.modelName = top["model"].get<std::string>();
-        std::map<std::string, std::string> meta;
-        meta["parameters"] = buildInfotext(rec, seed, rec.modelName, d->info.hash, rec.width, rec.height, extra); // A1111: the first pass's size
-        meta["latent_studio"] = top.dump();
         out.images.push_back(second.images.front());
-        out.seeds.push_back(seed);
-        out.metadata.push_back(std::move(meta));
+        out.seeds.push_back(first.seeds[i]);
+        out.metadata.push_back(second.metadata.front());
         out.warnings.insert(out.warnings.end(), second.warnings.begin(), second.warnings.end());
     }
     out.warnings.insert(out.warnings.begin(), first.warnings.begin(), first.warnings.end());
@@ -495,7 +481,8 @@ GenerationResult Generator::run(const GenerationRequest& r, const StepCallback& 
     }
 }
 
-GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCallback& onStep, const StopToken& stop)
+GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCallback& onStep, const StopToken& stop,
+    const GenerationRequest* recordAs)
 {
     torch::NoGradGuard noGrad;
     auto problems = r0.validate();
@@ -541,15 +528,17 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
     const std::string modelName = d->info.name.empty() ? r.modelName : d->info.name;
 
     auto finish = [&](const Image& img, int64_t seed) {
-        GenerationRequest rec = r;
+        GenerationRequest rec = recordAs ? *recordAs : r;
         rec.seed = seed;
         rec.batch = 1;
         rec.modelName = modelName;
-        rec.prompt = r0.prompt;
-        rec.negativePrompt = r0.negativePrompt;
-        rec.loras = r0.loras;
-        for (size_t i = 0; i < rec.boxes.size() && i < r0.boxes.size(); ++i)
-            rec.boxes[i].prompt = r0.boxes[i].prompt;
+        if (!recordAs) { // the prompts as written, LoRA tags included
+            rec.prompt = r0.prompt;
+            rec.negativePrompt = r0.negativePrompt;
+            rec.loras = r0.loras;
+            for (size_t i = 0; i < rec.boxes.size() && i < r0.boxes.size(); ++i)
+                rec.boxes[i].prompt = r0.boxes[i].prompt;
+        }
         std::map<std::string, std::string> meta;
         std::vector<std::pair<std::string, std::string>> extra;
         json lj = json::array();
@@ -575,7 +564,8 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
                 extra.emplace_back("VAE hash", d->info.vaeHash);
             extra.emplace_back("VAE", d->info.vae);
         }
-        meta["parameters"] = buildInfotext(rec, seed, modelName, d->info.hash, img.width, img.height, extra);
+        // AUTOMATIC1111 gives the first pass's size for a hires picture
+        meta["parameters"] = buildInfotext(rec, seed, modelName, d->info.hash, recordAs ? rec.width : img.width, recordAs ? rec.height : img.height, extra);
         json j = rec.toJson();
         j["model_hash"] = d->info.hash;
         if (!lj.empty())
@@ -747,11 +737,11 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
             o.bbox = { b.x / r.width, b.y / r.height, b.w / r.width, b.h / r.height };
             objs.push_back(o);
         }
-        Conditioner cd(m, d->tokenizer, &d->embeddingTokens);
+        Conditioner cd(m, d->tokenizer);
         cond = cd.encodeTokens(builder.build(objs));
         uncond = cd.encodeTokens(builder.build({}));
     } else if (m.config.family == Family::Synthetic) {
-        Conditioner cd(m, d->tokenizer, &d->embeddingTokens);
+        Conditioner cd(m, d->tokenizer);
         std::vector<text::WorldBox> boxes;
         if (r.mode == JobMode::Layout)
             for (const auto& b : r.boxes)

@@ -47,7 +47,10 @@ public:
     const std::vector<std::filesystem::path>& embeddingFolders() const;
 
 private:
-    GenerationResult runChecked(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop);
+    // recordAs: the request the results' metadata describes, when it is not this one (the hires pass's img2img records
+    // its text-to-image request, at the first pass's size).
+    GenerationResult runChecked(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop,
+        const GenerationRequest* recordAs = nullptr);
     // Text-to-image with a hires pass: the picture, Lanczos-enlarged, repainted by image-to-image at the larger size.
     GenerationResult runHires(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop);
     struct Impl;

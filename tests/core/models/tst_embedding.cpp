@@ -2,6 +2,7 @@
 // any case, weights apply), the vectors reach the text encoder as extra token rows, an embedding holding the token
 // vectors of "red house" gives exactly the picture of "red house", and bad files are refused naming the file.
 #include "TestUtil.h"
+#include "TinySd1.h"
 
 #include "io/SafeTensors.h"
 #include "models/TextualInversion.h"
@@ -18,18 +19,6 @@ using namespace ls;
 namespace fs = std::filesystem;
 
 namespace {
-
-pipeline::LoadedModel& tinySd1()
-{
-    static pipeline::LoadedModel m = [] {
-        pipeline::ModelLoadOptions o;
-        o.configFile = test::goldenDir() / "tiny_sd1" / "case.json";
-        o.vocabulary = test::sharedDir() / "data" / "clip";
-        o.hash = false;
-        return pipeline::loadModel(test::goldenDir() / "tiny_sd1" / "weights.safetensors", o);
-    }();
-    return m;
-}
 
 pipeline::GenerationRequest request(const std::string& prompt)
 {
@@ -50,7 +39,7 @@ class TestEmbedding : public QObject {
 private Q_SLOTS:
     void wordsBecomeTheirVectors()
     {
-        const auto& tok = *tinySd1().tokenizer;
+        const auto& tok = *test::tinySd1().tokenizer;
         const std::vector<text::EmbeddingToken> emb { { "EasyNeg", 49408, 3 }, { "EasyNeg-v2", 49411, 1 } };
         const auto plain = text::tokenizePrompt(tok, "a cat, ");
         const auto with = text::tokenizePrompt(tok, "a cat, easyneg (EASYNEG-v2:1.5) easynegative", text::ClipTokenizer::kEos, 20, &emb);
@@ -74,7 +63,7 @@ private Q_SLOTS:
 
     void vectorsOfRedHouseGiveTheRedHousePicture()
     {
-        auto& lm = tinySd1();
+        auto& lm = test::tinySd1();
         const fs::path dir = test::tempDir() / "embeddings";
         fs::create_directories(dir);
         // The token vectors of "red house" as a two-vector embedding named "tinyword"
@@ -120,7 +109,7 @@ private Q_SLOTS:
         QCOMPARE(models::readEmbedding(dir / "sd15.safetensors", 768).sizes().vec(), (std::vector<int64_t> { 4, 768 }));
 
         // A generation whose prompt names a bad embedding fails naming it, and the next one works.
-        auto& lm = tinySd1();
+        auto& lm = test::tinySd1();
         pipeline::Generator g(lm.model, lm.tokenizer, lm.info);
         g.setEmbeddingFolders({ dir });
         StopToken stop;

@@ -2,6 +2,7 @@
 // full-size SD1 and SD2 models, the delta is exactly multiplier * alpha / rank * up @ down, restoring gives back the
 // weights bit for bit, prompts' <lora:...> tags work end to end, and bad files are refused naming the file and key.
 #include "TestUtil.h"
+#include "TinySd1.h"
 
 #include "io/SafeTensors.h"
 #include "models/KnownConfigs.h"
@@ -25,18 +26,6 @@ namespace {
 std::shared_ptr<LatentModel> metaModel(const std::string& manifest)
 {
     return LatentModel::build(knownConfig(manifest), at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
-}
-
-pipeline::LoadedModel& tinySd1()
-{
-    static pipeline::LoadedModel m = [] {
-        pipeline::ModelLoadOptions o;
-        o.configFile = test::goldenDir() / "tiny_sd1" / "case.json";
-        o.vocabulary = test::sharedDir() / "data" / "clip";
-        o.hash = false;
-        return pipeline::loadModel(test::goldenDir() / "tiny_sd1" / "weights.safetensors", o);
-    }();
-    return m;
 }
 
 std::map<std::string, at::Tensor> snapshot(LatentModel& m)
@@ -236,7 +225,7 @@ private Q_SLOTS:
 
     void deltaIsExactAndRestoreIsBitIdentical()
     {
-        auto& lm = tinySd1();
+        auto& lm = test::tinySd1();
         const fs::path file = writeTinyLora("exact");
         auto lora = std::make_shared<Lora>(readLora(file, *lm.model));
         QCOMPARE(lora->patches.size(), size_t(8));
@@ -274,7 +263,7 @@ private Q_SLOTS:
 
     void promptTagsEndToEnd()
     {
-        auto& lm = tinySd1();
+        auto& lm = test::tinySd1();
         const fs::path file = writeTinyLora("tinystyle");
         pipeline::Generator g(lm.model, lm.tokenizer, lm.info);
         g.setLoraFolders({ file.parent_path() });
@@ -332,7 +321,7 @@ private Q_SLOTS:
 
     void badFilesAndNamesAreExplained()
     {
-        auto& lm = tinySd1();
+        auto& lm = test::tinySd1();
         const fs::path dir = test::tempDir() / "bad-loras";
         fs::create_directories(dir);
         auto message = [&](const std::vector<std::pair<std::string, at::Tensor>>& tensors, const std::string& name) {

@@ -2,6 +2,7 @@
 // diffusers' vae/ folder all replace a model's autoencoder weight for weight; a VAE that does not fit is refused
 // naming the file and the keys, and the model keeps its own; the metadata names the VAE.
 #include "TestUtil.h"
+#include "TinySd1.h"
 
 #include "io/SafeTensors.h"
 #include "models/VaeFile.h"
@@ -19,12 +20,10 @@ namespace {
 
 pipeline::LoadedModel tiny(const fs::path& vae = {}, bool fallback = false)
 {
-    pipeline::ModelLoadOptions o;
-    o.configFile = test::goldenDir() / "tiny_sd1" / "case.json";
-    o.vocabulary = test::sharedDir() / "data" / "clip";
+    auto o = test::tinySd1Options();
     o.vae = vae;
     o.vaeFallback = fallback;
-    return pipeline::loadModel(test::goldenDir() / "tiny_sd1" / "weights.safetensors", o);
+    return pipeline::loadModel(test::tinySd1Weights(), o);
 }
 
 std::map<std::string, at::Tensor> firstStage(models::LatentModel& m)

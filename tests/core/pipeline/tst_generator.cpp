@@ -1,6 +1,7 @@
 // The jobs end to end on the tiny golden checkpoints: sizes, reproducible seeds, metadata round trip, pixels outside
 // the inpainting mask bit-identical, prompt cancellation, and clear errors for bad requests.
 #include "TestUtil.h"
+#include "TinySd1.h"
 #include "models/LatentModel.h"
 
 #include "io/ImageFile.h"
@@ -26,14 +27,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-LoadedModel& tinySd1()
+LoadedModel& tinySd1() // with the file hash (the metadata tests read it)
 {
-    static LoadedModel m = [] {
-        ModelLoadOptions o;
-        o.configFile = test::goldenDir() / "tiny_sd1" / "case.json";
-        o.vocabulary = test::sharedDir() / "data" / "clip";
-        return loadModel(test::goldenDir() / "tiny_sd1" / "weights.safetensors", o);
-    }();
+    static LoadedModel m = loadModel(test::tinySd1Weights(), test::tinySd1Options());
     return m;
 }
 
