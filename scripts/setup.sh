@@ -13,7 +13,7 @@ if [[ "${1:-}" == --deps-only ]]; then
     set --
 fi
 build="${1:-$here/build}"
-pkgs=(build-essential cmake ninja-build ccache pkg-config
+pkgs=(build-essential cmake ninja-build ccache pkg-config file clang-format
       libtorch-dev libopenblas0-pthread libopenblas0-openmp libtcmalloc-minimal4
       qt6-base-dev libopenimageio-dev libopencv-core-dev libeigen3-dev
       nlohmann-json3-dev libzip-dev libcli11-dev libutf8proc-dev libpcre2-dev libssl-dev libyaml-cpp-dev zlib1g-dev
@@ -22,7 +22,16 @@ if [[ "${LS_SKIP_APT:-0}" != 1 ]]; then
     missing=()
     for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
     if ((${#missing[@]})); then
-        sudo_cmd=""; [[ $(id -u) != 0 ]] && sudo_cmd="sudo"
+        # Root installs directly; any other user goes through sudo (asked for a password as usual).
+        sudo_cmd=""
+        if [[ $(id -u) != 0 ]]; then
+            if ! command -v sudo >/dev/null; then
+                echo "setup: these packages are missing and installing them needs root: ${missing[*]}" >&2
+                echo "setup: run this script as root, or install sudo and add $(id -un) to the sudo group" >&2
+                exit 1
+            fi
+            sudo_cmd="sudo"
+        fi
         $sudo_cmd apt-get update -q
         DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
     fi

@@ -45,11 +45,5 @@ private:
     mutable std::unordered_map<std::string, std::vector<std::string>> m_cache;
 };
 
-// ftfy.fix_text subset the CLIP tokenizers rely on: mojibake repair (UTF-8 read as Windows-1252), HTML entities
-// (when the text has no '<'), terminal escapes, curly quotes, Latin ligatures, full-width characters, line breaks,
-// control characters, NFC.
-std::string fixText(const std::string& text);
-std::string htmlUnescape(const std::string& text);
-std::string whitespaceClean(const std::string& text);
 
 } // namespace ls::text

@@ -4,6 +4,7 @@
 #include "text/ClipTokenizer.h"
 #include "text/LoraTags.h"
 #include "text/PromptWeights.h"
+#include "text/TextFix.h"
 #include "util/Error.h"
 
 #include <QtTest/QtTest>
@@ -87,6 +88,19 @@ private Q_SLOTS:
         }
         auto got = text::parsePromptAttention(prompt.toStdString());
         QVERIFY2(same(got, want), show(got).c_str());
+    }
+
+    // ftfy.fix_text repeats its fixes until the text stops changing, line by line, and unescapes HTML only until the
+    // first line holding a literal '<' (expected values worked out from ftfy 6's fix_text / fix_and_explain).
+    void ftfyUnescapesUntilStable()
+    {
+        QCOMPARE(text::fixText("&gt;&gt; arrows &lt;&lt; &amp;amp;"), std::string(">> arrows << &"));
+        QCOMPARE(text::fixText("&amp;lt;b&amp;gt;"), std::string("<b>"));
+        QCOMPARE(text::fixText("a < b &amp; c"), std::string("a < b &amp; c"));
+        QCOMPARE(text::fixText("x &amp;amp;\ny < z &amp;\n&amp;"), std::string("x &\ny < z &amp;\n&amp;"));
+        auto tok = text::ClipTokenizer::fromFile(test::sharedDir() / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz");
+        QCOMPARE(tok.encode("fish &amp;amp; chips", text::ClipTokenizer::Cleaning::HuggingFace),
+            tok.encode("fish & chips", text::ClipTokenizer::Cleaning::HuggingFace));
     }
 
     void chunking()
