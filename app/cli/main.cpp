@@ -2,6 +2,7 @@
 #include "cli/Commands.h"
 
 #include "util/Error.h"
+#include "util/Threads.h"
 
 #include <cstdio>
 #include <malloc.h>
@@ -9,6 +10,7 @@
 
 int main(int argc, char** argv)
 {
+    ls::restartWithPassiveOpenMpWait(argv);
     // Keep freed tensor memory in the heap instead of returning every large block to the kernel: without this a
     // third of the CPU time goes to page faults on fresh temporaries (measured: see docs/benchmarks.md).
     mallopt(M_MMAP_THRESHOLD, 1 << 30);

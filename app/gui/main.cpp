@@ -3,6 +3,7 @@
 #include "GenerationController.h"
 #include "MainWindow.h"
 #include "PromptPanel.h"
+#include "util/Threads.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -24,6 +25,7 @@
 
 int main(int argc, char** argv)
 {
+    ls::restartWithPassiveOpenMpWait(argv);
     // --version must work without a display (package smoke test).
     for (int i = 1; i < argc; ++i) {
         if (std::string(argv[i]) == "--version" || std::string(argv[i]) == "-v") {

@@ -2,7 +2,9 @@
 
 #include <ATen/Parallel.h>
 
+#include <cstdlib>
 #include <dlfcn.h>
+#include <unistd.h>
 #include <thread>
 
 namespace ls {
@@ -22,6 +24,16 @@ void configureThreads(int threads)
     auto parallel = reinterpret_cast<GetParallel>(::dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
     if (set)
         set(parallel && parallel() == 2 ? n : 1);
+}
+
+void restartWithPassiveOpenMpWait(char** argv)
+{
+    if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT"))
+        return;
+    if (::setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0)
+        return;
+    ::execv("/proc/self/exe", argv);
+    // No new start (no /proc, or the file was replaced): carry on with the policy this process already has.
 }
 
 } // namespace ls
