@@ -75,6 +75,11 @@ int run(int argc, char** argv)
     golden->add_option("dirs", goldenDirs, "Case folders or folders of cases")->required();
     golden->add_flag("-v,--verbose", verbose, "Print every output's error");
     std::string goldenDevice = "cpu";
+    std::string goldenPending;
+    golden->add_option("--pending", goldenPending,
+        "File of case names not implemented yet (one per line, '#' comments): they are reported as PENDING instead of "
+        "failing, and a listed case that passes fails (take it off the list)")
+        ->check(CLI::ExistingFile);
     golden->add_option("--device", goldenDevice, "cpu or cuda (fp32, TF32 off)")->check(CLI::IsMember({ "cpu", "cuda" }));
 
     std::string infoPath, prediction;
@@ -157,7 +162,7 @@ int run(int argc, char** argv)
     }
     if (*golden) {
         setGoldenDevice(goldenDevice);
-        return runGolden(goldenDirs, verbose);
+        return runGolden(goldenDirs, verbose, goldenPending);
     }
     if (*benchCmd)
         return runBench(bench);

@@ -1,5 +1,7 @@
 // `latent-cli golden DIR...`: runs every golden case folder (case.json) against the engine and prints one line per
-// case, then "N passed, M failed". A case kind the runner does not know counts as failed.
+// case, then "N passed, M failed". A case kind the runner does not know counts as failed, unless the case is named in
+// the --pending file (work an open issue has still to do): then it is PENDING, and a pending case that passes fails so
+// that the list only ever shrinks.
 #include "cli/Commands.h"
 #include "cli/GoldenCases.h"
 
@@ -11,6 +13,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 
 namespace ls::cli {
 
@@ -32,8 +36,28 @@ static void collectCases(const fs::path& dir, std::vector<fs::path>& out)
         collectCases(s, out);
 }
 
-int runGolden(const std::vector<std::string>& dirs, bool verbose)
+static std::set<std::string> readPending(const std::string& file)
 {
+    std::set<std::string> names;
+    if (file.empty())
+        return names;
+    std::ifstream in(file);
+    if (!in)
+        throw Error(ErrorKind::Io, file + ": cannot read the pending list");
+    std::string line;
+    while (std::getline(in, line)) {
+        line = line.substr(0, line.find('#'));
+        std::istringstream words(line);
+        std::string name;
+        if (words >> name)
+            names.insert(name);
+    }
+    return names;
+}
+
+int runGolden(const std::vector<std::string>& dirs, bool verbose, const std::string& pendingFile)
+{
+    const std::set<std::string> pending = readPending(pendingFile);
     std::vector<fs::path> cases;
     for (const auto& d : dirs) {
         if (!fs::is_directory(d)) {
@@ -42,7 +66,7 @@ int runGolden(const std::vector<std::string>& dirs, bool verbose)
         }
         collectCases(d, cases);
     }
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, waiting = 0;
     for (const auto& dir : cases) {
         std::string kind = "?";
         GoldenResult r;
@@ -55,14 +79,28 @@ int runGolden(const std::vector<std::string>& dirs, bool verbose)
             r.ok = false;
             r.message = e.what();
         }
-        (r.ok ? passed : failed)++;
-        std::printf("%s %s %s max_err=%.3g tol=%s%s%s\n", r.ok ? "PASS" : "FAIL", dir.filename().c_str(), kind.c_str(),
-            r.maxErr, r.tol.c_str(), r.message.empty() ? "" : " :: ", r.message.c_str());
+        const char* status = r.ok ? "PASS" : "FAIL";
+        if (pending.count(dir.filename().string())) {
+            if (r.ok) {
+                r.ok = false;
+                r.message = "listed as pending in " + pendingFile + " but passes: take it off the list";
+            } else {
+                status = "PENDING";
+                ++waiting;
+            }
+        }
+        if (std::string(status) != "PENDING")
+            (r.ok ? passed : failed)++;
+        std::printf("%s %s %s max_err=%.3g tol=%s%s%s\n", r.ok || std::string(status) == "PENDING" ? status : "FAIL",
+            dir.filename().c_str(), kind.c_str(), r.maxErr, r.tol.c_str(), r.message.empty() ? "" : " :: ",
+            r.message.c_str());
         if (verbose)
             for (const auto& line : r.details)
                 std::printf("    %s\n", line.c_str());
         std::fflush(stdout);
     }
+    if (waiting)
+        std::printf("%d pending (not implemented yet, listed in %s)\n", waiting, pendingFile.c_str());
     std::printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

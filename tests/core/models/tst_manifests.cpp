@@ -7,9 +7,21 @@
 #include <QtTest/QtTest>
 
 #include <fstream>
+#include <map>
 
 using namespace ls;
 namespace fs = std::filesystem;
+
+namespace {
+// Published models in ../shared/golden/manifests whose family the engine does not build yet, with the open issue that
+// brings it. The test checks they are still refused, so a family that lands must come off this list and match.
+const std::map<std::string, std::string> kPending = {
+    { "sd_xl_base_1.0", "issue 18 (SDXL)" },
+    { "sd_xl_refiner_1.0", "issue 18 (SDXL)" },
+    { "control_v11p_sd15_canny", "issue 19 (ControlNet)" },
+    { "control_sd15_canny", "issue 19 (ControlNet)" },
+};
+}
 
 class TestManifests : public QObject {
     Q_OBJECT
@@ -24,6 +36,17 @@ private Q_SLOTS:
             std::ifstream in(e.path());
             auto expected = nlohmann::json::parse(in);
             const std::string name = expected["model"].get<std::string>();
+            if (auto p = kPending.find(name); p != kPending.end()) {
+                bool refused = false;
+                try {
+                    models::manifestJson(name);
+                } catch (const std::exception&) {
+                    refused = true;
+                }
+                QVERIFY2(refused, (name + " is built now: take it off kPending").c_str());
+                qInfo("pending: %s (%s)", name.c_str(), p->second.c_str());
+                continue;
+            }
             auto got = models::manifestJson(name);
             std::map<std::string, nlohmann::json> want, have;
             for (const auto& k : expected["keys"])
