@@ -75,7 +75,9 @@ int run(int argc, char** argv)
     golden->add_option("dirs", goldenDirs, "Case folders or folders of cases")->required();
     golden->add_flag("-v,--verbose", verbose, "Print every output's error");
     std::string goldenDevice = "cpu";
-    std::string goldenPending;
+    std::string goldenPending, goldenVocab;
+    golden->add_option("--vocab", goldenVocab, "CLIP vocabulary for the tokenizer cases (default: the case's vocab_file)")
+        ->check(CLI::ExistingPath);
     golden->add_option("--pending", goldenPending,
         "File of case names not implemented yet (one per line, '#' comments): they are reported as PENDING instead of "
         "failing, and a listed case that passes fails (take it off the list)")
@@ -162,6 +164,7 @@ int run(int argc, char** argv)
     }
     if (*golden) {
         setGoldenDevice(goldenDevice);
+        setGoldenVocabulary(goldenVocab);
         return runGolden(goldenDirs, verbose, goldenPending);
     }
     if (*benchCmd)

@@ -11,6 +11,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 
@@ -23,6 +24,7 @@ using namespace ls::models;
 namespace {
 
 at::Device g_device = at::kCPU;
+fs::path g_vocabulary; // --vocab: the CLIP vocabulary for tokenizer cases
 
 struct Ctx {
     fs::path dir;
@@ -404,14 +406,26 @@ void caseInpaintMasked(Ctx& c)
     c.checkOut("image", m->decodeLatent(final));
 }
 
+// weights_by_prefix: each file gives only the keys under its own prefix (both files may hold a UNet); an entry that
+// names no key prefix ("schedule buffers (betas, ...)") gives its file's top-level keys, which have no '.'.
+void addWeightsByPrefix(io::MergedSource& merged, const Ctx& c)
+{
+    for (auto& [prefix, file] : c.cj["weights_by_prefix"].items()) {
+        auto source = std::make_shared<io::SafeTensorsFile>(c.resolve(file.get<std::string>()));
+        const bool keyPrefix = !prefix.empty() && prefix.back() == '.' && prefix.find(' ') == std::string::npos;
+        if (keyPrefix)
+            merged.add(source, prefix);
+        else
+            merged.add(source, [](const std::string& key) { return key.find('.') == std::string::npos; });
+    }
+}
+
 void caseInpaint9(Ctx& c)
 {
     const json& cfg = c.cj["config"];
     auto merged = std::make_shared<io::MergedSource>();
     merged->add(std::make_shared<io::SafeTensorsFile>(c.resolve(c.cj["weights"].get<std::string>())), "model.diffusion_model.");
-    for (auto& [prefix, file] : c.cj["weights_by_prefix"].items())
-        if (prefix != "model.diffusion_model.")
-            merged->add(std::make_shared<io::SafeTensorsFile>(c.resolve(file.get<std::string>())));
+    addWeightsByPrefix(*merged, c);
     // CLIP heads are not visible in weights: take the text encoder's config from the checkpoint it comes from.
     json ldm = cfg["ld_config"];
     const fs::path clipFile = c.resolve(c.cj["weights_by_prefix"]["cond_stage_model."].get<std::string>());
@@ -501,9 +515,32 @@ void caseCheckpoint(Ctx& c)
     }
 }
 
+// --vocab when given; else the case's vocab_file ("shared/data/clip/..."), tried from the case folder and each folder
+// above it; else $LS_CLIP_VOCAB.
+fs::path tokenizerVocabulary(const Ctx& c)
+{
+    if (!g_vocabulary.empty())
+        return g_vocabulary;
+    const json& cfg = c.cj.contains("config") ? c.cj["config"] : c.cj;
+    const std::string named = cfg.value("vocab_file", c.cj.value("vocab_file", std::string()));
+    if (!named.empty()) {
+        const fs::path rel = named;
+        for (fs::path d = fs::absolute(c.dir); !d.empty(); d = d.parent_path()) {
+            std::error_code ec;
+            if (fs::is_regular_file(d / rel, ec))
+                return d / rel;
+            if (d == d.root_path())
+                break;
+        }
+    }
+    if (const char* env = std::getenv("LS_CLIP_VOCAB"))
+        return env;
+    fail(ErrorKind::Io, (c.dir / "case.json").string() + ": vocab_file '" + named + "' not found from the case folder or above it, and no --vocab or $LS_CLIP_VOCAB");
+}
+
 void caseTokenizer(Ctx& c)
 {
-    text::ClipTokenizer tok = text::ClipTokenizer::fromFile(c.resolve("../../data/clip/bpe_simple_vocab_16e6.txt.gz"));
+    text::ClipTokenizer tok = text::ClipTokenizer::fromFile(tokenizerVocabulary(c));
     int bad = 0, n = 0;
     for (const auto& tc : c.cj["cases"]) {
         const std::string textIn = tc["text"].get<std::string>();
@@ -620,6 +657,8 @@ void caseDiffusers(Ctx& c)
 }
 
 } // namespace
+
+void setGoldenVocabulary(const fs::path& path) { g_vocabulary = path; }
 
 void setGoldenDevice(const std::string& device)
 {

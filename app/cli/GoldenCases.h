@@ -25,4 +25,7 @@ GoldenResult runGoldenCase(const std::filesystem::path& dir, const nlohmann::jso
 // Inputs go to the device, outputs come back to the CPU to be compared. Fails when this libtorch has no CUDA.
 void setGoldenDevice(const std::string& device);
 
+// The CLIP vocabulary for tokenizer cases (--vocab); empty: the case's vocab_file, then the usual places.
+void setGoldenVocabulary(const std::filesystem::path& path);
+
 } // namespace ls::cli

@@ -43,7 +43,15 @@ std::unique_ptr<WeightSource> openWeights(const fs::path& path)
 
 void MergedSource::add(std::shared_ptr<WeightSource> source, std::string onlyPrefix)
 {
-    m_parts.push_back({ std::move(source), std::move(onlyPrefix) });
+    std::function<bool(const std::string&)> offers;
+    if (!onlyPrefix.empty())
+        offers = [prefix = std::move(onlyPrefix)](const std::string& key) { return key.starts_with(prefix); };
+    m_parts.push_back({ std::move(source), std::move(offers) });
+}
+
+void MergedSource::add(std::shared_ptr<WeightSource> source, std::function<bool(const std::string&)> offers)
+{
+    m_parts.push_back({ std::move(source), std::move(offers) });
 }
 
 std::string MergedSource::path() const
@@ -57,7 +65,7 @@ std::string MergedSource::path() const
 const WeightSource* MergedSource::find(const std::string& key) const
 {
     for (const auto& p : m_parts)
-        if ((p.prefix.empty() || key.rfind(p.prefix, 0) == 0) && p.source->contains(key))
+        if ((!p.offers || p.offers(key)) && p.source->contains(key))
             return p.source.get();
     return nullptr;
 }
@@ -67,7 +75,7 @@ std::vector<std::string> MergedSource::keys() const
     std::vector<std::string> out;
     for (const auto& p : m_parts)
         for (const auto& k : p.source->keys())
-            if ((p.prefix.empty() || k.rfind(p.prefix, 0) == 0) && find(k) == p.source.get())
+            if ((!p.offers || p.offers(k)) && find(k) == p.source.get())
                 out.push_back(k);
     std::sort(out.begin(), out.end());
     return out;

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,10 +35,12 @@ public:
 // Opens a .safetensors file, a .ckpt/.pt/.pth zip checkpoint, or a diffusers folder.
 std::unique_ptr<WeightSource> openWeights(const std::filesystem::path& path);
 
-// Several sources seen as one; a key is taken from the first source that has it.
+// Several sources seen as one; a key is taken from the first source that has it (and that offers it: a part added with
+// a prefix or a filter offers only the keys under that prefix or that pass the filter).
 class MergedSource : public WeightSource {
 public:
     void add(std::shared_ptr<WeightSource> source, std::string onlyPrefix = {});
+    void add(std::shared_ptr<WeightSource> source, std::function<bool(const std::string&)> offers);
     std::string path() const override;
     std::vector<std::string> keys() const override;
     bool contains(const std::string& key) const override;
@@ -49,7 +52,7 @@ private:
     const WeightSource* find(const std::string& key) const;
     struct Part {
         std::shared_ptr<WeightSource> source;
-        std::string prefix;
+        std::function<bool(const std::string&)> offers; // empty: every key
     };
     std::vector<Part> m_parts;
 };

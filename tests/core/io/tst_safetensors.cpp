@@ -39,6 +39,28 @@ fs::path write(const std::string& name, const std::string& bytes)
 class TestSafeTensors : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // Two files that both hold a UNet, each offering only its own prefix (the golden runner's weights_by_prefix):
+    // the second file's UNet keys never show, and a filter can offer top-level keys alone (schedule buffers).
+    void mergedSourceOffersOnlyEachPartsKeys()
+    {
+        auto a = test::tempDir() / "unet9.safetensors", b = test::tempDir() / "sd1.safetensors";
+        io::writeSafeTensors(a, { { "model.diffusion_model.in.weight", at::ones({ 9 }) } }, {});
+        io::writeSafeTensors(b, { { "model.diffusion_model.in.weight", at::zeros({ 4 }) },
+                                    { "model.diffusion_model.extra.weight", at::zeros({ 1 }) },
+                                    { "first_stage_model.conv.weight", at::zeros({ 2 }) },
+                                    { "alphas_cumprod", at::zeros({ 3 }) } }, {});
+        io::MergedSource merged;
+        merged.add(std::make_shared<io::SafeTensorsFile>(a), "model.diffusion_model.");
+        merged.add(std::make_shared<io::SafeTensorsFile>(b), "first_stage_model.");
+        merged.add(std::make_shared<io::SafeTensorsFile>(b),
+            [](const std::string& key) { return key.find('.') == std::string::npos; });
+        const std::vector<std::string> want = { "alphas_cumprod", "first_stage_model.conv.weight",
+            "model.diffusion_model.in.weight" };
+        QCOMPARE(merged.keys(), want);
+        QVERIFY(!merged.contains("model.diffusion_model.extra.weight"));
+        QCOMPARE(merged.load("model.diffusion_model.in.weight").size(0), int64_t(9));
+    }
+
     void roundTripAllDtypes()
     {
         std::vector<std::pair<std::string, at::Tensor>> ts;
