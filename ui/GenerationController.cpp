@@ -1,4 +1,5 @@
 #include "GenerationController.h"
+#include "JobQueue.h"
 
 #include "pipeline/Engine.h"
 #include "util/Error.h"
@@ -8,7 +9,6 @@
 #include <QThread>
 
 #include <atomic>
-#include <deque>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -50,20 +50,17 @@ public:
         : m_owner(owner)
     {
     }
-    struct Job {
-        int id;
-        ls::pipeline::GenerationRequest request;
-        QString engineModel;
-    };
-    mutable QMutex mutex;
-    std::deque<Job> queue;
-    int currentId = 0;
+    JobQueue jobs;
     ls::StopToken stop;
     std::atomic<int> latestLoad { 0 }; // a load whose number is no longer the latest stops at its next tensor
 
 public Q_SLOTS:
     void load(const QString& path, const QString& config, const QString& vocab, int threads, const QString& device, const QString& vae, int serial)
     {
+        struct LoadEnds {
+            JobQueue& jobs;
+            ~LoadEnds() { jobs.loadEnded(); }
+        } ends { jobs };
         if (serial != latestLoad)
             return; // another model was chosen since
         try {
@@ -111,19 +108,9 @@ public Q_SLOTS:
     }
     void drain()
     {
-        while (true) {
-            Job job;
-            {
-                QMutexLocker lock(&mutex);
-                if (queue.empty()) {
-                    currentId = 0;
-                    return;
-                }
-                job = queue.front();
-                queue.pop_front();
-                currentId = job.id;
-                stop.reset();
-            }
+        while (auto next = jobs.takeNext([this] { stop.reset(); })) {
+            const QueuedJob& job = *next;
+            Q_EMIT m_owner->queueChanged(jobs.size());
             Q_EMIT m_owner->started(job.id);
             try {
                 ls::pipeline::Engine& engine = job.engineModel.isEmpty() ? m_engine : upscaler(job.engineModel);
@@ -151,8 +138,7 @@ public Q_SLOTS:
             } catch (const std::exception& e) {
                 Q_EMIT m_owner->failed(job.id, QString::fromStdString(e.what()));
             }
-            QMutexLocker lock(&mutex);
-            currentId = 0; // between jobs nothing runs: a cancel now drops the next job instead
+            jobs.finishCurrent();
         }
     }
 
@@ -207,6 +193,7 @@ void GenerationController::loadModel(const QString& path, const QString& configF
     const QString& vae)
 {
     const int serial = ++m_worker->latestLoad; // a load still running for an earlier choice stops
+    m_worker->jobs.loadStarted(); // busy() until the worker has handled it (its load ends it)
     QMetaObject::invokeMethod(m_worker, "load", Qt::QueuedConnection, Q_ARG(QString, path), Q_ARG(QString, configFile), Q_ARG(QString, vocabulary),
         Q_ARG(int, threads), Q_ARG(QString, device), Q_ARG(QString, vae), Q_ARG(int, serial));
 }
@@ -226,47 +213,36 @@ void GenerationController::setEmbeddingFolders(const QStringList& folders)
 int GenerationController::enqueue(const ls::pipeline::GenerationRequest& request, const QString& engineModel)
 {
     const int id = m_nextId++;
-    {
-        QMutexLocker lock(&m_worker->mutex);
-        m_worker->queue.push_back({ id, request, engineModel });
-    }
+    m_worker->jobs.push({ id, request, engineModel });
+    Q_EMIT queueChanged(m_worker->jobs.size());
     QMetaObject::invokeMethod(m_worker, "drain", Qt::QueuedConnection);
     return id;
 }
 
+// Signals go out after JobQueue has released its lock: slots may call back into the controller.
 void GenerationController::cancelCurrent()
 {
-    // Under the queue's lock, so a job being picked up right now cannot slip through: either it already runs (its stop
-    // token is reset when it starts, then set here) or it is still the next in line and is dropped.
-    QMutexLocker lock(&m_worker->mutex);
-    if (m_worker->currentId != 0) {
-        m_worker->stop.requestStop();
-    } else if (!m_worker->queue.empty()) {
-        const int id = m_worker->queue.front().id;
-        m_worker->queue.pop_front();
-        Q_EMIT cancelled(id);
+    const int dropped = m_worker->jobs.cancelCurrentOrNext([this] { m_worker->stop.requestStop(); });
+    if (dropped != 0) {
+        Q_EMIT cancelled(dropped);
+        Q_EMIT queueChanged(m_worker->jobs.size());
     }
 }
 
 void GenerationController::clearQueue()
 {
-    QMutexLocker lock(&m_worker->mutex);
-    for (const auto& j : m_worker->queue)
-        Q_EMIT cancelled(j.id);
-    m_worker->queue.clear();
+    const std::vector<int> dropped = m_worker->jobs.clear();
+    for (int id : dropped)
+        Q_EMIT cancelled(id);
+    if (!dropped.empty())
+        Q_EMIT queueChanged(0);
 }
 
-int GenerationController::queuedJobs() const
-{
-    QMutexLocker lock(&m_worker->mutex);
-    return static_cast<int>(m_worker->queue.size());
-}
+int GenerationController::queuedJobs() const { return m_worker->jobs.size(); }
 
-bool GenerationController::busy() const
-{
-    QMutexLocker lock(&m_worker->mutex);
-    return m_worker->currentId != 0 || !m_worker->queue.empty();
-}
+bool GenerationController::busy() const { return m_worker->jobs.busy(); }
+
+bool GenerationController::jobsPending() const { return m_worker->jobs.running() || m_worker->jobs.size() > 0; }
 
 } // namespace ls::ui
 

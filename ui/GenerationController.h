@@ -41,7 +41,8 @@ public:
     void cancelCurrent();
     void clearQueue();
     int queuedJobs() const;
-    bool busy() const;
+    bool busy() const; // a job runs or waits, or a model is loading
+    bool jobsPending() const; // a job runs or waits
 
 Q_SIGNALS:
     void modelStatus(const QString& message);
@@ -54,6 +55,7 @@ Q_SIGNALS:
     void finished(int jobId, const QList<QImage>& images, const QStringList& parameters, const QStringList& settingsJson);
     void failed(int jobId, const QString& message);
     void cancelled(int jobId);
+    void queueChanged(int queuedJobs); // jobs waiting (not counting the running one)
 
 private:
     QThread* m_thread = nullptr;

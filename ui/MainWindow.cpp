@@ -241,6 +241,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         m_panel->setModelText(tr("Not loaded: %1").arg(msg));
         m_status->setText(tr("Model failed to load"));
     });
+    connect(m_controller, &GenerationController::queueChanged, this, [this] { updateQueueLabel(); });
     connect(m_controller, &GenerationController::started, this, [this](int id) {
         m_job = id; // the view follows whichever job runs now
         m_canvas->clearCompare(); // the previews take the canvas
@@ -679,7 +680,7 @@ void MainWindow::generate()
                     return;
                 }
             }
-    const bool wasBusy = m_controller->busy();
+    const bool wasBusy = m_controller->jobsPending();
     const int id = m_controller->enqueue(r, engineModel);
     if (!wasBusy)
         m_job = id;

@@ -2,8 +2,12 @@
 // arrive in step order, the result arrives, cancel stops a run mid-way, the queue can be cleared.
 #include "GenerationController.h"
 
+#include <QSemaphore>
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
+
+#include <atomic>
+#include <thread>
 
 using ls::ui::GenerationController;
 
@@ -106,6 +110,70 @@ private Q_SLOTS:
         const QString first = failed.at(0).at(1).toString(), second = failed.at(1).at(1).toString();
         QVERIFY2(first.contains(tmp.filePath(QStringLiteral("bad.safetensors"))), qPrintable(first));
         QVERIFY2(second.contains(QStringLiteral("'missing' is not a LoRA file")) && second.contains(tmp.path()), qPrintable(second));
+    }
+
+    // The freeze users hit: jobs queued while a model loads, then Esc / Shift+Esc, with slots that ask the controller
+    // how many jobs wait (as MainWindow's do). Signals must leave the controller's lock before they go out. The load is
+    // held part-way (a slot on the worker thread waits on a semaphore) so the jobs are queued with nothing running; the
+    // cancels run on a thread of their own so a deadlock fails the test instead of hanging it.
+    void callbacksIntoTheControllerNeverDeadlock()
+    {
+        GenerationController c;
+        QSemaphore holdLoad, loadHeld;
+        std::atomic<bool> holding { true };
+        connect(&c, &GenerationController::modelProgress, &c, [&](int) {
+            if (holding.exchange(false)) {
+                loadHeld.release();
+                holdLoad.acquire();
+            }
+        }, Qt::DirectConnection);
+        std::atomic<int> callbacks { 0 };
+        auto callBack = [&] {
+            (void)c.queuedJobs();
+            (void)c.busy();
+            (void)c.jobsPending();
+            ++callbacks;
+        };
+        connect(&c, &GenerationController::cancelled, &c, callBack, Qt::DirectConnection);
+        connect(&c, &GenerationController::failed, &c, callBack, Qt::DirectConnection);
+        connect(&c, &GenerationController::finished, &c, callBack, Qt::DirectConnection);
+        connect(&c, &GenerationController::started, &c, callBack, Qt::DirectConnection);
+        connect(&c, &GenerationController::queueChanged, &c, callBack, Qt::DirectConnection);
+        QSignalSpy loaded(&c, &GenerationController::modelLoaded);
+        QSignalSpy cancelled(&c, &GenerationController::cancelled);
+        QSignalSpy queue(&c, &GenerationController::queueChanged);
+        c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"), kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
+        QVERIFY(loadHeld.tryAcquire(1, 30000));
+        QVERIFY2(c.busy(), "a model load in progress counts as busy");
+        QVERIFY(!c.jobsPending());
+        const int a = c.enqueue(request(2)), b = c.enqueue(request(2)), d = c.enqueue(request(2));
+        QCOMPARE(c.queuedJobs(), 3);
+        QCOMPARE(queue.count(), 3);
+        QCOMPARE(queue.last().at(0).toInt(), 3);
+        std::atomic<bool> returned { false };
+        std::thread user([&] {
+            c.cancelCurrent(); // nothing runs: drops the next job
+            c.clearQueue();
+            returned = true;
+        });
+        for (int i = 0; i < 200 && !returned; ++i)
+            QThread::msleep(50);
+        if (!returned)
+            qFatal("cancelCurrent/clearQueue deadlocked: a slot called back into the controller while it held its lock");
+        user.join();
+        QCOMPARE(cancelled.count(), 3);
+        QCOMPARE(cancelled.at(0).at(0).toInt(), a);
+        QCOMPARE(cancelled.at(1).at(0).toInt(), b);
+        QCOMPARE(cancelled.at(2).at(0).toInt(), d);
+        QCOMPARE(c.queuedJobs(), 0);
+        QCOMPARE(queue.last().at(0).toInt(), 0);
+        holdLoad.release();
+        QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 30000);
+        QSignalSpy done(&c, &GenerationController::finished);
+        c.enqueue(request(2));
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(!c.busy(), 10000);
+        QVERIFY(callbacks >= 3 + 4 + 2); // cancels, queue changes, started + finished
     }
 
     void cancelMidRunAndClearQueue()
