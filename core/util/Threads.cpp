@@ -30,7 +30,7 @@ void restartWithPassiveOpenMpWait(char** argv)
 {
     if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT"))
         return;
-    if (::setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0)
+    if (::setenv("GOMP_SPINCOUNT", "2000", 1) != 0)
         return;
     ::execv("/proc/self/exe", argv);
     // No new start (no /proc, or the file was replaced): carry on with the policy this process already has.

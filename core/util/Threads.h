@@ -11,11 +11,12 @@ int defaultThreadCount();
 
 // OpenMP threads that finish their share wait for the others by spinning (GNU OpenMP: 300 000 turns, then sleep). On a
 // machine that also runs anything else, a spinning thread holds a core that its descheduled partner needs: with one
-// busy process beside it, the bundled model's 20-step image took 20-40 s instead of 0.9 s (docs/benchmarks.md).
-// Passive waiting gives that core back at once and costs nothing measurable on an idle machine. libgomp reads
-// OMP_WAIT_POLICY only when it loads, before main(), so the front ends call this first thing: when neither
-// OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set it sets OMP_WAIT_POLICY=PASSIVE and executes the program again
-// (/proc/self/exe, same arguments). A user who wants spinning (a dedicated server) sets OMP_WAIT_POLICY=ACTIVE.
+// busy process beside it, the bundled model's 20-step image took 4-40 s instead of 0.6 s (docs/benchmarks.md).
+// 2000 turns keep the idle speed (0.61 s) and give the core back soon enough under load (1.8 s); fully passive
+// waiting is faster under load (0.9 s) but 30% slower idle. libgomp reads its settings only when it loads, before
+// main(), so the front ends call this first thing: when neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set it sets
+// GOMP_SPINCOUNT=2000 and executes the program again (/proc/self/exe, same arguments). Either variable set by the
+// user wins (OMP_WAIT_POLICY=PASSIVE on a busy desktop, ACTIVE on a dedicated server).
 // Returns only when no new start was needed or it failed.
 void restartWithPassiveOpenMpWait(char** argv);
 
