@@ -629,17 +629,25 @@ bool MainWindow::openImage(const QString& path)
     }
 }
 
-void MainWindow::importSettings(const QString& path)
+QString MainWindow::importSettings(const QString& path)
 {
     try {
         auto img = ls::io::readImage(path.toStdString());
+        std::vector<std::string> unused;
         if (img.metadata.count("latent_studio"))
             m_panel->applyRequest(ls::pipeline::GenerationRequest::fromJson(nlohmann::json::parse(img.metadata["latent_studio"])));
         else if (img.metadata.count("parameters"))
-            m_panel->applyRequest(ls::pipeline::requestFromInfotext(ls::pipeline::parseInfotext(img.metadata["parameters"])));
+            m_panel->applyRequest(ls::pipeline::requestFromInfotext(ls::pipeline::parseInfotext(img.metadata["parameters"]), {}, &unused));
+        QString list;
+        for (const auto& u : unused)
+            list += (list.isEmpty() ? QString() : QStringLiteral("; ")) + QString::fromStdString(u);
+        if (!list.isEmpty())
+            m_status->setText(tr("Settings of %1 applied; not used: %2").arg(QFileInfo(path).fileName(), list));
+        return list;
     } catch (const std::exception& e) {
         QMessageBox::warning(this, tr("Import settings"), QString::fromStdString(e.what()));
     }
+    return {};
 }
 
 void MainWindow::generate()

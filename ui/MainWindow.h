@@ -76,6 +76,9 @@ public:
     bool paste();
     // Files dropped on the window: an image opens on the canvas, a .lsproj folder opens as the project.
     bool openDropped(const QMimeData* mime);
+    // A picture's settings (Latent Studio or AUTOMATIC1111 PNG) into the prompt panel; returns what could not be used
+    // (also shown in the status bar). Failures are reported.
+    QString importSettings(const QString& path);
 
 Q_SIGNALS:
     void generationDone(int jobId, bool ok);
@@ -97,7 +100,6 @@ private:
     bool maybeSaveChanges(); // before the open work is replaced: false when the user cancels
     void applyResult(const QImage& image); // a history result onto the canvas (undoable)
     void buildToolBar();
-    void importSettings(const QString& path);
 
     StartupOptions m_options;
     Canvas* m_canvas;

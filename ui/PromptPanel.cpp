@@ -349,6 +349,20 @@ ls::pipeline::GenerationRequest PromptPanel::request(bool hasMask, bool hasBoxes
     r.onlyMasked = m_onlyMasked->isChecked();
     r.onlyMaskedPadding = m_padding->value();
     r.captionLayout = m_captionLayout->isChecked();
+    r.eta = m_reused.eta;
+    r.etaAncestral = m_reused.etaAncestral;
+    r.clipSkip = m_reused.clipSkip;
+    if (r.hiresScale > 1.0) {
+        r.hiresSteps = m_reused.hiresSteps;
+        r.hiresSampler = m_reused.hiresSampler;
+        r.hiresPrompt = m_reused.hiresPrompt;
+        r.hiresNegativePrompt = m_reused.hiresNegativePrompt;
+        r.hiresCfgScale = m_reused.hiresCfgScale;
+        if (r.hiresScale == m_reusedHiresScale && r.width == m_reused.width && r.height == m_reused.height) {
+            r.hiresWidth = m_reused.hiresWidth;
+            r.hiresHeight = m_reused.hiresHeight;
+        }
+    }
     r.upscaleFactor = m_scale->value();
     r.tileSize = m_tile->value();
     r.tileOverlap = m_overlap->value();
@@ -369,11 +383,16 @@ void PromptPanel::applyRequest(const ls::pipeline::GenerationRequest& r)
     m_width->setValue(r.width);
     m_height->setValue(r.height);
     m_strength->setValue(r.strength);
-    m_hires->setValue(r.hiresScale);
+    // a hires size ("Hires resize") shows as the scale it comes to
+    const double scale = r.hiresEnabled() && r.width > 0 ? static_cast<double>(r.hiresSize().first) / r.width : 1.0;
+    m_hires->setValue(scale);
+    m_reused = r;
+    m_reusedHiresScale = m_hires->value();
     m_hiresStrength->setValue(r.hiresStrength);
     m_blur->setValue(r.maskBlur);
     m_grow->setValue(r.maskGrow);
     m_onlyMasked->setChecked(r.onlyMasked);
+    m_padding->setValue(r.onlyMaskedPadding);
     m_captionLayout->setChecked(r.captionLayout);
 }
 

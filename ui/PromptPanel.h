@@ -63,6 +63,11 @@ private:
     QLabel* m_modelInfo;
     QSpinBox *m_steps, *m_width, *m_height, *m_batch, *m_blur, *m_grow, *m_padding, *m_scale, *m_tile, *m_overlap;
     QDoubleSpinBox *m_cfg, *m_strength, *m_hires, *m_hiresStrength;
+    // Settings a reused picture brought that have no field here (eta, clip skip, the hires pass's size, steps, sampler,
+    // prompts and CFG): they go with every request until other settings are applied. The hires size holds while the
+    // Hires spin box keeps the value applyRequest gave it.
+    ls::pipeline::GenerationRequest m_reused;
+    double m_reusedHiresScale = 1.0;
     QLineEdit* m_seed;
     QCheckBox *m_randomSeed, *m_onlyMasked, *m_captionLayout;
     QComboBox* m_upscaler;

@@ -68,6 +68,7 @@ int run(int argc, char** argv)
     CLI::App app { "latent-cli: latent diffusion image synthesis from the command line (Latent Studio " LS_VERSION ")" };
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("latent-cli ") + LS_VERSION);
+    app.option_defaults()->always_capture_default(); // --help shows every option's default
 
     std::vector<std::string> goldenDirs;
     bool verbose = false;

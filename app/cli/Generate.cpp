@@ -5,6 +5,7 @@
 #include "pipeline/Generator.h"
 #include "pipeline/Infotext.h"
 #include "pipeline/ModelLoading.h"
+#include "pipeline/SamplerNames.h"
 #include "util/Error.h"
 #include "util/Threads.h"
 
@@ -35,34 +36,44 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
     cmd->add_option("--vae", o.vae, "A stand-alone VAE (.safetensors/.ckpt, original or diffusers layout, or a diffusers vae/ folder) in place of the model's own");
     cmd->add_option("--prompt,-p", o.request.prompt, "What to draw");
     cmd->add_option("--negative,-n", o.request.negativePrompt, "What to avoid");
-    cmd->add_option("--width,-W", o.request.width, "Width in pixels (rounded up to the model's multiple, then cropped back)");
-    cmd->add_option("--height,-H", o.request.height, "Height in pixels");
+    cmd->add_option("--width,-W", o.request.width, "Width in pixels (rounded up to the model's multiple, then cropped back)")
+        ->default_str("the model's size; img2img/inpaint: the input's");
+    cmd->add_option("--height,-H", o.request.height, "Height in pixels")->default_str("the model's size; img2img/inpaint: the input's");
     cmd->add_option("--steps", o.request.steps, "Sampling steps");
     if (mode == pipeline::JobMode::Txt2Img) {
         cmd->add_option("--hires-scale", o.request.hiresScale, "Hires pass: enlarge the picture this many times (Lanczos) and repaint it at that size (1 = off)");
         cmd->add_option("--hires-strength", o.request.hiresStrength, "Hires pass denoising strength (0, 1]");
         cmd->add_option("--hires-steps", o.request.hiresSteps, "Hires pass steps (0: the same as --steps)");
+        cmd->add_option("--hires-width", o.request.hiresWidth, "Hires pass: paint at this width instead of --hires-scale (0: from --hires-height keeping the ratio)");
+        cmd->add_option("--hires-height", o.request.hiresHeight, "Hires pass: paint at this height (both given: enlarge to cover, cut the middle)");
+        cmd->add_option("--hires-sampler", o.request.hiresSampler, "Hires pass sampler")->default_str("--sampler's");
+        cmd->add_option("--hires-prompt", o.request.hiresPrompt, "Hires pass prompt")->default_str("--prompt");
+        cmd->add_option("--hires-negative", o.request.hiresNegativePrompt, "Hires pass negative prompt")->default_str("--negative");
+        cmd->add_option("--hires-cfg", o.request.hiresCfgScale, "Hires pass guidance scale (0: --cfg's)");
     }
     cmd->add_flag("--caption-layout,!--no-caption-layout", o.request.captionLayout, "Bundled model: lay out the prompt's \"at the top left\"-style phrases as boxes (default on)");
     cmd->add_option("--vae-tile", o.request.vaeTile, "VAE decode tiles in latent pixels: -1 automatic, 0 whole image, N >= 16 (bounds memory)");
-    cmd->add_option("--sampler", o.request.sampler, "Sampler: " + [] { std::string s; for (auto& n : pipeline::samplerNames()) s += (s.empty() ? "" : ", ") + n; return s; }());
+    cmd->add_option("--sampler", o.request.sampler, "Sampler: " + [] { std::string s; for (auto& n : pipeline::samplerNames()) s += (s.empty() ? "" : ", ") + n; return s; }()
+        + " (AUTOMATIC1111's names and aliases too; \"DPM++ 2M Karras\" also sets the schedule)");
     cmd->add_option("--schedule", o.request.schedule, "Automatic, Uniform, Karras, Exponential, SGM Uniform");
     cmd->add_option("--cfg", o.request.cfgScale, "Classifier-free guidance scale");
     cmd->add_option("--seed", o.request.seed, "Seed (-1 = random); image i of a batch uses seed + i");
     cmd->add_option("--batch", o.request.batch, "Images to make");
-    cmd->add_option("--eta", o.request.eta, "DDIM eta");
+    cmd->add_option("--eta", o.request.eta, "DDIM eta (A1111's \"Eta DDIM\")");
+    cmd->add_option("--eta-ancestral", o.request.etaAncestral, "Noise share of the ancestral and SDE samplers (A1111's \"Eta\")");
     cmd->add_option("--clip-skip", o.request.clipSkip, "CLIP layers to skip (A1111 semantics)");
     cmd->add_option("--lora", o.loras, "Apply a LoRA: NAME[:WEIGHT[:UNET_WEIGHT]] (a file in the LoRA folders, or a path); repeatable. Prompts may also say <lora:NAME:WEIGHT>");
     cmd->add_option("--lora-dir", o.loraDirs, "Folder of LoRA files (repeatable; default: loras/ beside the model, $LS_LORA_PATH, ~/.local/share/latent-studio/loras)");
     cmd->add_option("--embedding-dir", o.embeddingDirs, "Folder of textual-inversion embeddings, used by their file name in a prompt (repeatable; default: embeddings/ beside the model, $LS_EMBEDDING_PATH, ~/.local/share/latent-studio/embeddings)");
-    cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)");
+    cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)");
     cmd->add_option("--device", o.device, "cpu or cuda (the model's weights and every model call on the GPU)")->check(CLI::IsMember({ "cpu", "cuda" }));
     cmd->add_option("--dtype", o.dtype, "Weights: fp32, fp16 or bf16 (the CPU computes in fp32 either way; a GPU in that type)")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
     cmd->add_option("--output,-o", o.output, "Output image (PNG keeps the metadata); batch images get -1, -2 ... suffixes")->required();
     cmd->add_option("--preview-dir", o.previewDir, "Write a preview PNG after every step into this folder");
     cmd->add_option("--preview-decode-every", o.request.decodeEvery, "Full VAE decode preview every N steps (0 = latent projection only)");
     cmd->add_flag("--json", o.json, "Print a machine-readable result on stdout");
-    cmd->add_option("--settings-from", o.settingsFrom, "Start from the settings stored in a PNG (Latent Studio or AUTOMATIC1111); other flags override");
+    cmd->add_option("--settings-from", o.settingsFrom, "Start from the settings stored in a PNG (Latent Studio or AUTOMATIC1111: prompts, size, "
+        "sampler, schedule, steps, CFG, seed, strength, clip skip, eta, inpaint area and padding, hires pass); every flag given overrides");
     cmd->add_flag("--no-hash", o.noHash, "Do not hash the model file for the metadata");
     if (mode == pipeline::JobMode::Img2Img || mode == pipeline::JobMode::Inpaint || mode == pipeline::JobMode::Upscale)
         cmd->add_option("--init,-i", o.init, "Input image")->required();
@@ -114,36 +125,55 @@ int runJob(JobOptions& o)
 {
     configureThreads(o.threads);
     pipeline::GenerationRequest& r = o.request;
+    bool sizeFromFile = false;
     if (!o.settingsFrom.empty()) {
         auto png = io::readImage(o.settingsFrom);
         pipeline::GenerationRequest from;
+        from.mode = r.mode;
+        std::vector<std::string> unused;
         if (png.metadata.count("latent_studio")) {
-            from = pipeline::GenerationRequest::fromJson(json::parse(png.metadata["latent_studio"]));
+            const json j = json::parse(png.metadata["latent_studio"], nullptr, false);
+            if (j.is_discarded())
+                fail(ErrorKind::Format, o.settingsFrom + ": its 'latent_studio' settings are not valid JSON");
+            from = pipeline::GenerationRequest::fromJson(j);
+            if (from.mode != r.mode && from.hiresEnabled() && r.mode != pipeline::JobMode::Txt2Img) {
+                from.hiresScale = 1.0;
+                from.hiresWidth = from.hiresHeight = 0;
+                unused.push_back(std::string("the hires pass (") + pipeline::jobModeName(r.mode) + " has none)");
+            }
+            from.mode = r.mode;
         } else if (png.metadata.count("parameters")) {
-            from = pipeline::requestFromInfotext(pipeline::parseInfotext(png.metadata["parameters"]));
+            from = pipeline::requestFromInfotext(pipeline::parseInfotext(png.metadata["parameters"]), from, &unused);
         } else {
             fail(ErrorKind::InvalidInput, o.settingsFrom + ": holds no generation settings (no 'parameters' or 'latent_studio' text)");
         }
-        from.mode = r.mode;
-        // Flags given explicitly win; everything else comes from the file.
-        for (auto* opt : o.command->get_options()) {
-            if (opt->count() == 0)
-                continue;
-            const std::string n = opt->get_name();
-            if (n == "--prompt") from.prompt = r.prompt;
-            else if (n == "--negative") from.negativePrompt = r.negativePrompt;
-            else if (n == "--width") from.width = r.width;
-            else if (n == "--height") from.height = r.height;
-            else if (n == "--steps") from.steps = r.steps;
-            else if (n == "--sampler") from.sampler = r.sampler;
-            else if (n == "--schedule") from.schedule = r.schedule;
-            else if (n == "--cfg") from.cfgScale = r.cfgScale;
-            else if (n == "--seed") from.seed = r.seed;
-            else if (n == "--batch") from.batch = r.batch;
-            else if (n == "--strength") from.strength = r.strength;
-            else if (n == "--clip-skip") from.clipSkip = r.clipSkip;
-        }
+        sizeFromFile = png.metadata.count("latent_studio") || !pipeline::parseInfotext(png.metadata["parameters"]).get("Size").empty();
         r = from;
+        // Every flag given on the command line wins: its value is written again over the file's.
+        for (auto* opt : o.command->get_options())
+            if (opt->count() > 0 && opt->get_name() != "--settings-from")
+                opt->run_callback();
+        if (!unused.empty()) {
+            std::string list;
+            for (const auto& u : unused)
+                list += (list.empty() ? "" : "; ") + u;
+            std::fprintf(stderr, "warning: %s: settings not used: %s\n", o.settingsFrom.c_str(), list.c_str());
+        }
+    }
+    // Sampler names as A1111 writes them ("DPM++ 2M Karras", "k_euler_a"): ours, with the schedule the name carries.
+    {
+        std::string named = r.schedule;
+        const std::string sampler = pipeline::canonicalSampler(r.sampler, &named);
+        if (named != r.schedule) {
+            const bool scheduleGiven = o.command->get_option("--schedule")->count() > 0;
+            if (scheduleGiven && pipeline::canonicalSchedule(r.schedule) != "Automatic" && pipeline::canonicalSchedule(r.schedule) != named)
+                fail(ErrorKind::InvalidInput, "--sampler '" + r.sampler + "' names the schedule " + named + " but --schedule says " + r.schedule);
+            r.schedule = named;
+        }
+        r.sampler = sampler;
+        r.schedule = pipeline::canonicalSchedule(r.schedule);
+        if (!r.hiresSampler.empty())
+            r.hiresSampler = pipeline::canonicalSampler(r.hiresSampler);
     }
     if (!o.extend.empty()) {
         int e[4] = { 0, 0, 0, 0 };
@@ -167,8 +197,8 @@ int runJob(JobOptions& o)
         r.mask = io::readImage(o.mask).image;
     if (!o.boxes.empty())
         r.boxes = readBoxes(o.boxes);
-    if (r.mode == pipeline::JobMode::Upscale && r.sampler == "Euler a")
-        r.sampler = "DDIM";
+    if (r.mode == pipeline::JobMode::Upscale && o.command->get_option("--sampler")->count() == 0 && o.settingsFrom.empty())
+        r.sampler = "DDIM"; // the upscalers' own sampler, unless one was asked for
     // Validate the request before the (slow) model load.
     if (auto problems = r.validate(); !problems.empty()) {
         std::string msg = "the request has " + std::to_string(problems.size()) + " problem(s):";
@@ -196,9 +226,11 @@ int runJob(JobOptions& o)
             lm.model->moveTo(at::Device(at::kCUDA));
         // Without --width/--height, generate at the model's own resolution.
         const int native = pipeline::nativeResolution(lm.model->config);
-        if (o.command->get_option("--width")->count() == 0 && r.mode != pipeline::JobMode::Img2Img && r.mode != pipeline::JobMode::Inpaint)
+        // (A PNG's settings keep their size.)
+        const bool ownSize = !sizeFromFile && r.mode != pipeline::JobMode::Img2Img && r.mode != pipeline::JobMode::Inpaint;
+        if (ownSize && o.command->get_option("--width")->count() == 0)
             r.width = native;
-        if (o.command->get_option("--height")->count() == 0 && r.mode != pipeline::JobMode::Img2Img && r.mode != pipeline::JobMode::Inpaint)
+        if (ownSize && o.command->get_option("--height")->count() == 0)
             r.height = native;
     }
     pipeline::Generator gen(lm.model, lm.tokenizer, lm.info, lm.layoutClasses);
@@ -234,6 +266,13 @@ int runJob(JobOptions& o)
     auto result = gen.run(r, onStep, stop);
     for (const auto& w : result.warnings)
         std::fprintf(stderr, "warning: %s\n", w.c_str());
+    json loras = json::array();
+    for (const auto& l : result.loras) {
+        std::fprintf(stderr, "lora %s: %d UNet and %d text-encoder modules applied (weights %g/%g, %s)\n", l.name.c_str(), l.unetModules,
+            l.textModules, l.unetWeight, l.textWeight, l.path.c_str());
+        loras.push_back({ { "name", l.name }, { "path", l.path }, { "hash", l.hash }, { "unet_modules", l.unetModules },
+            { "text_modules", l.textModules }, { "unet_weight", l.unetWeight }, { "te_weight", l.textWeight } });
+    }
     json out;
     out["images"] = json::array();
     for (size_t i = 0; i < result.images.size(); ++i) {
@@ -247,6 +286,7 @@ int runJob(JobOptions& o)
     }
     out["seconds"] = result.seconds;
     out["warnings"] = result.warnings;
+    out["loras"] = loras;
     out["mode"] = pipeline::jobModeName(r.mode);
     if (o.json)
         std::cout << out.dump(2) << std::endl;

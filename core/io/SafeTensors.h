@@ -24,6 +24,7 @@ public:
     void release(const std::string& key) const override;
 
     const std::map<std::string, std::string>& metadata() const { return m_metadata; }
+    uint64_t dataOffset() const { return m_dataOffset; } // where the tensor bytes start: 8 + the header's length
 
     static constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 

@@ -1,9 +1,12 @@
 #include "models/Lora.h"
 
 #include "io/DiffusersFolder.h"
+#include "io/SafeTensors.h"
 #include "util/Error.h"
 #include "util/Sha256.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <regex>
 
@@ -149,6 +152,21 @@ at::Tensor LoraPatch::delta(const std::vector<int64_t>& shape) const
     return d.reshape(shape);
 }
 
+std::string loraShortHash(const std::filesystem::path& file, const io::WeightSource& source)
+{
+    // AUTOMATIC1111 (extensions-builtin/Lora/network.py): a .safetensors file's `sshs_model_hash` metadata, else the
+    // kohya/additional-networks hash (SHA-256 of the bytes after the header); other files: SHA-256 of the whole file.
+    std::string ext = file.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const auto* st = dynamic_cast<const io::SafeTensorsFile*>(&source);
+    if (ext == ".safetensors" && st) {
+        if (const auto it = st->metadata().find("sshs_model_hash"); it != st->metadata().end() && !it->second.empty())
+            return it->second.substr(0, 12);
+        return sha256File(file, st->dataOffset()).substr(0, 12);
+    }
+    return sha256File(file).substr(0, 12);
+}
+
 Lora readLora(const std::filesystem::path& file, LatentModel& model)
 {
     const std::string where = file.string();
@@ -219,7 +237,7 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
     Lora lora;
     lora.path = where;
     lora.name = file.stem().string();
-    lora.hash = sha256File(file).substr(0, 12);
+    lora.hash = loraShortHash(file, *src);
     std::vector<std::string> unmatched;
     for (const auto& [module, p] : pairs) {
         if (p.up.empty() || p.down.empty()) {

@@ -9,6 +9,7 @@
 // Each pair changes the weight it names by multiplier * alpha / rank * up @ down (alpha = rank when the file has
 // none). Text encoder deltas in Hugging Face CLIP names also reach OpenCLIP (SD2): q/k/v land on their rows of the fused
 // in_proj_weight. LyCORIS variants (LoHa, LoKr, Tucker mid weights), DoRA and full weight diffs are refused by name.
+#include "io/WeightSource.h"
 #include "models/LatentModel.h"
 
 #include <filesystem>
@@ -58,7 +59,7 @@ struct LoraPatch {
 struct Lora {
     std::string path;
     std::string name; // the file's stem
-    std::string hash; // first 12 hex of the file's SHA-256 (AUTOMATIC1111's "Lora hashes")
+    std::string hash; // AUTOMATIC1111's short hash for "Lora hashes" (loraShortHash)
     std::vector<LoraPatch> patches;
     int unetModules = 0, textModules = 0;
     std::vector<std::string> warnings; // modules this model does not have (reported, not applied)
@@ -68,6 +69,10 @@ struct Lora {
 // shapes do not fit the weight they name (a LoRA made for another model), and a file none of whose modules this
 // model has.
 Lora readLora(const std::filesystem::path& file, LatentModel& model);
+
+// AUTOMATIC1111's short hash of a LoRA file (12 hex digits): a .safetensors file's `sshs_model_hash` metadata, else the
+// kohya "addnet" hash (SHA-256 of the tensor bytes after the header); other files: SHA-256 of the whole file.
+std::string loraShortHash(const std::filesystem::path& file, const io::WeightSource& source);
 
 // The LoRAs applied to one model, exactly undoable: the first change to a tensor keeps a copy of it, and restore()
 // copies it back in place (tensors keep their storage, so captured CUDA graphs stay valid).

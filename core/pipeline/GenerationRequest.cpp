@@ -95,6 +95,19 @@ std::string joinNames(const std::vector<std::string>& v)
 
 } // namespace
 
+std::pair<int, int> GenerationRequest::hiresSize() const
+{
+    if (!hiresEnabled() || width <= 0 || height <= 0)
+        return { width, height };
+    if (hiresWidth <= 0 && hiresHeight <= 0)
+        return { static_cast<int>(std::lround(width * hiresScale)), static_cast<int>(std::lround(height * hiresScale)) };
+    if (hiresHeight <= 0) // AUTOMATIC1111: one side given, the other keeps the ratio
+        return { hiresWidth, hiresWidth * height / width };
+    if (hiresWidth <= 0)
+        return { hiresHeight * width / height, hiresHeight };
+    return { hiresWidth, hiresHeight };
+}
+
 std::vector<Problem> GenerationRequest::validate() const
 {
     std::vector<Problem> p;
@@ -142,13 +155,22 @@ std::vector<Problem> GenerationRequest::validate() const
     }
     if (!std::isfinite(hiresScale) || hiresScale < 1 || hiresScale > 4)
         p.push_back({ "hires_scale", "must be between 1 (off) and 4" });
-    else if (hiresScale > 1 && mode != JobMode::Txt2Img)
+    else if (hiresEnabled() && mode != JobMode::Txt2Img)
         p.push_back({ "hires_scale", "the hires pass is for text-to-image; for " + std::string(jobModeName(mode)) + " set it to 1" });
+    if (hiresWidth < 0 || hiresHeight < 0 || hiresWidth > 8192 || hiresHeight > 8192)
+        p.push_back({ "hires_resize", "the hires width and height must be between 0 (unset) and 8192" });
+    if (!hiresSampler.empty() && !contains(samplerNames(), hiresSampler))
+        p.push_back({ "hires_sampler", "unknown sampler '" + hiresSampler + "'; valid: " + joinNames(samplerNames()) });
+    if (!std::isfinite(hiresCfgScale) || hiresCfgScale < 0 || hiresCfgScale > 100)
+        p.push_back({ "hires_cfg", "guidance scale must be 0 (the first pass's) or a finite number up to 100" });
+    if (!std::isfinite(etaAncestral) || etaAncestral < 0)
+        p.push_back({ "eta_ancestral", "must be >= 0" });
     if (!std::isfinite(hiresStrength) || hiresStrength <= 0 || hiresStrength > 1)
         p.push_back({ "hires_strength", "must be in (0, 1]" });
     if (hiresSteps < 0 || hiresSteps > 1000)
         p.push_back({ "hires_steps", "must be between 0 (the same as steps) and 1000" });
-    if (hiresScale > 1 && (width * hiresScale > 8192 || height * hiresScale > 8192))
+    if (hiresEnabled() && mode == JobMode::Txt2Img && width >= 8 && height >= 8
+        && (hiresSize().first > 8192 || hiresSize().second > 8192))
         p.push_back({ "hires_scale", "the enlarged picture would pass 8192 pixels a side" });
     if (usesInit && initImage.empty())
         p.push_back({ "init", std::string(jobModeName(mode)) + " needs an input image" });
@@ -243,6 +265,7 @@ json GenerationRequest::toJson() const
     j["batch"] = batch;
     j["strength"] = strength;
     j["eta"] = eta;
+    j["eta_ancestral"] = etaAncestral;
     j["clip_skip"] = clipSkip;
     j["mask_blur"] = maskBlur;
     j["mask_grow"] = maskGrow;
@@ -252,6 +275,12 @@ json GenerationRequest::toJson() const
     j["hires_scale"] = hiresScale;
     j["hires_steps"] = hiresSteps;
     j["hires_strength"] = hiresStrength;
+    j["hires_width"] = hiresWidth;
+    j["hires_height"] = hiresHeight;
+    j["hires_sampler"] = hiresSampler;
+    j["hires_prompt"] = hiresPrompt;
+    j["hires_negative_prompt"] = hiresNegativePrompt;
+    j["hires_cfg_scale"] = hiresCfgScale;
     j["upscale_factor"] = upscaleFactor;
     j["tile_size"] = tileSize;
     j["tile_overlap"] = tileOverlap;
@@ -288,6 +317,7 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         r.batch = j.value("batch", r.batch);
         r.strength = j.value("strength", r.strength);
         r.eta = j.value("eta", r.eta);
+        r.etaAncestral = j.value("eta_ancestral", r.etaAncestral);
         r.clipSkip = j.value("clip_skip", r.clipSkip);
         r.maskBlur = j.value("mask_blur", r.maskBlur);
         r.maskGrow = j.value("mask_grow", r.maskGrow);
@@ -302,6 +332,12 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         r.hiresScale = j.value("hires_scale", r.hiresScale);
         r.hiresSteps = j.value("hires_steps", r.hiresSteps);
         r.hiresStrength = j.value("hires_strength", r.hiresStrength);
+        r.hiresWidth = j.value("hires_width", r.hiresWidth);
+        r.hiresHeight = j.value("hires_height", r.hiresHeight);
+        r.hiresSampler = j.value("hires_sampler", r.hiresSampler);
+        r.hiresPrompt = j.value("hires_prompt", r.hiresPrompt);
+        r.hiresNegativePrompt = j.value("hires_negative_prompt", r.hiresNegativePrompt);
+        r.hiresCfgScale = j.value("hires_cfg_scale", r.hiresCfgScale);
         r.upscaleFactor = j.value("upscale_factor", r.upscaleFactor);
         r.tileSize = j.value("tile_size", r.tileSize);
         r.tileOverlap = j.value("tile_overlap", r.tileOverlap);

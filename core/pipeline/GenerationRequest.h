@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,8 @@ struct GenerationRequest {
     int64_t seed = -1; // -1: pick one at random (the result records it)
     int batch = 1;
     double strength = 0.75; // img2img / inpaint denoising strength
-    double eta = 0.0;       // DDIM eta
+    double eta = 0.0;       // DDIM eta (AUTOMATIC1111's "Eta DDIM")
+    double etaAncestral = 1.0; // noise share of the ancestral and SDE samplers (A1111's "Eta"; 1 = the samplers' own)
     int clipSkip = 1;
     // inpainting
     int maskBlur = 4;
@@ -57,10 +59,19 @@ struct GenerationRequest {
     int extendLeft = 0, extendTop = 0, extendRight = 0, extendBottom = 0;
     // text-to-image "hires fix" (AUTOMATIC1111): the picture made at width x height, enlarged hiresScale times
     // (Lanczos) and repainted by image-to-image at the larger size with hiresStrength, in hiresSteps (0: steps).
-    // 1 = off.
+    // 1 = off. hiresWidth/hiresHeight (A1111's "Hires resize") give the enlarged size instead: one of them keeps the
+    // aspect ratio, both enlarge to cover and crop the middle.
     double hiresScale = 1.0;
     int hiresSteps = 0;
     double hiresStrength = 0.5;
+    int hiresWidth = 0, hiresHeight = 0;
+    std::string hiresSampler;        // empty: the first pass's
+    std::string hiresPrompt;         // empty: the first pass's prompts
+    std::string hiresNegativePrompt;
+    double hiresCfgScale = 0;        // 0: the first pass's
+    bool hiresEnabled() const { return hiresScale > 1.0 || hiresWidth > 0 || hiresHeight > 0; }
+    // The size the hires pass paints at (width x height when the pass is off).
+    std::pair<int, int> hiresSize() const;
     // upscaling
     int upscaleFactor = 4;
     int tileSize = 128;  // low-resolution pixels per tile side

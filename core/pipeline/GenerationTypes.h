@@ -19,12 +19,20 @@ struct StepInfo {
 };
 using StepCallback = std::function<void(const StepInfo&)>;
 
+// One LoRA file a job applied: how many of its modules reached the UNet and the text encoder.
+struct AppliedLora {
+    std::string name, path, hash;
+    double textWeight = 1, unetWeight = 1;
+    int unetModules = 0, textModules = 0;
+};
+
 struct GenerationResult {
     std::vector<Image> images;
     std::vector<int64_t> seeds;
     std::vector<std::map<std::string, std::string>> metadata; // per image: "parameters" + "latent_studio"
     double seconds = 0;
     std::vector<std::string> warnings; // things the user should know that did not stop the job (LoRA modules left out)
+    std::vector<AppliedLora> loras;
 };
 
 struct ModelInfo {

@@ -11,6 +11,7 @@
 #include "text/WorldLayout.h"
 #include "util/Error.h"
 #include "util/Sha256.h"
+#include "util/Threads.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -30,6 +31,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int roundUp(int v, int m) { return (v + m - 1) / m * m; }
+
+// A name inside A1111's "Name: hash, Name: hash" lists, which drop ':' and ',' from names.
+std::string withoutListMarks(std::string name)
+{
+    std::erase_if(name, [](char c) { return c == ':' || c == ','; });
+    return name;
+}
 
 // Takes the <lora:...> tags out of every prompt of the request (appending them to *tags after request.loras).
 void stripLoraTags(GenerationRequest& r, std::vector<text::LoraTag>* tags)
@@ -159,7 +167,7 @@ struct Generator::Impl {
         int64_t next = table->weight.size(0); // the first id past the vocabulary
         for (const auto& name : text::embeddingNamesIn(text, names)) {
             const auto& path = files[static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin())].path;
-            const auto& e = embeddingCache.get(path, [&] { return EmbeddingFile { models::readEmbedding(path, dim), sha256File(path).substr(0, 10) }; });
+            const auto& e = embeddingCache.get(path, [&] { return EmbeddingFile { models::readEmbedding(path, dim), sha256File(path).substr(0, 12) }; });
             const auto& v = e.vectors;
             embeddingTokens.push_back({ name, static_cast<int>(next), static_cast<int>(v.size(0)) });
             embeddingsUsed.emplace_back(name, e.hash);
@@ -200,6 +208,7 @@ struct Generator::Impl {
         const bool v = model->config.parameterization == "v";
         return [this, &stop, cond, uncond, scale, concat, classLabels, combineCond, condCount, v, layout](const at::Tensor& x, const at::Tensor& t, double acp) {
             stop.check();
+            adaptThreadsToLoad(); // as many threads as the cores other programs leave free
             const int64_t b = x.size(0);
             const bool cfg = scale != 1.0 && uncond.defined();
             const int64_t copies = condCount + (cfg ? 1 : 0);
@@ -317,7 +326,16 @@ GenerationResult Generator::runHires(const GenerationRequest& r0, const StepCall
     base.hiresScale = 1.0;
     if (base.seed < 0)
         base.seed = static_cast<int64_t>(std::random_device {}() & 0xFFFFFFFFu);
-    const int w2 = static_cast<int>(std::lround(r0.width * r0.hiresScale)), h2 = static_cast<int>(std::lround(r0.height * r0.hiresScale));
+    base.hiresWidth = base.hiresHeight = 0;
+    const auto [w2, h2] = r0.hiresSize();
+    // AUTOMATIC1111's "Hires resize" with both sides: enlarge to cover (keeping the ratio), then cut the middle
+    int coverW = w2, coverH = h2;
+    if (r0.hiresWidth > 0 && r0.hiresHeight > 0) {
+        if (static_cast<double>(r0.width) / r0.height < static_cast<double>(r0.hiresWidth) / r0.hiresHeight)
+            coverH = r0.hiresWidth * r0.height / r0.width;
+        else
+            coverW = r0.hiresHeight * r0.width / r0.height;
+    }
     // Progress runs over both passes: the first pass's steps (the whole batch at once), then each image's second pass.
     const int hiresSteps = r0.hiresSteps > 0 ? r0.hiresSteps : r0.steps;
     int firstTotal = r0.steps, done = 0;
@@ -340,7 +358,18 @@ GenerationResult Generator::runHires(const GenerationRequest& r0, const StepCall
         GenerationRequest hr = r0;
         hr.mode = JobMode::Img2Img;
         hr.hiresScale = 1.0;
-        hr.initImage = resizeLanczos(toRgb(first.images[i]), w2, h2);
+        hr.hiresWidth = hr.hiresHeight = 0;
+        hr.initImage = resizeLanczos(toRgb(first.images[i]), coverW, coverH);
+        if (coverW != w2 || coverH != h2) // as A1111 trims the latent: whole latent pixels off each side
+            hr.initImage = cropImage(hr.initImage, (coverW - w2) / 8 / 2 * 8, (coverH - h2) / 8 / 2 * 8, w2, h2);
+        if (!r0.hiresSampler.empty())
+            hr.sampler = r0.hiresSampler;
+        if (!r0.hiresPrompt.empty())
+            hr.prompt = r0.hiresPrompt;
+        if (!r0.hiresNegativePrompt.empty())
+            hr.negativePrompt = r0.hiresNegativePrompt;
+        if (r0.hiresCfgScale > 0)
+            hr.cfgScale = r0.hiresCfgScale;
         hr.width = w2;
         hr.height = h2;
         hr.strength = r0.hiresStrength;
@@ -353,7 +382,12 @@ GenerationResult Generator::runHires(const GenerationRequest& r0, const StepCall
         out.images.push_back(second.images.front());
         out.seeds.push_back(first.seeds[i]);
         out.metadata.push_back(second.metadata.front());
-        out.warnings.insert(out.warnings.end(), second.warnings.begin(), second.warnings.end());
+        for (const auto& w : second.warnings) // the passes share most warnings: each once
+            if (std::find(out.warnings.begin(), out.warnings.end(), w) == out.warnings.end()
+                && std::find(first.warnings.begin(), first.warnings.end(), w) == first.warnings.end())
+                out.warnings.push_back(w);
+        if (i == 0)
+            out.loras = second.loras;
     }
     out.warnings.insert(out.warnings.begin(), first.warnings.begin(), first.warnings.end());
     out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -494,7 +528,7 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
             msg += "\n  " + p.field + ": " + p.message;
         fail(ErrorKind::InvalidInput, msg);
     }
-    if (r0.mode == JobMode::Txt2Img && r0.hiresScale > 1.0)
+    if (r0.mode == JobMode::Txt2Img && r0.hiresEnabled())
         return runHires(r0, onStep, stop);
     GenerationRequest r = r0;
     if (r.mode == JobMode::Inpaint && (r.extendLeft || r.extendTop || r.extendRight || r.extendBottom)) {
@@ -524,7 +558,31 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
     std::vector<models::LoraSet::Use> loraUses;
     if (d->model)
         loraUses = d->applyLoras(loraTags, result.warnings);
+    for (const auto& u : loraUses)
+        result.loras.push_back({ u.lora->name, u.lora->path, u.lora->hash, u.textWeight, u.unetWeight, u.lora->unetModules,
+            u.lora->textModules });
     d->prepareEmbeddings(r);
+    if (d->model && d->model->config.family == Family::Synthetic) { // say so when a prompt's words do not reach the model
+        static const text::WorldTokenizer tok;
+        std::vector<std::string> unknown;
+        for (const auto* t : { &r.prompt, &r.negativePrompt }) {
+            std::vector<std::string> u;
+            tok.encode(*t, {}, &u);
+            for (auto& w : u)
+                if (std::find(unknown.begin(), unknown.end(), w) == unknown.end())
+                    unknown.push_back(w);
+        }
+        if (!unknown.empty()) {
+            std::string words, known;
+            for (const auto& w : unknown)
+                words += (words.empty() ? "'" : ", '") + w + "'";
+            for (const auto& w : tok.words())
+                known += (known.empty() ? "" : " ") + w;
+            result.warnings.push_back("the bundled model does not know the word" + std::string(unknown.size() > 1 ? "s " : " ") + words
+                + " and leaves " + (unknown.size() > 1 ? "them" : "it") + " out; it knows only: " + known
+                + " (coloured shapes on a plain background, see MODEL_CARD.md)");
+        }
+    }
     const std::string modelName = d->info.name.empty() ? r.modelName : d->info.name;
 
     auto finish = [&](const Image& img, int64_t seed) {
@@ -545,16 +603,16 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         std::string hashes;
         for (size_t i = 0; i < loraUses.size(); ++i) {
             const auto& l = *loraUses[i].lora;
-            hashes += (hashes.empty() ? "" : ", ") + l.name + ": " + l.hash;
+            hashes += (hashes.empty() ? "" : ", ") + withoutListMarks(l.name) + ": " + l.hash;
             lj.push_back({ { "name", l.name }, { "path", l.path }, { "hash", l.hash }, { "te", loraUses[i].textWeight },
-                { "unet", loraUses[i].unetWeight } });
+                { "unet", loraUses[i].unetWeight }, { "unet_modules", l.unetModules }, { "text_modules", l.textModules } });
         }
         if (!hashes.empty())
             extra.emplace_back("Lora hashes", hashes);
         std::string tiHashes;
         json tj = json::array();
         for (const auto& [name, hash] : d->embeddingsUsed) {
-            tiHashes += (tiHashes.empty() ? "" : ", ") + name + ": " + hash;
+            tiHashes += (tiHashes.empty() ? "" : ", ") + withoutListMarks(name) + ": " + hash;
             tj.push_back({ { "name", name }, { "hash", hash } });
         }
         if (!tiHashes.empty())
@@ -634,7 +692,7 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
                     concat = crop;
                 }
                 auto eps = d->guidedEps(stop, x4 ? cond : at::Tensor(), uncond, x4 ? r.cfgScale : 1.0, concat, labels);
-                SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta };
+                SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta, r.etaAncestral };
                 auto start = fullNoise.narrow(2, ty, std::min(ph, static_cast<int>(fullNoise.size(2)) - ty)).narrow(3, tx, std::min(pw, static_cast<int>(fullNoise.size(3)) - tx));
                 if (start.size(2) != ph || start.size(3) != pw)
                     start = noise.draw({ m.config.firstStage.embedDim, ph, pw }, at::TensorOptions());
@@ -853,7 +911,7 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
     }
 
     auto eps = d->guidedEps(stop, cond, uncond, r.cfgScale, concat, {}, combine, condCount, layout);
-    SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta };
+    SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta, r.etaAncestral };
     auto latent = runSampling(plan, m.schedule, eps, xT, stepNoise, start, blend, d->stepReporter(r, onStep, t0, 1, 1));
 
     for (int i = 0; i < r.batch; ++i) {

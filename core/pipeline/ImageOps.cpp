@@ -126,6 +126,18 @@ Image resizeLanczos(const Image& img, int width, int height)
     return out;
 }
 
+Image cropImage(const Image& img, int x, int y, int w, int h)
+{
+    if (x < 0 || y < 0 || w <= 0 || h <= 0 || x + w > img.width || y + h > img.height)
+        fail(ErrorKind::InvalidInput, "crop " + std::to_string(w) + "x" + std::to_string(h) + " at " + std::to_string(x) + "," + std::to_string(y)
+                + " does not fit a " + std::to_string(img.width) + "x" + std::to_string(img.height) + " image");
+    Image out(w, h, img.channels);
+    const size_t row = static_cast<size_t>(w) * img.channels;
+    for (int r = 0; r < h; ++r)
+        std::copy_n(img.at(x, y + r), row, out.at(0, r));
+    return out;
+}
+
 Image composite(const Image& init0, const Image& gen0, const at::Tensor& mask01)
 {
     const Image init = toRgb(init0), gen = toRgb(gen0);

@@ -15,6 +15,8 @@ at::Tensor blurMask(const at::Tensor& mask, int radius);    // Gaussian feather,
 Image toRgb(const Image& img);
 // Separable Lanczos-3 resampling of an RGB(A) image.
 Image resizeLanczos(const Image& img, int width, int height);
+// The w x h rectangle at (x, y), which must lie inside the image.
+Image cropImage(const Image& img, int x, int y, int w, int h);
 // out = init where m == 0, generated where m == 1, blended between. Pixels with m == 0 are copied bit for bit.
 Image composite(const Image& init, const Image& generated, const at::Tensor& mask01);
 // Outpainting: the image on a larger canvas (new area pre-filled by stretching the edge pixels outwards, then

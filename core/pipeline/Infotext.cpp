@@ -1,9 +1,12 @@
 #include "pipeline/Infotext.h"
 
+#include "pipeline/SamplerNames.h"
 #include "util/Error.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <sstream>
 
@@ -32,7 +35,14 @@ std::string number(double v)
 std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::string& modelName, const std::string& modelHash, int width, int height,
     const std::vector<std::pair<std::string, std::string>>& extra)
 {
+    // LoRAs given beside the prompt (--lora) are written into it as the tags A1111 users type
     std::string out = r.prompt;
+    for (const auto& l : r.loras) {
+        std::string tag = "<lora:" + l.name + ":" + number(l.textWeight);
+        if (l.unetWeight != l.textWeight)
+            tag += ":" + number(l.unetWeight);
+        out += (out.empty() || out.back() == ' ' ? "" : " ") + tag + ">";
+    }
     if (!r.negativePrompt.empty())
         out += "\nNegative prompt: " + r.negativePrompt;
     std::vector<std::pair<std::string, std::string>> kv;
@@ -49,22 +59,37 @@ std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::s
         kv.emplace_back("Model", modelName);
     if (r.mode == JobMode::Img2Img || r.mode == JobMode::Inpaint)
         kv.emplace_back("Denoising strength", number(r.strength));
-    if (r.mode == JobMode::Txt2Img && r.hiresScale > 1) {
+    if (r.mode == JobMode::Txt2Img && r.hiresEnabled()) {
         kv.emplace_back("Denoising strength", number(r.hiresStrength));
-        kv.emplace_back("Hires upscale", number(r.hiresScale));
+        if (r.hiresWidth > 0 || r.hiresHeight > 0)
+            kv.emplace_back("Hires resize", std::to_string(r.hiresWidth) + "x" + std::to_string(r.hiresHeight));
+        else
+            kv.emplace_back("Hires upscale", number(r.hiresScale));
         if (r.hiresSteps > 0)
             kv.emplace_back("Hires steps", std::to_string(r.hiresSteps));
         kv.emplace_back("Hires upscaler", "Lanczos");
+        if (!r.hiresSampler.empty() && r.hiresSampler != r.sampler)
+            kv.emplace_back("Hires sampler", r.hiresSampler);
+        if (!r.hiresPrompt.empty() && r.hiresPrompt != r.prompt)
+            kv.emplace_back("Hires prompt", r.hiresPrompt);
+        if (!r.hiresNegativePrompt.empty() && r.hiresNegativePrompt != r.negativePrompt)
+            kv.emplace_back("Hires negative prompt", r.hiresNegativePrompt);
+        if (r.hiresCfgScale > 0 && r.hiresCfgScale != r.cfgScale)
+            kv.emplace_back("Hires CFG Scale", number(r.hiresCfgScale));
     }
     if (r.mode == JobMode::Inpaint) {
         kv.emplace_back("Mask blur", std::to_string(r.maskBlur));
-        if (r.onlyMasked)
+        if (r.onlyMasked) {
             kv.emplace_back("Inpaint area", "Only masked");
+            kv.emplace_back("Masked area padding", std::to_string(r.onlyMaskedPadding));
+        }
     }
     if (r.clipSkip > 1)
         kv.emplace_back("Clip skip", std::to_string(r.clipSkip));
     if (r.sampler == "DDIM" && r.eta != 0)
         kv.emplace_back("Eta DDIM", number(r.eta));
+    if (samplerUsesAncestralEta(r.sampler) && r.etaAncestral != 1.0)
+        kv.emplace_back("Eta", number(r.etaAncestral));
     kv.insert(kv.end(), extra.begin(), extra.end());
     kv.emplace_back("Version", std::string("latent-studio ") + LS_VERSION);
     std::string line;
@@ -75,95 +100,161 @@ std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::s
 
 std::string ParsedInfotext::get(const std::string& key, const std::string& def) const
 {
-    for (const auto& [k, v] : params)
-        if (k == key)
-            return v;
+    for (auto it = params.rbegin(); it != params.rend(); ++it) // a later value wins, as in A1111's dict
+        if (it->first == key)
+            return it->second;
     return def;
 }
 
-ParsedInfotext parseInfotext(const std::string& text)
+bool ParsedInfotext::has(const std::string& key) const
 {
-    ParsedInfotext p;
-    std::vector<std::string> lines;
-    std::stringstream ss(text);
-    std::string l;
-    while (std::getline(ss, l))
-        lines.push_back(l);
-    // The last line holds the parameters when it has at least three "Key: value" pairs (A1111's rule).
-    std::string last = lines.empty() ? "" : lines.back();
-    auto parsePairs = [](const std::string& s) {
-        std::vector<std::pair<std::string, std::string>> out;
-        size_t i = 0;
-        while (i < s.size()) {
-            while (i < s.size() && s[i] == ' ')
-                ++i;
-            const size_t colon = s.find(':', i);
-            if (colon == std::string::npos)
+    for (const auto& kv : params)
+        if (kv.first == key)
+            return true;
+    return false;
+}
+
+namespace {
+
+bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::string strip(const std::string& s)
+{
+    size_t b = 0, e = s.size();
+    while (b < e && isSpace(s[b]))
+        ++b;
+    while (e > b && isSpace(s[e - 1]))
+        --e;
+    return s.substr(b, e - b);
+}
+
+// Python's \w on UTF-8 text: ASCII letters, digits, '_', and (approximately) every non-ASCII character.
+bool isWord(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80; }
+bool isKeyChar(char c) { return isWord(c) || c == ' ' || c == '-' || c == '/'; }
+
+// One match of AUTOMATIC1111's parameter pattern at i,
+//   \s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)
+// filling key/value and returning the end of the match, or npos when it does not match at i.
+size_t matchParam(const std::string& s, size_t i, std::string& key, std::string& value)
+{
+    const size_t n = s.size();
+    while (i < n && isSpace(s[i]))
+        ++i;
+    if (i >= n || !isWord(s[i]))
+        return std::string::npos;
+    size_t k = i + 1;
+    while (k < n && isKeyChar(s[k]))
+        ++k;
+    if (k < i + 2 || k >= n || s[k] != ':') // the key class holds no ':', so no shorter key can end at one either
+        return std::string::npos;
+    key = s.substr(i, k - i);
+    size_t v = k + 1;
+    while (v < n && isSpace(s[v]))
+        ++v;
+    auto endsValue = [&](size_t j) { return j == n || s[j] == ',' || (s[j] == '\n' && j + 1 == n); };
+    if (v < n && s[v] == '"') { // a quoted value: escapes are a backslash and any character but a newline
+        size_t j = v + 1;
+        while (j < n) {
+            if (s[j] == '\\' && j + 1 < n && s[j + 1] != '\n')
+                j += 2;
+            else if (s[j] != '\\' && s[j] != '"')
+                ++j;
+            else
                 break;
-            std::string key = s.substr(i, colon - i);
-            i = colon + 1;
-            while (i < s.size() && s[i] == ' ')
-                ++i;
-            std::string value;
-            if (i < s.size() && s[i] == '"') {
-                size_t j = i + 1;
-                while (j < s.size() && s[j] != '"') {
-                    if (s[j] == '\\')
-                        ++j;
-                    ++j;
-                }
-                try {
-                    value = nlohmann::json::parse(s.substr(i, j + 1 - i)).get<std::string>();
-                } catch (const nlohmann::json::exception&) {
-                    value = s.substr(i + 1, j - i - 1);
-                }
-                i = j + 1;
-                const size_t comma = s.find(',', i);
-                i = comma == std::string::npos ? s.size() : comma + 1;
-            } else {
-                const size_t comma = s.find(',', i);
-                value = s.substr(i, comma == std::string::npos ? std::string::npos : comma - i);
-                i = comma == std::string::npos ? s.size() : comma + 1;
-            }
-            while (!value.empty() && value.back() == ' ')
-                value.pop_back();
-            out.emplace_back(key, value);
         }
-        return out;
-    };
-    auto pairs = parsePairs(last);
-    if (pairs.size() >= 3) {
-        p.params = pairs;
-        lines.pop_back();
+        if (j < n && s[j] == '"' && j > v + 1 && endsValue(j + 1)) {
+            value = s.substr(v, j + 1 - v);
+            return j + 1 < n && s[j + 1] == ',' ? j + 2 : j + 1;
+        }
     }
-    bool inNegative = false;
-    for (const auto& line : lines) {
-        if (line.rfind("Negative prompt:", 0) == 0) {
-            inNegative = true;
-            std::string v = line.substr(16);
-            if (!v.empty() && v[0] == ' ')
-                v.erase(0, 1);
-            p.negativePrompt = v;
+    size_t j = v;
+    while (j < n && s[j] != ',')
+        ++j;
+    value = s.substr(v, j - v);
+    return j < n ? j + 1 : j;
+}
+
+// re.findall of that pattern: scans on one character after a failed attempt.
+std::vector<std::pair<std::string, std::string>> findParams(const std::string& s)
+{
+    std::vector<std::pair<std::string, std::string>> out;
+    size_t i = 0;
+    while (i < s.size()) {
+        std::string key, value;
+        const size_t e = matchParam(s, i, key, value);
+        if (e == std::string::npos) {
+            ++i;
             continue;
         }
-        std::string& target = inNegative ? p.negativePrompt : p.prompt;
-        target += (target.empty() && !inNegative ? "" : "\n") + line;
+        out.emplace_back(std::move(key), std::move(value));
+        i = e;
+    }
+    return out;
+}
+
+} // namespace
+
+ParsedInfotext parseInfotext(const std::string& text)
+{
+    // AUTOMATIC1111's parse_generation_parameters: the stripped text's last line holds the parameters when the
+    // pattern finds at least three there; every other line is stripped, and "Negative prompt:" starts the negative.
+    ParsedInfotext p;
+    std::vector<std::string> lines;
+    const std::string all = strip(text);
+    size_t start = 0;
+    while (true) {
+        const size_t nl = all.find('\n', start);
+        lines.push_back(all.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
+        if (nl == std::string::npos)
+            break;
+        start = nl + 1;
+    }
+    auto pairs = findParams(lines.back());
+    if (pairs.size() >= 3)
+        lines.pop_back();
+    else
+        pairs.clear();
+    bool negative = false;
+    for (auto line : lines) {
+        line = strip(line);
+        if (line.rfind("Negative prompt:", 0) == 0) {
+            negative = true;
+            line = strip(line.substr(16));
+        }
+        std::string& target = negative ? p.negativePrompt : p.prompt;
+        target += (target.empty() ? "" : "\n") + line; // as A1111 joins them
+    }
+    for (auto& [k, v] : pairs) {
+        if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
+            try {
+                v = nlohmann::json::parse(v).get<std::string>();
+            } catch (const nlohmann::json::exception&) {
+                // A1111's unquote keeps the text as it is
+            }
+        }
+        p.params.emplace_back(k, v);
     }
     return p;
 }
 
-GenerationRequest requestFromInfotext(const ParsedInfotext& p, GenerationRequest r)
+GenerationRequest requestFromInfotext(const ParsedInfotext& p, GenerationRequest r, std::vector<std::string>* unhonoured)
 {
     r.prompt = p.prompt;
     r.negativePrompt = p.negativePrompt;
+    std::vector<std::string> left; // keys this request cannot carry out
+    auto text = [&](const std::string& key) { return p.get(key); };
     auto toInt = [&](const std::string& key, int def) {
         const std::string v = p.get(key);
         if (v.empty())
             return def;
         try {
-            return std::stoi(v);
+            size_t used = 0;
+            const double d = std::stod(v, &used); // A1111 writes some integers as 32.0
+            if (used != v.size() || d != std::floor(d) || std::abs(d) > 1e9)
+                throw std::invalid_argument(v);
+            return static_cast<int>(d);
         } catch (const std::exception&) {
-            fail(ErrorKind::InvalidInput, "infotext: '" + key + "' is not a number: " + v);
+            fail(ErrorKind::InvalidInput, "infotext: '" + key + "' is not a whole number: " + v);
         }
     };
     auto toDouble = [&](const std::string& key, double def) {
@@ -171,40 +262,103 @@ GenerationRequest requestFromInfotext(const ParsedInfotext& p, GenerationRequest
         if (v.empty())
             return def;
         try {
-            return std::stod(v);
+            size_t used = 0;
+            const double d = std::stod(v, &used);
+            if (used != v.size() || !std::isfinite(d))
+                throw std::invalid_argument(v);
+            return d;
         } catch (const std::exception&) {
             fail(ErrorKind::InvalidInput, "infotext: '" + key + "' is not a number: " + v);
         }
     };
+    auto toSize = [&](const std::string& key, int& w, int& h) {
+        const std::string v = p.get(key);
+        if (v.empty())
+            return false;
+        const auto x = v.find('x');
+        const bool digits = x != std::string::npos && x > 0 && x + 1 < v.size()
+            && std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == 'x'; })
+            && v.find('x', x + 1) == std::string::npos && x < 6 && v.size() - x - 1 < 6;
+        if (!digits)
+            fail(ErrorKind::InvalidInput, "infotext: '" + key + "' is not WIDTHxHEIGHT: " + v);
+        w = std::stoi(v.substr(0, x));
+        h = std::stoi(v.substr(x + 1));
+        return true;
+    };
+
     r.steps = toInt("Steps", r.steps);
     r.cfgScale = toDouble("CFG scale", r.cfgScale);
-    const std::string seed = p.get("Seed");
-    if (!seed.empty())
-        r.seed = std::stoll(seed);
-    std::string sampler = p.get("Sampler", r.sampler);
-    for (const char* sched : { "Karras", "Exponential" }) {
-        const std::string suffix = std::string(" ") + sched;
-        if (sampler.size() > suffix.size() && sampler.compare(sampler.size() - suffix.size(), suffix.size(), suffix) == 0) {
-            sampler.resize(sampler.size() - suffix.size());
-            r.schedule = sched;
-        }
-    }
-    r.sampler = sampler;
-    r.schedule = p.get("Schedule type", r.schedule);
-    const std::string size = p.get("Size");
-    if (const auto x = size.find('x'); x != std::string::npos) {
-        r.width = std::stoi(size.substr(0, x));
-        r.height = std::stoi(size.substr(x + 1));
-    }
+    if (!text("Seed").empty())
+        r.seed = static_cast<int64_t>(toDouble("Seed", 0));
+    if (p.has("Sampler"))
+        r.sampler = canonicalSampler(text("Sampler"), &r.schedule);
+    if (p.has("Schedule type"))
+        r.schedule = canonicalSchedule(text("Schedule type"));
+    toSize("Size", r.width, r.height);
     r.strength = toDouble("Denoising strength", r.strength);
-    if (!p.get("Hires upscale").empty()) { // the size is the first pass's; the strength the second's
-        r.hiresScale = toDouble("Hires upscale", r.hiresScale);
-        r.hiresSteps = toInt("Hires steps", r.hiresSteps);
+    // A1111 turns its hires fix on for a strength with an upscale, an upscaler or a resize
+    const bool hires = p.has("Denoising strength") && (p.has("Hires upscale") || p.has("Hires upscaler") || p.has("Hires resize"));
+    if (hires) { // the size is the first pass's; the strength the second's
+        r.hiresScale = toDouble("Hires upscale", 1.0);
+        int hw = 0, hh = 0;
+        if (toSize("Hires resize", hw, hh)) {
+            r.hiresWidth = hw;
+            r.hiresHeight = hh;
+            if (hw == 0 && hh == 0 && r.hiresScale <= 1.0)
+                r.hiresScale = 2.0; // A1111's default upscale
+        } else if (!p.has("Hires upscale")) {
+            r.hiresScale = 2.0;
+        }
+        r.hiresSteps = toInt("Hires steps", 0);
         r.hiresStrength = r.strength;
+        const std::string upscaler = text("Hires upscaler");
+        if (!upscaler.empty() && upscaler != "Lanczos" && upscaler != "None")
+            left.push_back("Hires upscaler: " + upscaler + " (Lanczos is used)");
+        if (p.has("Hires sampler")) {
+            const std::string hs = text("Hires sampler");
+            std::string hsSchedule = r.schedule;
+            r.hiresSampler = hs == "Use same sampler" ? std::string() : canonicalSampler(hs, &hsSchedule);
+            if (hsSchedule != r.schedule)
+                left.push_back("Hires sampler: " + hs + " (the first pass's schedule is used)");
+        }
+        r.hiresPrompt = text("Hires prompt");
+        r.hiresNegativePrompt = text("Hires negative prompt");
+        r.hiresCfgScale = toDouble("Hires CFG Scale", 0.0);
     }
     r.clipSkip = toInt("Clip skip", r.clipSkip);
     r.maskBlur = toInt("Mask blur", r.maskBlur);
+    if (p.has("Inpaint area"))
+        r.onlyMasked = text("Inpaint area") == "Only masked";
+    r.onlyMaskedPadding = toInt("Masked area padding", r.onlyMaskedPadding);
+    r.eta = toDouble("Eta DDIM", r.eta);
+    r.etaAncestral = toDouble("Eta", r.etaAncestral);
     r.modelName = p.get("Model", r.modelName);
+
+    // Everything else an A1111 picture may say: what describes the picture is fine, what changes it is reported.
+    static const std::vector<std::string> honoured { "Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size",
+        "Denoising strength", "Hires upscale", "Hires resize", "Hires steps", "Hires upscaler", "Hires sampler",
+        "Hires prompt", "Hires negative prompt", "Hires CFG Scale", "Clip skip", "Mask blur", "Inpaint area",
+        "Masked area padding", "Eta DDIM", "Eta", "Model", "Model hash", "Version", "Lora hashes", "TI hashes", "VAE",
+        "VAE hash" };
+    for (const auto& [k, v] : p.params) {
+        if (std::find(honoured.begin(), honoured.end(), k) != honoured.end())
+            continue;
+        if ((k == "Variation seed strength" || k == "Schedule rho" || k == "Schedule max sigma" || k == "Schedule min sigma")
+            && (v == "0" || v == "0.0"))
+            continue;
+        if ((k == "Masked content" && v == "original") || (k == "Mask mode" && v == "Inpaint masked") || (k == "RNG" && v == "CPU"))
+            continue;
+        const std::string item = k + ": " + v;
+        if (std::find(left.begin(), left.end(), item) == left.end())
+            left.push_back(item);
+    }
+    if (r.mode != JobMode::Txt2Img && r.hiresEnabled()) { // a hires picture reused for another job: no hires pass
+        r.hiresScale = 1.0;
+        r.hiresWidth = r.hiresHeight = 0;
+        left.push_back("the hires pass (" + std::string(jobModeName(r.mode)) + " has none)");
+    }
+    if (unhonoured)
+        *unhonoured = std::move(left);
     return r;
 }
 

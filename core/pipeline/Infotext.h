@@ -17,11 +17,16 @@ struct ParsedInfotext {
     std::string prompt;
     std::string negativePrompt;
     std::vector<std::pair<std::string, std::string>> params; // in order
-    std::string get(const std::string& key, const std::string& def = {}) const;
+    std::string get(const std::string& key, const std::string& def = {}) const; // the last value given for key
+    bool has(const std::string& key) const;
 };
 
+// Parses as AUTOMATIC1111's parse_generation_parameters does: lines stripped (CRLF, indented "Negative prompt:"), the
+// last line's "Key: value" pairs found by its pattern (bare words such as "Tiling" are skipped), quoted values unquoted.
 ParsedInfotext parseInfotext(const std::string& text);
-// Applies what an A1111 PNG says to a request (unknown keys are ignored; bad values reported as InvalidInput).
-GenerationRequest requestFromInfotext(const ParsedInfotext& p, GenerationRequest base = {});
+// Applies what an A1111 PNG says to a request for the job base.mode (bad values reported as InvalidInput). Keys it
+// cannot carry out (e.g. "Variation seed: 5", "Hires upscaler: Latent", a hires pass for img2img, which is dropped)
+// are listed in *unhonoured as "Key: value"; keys that only describe the picture (Model hash, Version, ...) are not.
+GenerationRequest requestFromInfotext(const ParsedInfotext& p, GenerationRequest base = {}, std::vector<std::string>* unhonoured = nullptr);
 
 } // namespace ls::pipeline

@@ -157,11 +157,9 @@ LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
         }
     }
     lm.warnings = lm.model->warnings;
-    lm.info.name = path.filename().string();
-    if (lm.info.name.empty())
-        lm.info.name = path.parent_path().filename().string();
-    if (lm.info.name.size() > 12 && lm.info.name.substr(lm.info.name.size() - 12) == ".safetensors")
-        lm.info.name.resize(lm.info.name.size() - 12);
+    // AUTOMATIC1111's "Model": the file name without its extension (any: .safetensors, .ckpt, .pt); a folder's name
+    const fs::path named = path.filename().empty() ? path.parent_path() : path;
+    lm.info.name = fs::is_directory(named) ? named.filename().string() : named.stem().string();
     if (o.hash && fs::is_regular_file(path)) {
         status("hashing");
         lm.info.hash = sha256File(path).substr(0, 10);

@@ -112,7 +112,7 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
     KOptions o;
     o.noise = stepNoise;
     o.onStep = onStep;
-    o.eta = 1.0;
+    o.eta = plan.etaAncestral;
     if (plan.sampler == "LCM") {
         const int64_t n = sigmas.size(0) - 1;
         for (int64_t i = 0; i < n; ++i) {

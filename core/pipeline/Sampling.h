@@ -12,7 +12,8 @@ struct SamplingPlan {
     std::string sampler = "Euler a";
     std::string schedule = "Automatic";
     int steps = 20;
-    double eta = 0.0;
+    double eta = 0.0;          // DDIM
+    double etaAncestral = 1.0; // ancestral and SDE samplers
 };
 
 struct LatentStart {

@@ -44,11 +44,13 @@ using Hasher = builtin::Sha256;
 
 } // namespace
 
-std::string sha256File(const std::filesystem::path& path)
+std::string sha256File(const std::filesystem::path& path, uint64_t offset)
 {
     std::ifstream in(path, std::ios::binary);
     if (!in)
         fail(ErrorKind::Io, path.string() + ": cannot open to hash");
+    if (offset > 0 && !in.seekg(static_cast<std::streamoff>(offset)))
+        fail(ErrorKind::Io, path.string() + ": cannot seek to byte " + std::to_string(offset) + " to hash");
     Hasher h;
     std::vector<char> buf(1 << 20);
     while (in) {

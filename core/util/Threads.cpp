@@ -2,18 +2,25 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <dlfcn.h>
+#include <fstream>
+#include <sstream>
 #include <unistd.h>
 #include <thread>
 
 namespace ls {
 
-int defaultThreadCount() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+namespace {
 
-void configureThreads(int threads)
+std::atomic<int> g_configured { 0 }; // what configureThreads set: the most threads a job may use
+
+void applyThreads(int n)
 {
-    const int n = threads > 0 ? threads : defaultThreadCount();
     at::set_num_threads(n);
     // OpenBLAS built on OpenMP shares libtorch's OpenMP pool: its matrix products may use every thread (and run on one
     // inside libtorch's own parallel regions). The pthread build starts a second pool that fights libtorch's OpenMP
@@ -24,6 +31,70 @@ void configureThreads(int threads)
     auto parallel = reinterpret_cast<GetParallel>(::dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
     if (set)
         set(parallel && parallel() == 2 ? n : 1);
+}
+
+} // namespace
+
+int defaultThreadCount() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+void configureThreads(int threads)
+{
+    const int n = threads > 0 ? threads : defaultThreadCount();
+    g_configured = n;
+    applyThreads(n);
+}
+
+int runningTasksIn(const std::string& procStat)
+{
+    std::istringstream in(procStat);
+    std::string key;
+    long long value = 0;
+    while (in >> key) {
+        if (key == "procs_running" && (in >> value))
+            return static_cast<int>(value);
+        in.ignore(1 << 20, '\n');
+    }
+    return -1;
+}
+
+int otherRunnableTasks()
+{
+    int least = -1;
+    for (int i = 0; i < 3; ++i) {
+        if (i > 0)
+            std::this_thread::sleep_for(std::chrono::microseconds(500));
+        std::ifstream f("/proc/stat");
+        std::stringstream ss;
+        ss << f.rdbuf();
+        const int n = runningTasksIn(ss.str());
+        if (n < 0)
+            return 0; // no /proc: no information
+        least = least < 0 ? n : std::min(least, n);
+    }
+    return std::max(0, least - 1); // the calling thread is running
+}
+
+int threadsForLoad(int configured, int others, int cores) { return std::clamp(cores - others, 1, std::max(1, configured)); }
+
+void adaptThreadsToLoad()
+{
+    const int configured = g_configured.load();
+    if (configured <= 1)
+        return;
+    static const bool off = [] {
+        const char* v = std::getenv("LS_ADAPT_THREADS");
+        return v && std::strcmp(v, "0") == 0;
+    }();
+    if (off)
+        return;
+    thread_local std::chrono::steady_clock::time_point last {};
+    const auto now = std::chrono::steady_clock::now();
+    if (last != std::chrono::steady_clock::time_point {} && now - last < std::chrono::milliseconds(200))
+        return;
+    last = now;
+    const int want = threadsForLoad(configured, otherRunnableTasks(), defaultThreadCount());
+    if (want != at::get_num_threads())
+        applyThreads(want);
 }
 
 void restartWithPassiveOpenMpWait(char** argv)

@@ -1,5 +1,7 @@
 #pragma once
 // CPU thread settings for libtorch and the BLAS underneath it.
+#include <string>
+
 namespace ls {
 
 // Sets libtorch's intra-op threads (0 = all cores) and OpenBLAS's: as many with the OpenMP build of OpenBLAS (which
@@ -19,5 +21,17 @@ int defaultThreadCount();
 // user wins (OMP_WAIT_POLICY=PASSIVE on a busy desktop, ACTIVE on a dedicated server).
 // Returns only when no new start was needed or it failed.
 void restartWithPassiveOpenMpWait(char** argv);
+
+// Adapts the threads to the load, between model calls (the pipeline calls it before each one; at most every 200 ms,
+// about 1 ms each): as many as the cores other programs leave free, at least one, at most what configureThreads set.
+// Two threads sharing two cores with a busy program wait for each other at every barrier while one of them is
+// descheduled; one thread does not wait at all (docs/benchmarks.md, "Under load"). LS_ADAPT_THREADS=0 turns it off.
+void adaptThreadsToLoad();
+// Its parts: runnable threads of the machine besides the caller (/proc/stat's procs_running, the least of three
+// readings 0.5 ms apart, so that a short burst elsewhere is not load; 0 without /proc), the count in a /proc/stat text
+// (-1 when absent), and the choice.
+int otherRunnableTasks();
+int runningTasksIn(const std::string& procStat);
+int threadsForLoad(int configured, int others, int cores);
 
 } // namespace ls

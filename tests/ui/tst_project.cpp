@@ -6,6 +6,7 @@
 #include "MainWindow.h"
 #include "Project.h"
 #include "PromptPanel.h"
+#include "io/ImageFile.h"
 
 #include <QClipboard>
 #include <QComboBox>
@@ -263,6 +264,34 @@ private Q_SLOTS:
         QGuiApplication::clipboard()->setText(QStringLiteral("not a picture"));
         QVERIFY(!w.paste());
         QVERIFY(sameImage(w.canvas()->image(), d.image));
+    }
+
+    void reusedSettingsKeepWhatThePanelCannotShow()
+    {
+        QTemporaryDir tmp;
+        const QString png = tmp.filePath(QStringLiteral("a1111.png"));
+        ls::io::writeImage(png.toStdString(), ls::Image(64, 96, 3, 100),
+            { { "parameters", "a red circle\nSteps: 9, Sampler: DPM++ 2M Karras, CFG scale: 5, Seed: 4, Size: 64x96, Clip skip: 2, "
+                              "Denoising strength: 0.4, Hires resize: 128x0, Hires steps: 3, Hires sampler: Euler, Hires CFG Scale: 2, "
+                              "Masked area padding: 40, Inpaint area: Only masked, Variation seed: 5" } });
+        MainWindow w(options(tmp.path()));
+        const QString unused = w.importSettings(png);
+        QVERIFY2(unused.contains(QStringLiteral("Variation seed: 5")), qPrintable(unused));
+        const auto r = w.promptPanel()->request(false, false);
+        QCOMPARE(r.width, 64);
+        QCOMPARE(r.height, 96);
+        QCOMPARE(QString::fromStdString(r.sampler), QStringLiteral("DPM++ 2M"));
+        QCOMPARE(QString::fromStdString(r.schedule), QStringLiteral("Karras"));
+        QCOMPARE(r.clipSkip, 2);
+        QCOMPARE(r.hiresSize(), std::make_pair(128, 192));
+        QCOMPARE(r.hiresSteps, 3);
+        QCOMPARE(QString::fromStdString(r.hiresSampler), QStringLiteral("Euler"));
+        QCOMPARE(r.hiresCfgScale, 2.0);
+        QVERIFY(r.onlyMasked);
+        QCOMPARE(r.onlyMaskedPadding, 40);
+        // a scale the user sets afterwards replaces the picture's hires size
+        w.promptPanel()->findChild<QDoubleSpinBox*>(QStringLiteral("hiresScale"))->setValue(1.5);
+        QCOMPARE(w.promptPanel()->request(false, false).hiresSize(), std::make_pair(96, 144));
     }
 
     void toolBarFollowsTheCanvas()

@@ -12,6 +12,10 @@
 #include "pipeline/LoraFiles.h"
 #include "pipeline/ModelLoading.h"
 #include "util/Error.h"
+#include "util/Sha256.h"
+
+#include <fstream>
+#include <sstream>
 
 #include <QtTest/QtTest>
 
@@ -259,6 +263,52 @@ private Q_SLOTS:
         set.restore(*lm.model);
         for (const auto& [k, t] : snapshot(*lm.model))
             QVERIFY2(at::equal(t, before.at(k)), k.c_str());
+    }
+
+    void a1111HashesTagsAndModuleCounts()
+    {
+        auto& lm = test::tinySd1();
+        const fs::path file = writeTinyLora("hashed");
+        // AUTOMATIC1111's hash of a .safetensors LoRA: SHA-256 of the bytes after the 8-byte length and the JSON header
+        std::ifstream in(file, std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        const std::string bytes = ss.str();
+        uint64_t n = 0;
+        std::memcpy(&n, bytes.data(), 8);
+        const std::string addnet = sha256(bytes.substr(8 + n)).substr(0, 12);
+        QVERIFY(addnet != sha256File(file).substr(0, 12));
+
+        pipeline::Generator g(lm.model, lm.tokenizer, lm.info);
+        g.setLoraFolders({ file.parent_path() });
+        StopToken stop;
+        auto r = request("a house on a hill");
+        r.loras.push_back({ "hashed", 0.75, 0.75 }); // as --lora hashed:0.75 gives it
+        const auto res = g.run(r, {}, stop);
+        const auto p = pipeline::parseInfotext(res.metadata[0].at("parameters"));
+        QCOMPARE(QString::fromStdString(p.get("Lora hashes")), QString::fromStdString("hashed: " + addnet));
+        QCOMPARE(QString::fromStdString(p.prompt), QString("a house on a hill <lora:hashed:0.75>"));
+        // the prompt as written reproduces the picture through the infotext alone
+        auto again = pipeline::requestFromInfotext(p, request(""));
+        const auto replay = g.run(again, {}, stop);
+        QVERIFY(replay.images[0].pixels == res.images[0].pixels);
+        // how many modules reached each half
+        QCOMPARE(res.loras.size(), size_t(1));
+        const auto read = models::readLora(file, *lm.model);
+        QVERIFY(read.unetModules > 0 && read.textModules > 0);
+        QCOMPARE(res.loras[0].unetModules, read.unetModules);
+        QCOMPARE(res.loras[0].textModules, read.textModules);
+        QCOMPARE(QString::fromStdString(read.hash), QString::fromStdString(addnet));
+
+        // kohya's precomputed sshs_model_hash metadata wins; any other extension hashes the whole file
+        const fs::path withMeta = file.parent_path() / "meta.safetensors";
+        io::writeSafeTensors(withMeta, tinyLora().tensors, { { "sshs_model_hash", "fedcba9876543210fedcba9876543210" } });
+        QCOMPARE(QString::fromStdString(models::readLora(withMeta, *lm.model).hash), QString("fedcba987654"));
+        const fs::path pt = file.parent_path() / "copy.pt";
+        fs::copy_file(file, pt, fs::copy_options::overwrite_existing);
+        QCOMPARE(QString::fromStdString(models::loraShortHash(pt, *io::openWeights(pt))), QString::fromStdString(sha256File(pt).substr(0, 12)));
+        fs::remove(pt);
+        fs::remove(withMeta);
     }
 
     void promptTagsEndToEnd()

@@ -1,0 +1,19 @@
+#pragma once
+// Sampler and schedule names as users, AUTOMATIC1111's infotexts and its API write them, mapped to ours (the A1111
+// labels of samplerNames()/scheduleNames()). Torch-free.
+#include <string>
+
+namespace ls::pipeline {
+
+// "DPM++ 2M", "dpm++ 2m", "k_dpmpp_2m" -> "DPM++ 2M". A trailing schedule name, as older A1111 versions wrote it
+// ("DPM++ 2M Karras", "DPM++ 2M SDE Exponential", "Euler karras"), is split off and returned in *schedule (left alone
+// when the name has none). Unknown names come back unchanged, so that validation can name them.
+std::string canonicalSampler(const std::string& name, std::string* schedule = nullptr);
+
+// "karras", "Karras", "sgm_uniform", "SGMUniform" -> "Karras", "SGM Uniform"; unknown names unchanged.
+std::string canonicalSchedule(const std::string& name);
+
+// Whether the sampler takes A1111's "Eta" (the ancestral and SDE samplers).
+bool samplerUsesAncestralEta(const std::string& sampler);
+
+} // namespace ls::pipeline
