@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -92,7 +93,11 @@ void adaptThreadsToLoad()
     if (last != std::chrono::steady_clock::time_point {} && now - last < std::chrono::milliseconds(200))
         return;
     last = now;
-    const int want = threadsForLoad(configured, otherRunnableTasks(), defaultThreadCount());
+    const int others = otherRunnableTasks();
+    const int want = threadsForLoad(configured, others, defaultThreadCount());
+    static const bool verbose = std::getenv("LS_ADAPT_THREADS") && std::strcmp(std::getenv("LS_ADAPT_THREADS"), "verbose") == 0;
+    if (verbose)
+        std::fprintf(stderr, "threads: %d other runnable, %d -> %d\n", others, at::get_num_threads(), want);
     if (want != at::get_num_threads())
         applyThreads(want);
 }

@@ -25,7 +25,8 @@ void restartWithPassiveOpenMpWait(char** argv);
 // Adapts the threads to the load, between model calls (the pipeline calls it before each one; at most every 200 ms,
 // about 1 ms each): as many as the cores other programs leave free, at least one, at most what configureThreads set.
 // Two threads sharing two cores with a busy program wait for each other at every barrier while one of them is
-// descheduled; one thread does not wait at all (docs/benchmarks.md, "Under load"). LS_ADAPT_THREADS=0 turns it off.
+// descheduled; one thread does not wait at all (docs/benchmarks.md, "Under load"). LS_ADAPT_THREADS=0 turns it off,
+// LS_ADAPT_THREADS=verbose prints each choice on stderr.
 void adaptThreadsToLoad();
 // Its parts: runnable threads of the machine besides the caller (/proc/stat's procs_running, the least of three
 // readings 0.5 ms apart, so that a short burst elsewhere is not load; 0 without /proc), the count in a /proc/stat text
