@@ -16,6 +16,10 @@
 
 namespace ls::pipeline {
 
+namespace detail {
+struct GeneratorState;
+}
+
 class Generator {
 public:
     // model may be null for plain Lanczos upscaling. layoutClasses: class names of the layout2img model, by index.
@@ -53,8 +57,7 @@ private:
         const GenerationRequest* recordAs = nullptr);
     // Text-to-image with a hires pass: the picture, Lanczos-enlarged, repainted by image-to-image at the larger size.
     GenerationResult runHires(const GenerationRequest& request, const StepCallback& onStep, const StopToken& stop);
-    struct Impl;
-    std::unique_ptr<Impl> d;
+    std::unique_ptr<detail::GeneratorState> d; // what the jobs share (jobs/JobContext.h)
     std::shared_ptr<models::LatentModel> m_model;
     uint64_t m_budget = 0;
 };

@@ -138,6 +138,28 @@ Image cropImage(const Image& img, int x, int y, int w, int h)
     return out;
 }
 
+void pasteImage(Image& dst, const Image& src, int x, int y)
+{
+    if (x < 0 || y < 0 || x + src.width > dst.width || y + src.height > dst.height || src.channels != dst.channels)
+        fail(ErrorKind::InvalidInput, "paste " + std::to_string(src.width) + "x" + std::to_string(src.height) + "x" + std::to_string(src.channels)
+                + " at " + std::to_string(x) + "," + std::to_string(y) + " does not fit a " + std::to_string(dst.width) + "x"
+                + std::to_string(dst.height) + "x" + std::to_string(dst.channels) + " image");
+    const size_t row = static_cast<size_t>(src.width) * src.channels;
+    for (int r = 0; r < src.height; ++r)
+        std::copy_n(src.at(0, r), row, dst.at(x, y + r));
+}
+
+Image firstChannel(const Image& img)
+{
+    if (img.channels == 1)
+        return img;
+    Image out(img.width, img.height, 1);
+    for (int y = 0; y < img.height; ++y)
+        for (int x = 0; x < img.width; ++x)
+            *out.at(x, y) = img.at(x, y)[0];
+    return out;
+}
+
 Image composite(const Image& init0, const Image& gen0, const at::Tensor& mask01)
 {
     const Image init = toRgb(init0), gen = toRgb(gen0);

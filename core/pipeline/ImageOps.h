@@ -17,6 +17,10 @@ Image toRgb(const Image& img);
 Image resizeLanczos(const Image& img, int width, int height);
 // The w x h rectangle at (x, y), which must lie inside the image.
 Image cropImage(const Image& img, int x, int y, int w, int h);
+// Copies src into dst with its top-left corner at (x, y); it must fit, with the same channel count.
+void pasteImage(Image& dst, const Image& src, int x, int y);
+// The first channel of an image (a mask from any picture).
+Image firstChannel(const Image& img);
 // out = init where m == 0, generated where m == 1, blended between. Pixels with m == 0 are copied bit for bit.
 Image composite(const Image& init, const Image& generated, const at::Tensor& mask01);
 // Outpainting: the image on a larger canvas (new area pre-filled by stretching the edge pixels outwards, then

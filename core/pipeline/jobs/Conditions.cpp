@@ -1,0 +1,98 @@
+// Conditioning per text-encoder family: the layout2img model's box tokens (BERT), the bundled model's world tokens and
+// layout channels, and CLIP/OpenCLIP prompts (SD1/SD2) with regional guidance for layout boxes (one prediction per
+// box prompt, blended by soft box masks over the global one).
+#include "pipeline/jobs/Jobs.h"
+
+#include "pipeline/Conditioning.h"
+#include "text/LayoutTokens.h"
+#include "text/WorldLayout.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ls::pipeline::detail {
+
+using models::Family;
+
+JobCondition conditionFor(GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh, int64_t lw)
+{
+    JobCondition c;
+    auto& [cond, uncond, condCount, combine, layout] = c;
+    auto& m = *d.model;
+    if (m.config.family == Family::Layout2Img) {
+        text::LayoutTokenBuilder builder;
+        builder.noObjectClasses = static_cast<int64_t>(d.classes.size());
+        std::vector<text::LayoutObject> objs;
+        for (const auto& b : r.boxes) {
+            text::LayoutObject o;
+            const std::string name = b.label.empty() ? b.prompt : b.label;
+            o.categoryNo = std::find(d.classes.begin(), d.classes.end(), name) - d.classes.begin();
+            o.bbox = { b.x / r.width, b.y / r.height, b.w / r.width, b.h / r.height };
+            objs.push_back(o);
+        }
+        Conditioner cd(m, d.tokenizer);
+        cond = cd.encodeTokens(builder.build(objs));
+        uncond = cd.encodeTokens(builder.build({}));
+    } else if (m.config.family == Family::Synthetic) {
+        Conditioner cd(m, d.tokenizer);
+        std::vector<text::WorldBox> boxes;
+        if (r.mode == JobMode::Layout)
+            for (const auto& b : r.boxes)
+                boxes.push_back({ b.x / genW, b.y / genH, (b.x + b.w) / genW, (b.y + b.h) / genH, b.label.empty() ? b.prompt : b.label });
+        else if (m.config.layoutChannels && r.captionLayout)
+            boxes = text::layoutFromCaption(r.prompt); // "a red circle at the top left": the boxes the phrases describe
+        cond = cd.encodeWorld(r.prompt, boxes);
+        uncond = cd.encodeWorld(r.negativePrompt);
+        if (m.config.layoutChannels) {
+            const auto k = m.config.layoutChannels;
+            layout.cond = at::tensor(text::rasteriseWorldLayout(boxes, static_cast<int>(lh), static_cast<int>(lw))).view({ 1, k, lh, lw });
+            layout.uncond = at::zeros_like(layout.cond);
+        }
+    } else if (m.clip || m.openclip) {
+        Conditioner cd(m, d.tokenizer, &d.embeddingTokens);
+        cond = cd.encodePrompt(r.prompt, r.clipSkip);
+        uncond = cd.encodePrompt(r.negativePrompt, r.clipSkip);
+        if (r.mode == JobMode::Layout) {
+            // Regional guidance: one noise prediction per box prompt, blended by soft box masks over the global one.
+            std::vector<at::Tensor> conds { cond };
+            std::vector<at::Tensor> masks;
+            for (const auto& b : r.boxes) {
+                conds.push_back(cd.encodePrompt(b.prompt.empty() ? b.label : b.prompt, r.clipSkip));
+                auto mk = at::zeros({ 1, 1, genH, genW });
+                const int x0 = std::clamp(static_cast<int>(std::round(b.x)), 0, genW), y0 = std::clamp(static_cast<int>(std::round(b.y)), 0, genH);
+                const int x1 = std::clamp(static_cast<int>(std::round(b.x + b.w)), 0, genW), y1 = std::clamp(static_cast<int>(std::round(b.y + b.h)), 0, genH);
+                if (x1 > x0 && y1 > y0)
+                    mk.narrow(2, y0, y1 - y0).narrow(3, x0, x1 - x0).fill_(1.0);
+                masks.push_back(at::avg_pool2d(mk, { f, f }));
+            }
+            size_t longest = 0;
+            for (auto& c : conds)
+                longest = std::max<size_t>(longest, static_cast<size_t>(c.size(1)));
+            for (auto& c : conds) {
+                auto u = uncond;
+                cd.matchLengths(c, u, r.clipSkip);
+                while (static_cast<size_t>(c.size(1)) < longest) {
+                    auto e = cd.encodePrompt("", r.clipSkip);
+                    c = at::cat({ c, e }, 1);
+                }
+            }
+            cd.matchLengths(conds[0], uncond, r.clipSkip);
+            while (static_cast<size_t>(uncond.size(1)) < longest)
+                uncond = at::cat({ uncond, cd.encodePrompt("", r.clipSkip) }, 1);
+            cond = at::cat(conds);
+            condCount = static_cast<int>(conds.size());
+            auto boxMasks = at::cat(masks); // [R, 1, h, w]
+            combine = [boxMasks](const at::Tensor& eps) { // eps [1+R, B, C, h, w]
+                auto mk = boxMasks.unsqueeze(1);           // [R, 1, 1, h, w]
+                auto cover = mk.sum(0).clamp_max(1.0);     // [1, 1, h, w]
+                auto regional = (eps.narrow(0, 1, eps.size(0) - 1) * mk).sum(0) / mk.sum(0).clamp_min(1e-6);
+                return eps[0] * (1 - cover) + regional * cover;
+            };
+        } else {
+            cd.matchLengths(cond, uncond, r.clipSkip);
+        }
+    }
+    return c;
+}
+
+} // namespace ls::pipeline::detail

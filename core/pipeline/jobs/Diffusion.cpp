@@ -1,0 +1,93 @@
+// The diffusion jobs: text-to-image, image-to-image, inpainting (a 9-channel inpainting model's extra input, or
+// latent blending on any model; whole picture or only masked) and layout-to-image. Like a diffusers pipeline's
+// __call__, in numbered steps.
+#include "pipeline/jobs/Jobs.h"
+
+#include "pipeline/ImageOps.h"
+#include "pipeline/Sampling.h"
+
+#include <cmath>
+
+namespace ls::pipeline::detail {
+
+void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop, Clock::time_point t0,
+    ResultWriter& out)
+{
+    auto& m = *d.model;
+    const int mult = d.pixelMultiple();
+    const int f = static_cast<int>(m.config.firstStage.downFactor());
+    const int64_t latentC = m.config.unet.outChannels;
+
+    // 1. Where the job paints: the input, the masks, the only-masked rectangle
+    const JobGeometry geometry = jobGeometry(r);
+    const auto& [init, maskFull, compositeMask, region, workW, workH] = geometry;
+    const int genW = roundUp(workW, mult), genH = roundUp(workH, mult);
+    const int64_t lh = genH / f, lw = genW / f;
+
+    // 2. The condition (per text-encoder family; regional guidance for layout boxes on text models)
+    const auto [cond, uncond, condCount, combine, layout] = conditionFor(d, r, genW, genH, f, lh, lw);
+
+    // 3. Noise, and where sampling starts: the input's latent (img2img, inpaint), the masks, an inpainting model's extra input
+    NoiseSource noise(r.seed, r.batch);
+    const auto lat = at::TensorOptions().dtype(at::kFloat);
+    auto xT = noise.draw({ latentC, lh, lw }, lat);
+    sampling::NoiseFn stepNoise = [&](int64_t, const at::Tensor& like) { return noise.draw(like.sizes().slice(1), lat); };
+
+    std::optional<LatentStart> start;
+    std::optional<LatentBlend> blend;
+    at::Tensor concat;
+    Image work; // the image the model sees (inpaint: maybe the crop)
+    at::Tensor workMask;
+    if (r.mode == JobMode::Img2Img || r.mode == JobMode::Inpaint) {
+        if (r.mode == JobMode::Inpaint && r.onlyMasked) {
+            const Image crop = cropImage(init, region[0], region[1], region[2] - region[0], region[3] - region[1]);
+            work = resizeLanczos(crop, genW, genH);
+            auto mcrop = maskFull.narrow(2, region[1], crop.height).narrow(3, region[0], crop.width);
+            workMask = (at::upsample_bilinear2d(mcrop, { genH, genW }, false) > 0.0).to(at::kFloat);
+        } else {
+            work = init;
+            if (genW != init.width || genH != init.height) {
+                // Pad to the model's multiple by edge replication; cropped back after decoding.
+                auto t = imageToTensor(init);
+                t = at::replication_pad2d(t, { 0, genW - init.width, 0, genH - init.height });
+                work = tensorToImage(t);
+            }
+            if (r.mode == JobMode::Inpaint)
+                workMask = at::constant_pad_nd(maskFull, { 0, genW - init.width, 0, genH - init.height }, 0);
+        }
+        auto encNoise = noise.draw({ m.config.firstStage.embedDim, lh, lw }, lat);
+        auto initLatent = m.encodeImage(imageToTensor(work).repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kCPU, at::kFloat);
+        if (r.mode == JobMode::Inpaint) {
+            auto latentMask = at::max_pool2d(workMask, { f, f }); // any repainted pixel -> repaint the latent
+            if (d.inpaintModel()) {
+                auto masked = imageToTensor(work) * (workMask < 0.5).to(at::kFloat);
+                auto maskedLatent = m.encodeImage(masked.repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kCPU, at::kFloat);
+                concat = at::cat({ at::upsample_nearest2d(workMask, { lh, lw }).repeat({ r.batch, 1, 1, 1 }), maskedLatent }, 1);
+                start = LatentStart { initLatent, r.strength };
+            } else {
+                blend = LatentBlend { initLatent, latentMask };
+                start = LatentStart { initLatent, r.strength };
+            }
+        } else {
+            start = LatentStart { initLatent, r.strength };
+        }
+    } else if (d.inpaintModel()) {
+        // An inpainting model asked for plain generation: everything is "masked".
+        auto zeros = m.encodeImage(at::zeros({ r.batch, 3, genH, genW })).to(at::kCPU, at::kFloat);
+        concat = at::cat({ at::ones({ r.batch, 1, lh, lw }), zeros }, 1);
+    }
+
+    // 4. Sampling
+    auto eps = d.guidedEps(stop, cond, uncond, r.cfgScale, concat, {}, combine, condCount, layout);
+    SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta, r.etaAncestral };
+    auto latent = runSampling(plan, m.schedule, eps, xT, stepNoise, start, blend, d.stepReporter(r, onStep, t0, 1, 1));
+
+    // 5. Decoding, pasting back into the input, metadata
+    for (int i = 0; i < r.batch; ++i) {
+        stop.check();
+        const Image img = pasteBack(d.decodeImage(latent, i, r.vaeTile), r, geometry);
+        out.add(img, r.seed + i);
+    }
+}
+
+} // namespace ls::pipeline::detail

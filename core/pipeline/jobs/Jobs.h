@@ -1,0 +1,27 @@
+#pragma once
+// The jobs Generator runs, one file each (core/pipeline/jobs): diffusion (txt2img, img2img, inpaint, layout),
+// upscaling, and the hires pass as a composition of two (Hires.cpp); with the parts they share: where a job paints
+// (InpaintGeometry.h), its condition (Conditions.cpp), the results' metadata (Metadata.h).
+#include "pipeline/jobs/InpaintGeometry.h"
+#include "pipeline/jobs/JobContext.h"
+#include "pipeline/jobs/Metadata.h"
+
+namespace ls::pipeline::detail {
+
+// What the denoiser is guided by, for one job.
+struct JobCondition {
+    at::Tensor cond, uncond;
+    int condCount = 1; // regional guidance: the global prompt, then one per box
+    std::function<at::Tensor(const at::Tensor&)> combine; // [condCount, B, C, h, w] -> [B, C, h, w]
+    LayoutChannels layout;
+};
+// genW x genH: the painted size (the model's multiple); f: the autoencoder's factor; lh x lw: the latent size.
+JobCondition conditionFor(GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh, int64_t lw);
+
+// Each job adds its pictures to `out`. r is ready to run: validated, seed chosen, LoRA tags out of its prompts.
+void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop, Clock::time_point t0,
+    ResultWriter& out);
+void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop, Clock::time_point t0,
+    ResultWriter& out);
+
+} // namespace ls::pipeline::detail
