@@ -41,8 +41,7 @@ private:
 };
 
 // A weight-file reader (SafeTensorsFile, CkptFile) on the bytes: open, then info and a full load of every tensor.
-template <class Reader>
-int loadEveryTensor(const uint8_t* data, size_t size)
+template <class Reader> int loadEveryTensor(const uint8_t* data, size_t size)
 {
     MemFile f(data, size);
     if (!f.ok())

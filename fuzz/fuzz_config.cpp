@@ -19,8 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     }
     try {
         ls::checkJsonNumbers(j, "config.json"); // what DiffusersFolder does with every config.json it reads
-        for (const char* key : { "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.weight", "mid_block.resnets.1.conv1.weight",
-                 "up_blocks.3.resnets.2.conv_shortcut.weight", "encoder.down_blocks.0.resnets.0.norm1.weight" })
+        for (const char* key :
+            { "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.weight", "mid_block.resnets.1.conv1.weight",
+                "up_blocks.3.resnets.2.conv_shortcut.weight", "encoder.down_blocks.0.resnets.0.norm1.weight" })
             (void)ls::io::DiffusersFolder::toOriginal("unet", key, j);
     } catch (const std::exception&) {
     }

@@ -6,7 +6,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
     try {
-        (void)ls::ui::parseProjectJson(QByteArray(reinterpret_cast<const char*>(data), static_cast<qsizetype>(size)), QStringLiteral("project.json"));
+        (void)ls::ui::parseProjectJson(QByteArray(reinterpret_cast<const char*>(data), static_cast<qsizetype>(size)),
+            QStringLiteral("project.json"));
     } catch (const std::exception&) {
     }
     return 0;

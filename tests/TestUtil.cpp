@@ -29,7 +29,7 @@ struct TempDir {
         fs::remove_all(path, ec);
     }
 };
-}
+} // namespace
 
 fs::path tempDir()
 {

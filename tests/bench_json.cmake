@@ -45,7 +45,7 @@ endif()
 # generate --device cuda: on the GPU where this build has CUDA, else refused with the reason (never a crash).
 execute_process(COMMAND ${CLI} generate --model ${MODEL} --prompt "a red circle" --steps 2 --device cuda
     -o "${CMAKE_CURRENT_BINARY_DIR}/cuda_probe.png" OUTPUT_VARIABLE out4 ERROR_VARIABLE err4 RESULT_VARIABLE rc4)
-if(NOT rc4 EQUAL 0 AND NOT err4 MATCHES "--device cuda: this build has no CUDA")
+if(NOT rc4 EQUAL 0 AND NOT err4 MATCHES "device cuda: this build has no CUDA")
     message(FATAL_ERROR "generate --device cuda: rc ${rc4}, stderr '${err4}'")
 endif()
 # --variants: one entry per fast-path combination this build and device can run (on a CPU: chunked attention with

@@ -14,16 +14,17 @@
 namespace ls::ui {
 
 namespace {
-constexpr double kEdgeGrab = 6.0;   // widget pixels around a box edge that resize it
-constexpr double kMinBox = 4.0;     // image pixels; smaller boxes are clicks
-constexpr int kLabelHeight = 20;    // widget pixels
+constexpr double kEdgeGrab = 6.0; // widget pixels around a box edge that resize it
+constexpr double kMinBox = 4.0; // image pixels; smaller boxes are clicks
+constexpr int kLabelHeight = 20; // widget pixels
 
 // Copies src (same format) into dst with its top-left at `at`.
 void blit(QImage& dst, const QImage& src, const QPoint& at)
 {
     const int bpp = dst.depth() / 8;
     for (int y = 0; y < src.height(); ++y)
-        std::memcpy(dst.scanLine(at.y() + y) + static_cast<size_t>(at.x()) * bpp, src.constScanLine(y), static_cast<size_t>(src.width()) * bpp);
+        std::memcpy(dst.scanLine(at.y() + y) + static_cast<size_t>(at.x()) * bpp, src.constScanLine(y),
+            static_cast<size_t>(src.width()) * bpp);
 }
 
 qint64 boxesBytes(const QVector<CanvasBox>& b)
@@ -48,7 +49,7 @@ double brushProfile(double d, double r, double hardness)
     const double t = (d - inner) / (r - inner);
     return 1.0 - t * t * (3.0 - 2.0 * t);
 }
-}
+} // namespace
 
 Canvas::Canvas(QWidget* parent)
     : QWidget(parent)
@@ -77,10 +78,23 @@ void Canvas::setImage(const QImage& image, bool undoable)
     }
     if (undoable && !before.isNull()) {
         const QImage after = m_image, maskAfter = m_mask;
-        const qint64 bytes = before.sizeInBytes() + maskBefore.sizeInBytes() + after.sizeInBytes() + maskAfter.sizeInBytes();
+        const qint64 bytes
+            = before.sizeInBytes() + maskBefore.sizeInBytes() + after.sizeInBytes() + maskAfter.sizeInBytes();
         m_undo.push(
-            tr("Apply image"), [this, before, maskBefore] { m_image = before; m_mask = maskBefore; update(); Q_EMIT changed(); },
-            [this, after, maskAfter] { m_image = after; m_mask = maskAfter; update(); Q_EMIT changed(); }, bytes);
+            tr("Apply image"),
+            [this, before, maskBefore] {
+                m_image = before;
+                m_mask = maskBefore;
+                update();
+                Q_EMIT changed();
+            },
+            [this, after, maskAfter] {
+                m_image = after;
+                m_mask = maskAfter;
+                update();
+                Q_EMIT changed();
+            },
+            bytes);
     }
     if (m_fit)
         fitToWindow();
@@ -164,16 +178,39 @@ void Canvas::pushMaskEdit(const QImage& before, const QRect& region, const QStri
     const QImage was = before.copy(r), now = m_mask.copy(r);
     const QPoint at = r.topLeft();
     m_undo.push(
-        text, [this, was, at] { blit(m_mask, was, at); update(); Q_EMIT changed(); },
-        [this, now, at] { blit(m_mask, now, at); update(); Q_EMIT changed(); }, was.sizeInBytes() + now.sizeInBytes());
+        text,
+        [this, was, at] {
+            blit(m_mask, was, at);
+            update();
+            Q_EMIT changed();
+        },
+        [this, now, at] {
+            blit(m_mask, now, at);
+            update();
+            Q_EMIT changed();
+        },
+        was.sizeInBytes() + now.sizeInBytes());
 }
 
 void Canvas::pushBoxesEdit(const QVector<CanvasBox>& before, const QString& text)
 {
     const auto after = m_boxes;
     m_undo.push(
-        text, [this, before] { finishLabelEdit(false); m_boxes = before; m_active = -1; update(); Q_EMIT changed(); },
-        [this, after] { finishLabelEdit(false); m_boxes = after; m_active = -1; update(); Q_EMIT changed(); },
+        text,
+        [this, before] {
+            finishLabelEdit(false);
+            m_boxes = before;
+            m_active = -1;
+            update();
+            Q_EMIT changed();
+        },
+        [this, after] {
+            finishLabelEdit(false);
+            m_boxes = after;
+            m_active = -1;
+            update();
+            Q_EMIT changed();
+        },
         boxesBytes(before) + boxesBytes(after));
 }
 
@@ -383,11 +420,13 @@ void Canvas::strokeTo(const QPointF& from, const QPointF& to)
             if (c <= cover[x])
                 continue;
             cover[x] = static_cast<uchar>(c);
-            out[x] = static_cast<uchar>(erase ? (was[x] * (255 - c) + 127) / 255 : was[x] + ((255 - was[x]) * c + 127) / 255);
+            out[x] = static_cast<uchar>(
+                erase ? (was[x] * (255 - c) + 127) / 255 : was[x] + ((255 - was[x]) * c + 127) / 255);
         }
     }
     m_strokeRect = m_strokeRect.united(box);
-    update(QRectF(toWidget(box.topLeft()) - QPointF(2, 2), toWidget(box.bottomRight() + QPoint(1, 1)) + QPointF(2, 2)).toAlignedRect());
+    update(QRectF(toWidget(box.topLeft()) - QPointF(2, 2), toWidget(box.bottomRight() + QPoint(1, 1)) + QPointF(2, 2))
+               .toAlignedRect());
 }
 
 void Canvas::paintEvent(QPaintEvent* event)
@@ -399,7 +438,8 @@ void Canvas::paintEvent(QPaintEvent* event)
     const int cell = 8;
     for (int y = int(target.top()); y < target.bottom(); y += cell)
         for (int x = int(target.left()); x < target.right(); x += cell)
-            p.fillRect(QRectF(x, y, cell, cell).intersected(target), ((x / cell + y / cell) % 2) ? QColor(200, 200, 200) : QColor(230, 230, 230));
+            p.fillRect(QRectF(x, y, cell, cell).intersected(target),
+                ((x / cell + y / cell) % 2) ? QColor(200, 200, 200) : QColor(230, 230, 230));
     p.setRenderHint(QPainter::SmoothPixmapTransform, m_zoom < 1.0);
     if (comparing() && m_preview.isNull()) {
         // The other picture left of the divider, the canvas right of it; nothing else drawn over either.
@@ -407,7 +447,10 @@ void Canvas::paintEvent(QPaintEvent* event)
         p.drawImage(target, m_image);
         p.save();
         p.setClipRect(QRectF(target.topLeft(), QPointF(splitX, target.bottom())));
-        p.drawImage(target, m_compare.size() == m_image.size() ? m_compare : m_compare.scaled(m_image.size(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation));
+        p.drawImage(target,
+            m_compare.size() == m_image.size()
+                ? m_compare
+                : m_compare.scaled(m_image.size(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation));
         p.restore();
         p.setPen(QPen(Qt::white, 2));
         p.drawLine(QPointF(splitX, target.top()), QPointF(splitX, target.bottom()));
@@ -426,7 +469,8 @@ void Canvas::paintEvent(QPaintEvent* event)
     }
     p.drawImage(target, m_preview.isNull() ? m_image : m_preview);
     // Mask overlay, built only for the part being repainted (a brush stroke repaints a small rectangle).
-    const QRect exposed = QRectF(toImage(event->rect().topLeft()) - QPointF(1, 1), toImage(event->rect().bottomRight() + QPoint(1, 1)) + QPointF(1, 1))
+    const QRect exposed = QRectF(toImage(event->rect().topLeft()) - QPointF(1, 1),
+        toImage(event->rect().bottomRight() + QPoint(1, 1)) + QPointF(1, 1))
                               .toAlignedRect()
                               .intersected(m_mask.rect());
     if (!exposed.isEmpty()) {
@@ -478,7 +522,8 @@ void Canvas::paintEvent(QPaintEvent* event)
 void Canvas::mousePressEvent(QMouseEvent* e)
 {
     const QPointF ip = toImage(e->position());
-    if (e->button() == Qt::MiddleButton || (e->button() == Qt::LeftButton && (m_spaceHeld || (e->modifiers() & Qt::AltModifier)))) {
+    if (e->button() == Qt::MiddleButton
+        || (e->button() == Qt::LeftButton && (m_spaceHeld || (e->modifiers() & Qt::AltModifier)))) {
         m_panning = true;
         m_panStart = e->position() - m_offset;
         setCursor(Qt::ClosedHandCursor);
@@ -552,7 +597,8 @@ void Canvas::mouseMoveEvent(QMouseEvent* e)
     }
     if (m_resizeEdges && m_active >= 0) {
         // The grabbed edges follow the mouse; dragging past the opposite edge flips the box.
-        const QPointF c(std::clamp(ip.x(), 0.0, double(m_image.width())), std::clamp(ip.y(), 0.0, double(m_image.height())));
+        const QPointF c(
+            std::clamp(ip.x(), 0.0, double(m_image.width())), std::clamp(ip.y(), 0.0, double(m_image.height())));
         QPointF tl = m_boxStart.topLeft(), br = m_boxStart.bottomRight();
         if (m_resizeEdges & Left)
             tl.setX(c.x());
@@ -572,7 +618,8 @@ void Canvas::mouseMoveEvent(QMouseEvent* e)
         if (hit.index < 0)
             setCursor(Qt::CrossCursor);
         else if (h && v)
-            setCursor(((hit.edges & Left) != 0) == ((hit.edges & Top) != 0) ? Qt::SizeFDiagCursor : Qt::SizeBDiagCursor);
+            setCursor(
+                ((hit.edges & Left) != 0) == ((hit.edges & Top) != 0) ? Qt::SizeFDiagCursor : Qt::SizeBDiagCursor);
         else if (h)
             setCursor(Qt::SizeHorCursor);
         else if (v)
@@ -666,14 +713,30 @@ void Canvas::keyPressEvent(QKeyEvent* e)
             setCursor(Qt::OpenHandCursor);
         }
         return;
-    case Qt::Key_BracketLeft: setBrushSize(static_cast<int>(m_brush / 1.2)); return;
-    case Qt::Key_BracketRight: setBrushSize(static_cast<int>(m_brush * 1.2) + 1); return;
-    case Qt::Key_BraceLeft: setBrushHardness(std::round(m_hardness * 10 - 1) / 10); return; // Shift+[
-    case Qt::Key_BraceRight: setBrushHardness(std::round(m_hardness * 10 + 1) / 10); return; // Shift+]
-    case Qt::Key_B: setTool(Tool::Brush); return;
-    case Qt::Key_E: setTool(Tool::Eraser); return;
-    case Qt::Key_R: setTool(Tool::Box); return;
-    case Qt::Key_X: setTool(m_tool == Tool::Brush ? Tool::Eraser : Tool::Brush); return;
+    case Qt::Key_BracketLeft:
+        setBrushSize(static_cast<int>(m_brush / 1.2));
+        return;
+    case Qt::Key_BracketRight:
+        setBrushSize(static_cast<int>(m_brush * 1.2) + 1);
+        return;
+    case Qt::Key_BraceLeft:
+        setBrushHardness(std::round(m_hardness * 10 - 1) / 10);
+        return; // Shift+[
+    case Qt::Key_BraceRight:
+        setBrushHardness(std::round(m_hardness * 10 + 1) / 10);
+        return; // Shift+]
+    case Qt::Key_B:
+        setTool(Tool::Brush);
+        return;
+    case Qt::Key_E:
+        setTool(Tool::Eraser);
+        return;
+    case Qt::Key_R:
+        setTool(Tool::Box);
+        return;
+    case Qt::Key_X:
+        setTool(m_tool == Tool::Brush ? Tool::Eraser : Tool::Brush);
+        return;
     case Qt::Key_F2:
     case Qt::Key_Return:
     case Qt::Key_Enter:
@@ -693,7 +756,8 @@ void Canvas::keyPressEvent(QKeyEvent* e)
             Q_EMIT changed();
         }
         return;
-    default: break;
+    default:
+        break;
     }
     QWidget::keyPressEvent(e);
 }

@@ -74,7 +74,7 @@ public:
 Q_SIGNALS:
     void changed();
     void boxEditRequested(int index); // a label editor opened on this box
-    void toolChanged();               // tool, size, hardness or opacity
+    void toolChanged(); // tool, size, hardness or opacity
     void compareChanged(bool comparing);
 
 protected:
@@ -98,7 +98,10 @@ private:
     void strokeTo(const QPointF& from, const QPointF& to);
     BoxHit boxAt(const QPointF& widgetPos) const;
     QRectF imageRect() const { return QRectF(QPointF(0, 0), m_image.size()); }
-    QRectF viewRect() const { return QRectF(m_offset, QSizeF(m_image.width() * m_zoom, m_image.height() * m_zoom)); } // widget coordinates
+    QRectF viewRect() const
+    {
+        return QRectF(m_offset, QSizeF(m_image.width() * m_zoom, m_image.height() * m_zoom));
+    } // widget coordinates
     void splitAt(double widgetX);
     QRectF labelRect(int index) const; // widget coordinates
     void pushMaskEdit(const QImage& before, const QRect& region, const QString& text);

@@ -19,7 +19,9 @@ QImage toQImage(const ls::Image& img)
 {
     if (img.empty())
         return {};
-    const QImage::Format f = img.channels == 1 ? QImage::Format_Grayscale8 : img.channels == 4 ? QImage::Format_RGBA8888 : QImage::Format_RGB888;
+    const QImage::Format f = img.channels == 1 ? QImage::Format_Grayscale8
+        : img.channels == 4                    ? QImage::Format_RGBA8888
+                                               : QImage::Format_RGB888;
     // copy(): the QImage owns its pixels, so it may cross threads.
     return QImage(img.pixels.data(), img.width, img.height, img.width * img.channels, f).copy();
 }
@@ -55,7 +57,8 @@ public:
     std::atomic<int> latestLoad { 0 }; // a load whose number is no longer the latest stops at its next tensor
 
 public Q_SLOTS:
-    void load(const QString& path, const QString& config, const QString& vocab, int threads, const QString& device, const QString& vae, int serial)
+    void load(const QString& path, const QString& config, const QString& vocab, int threads, const QString& device,
+        const QString& vae, int serial)
     {
         struct LoadEnds {
             JobQueue& jobs;
@@ -81,8 +84,10 @@ public Q_SLOTS:
                 last = percent;
                 return true;
             };
-            auto s = m_engine.load(path.toStdString(), o, [this](const std::string& m) { Q_EMIT m_owner->modelStatus(QString::fromStdString(m)); });
-            Q_EMIT m_owner->modelLoaded(QString::fromStdString(s.path), QString::fromStdString(s.family), s.nativeResolution);
+            auto s = m_engine.load(path.toStdString(), o,
+                [this](const std::string& m) { Q_EMIT m_owner->modelStatus(QString::fromStdString(m)); });
+            Q_EMIT m_owner->modelLoaded(
+                QString::fromStdString(s.path), QString::fromStdString(s.family), s.nativeResolution);
             for (const auto& w : s.warnings)
                 Q_EMIT m_owner->modelStatus(QStringLiteral("Warning: ") + QString::fromStdString(w));
         } catch (const ls::Error& e) {
@@ -114,12 +119,16 @@ public Q_SLOTS:
             Q_EMIT m_owner->started(job.id);
             try {
                 ls::pipeline::Engine& engine = job.engineModel.isEmpty() ? m_engine : upscaler(job.engineModel);
-                auto result = engine.run(job.request, [&](const ls::pipeline::StepInfo& s) {
-                    const double rate = s.elapsedSeconds > 0 ? s.step / s.elapsedSeconds : 0;
-                    Q_EMIT m_owner->progress(job.id, s.step, s.total, rate, rate > 0 ? (s.total - s.step) / rate : 0);
-                    if (s.preview)
-                        Q_EMIT m_owner->preview(job.id, s.step, toQImage(*s.preview));
-                }, stop);
+                auto result = engine.run(
+                    job.request,
+                    [&](const ls::pipeline::StepInfo& s) {
+                        const double rate = s.elapsedSeconds > 0 ? s.step / s.elapsedSeconds : 0;
+                        Q_EMIT m_owner->progress(
+                            job.id, s.step, s.total, rate, rate > 0 ? (s.total - s.step) / rate : 0);
+                        if (s.preview)
+                            Q_EMIT m_owner->preview(job.id, s.step, toQImage(*s.preview));
+                    },
+                    stop);
                 QList<QImage> images;
                 QStringList params, settings;
                 for (size_t i = 0; i < result.images.size(); ++i) {
@@ -172,11 +181,14 @@ GenerationController::GenerationController(QObject* parent)
     qRegisterMetaType<QList<QImage>>("QList<QImage>");
     m_worker->moveToThread(m_thread);
     connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
-    connect(m_thread, &QThread::started, m_worker, [] {
-        // The engine's compute threads (libtorch's pool is spawned from this thread and inherits its niceness) yield
-        // to the GUI thread when cores are scarce, so the window never stalls behind a generation.
-        ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 4);
-    }, Qt::DirectConnection);
+    connect(
+        m_thread, &QThread::started, m_worker,
+        [] {
+            // The engine's compute threads (libtorch's pool is spawned from this thread and inherits its niceness)
+            // yield to the GUI thread when cores are scarce, so the window never stalls behind a generation.
+            ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 4);
+        },
+        Qt::DirectConnection);
     m_thread->start();
 }
 
@@ -189,13 +201,14 @@ GenerationController::~GenerationController()
     m_thread->wait();
 }
 
-void GenerationController::loadModel(const QString& path, const QString& configFile, const QString& vocabulary, int threads, const QString& device,
-    const QString& vae)
+void GenerationController::loadModel(const QString& path, const QString& configFile, const QString& vocabulary,
+    int threads, const QString& device, const QString& vae)
 {
     const int serial = ++m_worker->latestLoad; // a load still running for an earlier choice stops
     m_worker->jobs.loadStarted(); // busy() until the worker has handled it (its load ends it)
-    QMetaObject::invokeMethod(m_worker, "load", Qt::QueuedConnection, Q_ARG(QString, path), Q_ARG(QString, configFile), Q_ARG(QString, vocabulary),
-        Q_ARG(int, threads), Q_ARG(QString, device), Q_ARG(QString, vae), Q_ARG(int, serial));
+    QMetaObject::invokeMethod(m_worker, "load", Qt::QueuedConnection, Q_ARG(QString, path), Q_ARG(QString, configFile),
+        Q_ARG(QString, vocabulary), Q_ARG(int, threads), Q_ARG(QString, device), Q_ARG(QString, vae),
+        Q_ARG(int, serial));
 }
 
 bool GenerationController::cudaAvailable() { return ls::pipeline::Engine::cudaAvailable(); }

@@ -17,7 +17,7 @@ namespace ls::ui {
 class GenerationWorker;
 
 QImage toQImage(const ls::Image& img);
-ls::Image fromQImage(const QImage& img);   // RGB
+ls::Image fromQImage(const QImage& img); // RGB
 ls::Image maskFromQImage(const QImage& img); // first channel / alpha as 1-channel
 
 class GenerationController : public QObject {
@@ -27,8 +27,8 @@ public:
     ~GenerationController() override;
 
     // vae: a stand-alone VAE used where it fits the model (else the model's own, with a warning).
-    void loadModel(const QString& path, const QString& configFile = {}, const QString& vocabulary = {}, int threads = 0, const QString& device = {},
-        const QString& vae = {});
+    void loadModel(const QString& path, const QString& configFile = {}, const QString& vocabulary = {}, int threads = 0,
+        const QString& device = {}, const QString& vae = {});
     static bool cudaAvailable();
     // Folders searched for the LoRAs that prompts name (<lora:NAME:W>), before the default ones; kept across loads.
     void setLoraFolders(const QStringList& folders);
@@ -52,7 +52,8 @@ Q_SIGNALS:
     void started(int jobId);
     void progress(int jobId, int step, int total, double itPerSecond, double etaSeconds);
     void preview(int jobId, int step, const QImage& image);
-    void finished(int jobId, const QList<QImage>& images, const QStringList& parameters, const QStringList& settingsJson);
+    void finished(
+        int jobId, const QList<QImage>& images, const QStringList& parameters, const QStringList& settingsJson);
     void failed(int jobId, const QString& message);
     void cancelled(int jobId);
     void queueChanged(int queuedJobs); // jobs waiting (not counting the running one)

@@ -25,8 +25,7 @@ public:
     // Takes the next job and makes it the current one, calling `onTaken` under the lock (the worker resets its stop
     // token there, so a cancel that sees the job running is never lost); none when the queue is empty (then nothing
     // is current).
-    template <typename TakenFn>
-    std::optional<QueuedJob> takeNext(TakenFn onTaken)
+    template <typename TakenFn> std::optional<QueuedJob> takeNext(TakenFn onTaken)
     {
         QMutexLocker lock(&m_mutex);
         if (m_jobs.empty()) {
@@ -43,8 +42,7 @@ public:
     // The running job's id (0 when none runs). `stopRunning` is called under the lock when a job runs, so a job being
     // picked up now cannot slip through: either it runs already, or it is still next in line and is dropped. Returns
     // the id of the job dropped from the queue (0 when a running job was asked to stop or the queue was empty).
-    template <typename StopFn>
-    int cancelCurrentOrNext(StopFn stopRunning)
+    template <typename StopFn> int cancelCurrentOrNext(StopFn stopRunning)
     {
         QMutexLocker lock(&m_mutex);
         if (m_current != 0) {

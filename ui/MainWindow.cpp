@@ -104,7 +104,8 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     m_queueLabel = new QLabel;
     statusBar()->addPermanentWidget(m_queueLabel);
     {
-        const PluginReport plugins = loadUpscalerPlugins(options.pluginDirs.isEmpty() ? defaultPluginDirs() : options.pluginDirs);
+        const PluginReport plugins
+            = loadUpscalerPlugins(options.pluginDirs.isEmpty() ? defaultPluginDirs() : options.pluginDirs);
         m_pluginsLoaded = plugins.loaded;
         m_pluginsFailed = plugins.failed;
         m_upscalers = plugins.upscalers;
@@ -114,7 +115,8 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     // Menus and shortcuts.
     auto* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open image..."), QKeySequence::Open, this, [this] {
-        const QString p = QFileDialog::getOpenFileName(this, tr("Open image"), QString(), tr("Images (*.png *.jpg *.jpeg *.tif *.tiff *.exr *.webp);;All files (*)"));
+        const QString p = QFileDialog::getOpenFileName(this, tr("Open image"), QString(),
+            tr("Images (*.png *.jpg *.jpeg *.tif *.tiff *.exr *.webp);;All files (*)"));
         if (!p.isEmpty())
             openImage(p);
     });
@@ -133,9 +135,11 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
             QStringList globs;
             for (const auto& e : exts)
                 globs << QStringLiteral("*.") + QString::fromStdString(e);
-            filters << QStringLiteral("%1 (%2)").arg(QString::fromStdString(name).toUpper(), globs.join(QLatin1Char(' ')));
+            filters << QStringLiteral("%1 (%2)").arg(
+                QString::fromStdString(name).toUpper(), globs.join(QLatin1Char(' ')));
         }
-        const QString p = QFileDialog::getSaveFileName(this, tr("Export image"), QStringLiteral("image.png"), filters.join(QStringLiteral(";;")));
+        const QString p = QFileDialog::getSaveFileName(
+            this, tr("Export image"), QStringLiteral("image.png"), filters.join(QStringLiteral(";;")));
         if (!p.isEmpty())
             exportImage(p);
     });
@@ -175,12 +179,15 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     view->addAction(tr("Fit to window"), QKeySequence(Qt::CTRL | Qt::Key_0), this, [this] { m_canvas->fitToWindow(); });
     view->addAction(tr("Actual size"), QKeySequence(Qt::CTRL | Qt::Key_1), this, [this] { m_canvas->setZoom(1.0); });
     view->addAction(tr("Zoom in"), QKeySequence::ZoomIn, this, [this] { m_canvas->setZoom(m_canvas->zoom() * 1.25); });
-    view->addAction(tr("Zoom out"), QKeySequence::ZoomOut, this, [this] { m_canvas->setZoom(m_canvas->zoom() / 1.25); });
+    view->addAction(
+        tr("Zoom out"), QKeySequence::ZoomOut, this, [this] { m_canvas->setZoom(m_canvas->zoom() / 1.25); });
     auto* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&Plugins..."), this, [this] {
-        QString text = tr("Loaded: %1").arg(m_pluginsLoaded.isEmpty() ? tr("none") : m_pluginsLoaded.join(QStringLiteral(", ")));
+        QString text
+            = tr("Loaded: %1").arg(m_pluginsLoaded.isEmpty() ? tr("none") : m_pluginsLoaded.join(QStringLiteral(", ")));
         if (!m_pluginsFailed.isEmpty())
-            text += QStringLiteral("\n\n") + tr("Failed to load:") + QStringLiteral("\n") + m_pluginsFailed.join(QLatin1Char('\n'));
+            text += QStringLiteral("\n\n") + tr("Failed to load:") + QStringLiteral("\n")
+                + m_pluginsFailed.join(QLatin1Char('\n'));
         QMessageBox::information(this, tr("Plugins"), text);
     });
     buildToolBar();
@@ -206,7 +213,8 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     });
     connect(m_canvas, &Canvas::compareChanged, this, [this](bool on) {
         if (on)
-            m_status->setText(tr("Comparing a result (left) with the canvas (right): drag to move the divider, Esc to leave, double-click the result to apply it"));
+            m_status->setText(tr("Comparing a result (left) with the canvas (right): drag to move the divider, Esc to "
+                                 "leave, double-click the result to apply it"));
     });
 
     connect(m_controller, &GenerationController::modelStatus, this, [this](const QString& s) { m_status->setText(s); });
@@ -215,27 +223,29 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         m_progress->setValue(percent);
         m_progress->setFormat(tr("Loading %p%"));
     });
-    connect(m_controller, &GenerationController::modelLoaded, this, [this](const QString& path, const QString& family, int native) {
-        m_modelReady = true;
-        m_progress->setFormat(QStringLiteral("%p%"));
-        m_panel->setSize(native, native);
-        if (m_blankCanvas && m_canvas->image().width() != native) {
-            QImage blank(native, native, QImage::Format_RGB888);
-            blank.fill(QColor(245, 245, 240));
-            m_canvas->setImage(blank, false);
-            m_canvas->setBrushSize(std::max(2, native / 16)); // a brush in proportion to the picture
-            m_blankCanvas = true; // still nothing of the user's
-            m_autosaveDirty = m_unsaved = false;
-        }
-        m_panel->setModelText(tr("%1 (%2)").arg(QFileInfo(path).fileName(), family));
-        // An upscaler only upscales: the mode follows the model.
-        const bool upscaler = family.endsWith(QStringLiteral("-sr")) || family.contains(QStringLiteral("upscaler")) || family.contains(QStringLiteral("sr-4x"));
-        if (upscaler)
-            m_panel->setMode(QStringLiteral("upscale"));
-        else if (m_panel->modeName() == QStringLiteral("upscale"))
-            m_panel->setMode(QStringLiteral("Auto"));
-        m_status->setText(tr("Model ready"));
-    });
+    connect(m_controller, &GenerationController::modelLoaded, this,
+        [this](const QString& path, const QString& family, int native) {
+            m_modelReady = true;
+            m_progress->setFormat(QStringLiteral("%p%"));
+            m_panel->setSize(native, native);
+            if (m_blankCanvas && m_canvas->image().width() != native) {
+                QImage blank(native, native, QImage::Format_RGB888);
+                blank.fill(QColor(245, 245, 240));
+                m_canvas->setImage(blank, false);
+                m_canvas->setBrushSize(std::max(2, native / 16)); // a brush in proportion to the picture
+                m_blankCanvas = true; // still nothing of the user's
+                m_autosaveDirty = m_unsaved = false;
+            }
+            m_panel->setModelText(tr("%1 (%2)").arg(QFileInfo(path).fileName(), family));
+            // An upscaler only upscales: the mode follows the model.
+            const bool upscaler = family.endsWith(QStringLiteral("-sr")) || family.contains(QStringLiteral("upscaler"))
+                || family.contains(QStringLiteral("sr-4x"));
+            if (upscaler)
+                m_panel->setMode(QStringLiteral("upscale"));
+            else if (m_panel->modeName() == QStringLiteral("upscale"))
+                m_panel->setMode(QStringLiteral("Auto"));
+            m_status->setText(tr("Model ready"));
+        });
     connect(m_controller, &GenerationController::modelFailed, this, [this](const QString& msg) {
         m_modelReady = false;
         m_panel->setModelText(tr("Not loaded: %1").arg(msg));
@@ -250,30 +260,33 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         m_progress->setFormat(QStringLiteral("%p%"));
         m_progress->setValue(0);
     });
-    connect(m_controller, &GenerationController::progress, this, [this](int id, int step, int total, double rate, double eta) {
-        if (id != m_job)
-            return;
-        m_progress->setMaximum(total);
-        m_progress->setValue(step);
-        m_status->setText(tr("Step %1/%2 | %3 it/s | ETA %4 s").arg(step).arg(total).arg(rate, 0, 'f', 2).arg(eta, 0, 'f', 1));
-    });
+    connect(m_controller, &GenerationController::progress, this,
+        [this](int id, int step, int total, double rate, double eta) {
+            if (id != m_job)
+                return;
+            m_progress->setMaximum(total);
+            m_progress->setValue(step);
+            m_status->setText(
+                tr("Step %1/%2 | %3 it/s | ETA %4 s").arg(step).arg(total).arg(rate, 0, 'f', 2).arg(eta, 0, 'f', 1));
+        });
     connect(m_controller, &GenerationController::preview, this, [this](int id, int, const QImage& img) {
         if (id == m_job)
             m_canvas->setPreview(img.scaled(m_canvas->image().size(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation));
     });
-    connect(m_controller, &GenerationController::finished, this, [this](int id, const QList<QImage>& images, const QStringList& params, const QStringList& settings) {
-        for (int i = 0; i < images.size(); ++i)
-            addHistory(images[i], params.value(i), settings.value(i));
-        if (id != m_job)
-            return;
-        m_canvas->setPreview({});
-        if (!images.isEmpty())
-            m_canvas->setImage(images.front());
-        m_panel->setBusy(m_controller->queuedJobs() > 0);
-        updateQueueLabel();
-        m_status->setText(tr("Done"));
-        Q_EMIT generationDone(id, true);
-    });
+    connect(m_controller, &GenerationController::finished, this,
+        [this](int id, const QList<QImage>& images, const QStringList& params, const QStringList& settings) {
+            for (int i = 0; i < images.size(); ++i)
+                addHistory(images[i], params.value(i), settings.value(i));
+            if (id != m_job)
+                return;
+            m_canvas->setPreview({});
+            if (!images.isEmpty())
+                m_canvas->setImage(images.front());
+            m_panel->setBusy(m_controller->queuedJobs() > 0);
+            updateQueueLabel();
+            m_status->setText(tr("Done"));
+            Q_EMIT generationDone(id, true);
+        });
     connect(m_controller, &GenerationController::failed, this, [this](int id, const QString& msg) {
         if (id != m_job)
             return;
@@ -298,18 +311,22 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         if (!m_controller->busy())
             m_canvas->setCompareImage(item->data(Qt::UserRole).value<QImage>());
     });
-    connect(m_history, &QListWidget::itemDoubleClicked, this, [this](QListWidgetItem* item) { applyResult(item->data(Qt::UserRole).value<QImage>()); });
+    connect(m_history, &QListWidget::itemDoubleClicked, this,
+        [this](QListWidgetItem* item) { applyResult(item->data(Qt::UserRole).value<QImage>()); });
     connect(m_history, &QListWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
         QListWidgetItem* item = m_history->itemAt(pos);
         if (!item)
             return;
         QMenu menu;
-        menu.addAction(tr("Apply to canvas"), this, [this, item] { applyResult(item->data(Qt::UserRole).value<QImage>()); });
-        menu.addAction(tr("Compare with canvas"), this, [this, item] { m_canvas->setCompareImage(item->data(Qt::UserRole).value<QImage>()); });
+        menu.addAction(
+            tr("Apply to canvas"), this, [this, item] { applyResult(item->data(Qt::UserRole).value<QImage>()); });
+        menu.addAction(tr("Compare with canvas"), this,
+            [this, item] { m_canvas->setCompareImage(item->data(Qt::UserRole).value<QImage>()); });
         menu.addAction(tr("Use these settings"), this, [this, item] {
             const QString json = item->data(Qt::UserRole + 1).toString();
             try {
-                m_panel->applyRequest(ls::pipeline::GenerationRequest::fromJson(nlohmann::json::parse(json.toStdString())));
+                m_panel->applyRequest(
+                    ls::pipeline::GenerationRequest::fromJson(nlohmann::json::parse(json.toStdString())));
             } catch (const std::exception& e) {
                 QMessageBox::warning(this, tr("Settings"), QString::fromStdString(e.what()));
             }
@@ -319,7 +336,8 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     m_panel->setModelPath(options.model);
     loadModel(options.model);
     if (!m_pluginsFailed.isEmpty()) // reported, never fatal
-        m_status->setText(tr("%n plugin(s) failed to load (Help > Plugins): %1", nullptr, m_pluginsFailed.size()).arg(m_pluginsFailed.first()));
+        m_status->setText(tr("%n plugin(s) failed to load (Help > Plugins): %1", nullptr, m_pluginsFailed.size())
+                              .arg(m_pluginsFailed.first()));
 }
 
 MainWindow::~MainWindow() = default;
@@ -356,7 +374,8 @@ ProjectData MainWindow::currentProject() const
     }
     for (int i = 0; i < m_history->count(); ++i) {
         const QListWidgetItem* item = m_history->item(i);
-        d.history.push_back({ item->data(Qt::UserRole + 2).toString(), item->toolTip(), item->data(Qt::UserRole + 1).toString() });
+        d.history.push_back(
+            { item->data(Qt::UserRole + 2).toString(), item->toolTip(), item->data(Qt::UserRole + 1).toString() });
     }
     return d;
 }
@@ -410,7 +429,8 @@ bool MainWindow::saveProjectAsking(bool chooseFolder)
 {
     QString p = m_projectDir;
     if (chooseFolder || p.isEmpty()) {
-        p = QFileDialog::getSaveFileName(this, tr("Save project"), QStringLiteral("untitled.lsproj"), tr("Latent Studio project (*.lsproj)"));
+        p = QFileDialog::getSaveFileName(
+            this, tr("Save project"), QStringLiteral("untitled.lsproj"), tr("Latent Studio project (*.lsproj)"));
         if (p.isEmpty())
             return false;
         if (!p.endsWith(QStringLiteral(".lsproj")))
@@ -447,7 +467,8 @@ bool MainWindow::exportImage(const QString& path)
     for (int i = 0; i < m_history->count(); ++i) {
         const QListWidgetItem* item = m_history->item(i);
         if (item->data(Qt::UserRole).value<QImage>().convertToFormat(QImage::Format_RGB888) == canvas) {
-            meta = { { "parameters", item->toolTip().toStdString() }, { "latent_studio", item->data(Qt::UserRole + 1).toString().toStdString() } };
+            meta = { { "parameters", item->toolTip().toStdString() },
+                { "latent_studio", item->data(Qt::UserRole + 1).toString().toStdString() } };
             break;
         }
     }
@@ -487,7 +508,8 @@ QString MainWindow::recoveryCandidate() const
 {
     QString best;
     QDateTime newest;
-    for (const QFileInfo& fi : m_recoveryBase.entryInfoList({ QStringLiteral("*.lsproj") }, QDir::Dirs | QDir::NoDotAndDotDot)) {
+    for (const QFileInfo& fi :
+        m_recoveryBase.entryInfoList({ QStringLiteral("*.lsproj") }, QDir::Dirs | QDir::NoDotAndDotDot)) {
         bool ok = false;
         const qint64 pid = fi.completeBaseName().toLongLong(&ok);
         if (!ok || pid == ::getpid())
@@ -528,8 +550,8 @@ bool MainWindow::restoreRecovery(const QString& dir)
 
 void MainWindow::declineRecovery(const QString& dir)
 {
-    const QString aside = m_recoveryBase.filePath(QStringLiteral("declined-") + QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss-"))
-        + QFileInfo(dir).fileName());
+    const QString aside = m_recoveryBase.filePath(QStringLiteral("declined-")
+        + QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss-")) + QFileInfo(dir).fileName());
     QDir().rename(dir, aside);
 }
 
@@ -572,14 +594,15 @@ void MainWindow::loadModel(const QString& path)
         p = QStringLiteral("bundled:default");
     }
     m_modelPath = path;
-    m_controller->loadModel(p, m_options.config, m_settings.vocabulary, m_settings.threads, m_settings.device, m_settings.vae);
+    m_controller->loadModel(
+        p, m_options.config, m_settings.vocabulary, m_settings.threads, m_settings.device, m_settings.vae);
 }
 
 void MainWindow::applySettings(const AppSettings& s)
 {
     m_canvas->undoStack()->setMemoryLimit(qint64(s.undoMemoryMB) << 20);
-    const bool reload = s.threads != m_settings.threads || s.device != m_settings.device || s.vocabulary != m_settings.vocabulary
-        || s.vae != m_settings.vae;
+    const bool reload = s.threads != m_settings.threads || s.device != m_settings.device
+        || s.vocabulary != m_settings.vocabulary || s.vae != m_settings.vae;
     m_settings = s;
     m_panel->setModelList(scanModelFolders(s.modelFolders));
     applyLoraFolders();
@@ -635,9 +658,11 @@ QString MainWindow::importSettings(const QString& path)
         auto img = ls::io::readImage(path.toStdString());
         std::vector<std::string> unused;
         if (img.metadata.count("latent_studio"))
-            m_panel->applyRequest(ls::pipeline::GenerationRequest::fromJson(nlohmann::json::parse(img.metadata["latent_studio"])));
+            m_panel->applyRequest(
+                ls::pipeline::GenerationRequest::fromJson(nlohmann::json::parse(img.metadata["latent_studio"])));
         else if (img.metadata.count("parameters"))
-            m_panel->applyRequest(ls::pipeline::requestFromInfotext(ls::pipeline::parseInfotext(img.metadata["parameters"]), {}, &unused));
+            m_panel->applyRequest(ls::pipeline::requestFromInfotext(
+                ls::pipeline::parseInfotext(img.metadata["parameters"]), {}, &unused));
         QString list;
         for (const auto& u : unused)
             list += (list.isEmpty() ? QString() : QStringLiteral("; ")) + QString::fromStdString(u);
@@ -661,7 +686,8 @@ void MainWindow::generate()
         r.mask = maskFromQImage(m_canvas->mask());
     if (r.mode == JobMode::Layout)
         for (const auto& b : m_canvas->boxes())
-            r.boxes.push_back({ b.rect.x(), b.rect.y(), b.rect.width(), b.rect.height(), b.prompt.toStdString(), b.prompt.toStdString() });
+            r.boxes.push_back({ b.rect.x(), b.rect.y(), b.rect.width(), b.rect.height(), b.prompt.toStdString(),
+                b.prompt.toStdString() });
     if (r.mode == JobMode::Inpaint || r.mode == JobMode::Img2Img) {
         r.width = m_canvas->image().width();
         r.height = m_canvas->image().height();
@@ -683,8 +709,12 @@ void MainWindow::generate()
             if (u.id == m_panel->upscalerId()) {
                 engineModel = u.engineModel;
                 if (!u.factors.contains(r.upscaleFactor)) {
-                    QMessageBox::information(this, tr("Cannot upscale"), tr("%1 upscales by %2 only").arg(u.name,
-                        [&] { QStringList f; for (int x : u.factors) f << QString::number(x); return f.join(QStringLiteral(", ")); }()));
+                    QMessageBox::information(this, tr("Cannot upscale"), tr("%1 upscales by %2 only").arg(u.name, [&] {
+                        QStringList f;
+                        for (int x : u.factors)
+                            f << QString::number(x);
+                        return f.join(QStringLiteral(", "));
+                    }()));
                     return;
                 }
             }
@@ -711,7 +741,8 @@ void MainWindow::cancel()
 void MainWindow::addHistory(const QImage& image, const QString& parameters, const QString& settings)
 {
     // On disk as soon as it exists.
-    const QString name = QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss-zzz")) + QStringLiteral(".png");
+    const QString name
+        = QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss-zzz")) + QStringLiteral(".png");
     try {
         ls::io::writeImage(m_historyDir.filePath(name).toStdString(), fromQImage(image),
             { { "parameters", parameters.toStdString() }, { "latent_studio", settings.toStdString() } });
@@ -725,9 +756,11 @@ void MainWindow::addHistory(const QImage& image, const QString& parameters, cons
         m_panel->setLastSeed(j["seed"].get<qint64>());
 }
 
-void MainWindow::addHistoryItem(const QImage& image, const QString& parameters, const QString& settings, const QString& file)
+void MainWindow::addHistoryItem(
+    const QImage& image, const QString& parameters, const QString& settings, const QString& file)
 {
-    auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(image.scaled(96, 96, Qt::KeepAspectRatio, Qt::SmoothTransformation))), QString());
+    auto* item = new QListWidgetItem(
+        QIcon(QPixmap::fromImage(image.scaled(96, 96, Qt::KeepAspectRatio, Qt::SmoothTransformation))), QString());
     item->setToolTip(parameters);
     item->setData(Qt::UserRole, image);
     item->setData(Qt::UserRole + 1, settings);
@@ -747,9 +780,11 @@ void MainWindow::buildToolBar()
         Canvas::Tool tool;
         QString tip;
     } kinds[] = {
-        { tr("Brush"), Canvas::Tool::Brush, tr("Paint the inpainting mask (B; [ ] size, Shift+[ ] hardness, 1-0 opacity)") },
+        { tr("Brush"), Canvas::Tool::Brush,
+            tr("Paint the inpainting mask (B; [ ] size, Shift+[ ] hardness, 1-0 opacity)") },
         { tr("Eraser"), Canvas::Tool::Eraser, tr("Erase the mask (E; X swaps with the brush)") },
-        { tr("Box"), Canvas::Tool::Box, tr("Draw, move and resize layout boxes; double-click or Enter edits the label (R)") },
+        { tr("Box"), Canvas::Tool::Box,
+            tr("Draw, move and resize layout boxes; double-click or Enter edits the label (R)") },
     };
     QList<QAction*> toolActions;
     for (const auto& k : kinds) {
@@ -777,8 +812,10 @@ void MainWindow::buildToolBar()
         return sp;
     };
     auto* size = spin(tr("Size"), 1, 512, tr(" px"), tr("Brush diameter in image pixels ([ and ])"));
-    auto* hardness = spin(tr("Hardness"), 0, 100, tr(" %"), tr("100%: a hard edge; lower: a softer fall-off (Shift+[ and Shift+])"));
-    auto* opacity = spin(tr("Opacity"), 1, 100, tr(" %"), tr("How much one stroke adds to or takes from the mask (keys 1-9, 0 = 100%)"));
+    auto* hardness = spin(
+        tr("Hardness"), 0, 100, tr(" %"), tr("100%: a hard edge; lower: a softer fall-off (Shift+[ and Shift+])"));
+    auto* opacity = spin(
+        tr("Opacity"), 1, 100, tr(" %"), tr("How much one stroke adds to or takes from the mask (keys 1-9, 0 = 100%)"));
     size->setObjectName(QStringLiteral("brushSize"));
     hardness->setObjectName(QStringLiteral("brushHardness"));
     opacity->setObjectName(QStringLiteral("brushOpacity"));

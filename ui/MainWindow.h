@@ -23,16 +23,16 @@ class GenerationController;
 class PromptPanel;
 
 struct StartupOptions {
-    QString model;      // empty: the bundled model
+    QString model; // empty: the bundled model
     QString config;
     QString vocabulary;
     QString historyDir; // empty: ~/.local/share/latent-studio/history
     QString recoveryDir; // empty: ~/.local/share/latent-studio/recovery (one folder per running instance)
     int autosaveSeconds = 30; // 0: no autosave
-    bool askOnClose = true;   // offer to save a changed project when the window closes
+    bool askOnClose = true; // offer to save a changed project when the window closes
     bool useStoredSettings = true; // read AppSettings from QSettings (tests pass their own)
-    QStringList pluginDirs;        // empty: defaultPluginDirs()
-    AppSettings settings;          // used when useStoredSettings is false
+    QStringList pluginDirs; // empty: defaultPluginDirs()
+    AppSettings settings; // used when useStoredSettings is false
 };
 
 struct ProjectData;
@@ -66,7 +66,8 @@ public:
     bool restoreRecovery(const QString& dir); // loads it, then keeps it only as this instance's autosave
     void declineRecovery(const QString& dir); // set aside (renamed, never deleted) so it is not offered again
     const AppSettings& settings() const { return m_settings; }
-    void applySettings(const AppSettings& s); // rescans model folders; reloads the model when threads/device/vocabulary changed
+    void applySettings(
+        const AppSettings& s); // rescans model folders; reloads the model when threads/device/vocabulary changed
     void clearQueue();
     const QStringList& loadedPlugins() const { return m_pluginsLoaded; }
     const QStringList& failedPlugins() const { return m_pluginsFailed; }

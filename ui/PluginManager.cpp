@@ -35,7 +35,8 @@ PluginReport loadUpscalerPlugins(const QStringList& dirs)
             }
             auto* plugin = qobject_cast<UpscalerPlugin*>(instance);
             if (!plugin) {
-                r.failed << fi.filePath() + QStringLiteral(": not an upscaler plugin (interface " LS_UPSCALER_PLUGIN_IID ")");
+                r.failed << fi.filePath()
+                        + QStringLiteral(": not an upscaler plugin (interface " LS_UPSCALER_PLUGIN_IID ")");
                 loader.unload();
                 continue;
             }

@@ -8,9 +8,9 @@
 namespace ls::ui {
 
 struct PluginReport {
-    QStringList loaded;               // plugin names
-    QStringList failed;               // "file: reason"
-    QList<UpscalerInfo> upscalers;    // from every loaded plugin, in load order
+    QStringList loaded; // plugin names
+    QStringList failed; // "file: reason"
+    QList<UpscalerInfo> upscalers; // from every loaded plugin, in load order
 };
 
 // $LS_PLUGIN_PATH (colon-separated), then <program>/../plugins (the build tree), then

@@ -70,7 +70,8 @@ void saveProject(const QString& dirPath, const ProjectData& d)
     if (!d.image.isNull())
         writeFileAtomically(dir.filePath(QStringLiteral("image.png")), pngBytes(d.image));
     if (!d.mask.isNull())
-        writeFileAtomically(dir.filePath(QStringLiteral("mask.png")), pngBytes(d.mask.convertToFormat(QImage::Format_Grayscale8)));
+        writeFileAtomically(
+            dir.filePath(QStringLiteral("mask.png")), pngBytes(d.mask.convertToFormat(QImage::Format_Grayscale8)));
     else
         QFile::remove(dir.filePath(QStringLiteral("mask.png")));
 
@@ -93,10 +94,12 @@ void saveProject(const QString& dirPath, const ProjectData& d)
     }
     QJsonArray boxes;
     for (const auto& b : d.boxes)
-        boxes.append(QJsonObject { { QStringLiteral("x"), b.rect.x() }, { QStringLiteral("y"), b.rect.y() }, { QStringLiteral("w"), b.rect.width() },
-            { QStringLiteral("h"), b.rect.height() }, { QStringLiteral("prompt"), b.prompt } });
-    QJsonObject root { { QStringLiteral("format"), QStringLiteral("latent-studio-project") }, { QStringLiteral("version"), kFormat },
-        { QStringLiteral("boxes"), boxes }, { QStringLiteral("panel"), d.panel }, { QStringLiteral("history"), history },
+        boxes.append(QJsonObject { { QStringLiteral("x"), b.rect.x() }, { QStringLiteral("y"), b.rect.y() },
+            { QStringLiteral("w"), b.rect.width() }, { QStringLiteral("h"), b.rect.height() },
+            { QStringLiteral("prompt"), b.prompt } });
+    QJsonObject root { { QStringLiteral("format"), QStringLiteral("latent-studio-project") },
+        { QStringLiteral("version"), kFormat }, { QStringLiteral("boxes"), boxes },
+        { QStringLiteral("panel"), d.panel }, { QStringLiteral("history"), history },
         { QStringLiteral("mask"), !d.mask.isNull() } };
     // Last: the images it refers to are already in place.
     writeFileAtomically(dir.filePath(QStringLiteral("project.json")), QJsonDocument(root).toJson());
@@ -107,7 +110,8 @@ ProjectData parseProjectJson(const QByteArray& json, const QString& where)
     QJsonParseError err {};
     const QJsonDocument doc = QJsonDocument::fromJson(json, &err);
     if (err.error != QJsonParseError::NoError)
-        bad(where, QStringLiteral("JSON"), err.errorString() + QStringLiteral(" at offset ") + QString::number(err.offset));
+        bad(where, QStringLiteral("JSON"),
+            err.errorString() + QStringLiteral(" at offset ") + QString::number(err.offset));
     if (!doc.isObject())
         bad(where, QStringLiteral("JSON"), QStringLiteral("the top level must be an object"));
     const QJsonObject root = doc.object();
@@ -115,7 +119,8 @@ ProjectData parseProjectJson(const QByteArray& json, const QString& where)
         bad(where, QStringLiteral("format"), QStringLiteral("not a Latent Studio project"));
     const int version = root.value(QStringLiteral("version")).toInt(-1);
     if (version < 1 || version > kFormat)
-        bad(where, QStringLiteral("version"), QStringLiteral("unsupported version %1 (this build reads 1..%2)").arg(version).arg(kFormat));
+        bad(where, QStringLiteral("version"),
+            QStringLiteral("unsupported version %1 (this build reads 1..%2)").arg(version).arg(kFormat));
     ProjectData d;
     const QJsonValue boxes = root.value(QStringLiteral("boxes"));
     if (!boxes.isUndefined() && !boxes.isArray())
@@ -131,7 +136,8 @@ ProjectData parseProjectJson(const QByteArray& json, const QString& where)
         for (int k = 0; k < 4; ++k) {
             const QJsonValue n = o.value(QLatin1String(keys[k]));
             if (!n.isDouble() || !std::isfinite(n.toDouble()) || std::abs(n.toDouble()) > kMaxSide)
-                bad(where, field + QLatin1Char('.') + QLatin1String(keys[k]), QStringLiteral("must be a number within +-%1").arg(kMaxSide));
+                bad(where, field + QLatin1Char('.') + QLatin1String(keys[k]),
+                    QStringLiteral("must be a number within +-%1").arg(kMaxSide));
             r[k] = n.toDouble();
         }
         if (r[2] <= 0 || r[3] <= 0)
@@ -154,7 +160,8 @@ ProjectData parseProjectJson(const QByteArray& json, const QString& where)
             bad(where, field, QStringLiteral("needs a \"file\""));
         if (QDir::isAbsolutePath(file) || file.contains(QStringLiteral("..")))
             bad(where, field + QStringLiteral(".file"), QStringLiteral("must be a path inside the project folder"));
-        d.history.push_back({ file, o.value(QStringLiteral("parameters")).toString(), o.value(QStringLiteral("settings")).toString() });
+        d.history.push_back(
+            { file, o.value(QStringLiteral("parameters")).toString(), o.value(QStringLiteral("settings")).toString() });
     }
     return d;
 }
@@ -175,7 +182,9 @@ ProjectData loadProject(const QString& dirPath)
     d.mask = readPng(dir.filePath(QStringLiteral("mask.png")), false);
     if (!d.mask.isNull()) {
         if (d.image.isNull() || d.mask.size() != d.image.size())
-            throw ProjectError((dir.filePath(QStringLiteral("mask.png")) + QStringLiteral(": size does not match image.png")).toStdString());
+            throw ProjectError(
+                (dir.filePath(QStringLiteral("mask.png")) + QStringLiteral(": size does not match image.png"))
+                    .toStdString());
         d.mask = d.mask.convertToFormat(QImage::Format_Grayscale8);
     }
     for (auto& h : d.history) {

@@ -20,9 +20,9 @@ public:
 };
 
 struct ProjectHistoryEntry {
-    QString file;       // absolute path (in memory); stored relative to the project folder
+    QString file; // absolute path (in memory); stored relative to the project folder
     QString parameters; // A1111 infotext
-    QString settings;   // GenerationRequest JSON
+    QString settings; // GenerationRequest JSON
 };
 
 struct ProjectData {

@@ -32,7 +32,7 @@ QSpinBox* spin(int lo, int hi, int v, int step = 1)
     s->setSingleStep(step);
     return s;
 }
-}
+} // namespace
 
 PromptPanel::PromptPanel(QWidget* parent)
     : QWidget(parent)
@@ -62,7 +62,8 @@ PromptPanel::PromptPanel(QWidget* parent)
     connect(m_model, QOverload<int>::of(&QComboBox::activated), this, [this](int i) {
         QString path = m_model->itemData(i).toString();
         if (path == QLatin1String("__open__")) {
-            path = QFileDialog::getOpenFileName(this, tr("Open a model"), QString(), tr("Checkpoints (*.safetensors *.ckpt *.pt *.pth);;All files (*)"));
+            path = QFileDialog::getOpenFileName(this, tr("Open a model"), QString(),
+                tr("Checkpoints (*.safetensors *.ckpt *.pt *.pth);;All files (*)"));
             if (path.isEmpty())
                 return;
             setModelPath(path);
@@ -91,25 +92,29 @@ PromptPanel::PromptPanel(QWidget* parent)
             a->setToolTip(QString::fromStdString(f.path.string()));
         }
         if (files.empty()) {
-            QAction* none = m_loraMenu->addAction(tr("No LoRA files in %1").arg(loraFolders().join(QStringLiteral(", "))));
+            QAction* none
+                = m_loraMenu->addAction(tr("No LoRA files in %1").arg(loraFolders().join(QStringLiteral(", "))));
             none->setEnabled(false);
         }
         m_loraMenu->addSeparator();
         m_loraMenu->addAction(tr("Open a LoRA file..."), this, [this] {
-            const QString path = QFileDialog::getOpenFileName(this, tr("Open a LoRA"), QString(), tr("LoRA files (*.safetensors *.pt *.ckpt)"));
+            const QString path = QFileDialog::getOpenFileName(
+                this, tr("Open a LoRA"), QString(), tr("LoRA files (*.safetensors *.pt *.ckpt)"));
             if (!path.isEmpty())
                 insertLoraTag(path);
         });
     });
     form->addRow(tr("LoRA"), m_lora);
     m_mode = new QComboBox;
-    m_mode->addItems({ tr("Auto"), QStringLiteral("txt2img"), QStringLiteral("img2img"), QStringLiteral("inpaint"), QStringLiteral("layout"), QStringLiteral("upscale") });
+    m_mode->addItems({ tr("Auto"), QStringLiteral("txt2img"), QStringLiteral("img2img"), QStringLiteral("inpaint"),
+        QStringLiteral("layout"), QStringLiteral("upscale") });
     form->addRow(tr("Job"), m_mode);
     connect(m_mode, &QComboBox::currentTextChanged, this, &PromptPanel::modeChanged);
     m_captionLayout = new QCheckBox(tr("place objects where the prompt says"));
     m_captionLayout->setChecked(true);
-    m_captionLayout->setToolTip(tr("Models with a layout path (the bundled one): phrases such as \"a red circle at the top left\" are laid out "
-                                   "as boxes when no boxes are drawn"));
+    m_captionLayout->setToolTip(
+        tr("Models with a layout path (the bundled one): phrases such as \"a red circle at the top left\" are laid out "
+           "as boxes when no boxes are drawn"));
     form->addRow(QString(), m_captionLayout);
     m_sampler = new QComboBox;
     for (const auto& s : ls::pipeline::samplerNames())
@@ -166,7 +171,8 @@ PromptPanel::PromptPanel(QWidget* parent)
     m_hires->setValue(1.0);
     m_hires->setSpecialValueText(tr("Off"));
     m_hires->setSuffix(QStringLiteral(" x"));
-    m_hires->setToolTip(tr("Text-to-image: enlarge the picture this many times and repaint it at that size (AUTOMATIC1111's hires fix)"));
+    m_hires->setToolTip(tr(
+        "Text-to-image: enlarge the picture this many times and repaint it at that size (AUTOMATIC1111's hires fix)"));
     m_hiresStrength = new QDoubleSpinBox;
     m_hiresStrength->setObjectName(QStringLiteral("hiresStrength"));
     m_hiresStrength->setRange(0.05, 1.0);
@@ -224,7 +230,11 @@ PromptPanel::PromptPanel(QWidget* parent)
     outer->addWidget(scroll, 1);
 }
 
-QString PromptPanel::modelPath() const { return m_model->currentData().toString() == QLatin1String("__open__") ? QString() : m_model->currentData().toString(); }
+QString PromptPanel::modelPath() const
+{
+    return m_model->currentData().toString() == QLatin1String("__open__") ? QString()
+                                                                          : m_model->currentData().toString();
+}
 
 void PromptPanel::setModelPath(const QString& path)
 {
@@ -273,7 +283,10 @@ void PromptPanel::setUpscalers(const QList<UpscalerInfo>& upscalers)
 
 QString PromptPanel::upscalerId() const { return m_upscaler->currentData().toString(); }
 
-void PromptPanel::setUpscalerId(const QString& id) { m_upscaler->setCurrentIndex(std::max(0, m_upscaler->findData(id))); }
+void PromptPanel::setUpscalerId(const QString& id)
+{
+    m_upscaler->setCurrentIndex(std::max(0, m_upscaler->findData(id)));
+}
 
 void PromptPanel::setModelText(const QString& text) { m_modelInfo->setText(text); }
 

@@ -27,11 +27,13 @@ AppSettings AppSettings::load(QSettings& s)
     a.device = dev == QStringLiteral("cuda") ? dev : QStringLiteral("cpu");
     a.threads = std::clamp(s.value(QStringLiteral("compute/threads"), 0).toInt(), 0, 1024);
     const QString mode = s.value(QStringLiteral("preview/mode"), a.previewMode).toString();
-    a.previewMode = (mode == QStringLiteral("decode") || mode == QStringLiteral("off")) ? mode : QStringLiteral("projection");
+    a.previewMode
+        = (mode == QStringLiteral("decode") || mode == QStringLiteral("off")) ? mode : QStringLiteral("projection");
     a.previewInterval = std::clamp(s.value(QStringLiteral("preview/interval"), 1).toInt(), 1, 1000);
     a.vocabulary = s.value(QStringLiteral("text/vocabulary")).toString();
     a.vae = s.value(QStringLiteral("models/vae")).toString();
-    a.undoMemoryMB = std::clamp(s.value(QStringLiteral("canvas/undo_memory_mb"), a.undoMemoryMB).toInt(), kMinUndoMemoryMB, kMaxUndoMemoryMB);
+    a.undoMemoryMB = std::clamp(
+        s.value(QStringLiteral("canvas/undo_memory_mb"), a.undoMemoryMB).toInt(), kMinUndoMemoryMB, kMaxUndoMemoryMB);
     return a;
 }
 
@@ -51,20 +53,23 @@ void AppSettings::save(QSettings& s) const
 // Explicit names: QSettings() needs an organisation name, which the app does not set (it would move the data folder).
 AppSettings AppSettings::load()
 {
-    QSettings s(QSettings::NativeFormat, QSettings::UserScope, QStringLiteral("latent-studio"), QStringLiteral("latent-studio"));
+    QSettings s(QSettings::NativeFormat, QSettings::UserScope, QStringLiteral("latent-studio"),
+        QStringLiteral("latent-studio"));
     return load(s);
 }
 
 void AppSettings::save() const
 {
-    QSettings s(QSettings::NativeFormat, QSettings::UserScope, QStringLiteral("latent-studio"), QStringLiteral("latent-studio"));
+    QSettings s(QSettings::NativeFormat, QSettings::UserScope, QStringLiteral("latent-studio"),
+        QStringLiteral("latent-studio"));
     save(s);
 }
 
 QList<ModelEntry> scanModelFolders(const QStringList& folders)
 {
     QList<ModelEntry> out;
-    const QStringList patterns { QStringLiteral("*.safetensors"), QStringLiteral("*.ckpt"), QStringLiteral("*.pt"), QStringLiteral("*.pth") };
+    const QStringList patterns { QStringLiteral("*.safetensors"), QStringLiteral("*.ckpt"), QStringLiteral("*.pt"),
+        QStringLiteral("*.pth") };
     for (const QString& f : folders) {
         const QDir dir(f);
         if (!dir.exists() || !dir.isReadable())
@@ -75,7 +80,8 @@ QList<ModelEntry> scanModelFolders(const QStringList& folders)
             if (QFileInfo::exists(QDir(fi.absoluteFilePath()).filePath(QStringLiteral("model_index.json"))))
                 out.push_back({ fi.fileName(), fi.absoluteFilePath() });
     }
-    std::stable_sort(out.begin(), out.end(), [](const ModelEntry& a, const ModelEntry& b) { return a.name.compare(b.name, Qt::CaseInsensitive) < 0; });
+    std::stable_sort(out.begin(), out.end(),
+        [](const ModelEntry& a, const ModelEntry& b) { return a.name.compare(b.name, Qt::CaseInsensitive) < 0; });
     return out;
 }
 
@@ -139,7 +145,8 @@ SettingsDialog::SettingsDialog(const AppSettings& a, bool cudaAvailable, QWidget
 
     auto* browse = new QPushButton(tr("Browse..."));
     connect(browse, &QPushButton::clicked, this, [this] {
-        const QString f = QFileDialog::getExistingDirectory(this, tr("CLIP vocabulary folder (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz)"));
+        const QString f = QFileDialog::getExistingDirectory(
+            this, tr("CLIP vocabulary folder (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz)"));
         if (!f.isEmpty())
             m_vocab->setText(f);
     });
@@ -151,7 +158,8 @@ SettingsDialog::SettingsDialog(const AppSettings& a, bool cudaAvailable, QWidget
 
     auto* vaeBrowse = new QPushButton(tr("Browse..."));
     connect(vaeBrowse, &QPushButton::clicked, this, [this] {
-        const QString f = QFileDialog::getOpenFileName(this, tr("VAE file"), QString(), tr("VAE files (*.safetensors *.ckpt *.pt *.bin)"));
+        const QString f = QFileDialog::getOpenFileName(
+            this, tr("VAE file"), QString(), tr("VAE files (*.safetensors *.ckpt *.pt *.bin)"));
         if (!f.isEmpty())
             m_vae->setText(f);
     });

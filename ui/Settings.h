@@ -1,6 +1,7 @@
 #pragma once
 // Application settings kept with QSettings (~/.config/latent-studio/latent-studio.conf): model folders, compute
-// device, CPU threads, live preview mode and interval, CLIP vocabulary path, VAE, undo memory. SettingsDialog edits them.
+// device, CPU threads, live preview mode and interval, CLIP vocabulary path, VAE, undo memory. SettingsDialog edits
+// them.
 #include <QDialog>
 #include <QString>
 #include <QStringList>
@@ -16,17 +17,17 @@ namespace ls::ui {
 struct AppSettings {
     QStringList modelFolders;
     QString device = QStringLiteral("cpu"); // "cpu" or "cuda"
-    int threads = 0;                        // 0: all cores
+    int threads = 0; // 0: all cores
     QString previewMode = QStringLiteral("projection"); // "projection" (cheap, every step), "decode" (full), "off"
-    int previewInterval = 1;                // steps between previews (decode: between full decodes)
-    QString vocabulary;                     // CLIP vocabulary file or folder; empty: search the model folder
-    QString vae;                            // a stand-alone VAE used with every model it fits; empty: each model's own
-    int undoMemoryMB = 512;                 // canvas undo history bound (oldest edits forgotten past it)
+    int previewInterval = 1; // steps between previews (decode: between full decodes)
+    QString vocabulary; // CLIP vocabulary file or folder; empty: search the model folder
+    QString vae; // a stand-alone VAE used with every model it fits; empty: each model's own
+    int undoMemoryMB = 512; // canvas undo history bound (oldest edits forgotten past it)
     static constexpr int kMinUndoMemoryMB = 16, kMaxUndoMemoryMB = 65536;
 
     static AppSettings load(QSettings& s);
     void save(QSettings& s) const;
-    static AppSettings load();  // the application's QSettings
+    static AppSettings load(); // the application's QSettings
     void save() const;
 };
 

@@ -85,9 +85,15 @@ QAction* followingAction(UndoHistory* h, QObject* parent, const QString& prefix,
     QObject::connect(a, &QAction::triggered, h, [h, undo] { undo ? h->undo() : h->redo(); });
     return a;
 }
-}
+} // namespace
 
-QAction* UndoHistory::createUndoAction(QObject* parent, const QString& prefix) { return followingAction(this, parent, prefix, true); }
-QAction* UndoHistory::createRedoAction(QObject* parent, const QString& prefix) { return followingAction(this, parent, prefix, false); }
+QAction* UndoHistory::createUndoAction(QObject* parent, const QString& prefix)
+{
+    return followingAction(this, parent, prefix, true);
+}
+QAction* UndoHistory::createRedoAction(QObject* parent, const QString& prefix)
+{
+    return followingAction(this, parent, prefix, false);
+}
 
 } // namespace ls::ui

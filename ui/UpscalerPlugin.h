@@ -10,11 +10,11 @@
 namespace ls::ui {
 
 struct UpscalerInfo {
-    QString id;          // stable, e.g. "lanczos", "bundled-sr4"
-    QString name;        // shown in the UI
+    QString id; // stable, e.g. "lanczos", "bundled-sr4"
+    QString name; // shown in the UI
     QString description;
     QString engineModel; // "lanczos" or a model path / "bundled:NAME"
-    QList<int> factors;  // supported scale factors
+    QList<int> factors; // supported scale factors
 };
 
 class UpscalerPlugin {

@@ -5,6 +5,7 @@
 #include "models/Accel.h"
 #include "models/KnownConfigs.h"
 #include "models/RandomWeights.h"
+#include "models/taesd/Taesd.h"
 #include "pipeline/Conditioning.h"
 #include "pipeline/Preview.h"
 #include "pipeline/ModelLoading.h"
@@ -95,7 +96,9 @@ void addBenchOptions(CLI::App* cmd, BenchOptions& o)
 {
     cmd->add_option("--model", o.model, "Checkpoint to load");
     cmd->add_option("--config", o.config, "Config JSON for --model");
-    cmd->add_option("--random", o.random, "Published configuration with random weights (e.g. sd1_v1_inference); a random checkpoint is written once to ~/.cache/latent-studio and loaded like a user file")
+    cmd->add_option("--random", o.random,
+           "Published configuration with random weights (e.g. sd1_v1_inference); a random checkpoint is written once "
+           "to ~/.cache/latent-studio and loaded like a user file")
         ->check(CLI::IsMember(models::knownConfigNames()));
     cmd->add_option("--vocab", o.vocab, "CLIP vocabulary (else a synthetic prompt of token ids is encoded)");
     cmd->add_option("--size", o.size, "WxH in pixels");
@@ -103,17 +106,26 @@ void addBenchOptions(CLI::App* cmd, BenchOptions& o)
     cmd->add_option("--batch", o.batch, "Images per step (the UNet sees 2x for guidance)");
     cmd->add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({ "cpu", "cuda" }));
     cmd->add_option("--dtype", o.dtype, "fp32, fp16 or bf16")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
-    cmd->add_option("--file-dtype", o.fileDtype, "Storage dtype of the --random checkpoint (default: --dtype)")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
+    cmd->add_option("--file-dtype", o.fileDtype, "Storage dtype of the --random checkpoint (default: --dtype)")
+        ->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
     cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)");
     cmd->add_flag("--no-decode", o.noDecode, "Skip the VAE decode");
-    cmd->add_option("--profile", o.profile, "Write a chrome://tracing trace of the timed steps and the decode (every operator, its shapes and time) to this file");
-    cmd->add_option("--vae-tile", o.vaeTile, "VAE decode tiles in latent pixels: -1 automatic, 0 whole image, N >= 16 (bounds memory)");
+    cmd->add_option("--profile", o.profile,
+        "Write a chrome://tracing trace of the timed steps and the decode (every operator, its shapes and time) to "
+        "this file");
+    cmd->add_option("--vae-tile", o.vaeTile,
+        "VAE decode tiles in latent pixels: -1 automatic, 0 whole image, N >= 16 (bounds memory)");
     cmd->add_option("--attention", o.attention, "Attention kernel: auto (SDPA on CUDA where built in), chunked or sdpa")
         ->check(CLI::IsMember({ "auto", "chunked", "sdpa" }));
-    cmd->add_option("--cuda-graphs", o.cudaGraphs, "Replay the UNet call as a captured CUDA graph: on or off (default on)")
+    cmd->add_option(
+           "--cuda-graphs", o.cudaGraphs, "Replay the UNet call as a captured CUDA graph: on or off (default on)")
         ->check(CLI::IsMember({ "on", "off" }));
     cmd->add_flag("--channels-last", o.channelsLast, "Convolution weights in channels-last order (CUDA)");
-    cmd->add_flag("--variants", o.variants, "Also time one UNet call under every fast-path combination (attention kernel, CUDA graphs, channels-last, native group norm) with its largest deviation from the portable eager path");
+    cmd->add_flag("--variants", o.variants,
+        "Also time one UNet call under every fast-path combination (attention kernel, CUDA graphs, channels-last, "
+        "native group norm) with its largest deviation from the portable eager path");
+    cmd->add_option("--taesd", o.taesd,
+        "A TAESD decoder (taesd_decoder.safetensors/.pth): also time its decode of the same latent");
     cmd->add_flag("--json", o.json, "Print one JSON object");
 }
 
@@ -132,7 +144,9 @@ int runBench(const BenchOptions& o)
     if (!o.attention.empty())
         fast.attention = accel::parseAttention(o.attention);
     if (fast.attention == accel::Attention::Sdpa && !accel::sdpaCompiled())
-        fail(ErrorKind::Unsupported, "bench --attention sdpa: this build has no at::scaled_dot_product_attention (libtorch " TORCH_VERSION ", needs 2.1 and LS_ACCEL)");
+        fail(ErrorKind::Unsupported,
+            "bench --attention sdpa: this build has no at::scaled_dot_product_attention (libtorch " TORCH_VERSION
+            ", needs 2.1 and LS_ACCEL)");
     if (!o.cudaGraphs.empty())
         fast.cudaGraphs = o.cudaGraphs == "on";
     if (o.channelsLast)
@@ -190,8 +204,9 @@ int runBench(const BenchOptions& o)
     at::Tensor cond, uncond;
     if (m->bert) {
         pipeline::Conditioner cd(*m, nullptr);
-        cond = m->config.family == models::Family::Synthetic ? cd.encodeWorld("a large red circle at the top left and a small blue square at the bottom")
-                                                             : m->bert(at::zeros({ 1, 77 }, at::TensorOptions().dtype(at::kLong)).to(device));
+        cond = m->config.family == models::Family::Synthetic
+            ? cd.encodeWorld("a large red circle at the top left and a small blue square at the bottom")
+            : m->bert(at::zeros({ 1, 77 }, at::TensorOptions().dtype(at::kLong)).to(device));
         uncond = m->config.family == models::Family::Synthetic ? cd.encodeWorld("") : cond.clone();
     } else if (m->clip || m->openclip) {
         if (!o.vocab.empty() && !tok)
@@ -226,16 +241,24 @@ int runBench(const BenchOptions& o)
 #else
     std::unique_ptr<int> profile;
     if (!o.profile.empty())
-        fail(ErrorKind::Unsupported, "bench --profile: this libtorch has no legacy profiler (torch/csrc/autograd/profiler_legacy.h)");
+        fail(ErrorKind::Unsupported,
+            "bench --profile: this libtorch has no legacy profiler (torch/csrc/autograd/profiler_legacy.h)");
 #endif
     for (int i = 0; i < o.steps; ++i) {
         auto ts = Clock::now();
         auto xin = at::cat({ x, x });
         if (concatInpaint)
-            xin = at::cat({ xin, at::zeros({ xin.size(0), m->config.unet.inChannels - c, xin.size(2), xin.size(3) }, xin.options()) }, 1);
+            xin = at::cat({ xin,
+                              at::zeros({ xin.size(0), m->config.unet.inChannels - c, xin.size(2), xin.size(3) },
+                                  xin.options()) },
+                1);
         auto t = at::full({ xin.size(0) }, 500, at::TensorOptions().dtype(at::kLong).device(device));
-        at::Tensor ctx = cond.defined() ? at::cat({ uncond.expand({ o.batch, -1, -1 }), cond.expand({ o.batch, -1, -1 }) }) : at::Tensor();
-        at::Tensor y = m->config.unet.numClasses > 0 ? at::full({ xin.size(0) }, 20, at::TensorOptions().dtype(at::kLong).device(device)) : at::Tensor();
+        at::Tensor ctx = cond.defined()
+            ? at::cat({ uncond.expand({ o.batch, -1, -1 }), cond.expand({ o.batch, -1, -1 }) })
+            : at::Tensor();
+        at::Tensor y = m->config.unet.numClasses > 0
+            ? at::full({ xin.size(0) }, 20, at::TensorOptions().dtype(at::kLong).device(device))
+            : at::Tensor();
         auto out = m->denoise(xin, t, ctx, y);
         x = x - 0.01 * out.narrow(0, 0, o.batch).to(x.scalar_type());
         sync(device);
@@ -249,10 +272,15 @@ int runBench(const BenchOptions& o)
     if (o.variants) {
         const accel::Settings saved = fast;
         auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
-        auto xv = at::randn({ 2 * o.batch, m->config.unet.inChannels, h / f, w / f }, gen, at::TensorOptions().dtype(at::kFloat));
+        auto xv = at::randn(
+            { 2 * o.batch, m->config.unet.inChannels, h / f, w / f }, gen, at::TensorOptions().dtype(at::kFloat));
         auto tv = at::full({ xv.size(0) }, 500, at::TensorOptions().dtype(at::kLong));
-        at::Tensor ctxv = cond.defined() ? at::cat({ uncond.expand({ o.batch, -1, -1 }), cond.expand({ o.batch, -1, -1 }) }) : at::Tensor();
-        at::Tensor yv = m->config.unet.numClasses > 0 ? at::full({ xv.size(0) }, 20, at::TensorOptions().dtype(at::kLong)) : at::Tensor();
+        at::Tensor ctxv = cond.defined()
+            ? at::cat({ uncond.expand({ o.batch, -1, -1 }), cond.expand({ o.batch, -1, -1 }) })
+            : at::Tensor();
+        at::Tensor yv = m->config.unet.numClasses > 0
+            ? at::full({ xv.size(0) }, 20, at::TensorOptions().dtype(at::kLong))
+            : at::Tensor();
         at::Tensor reference;
         for (const auto& v : variantsFor(device, m->computeType())) {
             fast.attention = v.attention;
@@ -315,6 +343,20 @@ int runBench(const BenchOptions& o)
         sync(device);
         decodeS = seconds(t0);
     }
+    double taesdS = 0;
+    if (!o.taesd.empty()) { // the tiny autoencoder's decode of the same latent, median of 3
+        auto dec = models::loadTinyAutoencoder(o.taesd, models::TinyAutoencoderHalf::Kind::Decoder);
+        dec.to(at::TensorOptions().dtype(at::kFloat).device(device));
+        std::vector<double> ts;
+        for (int i = 0; i < 3; ++i) {
+            auto tt = Clock::now();
+            dec.forward(x.narrow(0, 0, 1).to(at::kFloat));
+            sync(device);
+            ts.push_back(seconds(tt));
+        }
+        std::sort(ts.begin(), ts.end());
+        taesdS = ts[1];
+    }
     profile.reset(); // writes the trace
     nlohmann::json j;
     j["model"] = o.random.empty() ? o.model : "random:" + o.random;
@@ -329,6 +371,8 @@ int runBench(const BenchOptions& o)
     j["preview_share"] = stepS > 0 ? previewS / stepS : 0.0;
     j["preview_setup_s"] = previewSetupS;
     j["decode_s"] = decodeS;
+    if (!o.taesd.empty())
+        j["taesd_decode_s"] = taesdS;
     j["total_s"] = loadS + encodeS + std::accumulate(stepTimes.begin(), stepTimes.end(), 0.0) + decodeS;
     j["peak_rss_mb"] = peakRssMb();
     j["load_peak_rss_mb"] = loadRss;
@@ -338,7 +382,8 @@ int runBench(const BenchOptions& o)
     j["it_per_s"] = stepS > 0 ? 1.0 / stepS : 0.0;
     j["attention"] = accel::name(fast.attention);
     j["attention_kernel"] = accel::useSdpa(x) ? "sdpa" : "chunked";
-    j["cuda_graphs"] = device.is_cuda() && fast.cudaGraphs && accel::cudaExtrasCompiled() && m->unetGraphs->error().empty();
+    j["cuda_graphs"]
+        = device.is_cuda() && fast.cudaGraphs && accel::cudaExtrasCompiled() && m->unetGraphs->error().empty();
     j["cuda_graph_captures"] = m->unetGraphs->captures();
     j["cuda_graph_error"] = m->unetGraphs->error();
     j["channels_last"] = fast.channelsLast;
@@ -356,8 +401,10 @@ int runBench(const BenchOptions& o)
     if (o.json) {
         std::cout << j.dump() << std::endl;
     } else {
-        std::printf("load %.2fs | encode %.3fs | step %.3fs (median of %d, batch %d, %s) | decode %.2fs | peak RSS %.0f MB (after load %.0f MB) | %s %s, %d threads\n",
-            loadS, encodeS, stepS, o.steps, o.batch, o.size.c_str(), decodeS, peakRssMb(), loadRss, o.device.c_str(), o.dtype.c_str(), threads);
+        std::printf("load %.2fs | encode %.3fs | step %.3fs (median of %d, batch %d, %s) | decode %.2fs | peak RSS "
+                    "%.0f MB (after load %.0f MB) | %s %s, %d threads\n",
+            loadS, encodeS, stepS, o.steps, o.batch, o.size.c_str(), decodeS, peakRssMb(), loadRss, o.device.c_str(),
+            o.dtype.c_str(), threads);
     }
     return 0;
 }

@@ -17,12 +17,13 @@ struct BenchOptions {
     int threads = 0;
     bool json = false;
     bool noDecode = false;
-    int vaeTile = -1;       // VAE decode tiles (latent pixels): -1 automatic, 0 whole
-    std::string profile;    // chrome://tracing trace of the timed steps and the decode (operators, with shapes)
-    std::string attention;  // auto|chunked|sdpa (default: accel settings / LS_ATTENTION)
+    int vaeTile = -1; // VAE decode tiles (latent pixels): -1 automatic, 0 whole
+    std::string profile; // chrome://tracing trace of the timed steps and the decode (operators, with shapes)
+    std::string attention; // auto|chunked|sdpa (default: accel settings / LS_ATTENTION)
     std::string cudaGraphs; // on|off (default: accel settings / LS_CUDA_GRAPHS)
     bool channelsLast = false;
-    bool variants = false;  // also time the UNet call under each fast-path combination, with its deviation
+    bool variants = false; // also time the UNet call under each fast-path combination, with its deviation
+    std::string taesd; // a TAESD decoder file: also time its decode of the same latent (the preview it gives)
 };
 
 void addBenchOptions(CLI::App* cmd, BenchOptions& o);

@@ -2,15 +2,13 @@
 #include "cli/Generate.h"
 
 #include "io/ImageFile.h"
-#include "pipeline/Generator.h"
+#include "pipeline/Engine.h"
 #include "pipeline/Infotext.h"
-#include "pipeline/ModelLoading.h"
 #include "pipeline/SamplerNames.h"
 #include "util/Error.h"
 #include "util/Threads.h"
 
 #include <nlohmann/json.hpp>
-#include <ATen/Parallel.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -29,66 +27,105 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
 {
     o.mode = mode;
     o.command = cmd;
-    cmd->add_option("--model", o.model, "Checkpoint (.safetensors/.ckpt) or diffusers folder; default: the bundled model");
+    cmd->add_option(
+        "--model", o.model, "Checkpoint (.safetensors/.ckpt) or diffusers folder; default: the bundled model");
     cmd->add_option("--config", o.config, "Model config JSON (original LatentDiffusion params) overriding detection");
-    cmd->add_option("--prediction", o.prediction, "eps or v (SD2 768-v models need v)")->check(CLI::IsMember({ "eps", "v" }));
+    cmd->add_option("--prediction", o.prediction, "eps or v (SD2 768-v models need v)")
+        ->check(CLI::IsMember({ "eps", "v" }));
     cmd->add_option("--vocab", o.vocab, "CLIP vocabulary file or folder (bpe_simple_vocab_16e6.txt.gz)");
-    cmd->add_option("--vae", o.vae, "A stand-alone VAE (.safetensors/.ckpt, original or diffusers layout, or a diffusers vae/ folder) in place of the model's own");
+    cmd->add_option("--vae", o.vae,
+        "A stand-alone VAE (.safetensors/.ckpt, original or diffusers layout, or a diffusers vae/ folder) in place of "
+        "the model's own");
     cmd->add_option("--prompt,-p", o.request.prompt, "What to draw");
     cmd->add_option("--negative,-n", o.request.negativePrompt, "What to avoid");
-    cmd->add_option("--width,-W", o.request.width, "Width in pixels (rounded up to the model's multiple, then cropped back)")
+    cmd->add_option(
+           "--width,-W", o.request.width, "Width in pixels (rounded up to the model's multiple, then cropped back)")
         ->default_str("the model's size; img2img/inpaint: the input's");
-    cmd->add_option("--height,-H", o.request.height, "Height in pixels")->default_str("the model's size; img2img/inpaint: the input's");
+    cmd->add_option("--height,-H", o.request.height, "Height in pixels")
+        ->default_str("the model's size; img2img/inpaint: the input's");
     cmd->add_option("--steps", o.request.steps, "Sampling steps");
     if (mode == pipeline::JobMode::Txt2Img) {
-        cmd->add_option("--hires-scale", o.request.hiresScale, "Hires pass: enlarge the picture this many times (Lanczos) and repaint it at that size (1 = off)");
+        cmd->add_option("--hires-scale", o.request.hiresScale,
+            "Hires pass: enlarge the picture this many times (Lanczos) and repaint it at that size (1 = off)");
         cmd->add_option("--hires-strength", o.request.hiresStrength, "Hires pass denoising strength (0, 1]");
         cmd->add_option("--hires-steps", o.request.hiresSteps, "Hires pass steps (0: the same as --steps)");
-        cmd->add_option("--hires-width", o.request.hiresWidth, "Hires pass: paint at this width instead of --hires-scale (0: from --hires-height keeping the ratio)");
-        cmd->add_option("--hires-height", o.request.hiresHeight, "Hires pass: paint at this height (both given: enlarge to cover, cut the middle)");
+        cmd->add_option("--hires-width", o.request.hiresWidth,
+            "Hires pass: paint at this width instead of --hires-scale (0: from --hires-height keeping the ratio)");
+        cmd->add_option("--hires-height", o.request.hiresHeight,
+            "Hires pass: paint at this height (both given: enlarge to cover, cut the middle)");
         cmd->add_option("--hires-sampler", o.request.hiresSampler, "Hires pass sampler")->default_str("--sampler's");
         cmd->add_option("--hires-prompt", o.request.hiresPrompt, "Hires pass prompt")->default_str("--prompt");
-        cmd->add_option("--hires-negative", o.request.hiresNegativePrompt, "Hires pass negative prompt")->default_str("--negative");
+        cmd->add_option("--hires-negative", o.request.hiresNegativePrompt, "Hires pass negative prompt")
+            ->default_str("--negative");
         cmd->add_option("--hires-cfg", o.request.hiresCfgScale, "Hires pass guidance scale (0: --cfg's)");
     }
-    cmd->add_flag("--caption-layout,!--no-caption-layout", o.request.captionLayout, "Bundled model: lay out the prompt's \"at the top left\"-style phrases as boxes (default on)");
-    cmd->add_option("--vae-tile", o.request.vaeTile, "VAE decode tiles in latent pixels: -1 automatic, 0 whole image, N >= 16 (bounds memory)");
-    cmd->add_option("--sampler", o.request.sampler, "Sampler: " + [] { std::string s; for (auto& n : pipeline::samplerNames()) s += (s.empty() ? "" : ", ") + n; return s; }()
-        + " (AUTOMATIC1111's names and aliases too; \"DPM++ 2M Karras\" also sets the schedule)");
+    cmd->add_flag("--caption-layout,!--no-caption-layout", o.request.captionLayout,
+        "Bundled model: lay out the prompt's \"at the top left\"-style phrases as boxes (default on)");
+    cmd->add_option("--vae-tile", o.request.vaeTile,
+        "VAE decode tiles in latent pixels: -1 automatic, 0 whole image, N >= 16 (bounds memory)");
+    cmd->add_option(
+        "--sampler", o.request.sampler, "Sampler: " + [] {
+            std::string s;
+            for (auto& n : pipeline::samplerNames())
+                s += (s.empty() ? "" : ", ") + n;
+            return s;
+        }() + " (AUTOMATIC1111's names and aliases too; \"DPM++ 2M Karras\" also sets the schedule)");
     cmd->add_option("--schedule", o.request.schedule, "Automatic, Uniform, Karras, Exponential, SGM Uniform");
     cmd->add_option("--cfg", o.request.cfgScale, "Classifier-free guidance scale");
     cmd->add_option("--seed", o.request.seed, "Seed (-1 = random); image i of a batch uses seed + i");
     cmd->add_option("--batch", o.request.batch, "Images to make");
     cmd->add_option("--eta", o.request.eta, "DDIM eta (A1111's \"Eta DDIM\")");
-    cmd->add_option("--eta-ancestral", o.request.etaAncestral, "Noise share of the ancestral and SDE samplers (A1111's \"Eta\")");
+    cmd->add_option(
+        "--eta-ancestral", o.request.etaAncestral, "Noise share of the ancestral and SDE samplers (A1111's \"Eta\")");
     cmd->add_option("--clip-skip", o.request.clipSkip, "CLIP layers to skip (A1111 semantics)");
-    cmd->add_option("--lora", o.loras, "Apply a LoRA: NAME[:WEIGHT[:UNET_WEIGHT]] (a file in the LoRA folders, or a path); repeatable. Prompts may also say <lora:NAME:WEIGHT>");
-    cmd->add_option("--lora-dir", o.loraDirs, "Folder of LoRA files (repeatable; default: loras/ beside the model, $LS_LORA_PATH, ~/.local/share/latent-studio/loras)");
-    cmd->add_option("--embedding-dir", o.embeddingDirs, "Folder of textual-inversion embeddings, used by their file name in a prompt (repeatable; default: embeddings/ beside the model, $LS_EMBEDDING_PATH, ~/.local/share/latent-studio/embeddings)");
+    cmd->add_option("--lora", o.loras,
+        "Apply a LoRA: NAME[:WEIGHT[:UNET_WEIGHT]] (a file in the LoRA folders, or a path); repeatable. Prompts may "
+        "also say <lora:NAME:WEIGHT>");
+    cmd->add_option("--lora-dir", o.loraDirs,
+        "Folder of LoRA files (repeatable; default: loras/ beside the model, $LS_LORA_PATH, "
+        "~/.local/share/latent-studio/loras)");
+    cmd->add_option("--embedding-dir", o.embeddingDirs,
+        "Folder of textual-inversion embeddings, used by their file name in a prompt (repeatable; default: embeddings/ "
+        "beside the model, $LS_EMBEDDING_PATH, ~/.local/share/latent-studio/embeddings)");
     cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)");
-    cmd->add_option("--device", o.device, "cpu or cuda (the model's weights and every model call on the GPU)")->check(CLI::IsMember({ "cpu", "cuda" }));
-    cmd->add_option("--dtype", o.dtype, "Weights: fp32, fp16 or bf16 (the CPU computes in fp32 either way; a GPU in that type)")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
-    cmd->add_option("--output,-o", o.output, "Output image (PNG keeps the metadata); batch images get -1, -2 ... suffixes")->required();
+    cmd->add_option("--device", o.device, "cpu or cuda (the model's weights and every model call on the GPU)")
+        ->check(CLI::IsMember({ "cpu", "cuda" }));
+    cmd->add_option(
+           "--dtype", o.dtype, "Weights: fp32, fp16 or bf16 (the CPU computes in fp32 either way; a GPU in that type)")
+        ->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
+    cmd->add_option(
+           "--output,-o", o.output, "Output image (PNG keeps the metadata); batch images get -1, -2 ... suffixes")
+        ->required();
+    cmd->add_option("--taesd", o.taesd,
+        "TAESD decoder for the --preview-dir previews (default for SD1/SD2: taesd_decoder.safetensors/.pth beside the "
+        "model or in its vae_approx/, or $LS_TAESD_DECODER)");
     cmd->add_option("--preview-dir", o.previewDir, "Write a preview PNG after every step into this folder");
-    cmd->add_option("--preview-decode-every", o.request.decodeEvery, "Full VAE decode preview every N steps (0 = latent projection only)");
+    cmd->add_option("--preview-decode-every", o.request.decodeEvery,
+        "Full VAE decode preview every N steps (0 = latent projection only)");
     cmd->add_flag("--json", o.json, "Print a machine-readable result on stdout");
-    cmd->add_option("--settings-from", o.settingsFrom, "Start from the settings stored in a PNG (Latent Studio or AUTOMATIC1111: prompts, size, "
-        "sampler, schedule, steps, CFG, seed, strength, clip skip, eta, inpaint area and padding, hires pass); every flag given overrides");
+    cmd->add_option("--settings-from", o.settingsFrom,
+        "Start from the settings stored in a PNG (Latent Studio or AUTOMATIC1111: prompts, size, "
+        "sampler, schedule, steps, CFG, seed, strength, clip skip, eta, inpaint area and padding, hires pass); every "
+        "flag given overrides");
     cmd->add_flag("--no-hash", o.noHash, "Do not hash the model file for the metadata");
     if (mode == pipeline::JobMode::Img2Img || mode == pipeline::JobMode::Inpaint || mode == pipeline::JobMode::Upscale)
         cmd->add_option("--init,-i", o.init, "Input image")->required();
     if (mode == pipeline::JobMode::Img2Img || mode == pipeline::JobMode::Inpaint)
         cmd->add_option("--strength", o.request.strength, "Denoising strength (0, 1]");
     if (mode == pipeline::JobMode::Inpaint) {
-        cmd->add_option("--mask,-m", o.mask, "Mask image, same size as the input: white = repaint, black = keep (optional with --extend)");
+        cmd->add_option("--mask,-m", o.mask,
+            "Mask image, same size as the input: white = repaint, black = keep (optional with --extend)");
         cmd->add_option("--extend", o.extend, "Outpaint: grow the canvas by L,T,R,B pixels and paint the new area");
         cmd->add_option("--mask-blur", o.request.maskBlur, "Feather the mask edge by this many pixels");
         cmd->add_option("--mask-grow", o.request.maskGrow, "Grow (or shrink, negative) the mask by this many pixels");
-        cmd->add_flag("--only-masked", o.request.onlyMasked, "Work on the mask's bounding box at the model's resolution, then paste back");
+        cmd->add_flag("--only-masked", o.request.onlyMasked,
+            "Work on the mask's bounding box at the model's resolution, then paste back");
         cmd->add_option("--padding", o.request.onlyMaskedPadding, "Context pixels around the mask for --only-masked");
     }
     if (mode == pipeline::JobMode::Layout) {
-        cmd->add_option("--boxes", o.boxes, "JSON list of {\"x\",\"y\",\"w\",\"h\"} in pixels with \"prompt\" or \"label\"")->required();
+        cmd->add_option(
+               "--boxes", o.boxes, "JSON list of {\"x\",\"y\",\"w\",\"h\"} in pixels with \"prompt\" or \"label\"")
+            ->required();
         cmd->add_option("--classes", o.classes, "classes.json of the layout2img model");
     }
     if (mode == pipeline::JobMode::Upscale) {
@@ -145,9 +182,11 @@ int runJob(JobOptions& o)
         } else if (png.metadata.count("parameters")) {
             from = pipeline::requestFromInfotext(pipeline::parseInfotext(png.metadata["parameters"]), from, &unused);
         } else {
-            fail(ErrorKind::InvalidInput, o.settingsFrom + ": holds no generation settings (no 'parameters' or 'latent_studio' text)");
+            fail(ErrorKind::InvalidInput,
+                o.settingsFrom + ": holds no generation settings (no 'parameters' or 'latent_studio' text)");
         }
-        sizeFromFile = png.metadata.count("latent_studio") || !pipeline::parseInfotext(png.metadata["parameters"]).get("Size").empty();
+        sizeFromFile = png.metadata.count("latent_studio")
+            || !pipeline::parseInfotext(png.metadata["parameters"]).get("Size").empty();
         r = from;
         // Every flag given on the command line wins: its value is written again over the file's.
         for (auto* opt : o.command->get_options())
@@ -166,8 +205,10 @@ int runJob(JobOptions& o)
         const std::string sampler = pipeline::canonicalSampler(r.sampler, &named);
         if (named != r.schedule) {
             const bool scheduleGiven = o.command->get_option("--schedule")->count() > 0;
-            if (scheduleGiven && pipeline::canonicalSchedule(r.schedule) != "Automatic" && pipeline::canonicalSchedule(r.schedule) != named)
-                fail(ErrorKind::InvalidInput, "--sampler '" + r.sampler + "' names the schedule " + named + " but --schedule says " + r.schedule);
+            if (scheduleGiven && pipeline::canonicalSchedule(r.schedule) != "Automatic"
+                && pipeline::canonicalSchedule(r.schedule) != named)
+                fail(ErrorKind::InvalidInput,
+                    "--sampler '" + r.sampler + "' names the schedule " + named + " but --schedule says " + r.schedule);
             r.schedule = named;
         }
         r.sampler = sampler;
@@ -197,7 +238,8 @@ int runJob(JobOptions& o)
         r.mask = io::readImage(o.mask).image;
     if (!o.boxes.empty())
         r.boxes = readBoxes(o.boxes);
-    if (r.mode == pipeline::JobMode::Upscale && o.command->get_option("--sampler")->count() == 0 && o.settingsFrom.empty())
+    if (r.mode == pipeline::JobMode::Upscale && o.command->get_option("--sampler")->count() == 0
+        && o.settingsFrom.empty())
         r.sampler = "DDIM"; // the upscalers' own sampler, unless one was asked for
     // Validate the request before the (slow) model load.
     if (auto problems = r.validate(); !problems.empty()) {
@@ -206,45 +248,35 @@ int runJob(JobOptions& o)
             msg += "\n  " + p.field + ": " + p.message;
         fail(ErrorKind::InvalidInput, msg);
     }
-    pipeline::LoadedModel lm;
+    // The engine: LoRA, embedding and preview settings first (kept across loads), then the model, unless Lanczos alone.
+    pipeline::Engine engine;
+    engine.setLoraFolders(std::vector<fs::path>(o.loraDirs.begin(), o.loraDirs.end()));
+    engine.setEmbeddingFolders(std::vector<fs::path>(o.embeddingDirs.begin(), o.embeddingDirs.end()));
+    if (!o.taesd.empty())
+        engine.setPreviewDecoder(o.taesd);
     if (!(r.mode == pipeline::JobMode::Upscale && o.lanczos)) {
-        pipeline::ModelLoadOptions lo;
+        pipeline::EngineLoadOptions lo;
         lo.configFile = o.config;
         lo.prediction = o.prediction;
         lo.vocabulary = o.vocab;
         lo.classesFile = o.classes;
         lo.vae = o.vae;
         lo.hash = !o.noHash;
-        lo.dtype = o.dtype == "fp16" ? at::kHalf : o.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
-        if (o.device == "cuda" && !at::hasCUDA())
-            fail(ErrorKind::Unsupported, "--device cuda: this build has no CUDA (or no GPU is visible)");
-        lo.onStatus = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
-        lm = pipeline::loadModel(o.model.empty() ? pipeline::findBundledModel(r.mode == pipeline::JobMode::Upscale ? "default-sr" : "default") : fs::path(o.model), lo);
-        for (const auto& w : lm.warnings)
+        lo.dtype = o.dtype;
+        lo.threads = o.threads;
+        lo.device = o.device;
+        lo.deviceRequired = true; // a script that asks for the GPU fails rather than running for hours on the CPU
+        const auto summary = engine.load(o.model.empty() ? pipeline::bundledModelPath(r.mode) : o.model, lo,
+            [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); });
+        for (const auto& w : summary.warnings)
             std::fprintf(stderr, "warning: %s\n", w.c_str());
-        if (o.device == "cuda")
-            lm.model->moveTo(at::Device(at::kCUDA));
-        // Without --width/--height, generate at the model's own resolution.
-        const int native = pipeline::nativeResolution(lm.model->config);
-        // (A PNG's settings keep their size.)
-        const bool ownSize = !sizeFromFile && r.mode != pipeline::JobMode::Img2Img && r.mode != pipeline::JobMode::Inpaint;
+        // Without --width/--height, generate at the model's own resolution (a PNG's settings keep their size).
+        const bool ownSize
+            = !sizeFromFile && r.mode != pipeline::JobMode::Img2Img && r.mode != pipeline::JobMode::Inpaint;
         if (ownSize && o.command->get_option("--width")->count() == 0)
-            r.width = native;
+            r.width = summary.nativeResolution;
         if (ownSize && o.command->get_option("--height")->count() == 0)
-            r.height = native;
-    }
-    pipeline::Generator gen(lm.model, lm.tokenizer, lm.info, lm.layoutClasses);
-    if (!o.loraDirs.empty()) {
-        auto folders = std::vector<fs::path>(o.loraDirs.begin(), o.loraDirs.end());
-        for (const auto& f : gen.loraFolders())
-            folders.push_back(f);
-        gen.setLoraFolders(folders);
-    }
-    if (!o.embeddingDirs.empty()) {
-        auto folders = std::vector<fs::path>(o.embeddingDirs.begin(), o.embeddingDirs.end());
-        for (const auto& f : gen.embeddingFolders())
-            folders.push_back(f);
-        gen.setEmbeddingFolders(folders);
+            r.height = summary.nativeResolution;
     }
     if (!o.previewDir.empty())
         fs::create_directories(o.previewDir);
@@ -254,7 +286,8 @@ int runJob(JobOptions& o)
         const double rate = s.elapsedSeconds > 0 ? s.step / s.elapsedSeconds : 0;
         const double eta = rate > 0 ? (s.total - s.step) / rate : 0;
         std::string tile = s.tiles > 1 ? " tile " + std::to_string(s.tile) + "/" + std::to_string(s.tiles) : "";
-        std::fprintf(stderr, "%sstep %d/%d%s | %.2f it/s | ETA %.1fs%s", tty ? "\r" : "", s.step, s.total, tile.c_str(), rate, eta, tty ? "   " : "\n");
+        std::fprintf(stderr, "%sstep %d/%d%s | %.2f it/s | ETA %.1fs%s", tty ? "\r" : "", s.step, s.total, tile.c_str(),
+            rate, eta, tty ? "   " : "\n");
         if (tty && s.step == s.total)
             std::fprintf(stderr, "\n");
         if (s.preview && !o.previewDir.empty()) {
@@ -263,13 +296,13 @@ int runJob(JobOptions& o)
             io::writeImage(fs::path(o.previewDir) / name, *s.preview);
         }
     };
-    auto result = gen.run(r, onStep, stop);
+    auto result = engine.run(r, onStep, stop);
     for (const auto& w : result.warnings)
         std::fprintf(stderr, "warning: %s\n", w.c_str());
     json loras = json::array();
     for (const auto& l : result.loras) {
-        std::fprintf(stderr, "lora %s: %d UNet and %d text-encoder modules applied (weights %g/%g, %s)\n", l.name.c_str(), l.unetModules,
-            l.textModules, l.unetWeight, l.textWeight, l.path.c_str());
+        std::fprintf(stderr, "lora %s: %d UNet and %d text-encoder modules applied (weights %g/%g, %s)\n",
+            l.name.c_str(), l.unetModules, l.textModules, l.unetWeight, l.textWeight, l.path.c_str());
         loras.push_back({ { "name", l.name }, { "path", l.path }, { "hash", l.hash }, { "unet_modules", l.unetModules },
             { "text_modules", l.textModules }, { "unet_weight", l.unetWeight }, { "te_weight", l.textWeight } });
     }
@@ -280,7 +313,8 @@ int runJob(JobOptions& o)
         if (p.has_parent_path())
             fs::create_directories(p.parent_path());
         io::writeImage(p, result.images[i], result.metadata[i]);
-        out["images"].push_back({ { "path", p.string() }, { "seed", result.seeds[i] }, { "width", result.images[i].width }, { "height", result.images[i].height } });
+        out["images"].push_back({ { "path", p.string() }, { "seed", result.seeds[i] },
+            { "width", result.images[i].width }, { "height", result.images[i].height } });
         if (!o.json)
             std::fprintf(stderr, "wrote %s (seed %lld)\n", p.c_str(), static_cast<long long>(result.seeds[i]));
     }

@@ -92,8 +92,8 @@ int runGolden(const std::vector<std::string>& dirs, bool verbose, const std::str
         if (std::string(status) != "PENDING")
             (r.ok ? passed : failed)++;
         std::printf("%s %s %s max_err=%.3g tol=%s%s%s\n", r.ok || std::string(status) == "PENDING" ? status : "FAIL",
-            dir.filename().c_str(), kind.c_str(), r.maxErr, r.tol.c_str(), r.message.empty() ? "" : " :: ",
-            r.message.c_str());
+            dir.filename().c_str(), kind.c_str(), r.maxErr, r.tol.c_str(),
+            r.message.empty() ? "" : " :: ", r.message.c_str());
         if (verbose)
             for (const auto& line : r.details)
                 std::printf("    %s\n", line.c_str());

@@ -3,6 +3,7 @@
 #include "io/DiffusersFolder.h"
 #include "io/SafeTensors.h"
 #include "models/LatentModel.h"
+#include "models/taesd/Taesd.h"
 #include "sampling/Samplers.h"
 #include "text/ClipTokenizer.h"
 #include "text/LayoutTokens.h"
@@ -37,7 +38,8 @@ struct Ctx {
     at::Tensor in(const std::string& name)
     {
         const json& inputs = cj["inputs"];
-        const std::string key = inputs.contains(name) && inputs[name].is_string() ? inputs[name].get<std::string>() : name;
+        const std::string key
+            = inputs.contains(name) && inputs[name].is_string() ? inputs[name].get<std::string>() : name;
         return io->load(key).clone().to(g_device);
     }
     at::Tensor expected(const std::string& name)
@@ -65,7 +67,8 @@ struct Ctx {
                 got = got.view(exp.sizes());
             } else {
                 r.ok = false;
-                r.details.push_back(name + ": shape " + io::shapeToString(got.sizes().vec()) + " != expected " + io::shapeToString(exp.sizes().vec()));
+                r.details.push_back(name + ": shape " + io::shapeToString(got.sizes().vec()) + " != expected "
+                    + io::shapeToString(exp.sizes().vec()));
                 if (r.message.empty())
                     r.message = name + " has the wrong shape";
                 return;
@@ -79,7 +82,8 @@ struct Ctx {
             worst = INFINITY;
         r.maxErr = std::max(r.maxErr, maxErr);
         char buf[256];
-        std::snprintf(buf, sizeof buf, "%s: max_err=%.3g worst=%.3g of tol (atol=%.3g rtol=%.3g)", name.c_str(), maxErr, worst, a, rt);
+        std::snprintf(buf, sizeof buf, "%s: max_err=%.3g worst=%.3g of tol (atol=%.3g rtol=%.3g)", name.c_str(), maxErr,
+            worst, a, rt);
         r.details.push_back(buf);
         if (!(worst <= 1.0)) {
             r.ok = false;
@@ -103,8 +107,7 @@ struct Ctx {
 
 at::TensorOptions f32() { return at::TensorOptions().dtype(at::kFloat).device(g_device); }
 
-template <class M>
-M loadPart(M module, const io::WeightSource& w, const std::string& prefix)
+template <class M> M loadPart(M module, const io::WeightSource& w, const std::string& prefix)
 {
     LoadReport rep;
     LoadOptions lo;
@@ -127,11 +130,14 @@ json checkpointConfigFor(const fs::path& weightsFile)
 
 std::shared_ptr<LatentModel> tinyModel(Ctx& c, const std::string& weightsRel, const json& ldmConfig)
 {
-    std::shared_ptr<io::WeightSource> w = c.override ? c.override : std::shared_ptr<io::WeightSource>(std::make_shared<io::SafeTensorsFile>(c.resolve(weightsRel)));
+    std::shared_ptr<io::WeightSource> w = c.override
+        ? c.override
+        : std::shared_ptr<io::WeightSource>(std::make_shared<io::SafeTensorsFile>(c.resolve(weightsRel)));
     return LatentModel::load(*w, configFromLdmJson(ldmConfig, w.get()), f32());
 }
 
-sampling::EpsFn cfgEps(LatentModel& m, const at::Tensor& cond, const at::Tensor& uncond, double scale, const at::Tensor& concat = {})
+sampling::EpsFn cfgEps(
+    LatentModel& m, const at::Tensor& cond, const at::Tensor& uncond, double scale, const at::Tensor& concat = {})
 {
     return [&m, cond, uncond, scale, concat](const at::Tensor& x, const at::Tensor& t, double) {
         auto xin = at::cat({ x, x });
@@ -148,7 +154,8 @@ sampling::EpsFn cfgEps(LatentModel& m, const at::Tensor& cond, const at::Tensor&
 void caseUnet(Ctx& c)
 {
     auto w = c.weights();
-    auto unet = loadPart(UNetModel(UNetConfig::fromJson(c.cj["config"]), f32()), *w, c.cj.value("weights_prefix", "model.diffusion_model."));
+    auto unet = loadPart(UNetModel(UNetConfig::fromJson(c.cj["config"]), f32()), *w,
+        c.cj.value("weights_prefix", "model.diffusion_model."));
     c.checkOut("eps", unet(c.in("x"), c.in("timesteps"), c.in("context")));
 }
 
@@ -170,7 +177,8 @@ void caseX4(Ctx& c)
     auto sqrtOneMinus = (1.0 - low.alphasCumprod64).sqrt().to(at::kFloat);
     auto level = c.in("noise_level");
     auto lr = c.in("lr_image");
-    auto xAug = sqrtAcp.index_select(0, level).view({ -1, 1, 1, 1 }) * lr + sqrtOneMinus.index_select(0, level).view({ -1, 1, 1, 1 }) * c.in("aug_noise");
+    auto xAug = sqrtAcp.index_select(0, level).view({ -1, 1, 1, 1 }) * lr
+        + sqrtOneMinus.index_select(0, level).view({ -1, 1, 1, 1 }) * c.in("aug_noise");
     auto x = at::cat({ c.in("x_noisy"), xAug }, 1);
     c.checkOut("low_scale_sqrt_alphas_cumprod", sqrtAcp);
     c.checkOut("low_scale_sqrt_one_minus_alphas_cumprod", sqrtOneMinus);
@@ -195,6 +203,18 @@ void caseVae(Ctx& c, bool encode)
     }
 }
 
+void caseTaesd(Ctx& c, bool decode)
+{
+    auto w = c.weights();
+    using Kind = models::TinyAutoencoderHalf::Kind;
+    auto half = models::TinyAutoencoderHalf::load(*w, decode ? Kind::Decoder : Kind::Encoder);
+    half.to(at::TensorOptions().dtype(at::kFloat).device(g_device));
+    if (decode)
+        c.checkOut("image", half.forward(c.in("latent")));
+    else
+        c.checkOut("latent", half.forward(c.in("image")));
+}
+
 void caseVq(Ctx& c, bool encode)
 {
     auto w = c.weights();
@@ -214,7 +234,8 @@ void caseVq(Ctx& c, bool encode)
 void caseClip(Ctx& c)
 {
     auto w = c.weights();
-    auto clip = loadPart(ClipTextModel(ClipTextConfig::fromJson(c.cj["config"]), f32()), *w, c.cj.value("weights_prefix", "cond_stage_model.transformer.text_model."));
+    auto clip = loadPart(ClipTextModel(ClipTextConfig::fromJson(c.cj["config"]), f32()), *w,
+        c.cj.value("weights_prefix", "cond_stage_model.transformer.text_model."));
     auto ids = c.in("input_ids");
     auto out = clip->forwardAll(ids);
     c.checkOut("last_hidden_state", out.lastHidden);
@@ -222,14 +243,16 @@ void caseClip(Ctx& c)
     c.checkOut("penultimate_hidden_state", out.hiddenStates[n - 2]);
     c.checkOut("penultimate_hidden_state_normed", clip->forward(ids, 2));
     for (size_t i = 0; i < n; ++i)
-        c.check("hidden_states." + std::to_string(i), out.hiddenStates[i], c.expected("hidden_states." + std::to_string(i)));
+        c.check("hidden_states." + std::to_string(i), out.hiddenStates[i],
+            c.expected("hidden_states." + std::to_string(i)));
 }
 
 void caseBert(Ctx& c)
 {
     auto w = c.weights();
     const json& p = c.cj["config"];
-    BertConfig bc { p.value("n_embed", int64_t(512)), p.value("n_layer", int64_t(16)), p.value("vocab_size", int64_t(8192)), p.value("max_seq_len", int64_t(92)) };
+    BertConfig bc { p.value("n_embed", int64_t(512)), p.value("n_layer", int64_t(16)),
+        p.value("vocab_size", int64_t(8192)), p.value("max_seq_len", int64_t(92)) };
     auto bert = loadPart(BertEmbedder(bc, f32()), *w, "cond_stage_model.transformer.");
     auto emb = bert(c.in("tokens"));
     c.checkOut("embeddings", emb);
@@ -243,13 +266,15 @@ void caseLayoutEps(Ctx& c)
     auto w = c.weights();
     const json& cfg = c.cj["config"];
     const json& p = cfg["cond_stage_config"]["params"];
-    BertConfig bc { p.value("n_embed", int64_t(512)), p.value("n_layer", int64_t(16)), p.value("vocab_size", int64_t(8192)), p.value("max_seq_len", int64_t(92)) };
+    BertConfig bc { p.value("n_embed", int64_t(512)), p.value("n_layer", int64_t(16)),
+        p.value("vocab_size", int64_t(8192)), p.value("max_seq_len", int64_t(92)) };
     auto bert = loadPart(BertEmbedder(bc, f32()), *w, "cond_stage_model.transformer.");
     auto unet = loadPart(UNetModel(UNetConfig::fromJson(cfg["unet_config"]), f32()), *w, "model.diffusion_model.");
     auto ctx = bert(c.in("tokens"));
     c.checkOut("context", ctx);
     c.checkOut("eps", unet(c.in("x"), c.in("timesteps"), ctx));
-    auto s = sampling::BetaSchedule::linear(cfg["linear_start"].get<double>(), cfg["linear_end"].get<double>(), cfg.value("timesteps", 1000));
+    auto s = sampling::BetaSchedule::linear(
+        cfg["linear_start"].get<double>(), cfg["linear_end"].get<double>(), cfg.value("timesteps", 1000));
     c.checkOut("betas", s.betas);
     c.checkOut("alphas_cumprod", s.alphasCumprod);
 }
@@ -257,7 +282,8 @@ void caseLayoutEps(Ctx& c)
 void caseSchedule(Ctx& c)
 {
     const json& cfg = c.cj["config"];
-    auto s = sampling::BetaSchedule::linear(cfg["linear_start"].get<double>(), cfg["linear_end"].get<double>(), cfg.value("timesteps", 1000));
+    auto s = sampling::BetaSchedule::linear(
+        cfg["linear_start"].get<double>(), cfg["linear_end"].get<double>(), cfg.value("timesteps", 1000));
     auto check64 = [&](const std::string& name, const at::Tensor& t) {
         const double saveA = c.atol, saveR = c.rtol;
         c.atol = 1e-12;
@@ -274,7 +300,8 @@ void caseSchedule(Ctx& c)
         for (double eta : cfg["ddim_eta"].get<std::vector<double>>()) {
             const std::string p = "ddim_S" + std::to_string(S) + "_eta" + std::to_string(static_cast<int>(eta)) + ".";
             auto d = sampling::ddimParams(s, sampling::ddimTimesteps(S), eta);
-            auto vec = [](const std::vector<double>& v) { return at::tensor(v, at::TensorOptions().dtype(at::kDouble)); };
+            auto vec
+                = [](const std::vector<double>& v) { return at::tensor(v, at::TensorOptions().dtype(at::kDouble)); };
             c.checkOut(p + "timesteps", at::tensor(d.timesteps));
             c.checkOut(p + "ddim_alphas", vec(d.alphas));
             c.checkOut(p + "ddim_alphas_prev", vec(d.alphasPrev));
@@ -314,7 +341,8 @@ sampling::StepFn record(Trajectory& tr)
 
 void caseSample(Ctx& c, const std::string& kind)
 {
-    auto m = tinyModel(c, c.cj["weights"].get<std::string>(), checkpointConfigFor(c.resolve(c.cj["weights"].get<std::string>())));
+    auto m = tinyModel(
+        c, c.cj["weights"].get<std::string>(), checkpointConfigFor(c.resolve(c.cj["weights"].get<std::string>())));
     const json& cfg = c.cj["config"];
     const double scale = cfg.value("guidance_scale", 7.5);
     const int64_t steps = cfg.value("steps", 10);
@@ -338,7 +366,9 @@ void caseSample(Ctx& c, const std::string& kind)
         c.checkOut("pred_x0", at::stack(tr.x0));
     } else {
         sampling::SigmaSchedule ks(m->schedule.alphasCumprod);
-        at::Tensor sigmas = kind == "sample_dpmpp_2m_karras" ? sampling::karrasSigmas(steps, ks.sigmaMin(), ks.sigmaMax()) : ks.uniform(steps);
+        at::Tensor sigmas = kind == "sample_dpmpp_2m_karras"
+            ? sampling::karrasSigmas(steps, ks.sigmaMin(), ks.sigmaMax())
+            : ks.uniform(steps);
         c.checkOut("sigmas", sigmas);
         sampling::KDenoiser den(eps, ks);
         sampling::KOptions o;
@@ -358,11 +388,13 @@ void caseSample(Ctx& c, const std::string& kind)
 
 void caseImg2Img(Ctx& c)
 {
-    auto m = tinyModel(c, c.cj["weights"].get<std::string>(), checkpointConfigFor(c.resolve(c.cj["weights"].get<std::string>())));
+    auto m = tinyModel(
+        c, c.cj["weights"].get<std::string>(), checkpointConfigFor(c.resolve(c.cj["weights"].get<std::string>())));
     const json& cfg = c.cj["config"];
     const int64_t steps = cfg.value("steps", 10);
     const int64_t tEnc = static_cast<int64_t>(cfg.value("strength", 0.6) * static_cast<double>(steps));
-    auto eps = cfgEps(*m, m->clip->forward(c.in("cond_ids")), m->clip->forward(c.in("uncond_ids")), cfg.value("guidance_scale", 7.5));
+    auto eps = cfgEps(
+        *m, m->clip->forward(c.in("cond_ids")), m->clip->forward(c.in("uncond_ids")), cfg.value("guidance_scale", 7.5));
     auto init = m->encodeImage(c.in("init_image"), c.in("posterior_noise"));
     c.checkOut("init_latent", init);
     auto p = sampling::ddimParams(m->schedule, sampling::ddimTimesteps(steps), 0.0);
@@ -386,9 +418,11 @@ void caseImg2Img(Ctx& c)
 
 void caseInpaintMasked(Ctx& c)
 {
-    auto m = tinyModel(c, c.cj["weights"].get<std::string>(), checkpointConfigFor(c.resolve(c.cj["weights"].get<std::string>())));
+    auto m = tinyModel(
+        c, c.cj["weights"].get<std::string>(), checkpointConfigFor(c.resolve(c.cj["weights"].get<std::string>())));
     const json& cfg = c.cj["config"];
-    auto eps = cfgEps(*m, m->clip->forward(c.in("cond_ids")), m->clip->forward(c.in("uncond_ids")), cfg.value("guidance_scale", 7.5));
+    auto eps = cfgEps(
+        *m, m->clip->forward(c.in("cond_ids")), m->clip->forward(c.in("uncond_ids")), cfg.value("guidance_scale", 7.5));
     auto x0 = c.in("x0"), mask = c.in("mask"), qn = c.in("q_sample_noise");
     auto acp = m->schedule.alphasCumprod;
     auto p = sampling::ddimParams(m->schedule, sampling::ddimTimesteps(cfg.value("steps", 10)), 0.0);
@@ -424,7 +458,8 @@ void caseInpaint9(Ctx& c)
 {
     const json& cfg = c.cj["config"];
     auto merged = std::make_shared<io::MergedSource>();
-    merged->add(std::make_shared<io::SafeTensorsFile>(c.resolve(c.cj["weights"].get<std::string>())), "model.diffusion_model.");
+    merged->add(
+        std::make_shared<io::SafeTensorsFile>(c.resolve(c.cj["weights"].get<std::string>())), "model.diffusion_model.");
     addWeightsByPrefix(*merged, c);
     // CLIP heads are not visible in weights: take the text encoder's config from the checkpoint it comes from.
     json ldm = cfg["ld_config"];
@@ -441,8 +476,10 @@ void caseInpaint9(Ctx& c)
     c.checkOut("mask_latent", maskLatent);
     c.checkOut("masked_image_latent", maskedLatent);
     c.checkOut("c_concat", concat);
-    auto eps = cfgEps(*model, model->clip->forward(c.in("cond_ids")), model->clip->forward(c.in("uncond_ids")), cfg.value("guidance_scale", 7.5), concat);
-    auto p = sampling::ddimParams(model->schedule, sampling::ddimTimesteps(cfg.value("steps", 10)), cfg.value("eta", 0.0));
+    auto eps = cfgEps(*model, model->clip->forward(c.in("cond_ids")), model->clip->forward(c.in("uncond_ids")),
+        cfg.value("guidance_scale", 7.5), concat);
+    auto p
+        = sampling::ddimParams(model->schedule, sampling::ddimTimesteps(cfg.value("steps", 10)), cfg.value("eta", 0.0));
     Trajectory tr;
     sampling::DdimOptions o;
     o.onStep = record(tr);
@@ -459,7 +496,9 @@ void caseLdmSr(Ctx& c)
     auto m = tinyModel(c, c.cj["weights"].get<std::string>(), cfg["ld_config"]);
     auto lr = c.in("lr_image");
     auto stepNoise = c.in("step_noise");
-    sampling::EpsFn eps = [&](const at::Tensor& x, const at::Tensor& t, double) { return m->unet(at::cat({ x, lr }, 1), t); };
+    sampling::EpsFn eps = [&](const at::Tensor& x, const at::Tensor& t, double) {
+        return m->unet(at::cat({ x, lr }, 1), t);
+    };
     auto p = sampling::ddimParams(m->schedule, sampling::ddimTimesteps(cfg.value("steps", 5)), cfg.value("eta", 1.0));
     Trajectory tr;
     sampling::DdimOptions o;
@@ -499,7 +538,8 @@ void caseCheckpoint(Ctx& c)
     if (det.cond != fromJson.cond)
         diffs.push_back("conditioning stage differs");
     if (det.family != fromJson.family)
-        diffs.push_back(std::string("family: detected ") + familyName(det.family) + " vs " + familyName(fromJson.family));
+        diffs.push_back(
+            std::string("family: detected ") + familyName(det.family) + " vs " + familyName(fromJson.family));
     if (det.cond == CondStage::Clip) {
         ClipTextConfig ca = det.clip, cb = fromJson.clip;
         ca.numHeads = cb.numHeads;
@@ -535,7 +575,9 @@ fs::path tokenizerVocabulary(const Ctx& c)
     }
     if (const char* env = std::getenv("LS_CLIP_VOCAB"))
         return env;
-    fail(ErrorKind::Io, (c.dir / "case.json").string() + ": vocab_file '" + named + "' not found from the case folder or above it, and no --vocab or $LS_CLIP_VOCAB");
+    fail(ErrorKind::Io,
+        (c.dir / "case.json").string() + ": vocab_file '" + named
+            + "' not found from the case folder or above it, and no --vocab or $LS_CLIP_VOCAB");
 }
 
 void caseTokenizer(Ctx& c)
@@ -646,7 +688,8 @@ void caseDiffusers(Ctx& c)
         std::ifstream in(d / "case.json");
         json rj = json::parse(in);
         GoldenResult rr = runGoldenCase(d, rj, folder);
-        c.r.details.push_back(std::string(rr.ok ? "PASS " : "FAIL ") + d.filename().string() + " via diffusers folder, max_err=" + std::to_string(rr.maxErr));
+        c.r.details.push_back(std::string(rr.ok ? "PASS " : "FAIL ") + d.filename().string()
+            + " via diffusers folder, max_err=" + std::to_string(rr.maxErr));
         c.r.maxErr = std::max(c.r.maxErr, rr.maxErr);
         if (!rr.ok) {
             c.r.ok = false;
@@ -693,28 +736,50 @@ GoldenResult runGoldenCase(const fs::path& dir, const json& cj, std::shared_ptr<
     if (fs::exists(dir / "io.safetensors"))
         c.io = std::make_unique<io::SafeTensorsFile>(dir / "io.safetensors");
     const std::string kind = cj.value("kind", std::string());
-    if (kind == "unet") caseUnet(c);
-    else if (kind == "unet_sr") caseUnetSr(c);
-    else if (kind == "unet_x4_upscaler") caseX4(c);
-    else if (kind == "vae_encode") caseVae(c, true);
-    else if (kind == "vae_decode") caseVae(c, false);
-    else if (kind == "vq_encode") caseVq(c, true);
-    else if (kind == "vq_decode") caseVq(c, false);
-    else if (kind == "clip_text") caseClip(c);
-    else if (kind == "bert_embedder") caseBert(c);
-    else if (kind == "layout_eps") caseLayoutEps(c);
-    else if (kind == "schedule") caseSchedule(c);
-    else if (kind == "sample_ddim" || kind == "sample_plms" || kind == "sample_euler" || kind == "sample_euler_ancestral"
-        || kind == "sample_heun" || kind == "sample_dpmpp_2m" || kind == "sample_dpmpp_2m_karras")
+    if (kind == "unet")
+        caseUnet(c);
+    else if (kind == "unet_sr")
+        caseUnetSr(c);
+    else if (kind == "unet_x4_upscaler")
+        caseX4(c);
+    else if (kind == "vae_encode")
+        caseVae(c, true);
+    else if (kind == "vae_decode")
+        caseVae(c, false);
+    else if (kind == "taesd_decode" || kind == "taesd_encode")
+        caseTaesd(c, kind == "taesd_decode");
+    else if (kind == "vq_encode")
+        caseVq(c, true);
+    else if (kind == "vq_decode")
+        caseVq(c, false);
+    else if (kind == "clip_text")
+        caseClip(c);
+    else if (kind == "bert_embedder")
+        caseBert(c);
+    else if (kind == "layout_eps")
+        caseLayoutEps(c);
+    else if (kind == "schedule")
+        caseSchedule(c);
+    else if (kind == "sample_ddim" || kind == "sample_plms" || kind == "sample_euler"
+        || kind == "sample_euler_ancestral" || kind == "sample_heun" || kind == "sample_dpmpp_2m"
+        || kind == "sample_dpmpp_2m_karras")
         caseSample(c, kind);
-    else if (kind == "img2img") caseImg2Img(c);
-    else if (kind == "inpaint_masked_ddim") caseInpaintMasked(c);
-    else if (kind == "sample_inpaint9_ddim") caseInpaint9(c);
-    else if (kind == "sample_ldm_sr") caseLdmSr(c);
-    else if (kind == "checkpoint") caseCheckpoint(c);
-    else if (kind == "tokenizer") caseTokenizer(c);
-    else if (kind == "layout_tokens") caseLayoutTokens(c);
-    else if (kind == "diffusers_folder") caseDiffusers(c);
+    else if (kind == "img2img")
+        caseImg2Img(c);
+    else if (kind == "inpaint_masked_ddim")
+        caseInpaintMasked(c);
+    else if (kind == "sample_inpaint9_ddim")
+        caseInpaint9(c);
+    else if (kind == "sample_ldm_sr")
+        caseLdmSr(c);
+    else if (kind == "checkpoint")
+        caseCheckpoint(c);
+    else if (kind == "tokenizer")
+        caseTokenizer(c);
+    else if (kind == "layout_tokens")
+        caseLayoutTokens(c);
+    else if (kind == "diffusers_folder")
+        caseDiffusers(c);
     else {
         c.r.ok = false;
         c.r.message = "unsupported case kind '" + kind + "'";

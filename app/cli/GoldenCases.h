@@ -18,8 +18,8 @@ struct GoldenResult {
 };
 
 // Runs one case. `weights` replaces the case's own weight file when given (diffusers reuse).
-GoldenResult runGoldenCase(const std::filesystem::path& dir, const nlohmann::json& caseJson,
-    std::shared_ptr<io::WeightSource> weights);
+GoldenResult runGoldenCase(
+    const std::filesystem::path& dir, const nlohmann::json& caseJson, std::shared_ptr<io::WeightSource> weights);
 
 // Where the cases run: "cpu" (default) or "cuda" (fp32 with TF32 off, so the tolerances of the CPU cases hold).
 // Inputs go to the device, outputs come back to the CPU to be compared. Fails when this libtorch has no CUDA.

@@ -44,19 +44,30 @@ int main(int argc, char** argv)
     parser.setApplicationDescription(QStringLiteral("Latent diffusion image synthesis"));
     parser.addHelpOption();
     parser.addVersionOption();
-    QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Checkpoint to load (default: the bundled model)"), QStringLiteral("path"));
-    QCommandLineOption config(QStringLiteral("config"), QStringLiteral("Model config JSON/YAML"), QStringLiteral("path"));
-    QCommandLineOption vocab(QStringLiteral("vocab"), QStringLiteral("CLIP vocabulary file or folder"), QStringLiteral("path"));
-    QCommandLineOption shot(QStringLiteral("screenshot"), QStringLiteral("Render the window to a PNG and quit (after --prompt's generation, if any)"), QStringLiteral("png"));
-    QCommandLineOption prompt(QStringLiteral("prompt"), QStringLiteral("Prompt to put in the panel (and generate with --screenshot)"), QStringLiteral("text"));
-    QCommandLineOption boxes(QStringLiteral("boxes"), QStringLiteral("Boxes for the canvas: x,y,w,h,label;..."), QStringLiteral("list"));
-    QCommandLineOption maskRect(QStringLiteral("mask-rect"), QStringLiteral("Paint a mask rectangle x,y,w,h"), QStringLiteral("rect"));
+    QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Checkpoint to load (default: the bundled model)"),
+        QStringLiteral("path"));
+    QCommandLineOption config(
+        QStringLiteral("config"), QStringLiteral("Model config JSON/YAML"), QStringLiteral("path"));
+    QCommandLineOption vocab(
+        QStringLiteral("vocab"), QStringLiteral("CLIP vocabulary file or folder"), QStringLiteral("path"));
+    QCommandLineOption shot(QStringLiteral("screenshot"),
+        QStringLiteral("Render the window to a PNG and quit (after --prompt's generation, if any)"),
+        QStringLiteral("png"));
+    QCommandLineOption prompt(QStringLiteral("prompt"),
+        QStringLiteral("Prompt to put in the panel (and generate with --screenshot)"), QStringLiteral("text"));
+    QCommandLineOption boxes(
+        QStringLiteral("boxes"), QStringLiteral("Boxes for the canvas: x,y,w,h,label;..."), QStringLiteral("list"));
+    QCommandLineOption maskRect(
+        QStringLiteral("mask-rect"), QStringLiteral("Paint a mask rectangle x,y,w,h"), QStringLiteral("rect"));
     QCommandLineOption noGenerate(QStringLiteral("no-generate"), QStringLiteral("With --screenshot: do not generate"));
     QCommandLineOption probe(QStringLiteral("probe-responsiveness"),
-        QStringLiteral("Benchmark: load the model and run N queued generations while a 5 ms timer measures the longest event-loop stall; prints JSON and quits"),
+        QStringLiteral("Benchmark: load the model and run N queued generations while a 5 ms timer measures the longest "
+                       "event-loop stall; prints JSON and quits"),
         QStringLiteral("N"));
-    QCommandLineOption mode(QStringLiteral("mode"), QStringLiteral("Job: Auto, txt2img, img2img, inpaint, layout or upscale"), QStringLiteral("name"));
-    QCommandLineOption guidance(QStringLiteral("guidance"), QStringLiteral("Guidance scale to put in the panel"), QStringLiteral("scale"));
+    QCommandLineOption mode(QStringLiteral("mode"),
+        QStringLiteral("Job: Auto, txt2img, img2img, inpaint, layout or upscale"), QStringLiteral("name"));
+    QCommandLineOption guidance(
+        QStringLiteral("guidance"), QStringLiteral("Guidance scale to put in the panel"), QStringLiteral("scale"));
     parser.addOptions({ model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe, mode, guidance });
     parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("Image or project (.lsproj folder) to open"));
     parser.process(app);
@@ -82,21 +93,24 @@ int main(int argc, char** argv)
         bool ok = false;
         const double g = parser.value(guidance).toDouble(&ok);
         if (!ok || g < 0 || g > 30) {
-            std::fprintf(stderr, "latent-studio: --guidance: '%s' is not a number from 0 to 30\n", qPrintable(parser.value(guidance)));
+            std::fprintf(stderr, "latent-studio: --guidance: '%s' is not a number from 0 to 30\n",
+                qPrintable(parser.value(guidance)));
             return 2;
         }
         w.promptPanel()->setGuidance(g);
     }
     if (parser.isSet(mode)) {
         const QString m = parser.value(mode);
-        QObject::connect(w.controller(), &ls::ui::GenerationController::modelLoaded, &w, [&w, m] { w.promptPanel()->setMode(m); });
+        QObject::connect(
+            w.controller(), &ls::ui::GenerationController::modelLoaded, &w, [&w, m] { w.promptPanel()->setMode(m); });
     }
     if (parser.isSet(boxes)) {
         QVector<ls::ui::CanvasBox> list;
         for (const QString& b : parser.value(boxes).split(QLatin1Char(';'), Qt::SkipEmptyParts)) {
             const QStringList f = b.split(QLatin1Char(','));
             if (f.size() >= 5)
-                list.push_back({ QRectF(f[0].toDouble(), f[1].toDouble(), f[2].toDouble(), f[3].toDouble()), f.mid(4).join(QLatin1Char(',')) });
+                list.push_back({ QRectF(f[0].toDouble(), f[1].toDouble(), f[2].toDouble(), f[3].toDouble()),
+                    f.mid(4).join(QLatin1Char(',')) });
         }
         w.canvas()->setBoxes(list, false);
     }
@@ -119,7 +133,8 @@ int main(int argc, char** argv)
         auto* tick = new QTimer(&w);
         tick->setInterval(5);
         tick->setTimerType(Qt::PreciseTimer);
-        auto stats = std::make_shared<std::array<qint64, 3>>(std::array<qint64, 3> { -1, 0, 0 }); // last ns, max gap ns, ticks
+        auto stats
+            = std::make_shared<std::array<qint64, 3>>(std::array<qint64, 3> { -1, 0, 0 }); // last ns, max gap ns, ticks
         QObject::connect(tick, &QTimer::timeout, &w, [clock, stats] {
             const qint64 now = clock->nsecsElapsed();
             if ((*stats)[0] >= 0)
@@ -129,7 +144,8 @@ int main(int argc, char** argv)
         });
         tick->start();
         if (!parser.isSet(prompt))
-            w.promptPanel()->setPrompt(QStringLiteral("a large red circle at the top left and a small blue square at the bottom right"));
+            w.promptPanel()->setPrompt(
+                QStringLiteral("a large red circle at the top left and a small blue square at the bottom right"));
         QObject::connect(w.controller(), &ls::ui::GenerationController::modelLoaded, &w, [&w, jobs] {
             for (int i = 0; i < jobs; ++i)
                 w.generate();
@@ -143,7 +159,8 @@ int main(int argc, char** argv)
             if (++*done < jobs)
                 return;
             std::printf("{\"max_stall_ms\": %.1f, \"ticks\": %lld, \"jobs\": %d, \"seconds\": %.2f}\n",
-                std::max<qint64>(0, (*stats)[1] - 5000000) / 1e6, static_cast<long long>((*stats)[2]), jobs, clock->nsecsElapsed() / 1e9);
+                std::max<qint64>(0, (*stats)[1] - 5000000) / 1e6, static_cast<long long>((*stats)[2]), jobs,
+                clock->nsecsElapsed() / 1e9);
             QApplication::quit();
         });
     } else if (!parser.isSet(shot)) {
@@ -172,8 +189,10 @@ int main(int argc, char** argv)
         if (parser.isSet(noGenerate)) {
             QTimer::singleShot(1500, &w, save);
         } else {
-            QObject::connect(w.controller(), &ls::ui::GenerationController::modelLoaded, &w, [&w] { QTimer::singleShot(100, &w, [&w] { w.generate(); }); });
-            QObject::connect(&w, &ls::ui::MainWindow::generationDone, &w, [save](int, bool) { QTimer::singleShot(200, save); });
+            QObject::connect(w.controller(), &ls::ui::GenerationController::modelLoaded, &w,
+                [&w] { QTimer::singleShot(100, &w, [&w] { w.generate(); }); });
+            QObject::connect(
+                &w, &ls::ui::MainWindow::generationDone, &w, [save](int, bool) { QTimer::singleShot(200, save); });
         }
     }
     return app.exec();

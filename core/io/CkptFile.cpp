@@ -35,12 +35,30 @@ namespace {
 at::ScalarType storageDtype(const std::string& name, const std::string& where)
 {
     static const std::pair<const char*, at::ScalarType> table[] = {
-        { "Double", at::kDouble }, { "Float", at::kFloat }, { "Half", at::kHalf }, { "BFloat16", at::kBFloat16 },
-        { "Long", at::kLong }, { "Int", at::kInt }, { "Short", at::kShort }, { "Char", at::kChar }, { "Byte", at::kByte },
-        { "Bool", at::kBool }, { "dtype:float64", at::kDouble }, { "dtype:float32", at::kFloat }, { "dtype:float", at::kFloat },
-        { "dtype:float16", at::kHalf }, { "dtype:half", at::kHalf }, { "dtype:bfloat16", at::kBFloat16 },
-        { "dtype:int64", at::kLong }, { "dtype:long", at::kLong }, { "dtype:int32", at::kInt }, { "dtype:int", at::kInt },
-        { "dtype:int16", at::kShort }, { "dtype:int8", at::kChar }, { "dtype:uint8", at::kByte }, { "dtype:bool", at::kBool },
+        { "Double", at::kDouble },
+        { "Float", at::kFloat },
+        { "Half", at::kHalf },
+        { "BFloat16", at::kBFloat16 },
+        { "Long", at::kLong },
+        { "Int", at::kInt },
+        { "Short", at::kShort },
+        { "Char", at::kChar },
+        { "Byte", at::kByte },
+        { "Bool", at::kBool },
+        { "dtype:float64", at::kDouble },
+        { "dtype:float32", at::kFloat },
+        { "dtype:float", at::kFloat },
+        { "dtype:float16", at::kHalf },
+        { "dtype:half", at::kHalf },
+        { "dtype:bfloat16", at::kBFloat16 },
+        { "dtype:int64", at::kLong },
+        { "dtype:long", at::kLong },
+        { "dtype:int32", at::kInt },
+        { "dtype:int", at::kInt },
+        { "dtype:int16", at::kShort },
+        { "dtype:int8", at::kChar },
+        { "dtype:uint8", at::kByte },
+        { "dtype:bool", at::kBool },
     };
     for (const auto& [n, t] : table)
         if (name == n)
@@ -48,7 +66,8 @@ at::ScalarType storageDtype(const std::string& name, const std::string& where)
     fail(ErrorKind::Unsupported, where + ": unsupported storage type '" + name + "'");
 }
 
-void collect(const pickle::Value& dict, const std::string& prefix, std::map<std::string, pickle::TensorRef>& out, int depth)
+void collect(
+    const pickle::Value& dict, const std::string& prefix, std::map<std::string, pickle::TensorRef>& out, int depth)
 {
     if (depth > 4 || dict->type != Object::Type::Dict)
         return;
@@ -74,8 +93,10 @@ CkptFile::CkptFile(const fs::path& path)
     if (ec)
         fail(ErrorKind::Io, where + ": cannot read: " + ec.message());
 #ifndef LS_WITH_LIBZIP
-    fail(ErrorKind::Unsupported, where + ": this build has no libzip, so .ckpt checkpoints cannot be read (convert it to "
-        ".safetensors, or build with libzip-dev installed)");
+    fail(ErrorKind::Unsupported,
+        where
+            + ": this build has no libzip, so .ckpt checkpoints cannot be read (convert it to "
+              ".safetensors, or build with libzip-dev installed)");
 #else
     int err = 0;
     m_zip->z = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &err);
@@ -124,16 +145,22 @@ CkptFile::CkptFile(const fs::path& path)
         for (int64_t s : t.size)
             numel *= s;
         if (numel > 0 && maxIndex >= t.storage.numel)
-            fail(ErrorKind::Format, where + ": tensor '" + key + "' reaches element " + std::to_string(maxIndex) + " of a storage holding " + std::to_string(t.storage.numel));
+            fail(ErrorKind::Format,
+                where + ": tensor '" + key + "' reaches element " + std::to_string(maxIndex) + " of a storage holding "
+                    + std::to_string(t.storage.numel));
         zip_stat_t st;
         const std::string entry = m_prefix + "data/" + t.storage.key;
         if (zip_stat(m_zip->z, entry.c_str(), 0, &st) != 0)
             fail(ErrorKind::Format, where + ": tensor '" + key + "' refers to missing storage entry " + entry);
         const uint64_t need = static_cast<uint64_t>(t.storage.numel) * c10::elementSize(dt);
         if (st.size < need)
-            fail(ErrorKind::Format, where + ": storage " + entry + " holds " + std::to_string(st.size) + " bytes, tensor '" + key + "' needs " + std::to_string(need));
+            fail(ErrorKind::Format,
+                where + ": storage " + entry + " holds " + std::to_string(st.size) + " bytes, tensor '" + key
+                    + "' needs " + std::to_string(need));
         if (st.comp_method == ZIP_CM_STORE && st.size > m_fileSize)
-            fail(ErrorKind::Security, where + ": refused: zip entry " + entry + " declares " + std::to_string(st.size) + " bytes, more than the whole file");
+            fail(ErrorKind::Security,
+                where + ": refused: zip entry " + entry + " declares " + std::to_string(st.size)
+                    + " bytes, more than the whole file");
     }
 #endif
 }
@@ -144,17 +171,22 @@ std::string CkptFile::readEntry(const std::string& name, uint64_t expectedMax) c
 {
     const std::string where = m_path.string();
 #ifndef LS_WITH_LIBZIP
-    fail(ErrorKind::Unsupported, where + ": this build has no libzip (zip entry " + name + ", at most " + std::to_string(expectedMax) + " bytes)");
+    fail(ErrorKind::Unsupported,
+        where + ": this build has no libzip (zip entry " + name + ", at most " + std::to_string(expectedMax)
+            + " bytes)");
 #else
     zip_stat_t st;
     if (zip_stat(m_zip->z, name.c_str(), 0, &st) != 0)
         fail(ErrorKind::Format, where + ": missing zip entry " + name);
     if (st.size > expectedMax)
-        fail(ErrorKind::Security, where + ": refused: zip entry " + name + " declares " + std::to_string(st.size) + " bytes (limit " + std::to_string(expectedMax) + ")");
+        fail(ErrorKind::Security,
+            where + ": refused: zip entry " + name + " declares " + std::to_string(st.size) + " bytes (limit "
+                + std::to_string(expectedMax) + ")");
     if (st.comp_method == ZIP_CM_STORE && st.size > m_fileSize)
         fail(ErrorKind::Security, where + ": refused: zip entry " + name + " declares more bytes than the file holds");
     if (st.comp_method != ZIP_CM_STORE && st.comp_size > 0 && st.size / st.comp_size > 1000)
-        fail(ErrorKind::Security, where + ": refused: zip entry " + name + " has an absurd compression ratio (zip bomb?)");
+        fail(ErrorKind::Security,
+            where + ": refused: zip entry " + name + " has an absurd compression ratio (zip bomb?)");
     std::string out(st.size, '\0');
     zip_file_t* f = zip_fopen(m_zip->z, name.c_str(), 0);
     if (!f)
@@ -192,8 +224,10 @@ at::Tensor CkptFile::load(const std::string& key) const
     const at::ScalarType dt = storageDtype(t.storage.dtype, path());
     std::lock_guard<std::mutex> lock(m_zip->mutex);
     const uint64_t bytes = static_cast<uint64_t>(t.storage.numel) * c10::elementSize(dt);
-    auto buf = std::make_shared<std::string>(readEntry(m_prefix + "data/" + t.storage.key, std::max<uint64_t>(bytes, 1) + 64));
-    at::Tensor storage = at::from_blob(buf->data(), { t.storage.numel }, [buf](void*) {}, at::TensorOptions().dtype(dt));
+    auto buf = std::make_shared<std::string>(
+        readEntry(m_prefix + "data/" + t.storage.key, std::max<uint64_t>(bytes, 1) + 64));
+    at::Tensor storage = at::from_blob(
+        buf->data(), { t.storage.numel }, [buf](void*) {}, at::TensorOptions().dtype(dt));
     return storage.as_strided(t.size, t.stride, t.offset);
 }
 

@@ -39,8 +39,10 @@ json scalar(const std::string& s, bool quoted)
 json toJson(const YAML::Node& n)
 {
     switch (n.Type()) {
-    case YAML::NodeType::Null: return nullptr;
-    case YAML::NodeType::Scalar: return scalar(n.Scalar(), n.Tag() == "!");
+    case YAML::NodeType::Null:
+        return nullptr;
+    case YAML::NodeType::Scalar:
+        return scalar(n.Scalar(), n.Tag() == "!");
     case YAML::NodeType::Sequence: {
         json a = json::array();
         for (const auto& e : n)
@@ -53,10 +55,11 @@ json toJson(const YAML::Node& n)
             o[kv.first.as<std::string>()] = toJson(kv.second);
         return o;
     }
-    default: return nullptr;
+    default:
+        return nullptr;
     }
 }
-}
+} // namespace
 #endif
 
 bool hasYamlSupport()

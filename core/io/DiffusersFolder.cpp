@@ -48,9 +48,9 @@ std::string replaceAll(std::string s, const std::string& from, const std::string
 
 std::string resnetToOriginalUNet(std::string rest)
 {
-    static const std::pair<const char*, const char*> rules[] = { { "norm1.", "in_layers.0." }, { "conv1.", "in_layers.2." },
-        { "time_emb_proj.", "emb_layers.1." }, { "norm2.", "out_layers.0." }, { "conv2.", "out_layers.3." },
-        { "conv_shortcut.", "skip_connection." } };
+    static const std::pair<const char*, const char*> rules[]
+        = { { "norm1.", "in_layers.0." }, { "conv1.", "in_layers.2." }, { "time_emb_proj.", "emb_layers.1." },
+              { "norm2.", "out_layers.0." }, { "conv2.", "out_layers.3." }, { "conv_shortcut.", "skip_connection." } };
     for (const auto& [d, o] : rules)
         if (rest.rfind(d, 0) == 0)
             return o + rest.substr(std::strlen(d));
@@ -59,9 +59,9 @@ std::string resnetToOriginalUNet(std::string rest)
 
 std::string vaeAttnToOriginal(std::string rest)
 {
-    static const std::pair<const char*, const char*> rules[] = { { "group_norm.", "norm." }, { "to_q.", "q." }, { "to_k.", "k." },
-        { "to_v.", "v." }, { "to_out.0.", "proj_out." }, { "query.", "q." }, { "key.", "k." }, { "value.", "v." },
-        { "proj_attn.", "proj_out." } };
+    static const std::pair<const char*, const char*> rules[] = { { "group_norm.", "norm." }, { "to_q.", "q." },
+        { "to_k.", "k." }, { "to_v.", "v." }, { "to_out.0.", "proj_out." }, { "query.", "q." }, { "key.", "k." },
+        { "value.", "v." }, { "proj_attn.", "proj_out." } };
     for (const auto& [d, o] : rules)
         if (rest.rfind(d, 0) == 0)
             return o + rest.substr(std::strlen(d));
@@ -72,7 +72,8 @@ std::string vaeAttnToOriginal(std::string rest)
 
 std::string DiffusersFolder::toOriginal(const std::string& component, const std::string& key, const json& cfg)
 {
-    if (key.size() > kMaxKeyLength) // no module path is this long; std::regex recursion on a huge hostile key could overflow the stack
+    if (key.size() > kMaxKeyLength) // no module path is this long; std::regex recursion on a huge hostile key could
+                                    // overflow the stack
         return {};
     std::smatch m;
     if (component == "text_encoder") {
@@ -84,8 +85,8 @@ std::string DiffusersFolder::toOriginal(const std::string& component, const std:
         const auto lpb = cfg.value("layers_per_block", 2);
         const auto upTypes = cfg.value("up_block_types", std::vector<std::string> {});
         static const std::pair<const char*, const char*> direct[] = { { "time_embedding.linear_1.", "time_embed.0." },
-            { "time_embedding.linear_2.", "time_embed.2." }, { "class_embedding.", "label_emb." }, { "conv_in.", "input_blocks.0.0." },
-            { "conv_norm_out.", "out.0." }, { "conv_out.", "out.2." } };
+            { "time_embedding.linear_2.", "time_embed.2." }, { "class_embedding.", "label_emb." },
+            { "conv_in.", "input_blocks.0.0." }, { "conv_norm_out.", "out.0." }, { "conv_out.", "out.2." } };
         for (const auto& [d, o] : direct)
             if (key.rfind(d, 0) == 0)
                 return "model.diffusion_model." + std::string(o) + key.substr(std::strlen(d));
@@ -97,55 +98,67 @@ std::string DiffusersFolder::toOriginal(const std::string& component, const std:
             const std::string kind = m[2], rest = m[4];
             const int base = 1 + level * (lpb + 1);
             if (kind == "resnets")
-                return "model.diffusion_model.input_blocks." + std::to_string(base + j) + ".0." + resnetToOriginalUNet(rest);
+                return "model.diffusion_model.input_blocks." + std::to_string(base + j) + ".0."
+                    + resnetToOriginalUNet(rest);
             if (kind == "attentions")
                 return "model.diffusion_model.input_blocks." + std::to_string(base + j) + ".1." + rest;
-            return "model.diffusion_model.input_blocks." + std::to_string(base + lpb) + ".0.op." + replaceAll(rest, "conv.", "");
+            return "model.diffusion_model.input_blocks." + std::to_string(base + lpb) + ".0.op."
+                + replaceAll(rest, "conv.", "");
         }
         if (std::regex_match(key, m, mid)) {
             const std::string kind = m[1], rest = m[3];
             const int j = std::stoi(m[2]);
             if (kind == "attentions")
                 return "model.diffusion_model.middle_block.1." + rest;
-            return "model.diffusion_model.middle_block." + std::to_string(j == 0 ? 0 : 2) + "." + resnetToOriginalUNet(rest);
+            return "model.diffusion_model.middle_block." + std::to_string(j == 0 ? 0 : 2) + "."
+                + resnetToOriginalUNet(rest);
         }
         if (std::regex_match(key, m, up)) {
             const int level = std::stoi(m[1]), j = std::stoi(m[3]);
             const std::string kind = m[2], rest = m[4];
             const int base = level * (lpb + 1);
             if (kind == "resnets")
-                return "model.diffusion_model.output_blocks." + std::to_string(base + j) + ".0." + resnetToOriginalUNet(rest);
+                return "model.diffusion_model.output_blocks." + std::to_string(base + j) + ".0."
+                    + resnetToOriginalUNet(rest);
             if (kind == "attentions")
                 return "model.diffusion_model.output_blocks." + std::to_string(base + j) + ".1." + rest;
-            const bool hasAttn = level < static_cast<int>(upTypes.size()) && upTypes[level].find("CrossAttn") != std::string::npos;
-            return "model.diffusion_model.output_blocks." + std::to_string(base + lpb) + "." + (hasAttn ? "2" : "1") + "." + rest;
+            const bool hasAttn
+                = level < static_cast<int>(upTypes.size()) && upTypes[level].find("CrossAttn") != std::string::npos;
+            return "model.diffusion_model.output_blocks." + std::to_string(base + lpb) + "." + (hasAttn ? "2" : "1")
+                + "." + rest;
         }
         return {};
     }
     if (component == "vae") {
-        const int levels = static_cast<int>(cfg.value("block_out_channels", std::vector<int> { 128, 256, 512, 512 }).size());
+        const int levels
+            = static_cast<int>(cfg.value("block_out_channels", std::vector<int> { 128, 256, 512, 512 }).size());
         static const std::regex down(R"(^encoder\.down_blocks\.(\d+)\.(resnets|downsamplers)\.(\d+)\.(.*)$)");
         static const std::regex up(R"(^decoder\.up_blocks\.(\d+)\.(resnets|upsamplers)\.(\d+)\.(.*)$)");
         static const std::regex mid(R"(^(encoder|decoder)\.mid_block\.(resnets|attentions)\.(\d+)\.(.*)$)");
-        auto resnet = [](std::string rest) { return rest.rfind("conv_shortcut.", 0) == 0 ? "nin_shortcut." + rest.substr(14) : rest; };
+        auto resnet = [](std::string rest) {
+            return rest.rfind("conv_shortcut.", 0) == 0 ? "nin_shortcut." + rest.substr(14) : rest;
+        };
         if (std::regex_match(key, m, down)) {
             const std::string kind = m[2];
             if (kind == "resnets")
-                return "first_stage_model.encoder.down." + std::string(m[1]) + ".block." + std::string(m[3]) + "." + resnet(m[4]);
+                return "first_stage_model.encoder.down." + std::string(m[1]) + ".block." + std::string(m[3]) + "."
+                    + resnet(m[4]);
             return "first_stage_model.encoder.down." + std::string(m[1]) + ".downsample." + std::string(m[4]);
         }
         if (std::regex_match(key, m, up)) {
             const int orig = levels - 1 - std::stoi(m[1]);
             const std::string kind = m[2];
             if (kind == "resnets")
-                return "first_stage_model.decoder.up." + std::to_string(orig) + ".block." + std::string(m[3]) + "." + resnet(m[4]);
+                return "first_stage_model.decoder.up." + std::to_string(orig) + ".block." + std::string(m[3]) + "."
+                    + resnet(m[4]);
             return "first_stage_model.decoder.up." + std::to_string(orig) + ".upsample." + std::string(m[4]);
         }
         if (std::regex_match(key, m, mid)) {
             const std::string part = m[1], kind = m[2];
             if (kind == "attentions")
                 return "first_stage_model." + part + ".mid.attn_1." + vaeAttnToOriginal(m[4]);
-            return "first_stage_model." + part + ".mid.block_" + std::string(std::stoi(m[3]) == 0 ? "1" : "2") + "." + resnet(m[4]);
+            return "first_stage_model." + part + ".mid.block_" + std::string(std::stoi(m[3]) == 0 ? "1" : "2") + "."
+                + resnet(m[4]);
         }
         std::string k = key;
         k = replaceAll(k, "conv_norm_out.", "norm_out.");
@@ -171,9 +184,13 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
     if (hasText)
         textCfg = readJson(folder / "text_encoder" / "config.json");
     if (hasText && textCfg.value("hidden_act", std::string("quick_gelu")) != "quick_gelu")
-        fail(ErrorKind::Unsupported, where + ": SD2-style diffusers text encoders (OpenCLIP converted to CLIPTextModel) are not supported yet; use the single-file .safetensors checkpoint");
+        fail(ErrorKind::Unsupported,
+            where
+                + ": SD2-style diffusers text encoders (OpenCLIP converted to CLIPTextModel) are not supported yet; "
+                  "use the single-file .safetensors checkpoint");
 
-    const std::vector<std::string> unetFiles { "diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.bin" };
+    const std::vector<std::string> unetFiles { "diffusion_pytorch_model.safetensors",
+        "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.bin" };
     const std::vector<std::string> textFiles { "model.safetensors", "model.fp16.safetensors", "pytorch_model.bin" };
     struct Comp {
         std::string name;
@@ -204,7 +221,8 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
         std::string list;
         for (size_t i = 0; i < unknown.size() && i < 8; ++i)
             list += "\n    " + unknown[i];
-        fail(ErrorKind::Mismatch, where + ": " + std::to_string(unknown.size()) + " diffusers key(s) have no original name:" + list);
+        fail(ErrorKind::Mismatch,
+            where + ": " + std::to_string(unknown.size()) + " diffusers key(s) have no original name:" + list);
     }
 
     // Configuration in the original names.
@@ -227,9 +245,14 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
     u["context_dim"] = unetCfg.value("cross_attention_dim", 768);
     u["use_linear_in_transformer"] = unetCfg.value("use_linear_projection", false);
     u["legacy"] = false;
-    u["transformer_depth"] = unetCfg.contains("transformer_layers_per_block") && unetCfg["transformer_layers_per_block"].is_number_integer() ? unetCfg["transformer_layers_per_block"].get<int>() : 1;
+    u["transformer_depth"] = unetCfg.contains("transformer_layers_per_block")
+            && unetCfg["transformer_layers_per_block"].is_number_integer()
+        ? unetCfg["transformer_layers_per_block"].get<int>()
+        : 1;
     // attention_head_dim holds the number of heads for SD1 (int) and per level for SD2 (list, 64 channels each).
-    const json& ahd = unetCfg.contains("num_attention_heads") && !unetCfg["num_attention_heads"].is_null() ? unetCfg["num_attention_heads"] : unetCfg.value("attention_head_dim", json(8));
+    const json& ahd = unetCfg.contains("num_attention_heads") && !unetCfg["num_attention_heads"].is_null()
+        ? unetCfg["num_attention_heads"]
+        : unetCfg.value("attention_head_dim", json(8));
     if (ahd.is_array()) {
         u["num_heads"] = -1;
         u["num_head_channels"] = boc[0] / ahd[0].get<int64_t>();
@@ -245,10 +268,12 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
         vmult.push_back(b / vboc[0]);
     const int64_t latent = vaeCfg.value("latent_channels", 4);
     json dd = { { "double_z", true }, { "z_channels", latent }, { "resolution", vaeCfg.value("sample_size", 256) },
-        { "in_channels", vaeCfg.value("in_channels", 3) }, { "out_ch", vaeCfg.value("out_channels", 3) }, { "ch", vboc[0] },
-        { "ch_mult", vmult }, { "num_res_blocks", vaeCfg.value("layers_per_block", 2) }, { "attn_resolutions", json::array() }, { "dropout", 0.0 } };
+        { "in_channels", vaeCfg.value("in_channels", 3) }, { "out_ch", vaeCfg.value("out_channels", 3) },
+        { "ch", vboc[0] }, { "ch_mult", vmult }, { "num_res_blocks", vaeCfg.value("layers_per_block", 2) },
+        { "attn_resolutions", json::array() }, { "dropout", 0.0 } };
     m_ldm["unet_config"] = { { "target", "ldm.modules.diffusionmodules.openaimodel.UNetModel" }, { "params", u } };
-    m_ldm["first_stage_config"] = { { "target", "ldm.models.autoencoder.AutoencoderKL" }, { "params", { { "embed_dim", latent }, { "ddconfig", dd } } } };
+    m_ldm["first_stage_config"] = { { "target", "ldm.models.autoencoder.AutoencoderKL" },
+        { "params", { { "embed_dim", latent }, { "ddconfig", dd } } } };
     if (hasText) {
         m_ldm["cond_stage_config"] = { { "target", "ldm.modules.encoders.modules.FrozenCLIPEmbedder" } };
         m_ldm["clip_config"] = textCfg;
@@ -264,7 +289,8 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
     m_ldm["rescale_betas_zero_snr"] = s.value("rescale_betas_zero_snr", false);
     const std::string bs = s.value("beta_schedule", std::string("scaled_linear"));
     if (bs != "scaled_linear")
-        fail(ErrorKind::Unsupported, sched.string() + ": beta_schedule '" + bs + "' is not supported (only scaled_linear, the SD schedule)");
+        fail(ErrorKind::Unsupported,
+            sched.string() + ": beta_schedule '" + bs + "' is not supported (only scaled_linear, the SD schedule)");
 }
 
 DiffusersFolder::~DiffusersFolder() = default;

@@ -24,7 +24,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-uint32_t be32(const unsigned char* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+uint32_t be32(const unsigned char* p)
+{
+    return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+}
 
 void putBe32(std::string& s, uint32_t v)
 {
@@ -45,7 +48,9 @@ std::string zcompress(const std::string& in)
 {
     uLongf n = compressBound(static_cast<uLong>(in.size()));
     std::string out(n, '\0');
-    if (compress2(reinterpret_cast<Bytef*>(out.data()), &n, reinterpret_cast<const Bytef*>(in.data()), static_cast<uLong>(in.size()), 6) != Z_OK)
+    if (compress2(reinterpret_cast<Bytef*>(out.data()), &n, reinterpret_cast<const Bytef*>(in.data()),
+            static_cast<uLong>(in.size()), 6)
+        != Z_OK)
         fail(ErrorKind::Internal, "zlib compression failed");
     out.resize(n);
     return out;
@@ -72,7 +77,9 @@ bool zuncompressText(const std::string& in, std::string& out)
 {
     uLongf n = static_cast<uLongf>(in.size() * 20 + 1024);
     out.assign(n, '\0');
-    if (uncompress(reinterpret_cast<Bytef*>(out.data()), &n, reinterpret_cast<const Bytef*>(in.data()), static_cast<uLong>(in.size())) != Z_OK)
+    if (uncompress(reinterpret_cast<Bytef*>(out.data()), &n, reinterpret_cast<const Bytef*>(in.data()),
+            static_cast<uLong>(in.size()))
+        != Z_OK)
         return false;
     out.resize(n);
     return true;
@@ -128,7 +135,8 @@ std::string encodePng(const Image& img, const std::map<std::string, std::string>
             chunk(out, "tEXt", k + std::string(1, '\0') + v);
         } else {
             // iTXt: keyword, 0, compression flag 0, method 0, language "", 0, translated "", 0, UTF-8 text
-            chunk(out, "iTXt", k + std::string(1, '\0') + std::string(2, '\0') + std::string(1, '\0') + std::string(1, '\0') + v);
+            chunk(out, "iTXt",
+                k + std::string(1, '\0') + std::string(2, '\0') + std::string(1, '\0') + std::string(1, '\0') + v);
         }
     }
     const size_t row = static_cast<size_t>(img.width) * img.channels;
@@ -214,16 +222,24 @@ ImageWithMetadata decodePng(const std::string& bytes, const std::string& where)
             const int c = (up && x >= static_cast<size_t>(inCh)) ? up[x - inCh] : 0;
             int v = src[x];
             switch (f) {
-            case 0: break;
-            case 1: v += a; break;
-            case 2: v += b; break;
-            case 3: v += (a + b) / 2; break;
+            case 0:
+                break;
+            case 1:
+                v += a;
+                break;
+            case 2:
+                v += b;
+                break;
+            case 3:
+                v += (a + b) / 2;
+                break;
             case 4: {
                 const int pp = a + b - c, pa = std::abs(pp - a), pb = std::abs(pp - b), pc = std::abs(pp - c);
                 v += (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
                 break;
             }
-            default: fail(ErrorKind::Format, where + ": bad PNG filter type");
+            default:
+                fail(ErrorKind::Format, where + ": bad PNG filter type");
             }
             dst[x] = static_cast<uint8_t>(v);
         }
@@ -349,14 +365,16 @@ void writeImage(const fs::path& path, const Image& image, const std::map<std::st
         return;
     }
 #ifdef LS_WITH_OIIO
-    const fs::path tmp = path.parent_path() / (path.stem().string() + ".tmp-" + std::to_string(::getpid()) + path.extension().string());
+    const fs::path tmp = path.parent_path()
+        / (path.stem().string() + ".tmp-" + std::to_string(::getpid()) + path.extension().string());
     auto out = OIIO::ImageOutput::create(tmp.string());
     if (!out)
         fail(ErrorKind::Unsupported, path.string() + ": no writer for '" + ext + "' files: " + OIIO::geterror());
     OIIO::ImageSpec spec(image.width, image.height, image.channels, OIIO::TypeDesc::UINT8);
     for (const auto& [k, v] : metadata)
         spec.attribute(k, v);
-    if (!out->open(tmp.string(), spec) || !out->write_image(OIIO::TypeDesc::UINT8, image.pixels.data()) || !out->close()) {
+    if (!out->open(tmp.string(), spec) || !out->write_image(OIIO::TypeDesc::UINT8, image.pixels.data())
+        || !out->close()) {
         std::error_code ec;
         fs::remove(tmp, ec);
         fail(ErrorKind::Io, path.string() + ": cannot write: " + out->geterror());

@@ -20,7 +20,8 @@ struct ImageWithMetadata {
 // Reads any supported file as 8-bit RGB/RGBA/gray; errors name the file and the cause.
 ImageWithMetadata readImage(const std::filesystem::path& path);
 // Writes atomically (temporary file in the same folder, fsync, rename); format from the extension.
-void writeImage(const std::filesystem::path& path, const Image& image, const std::map<std::string, std::string>& metadata = {});
+void writeImage(
+    const std::filesystem::path& path, const Image& image, const std::map<std::string, std::string>& metadata = {});
 
 // Built-in PNG codec (8-bit gray/RGB/RGBA, tEXt/iTXt chunks), used when OIIO is not built in.
 std::string encodePng(const Image& image, const std::map<std::string, std::string>& metadata);

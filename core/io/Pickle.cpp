@@ -43,9 +43,10 @@ const std::set<std::string>& opaqueGlobals()
     return s;
 }
 
-const char* const kStorageTypes[] = { "Double", "Float", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool" };
-const char* const kDTypes[] = { "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
-    "float", "half", "double", "long", "int" };
+const char* const kStorageTypes[]
+    = { "Double", "Float", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool" };
+const char* const kDTypes[] = { "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8",
+    "bool", "float", "half", "double", "long", "int" };
 
 bool isStorageType(const std::string& module, const std::string& name)
 {
@@ -83,10 +84,10 @@ public:
     {
     }
 
-    // Object graphs are shared_ptr trees. A hostile stream can build cycles (a list appended to itself through the memo)
-    // or very deep nesting; shared_ptr would leak the first and overflow the stack freeing the second. So every object
-    // is registered when created, adopt() accepts only an acyclic result of bounded depth, and the destructor takes
-    // apart every object that is not part of the accepted result without recursion.
+    // Object graphs are shared_ptr trees. A hostile stream can build cycles (a list appended to itself through the
+    // memo) or very deep nesting; shared_ptr would leak the first and overflow the stack freeing the second. So every
+    // object is registered when created, adopt() accepts only an acyclic result of bounded depth, and the destructor
+    // takes apart every object that is not part of the accepted result without recursion.
     ~Machine()
     {
         std::vector<Value> hold;
@@ -133,11 +134,14 @@ public:
                 continue;
             auto& st = state[c];
             if (st == Open)
-                fail(ErrorKind::Format, m_where + ": malformed pickle: an object contains itself (reference cycle); weights files never do");
+                fail(ErrorKind::Format,
+                    m_where
+                        + ": malformed pickle: an object contains itself (reference cycle); weights files never do");
             if (st == Done)
                 continue;
             if (path.size() >= maxNesting)
-                fail(ErrorKind::Format, m_where + ": malformed pickle: objects nested more than " + std::to_string(maxNesting) + " deep");
+                fail(ErrorKind::Format,
+                    m_where + ": malformed pickle: objects nested more than " + std::to_string(maxNesting) + " deep");
             st = Open;
             path.push_back({ c, 0 });
         }
@@ -157,26 +161,66 @@ public:
         while (true) {
             const uint8_t op = u8();
             switch (op) {
-            case 0x80: u8(); break; // PROTO
-            case 0x95: bytes(8); break; // FRAME
-            case '}': push(make(Object::Type::Dict)); break;
-            case ']': push(make(Object::Type::List)); break;
-            case ')': push(make(Object::Type::Tuple)); break;
-            case 0x8f: push(make(Object::Type::List)); break; // EMPTY_SET (kept as a list)
-            case '(': m_marks.push_back(m_stack.size()); break;
-            case 'q': memoPut(u8()); break;
-            case 'r': memoPut(u32()); break;
-            case 0x94: memoPut(m_memo.size()); break;
-            case 'h': push(memoGet(u8())); break;
-            case 'j': push(memoGet(u32())); break;
-            case 'X': push(str(u32())); break;
-            case 0x8c: push(str(u8())); break;
-            case 0x8d: push(str(u64())); break;
-            case 'T': push(str(u32())); break;
-            case 'U': push(str(u8())); break;
-            case 'B': push(byt(u32())); break;
-            case 'C': push(byt(u8())); break;
-            case 0x8e: push(byt(u64())); break;
+            case 0x80:
+                u8();
+                break; // PROTO
+            case 0x95:
+                bytes(8);
+                break; // FRAME
+            case '}':
+                push(make(Object::Type::Dict));
+                break;
+            case ']':
+                push(make(Object::Type::List));
+                break;
+            case ')':
+                push(make(Object::Type::Tuple));
+                break;
+            case 0x8f:
+                push(make(Object::Type::List));
+                break; // EMPTY_SET (kept as a list)
+            case '(':
+                m_marks.push_back(m_stack.size());
+                break;
+            case 'q':
+                memoPut(u8());
+                break;
+            case 'r':
+                memoPut(u32());
+                break;
+            case 0x94:
+                memoPut(m_memo.size());
+                break;
+            case 'h':
+                push(memoGet(u8()));
+                break;
+            case 'j':
+                push(memoGet(u32()));
+                break;
+            case 'X':
+                push(str(u32()));
+                break;
+            case 0x8c:
+                push(str(u8()));
+                break;
+            case 0x8d:
+                push(str(u64()));
+                break;
+            case 'T':
+                push(str(u32()));
+                break;
+            case 'U':
+                push(str(u8()));
+                break;
+            case 'B':
+                push(byt(u32()));
+                break;
+            case 'C':
+                push(byt(u8()));
+                break;
+            case 0x8e:
+                push(byt(u64()));
+                break;
             case 'c': {
                 std::string module = line();
                 std::string name = line();
@@ -191,7 +235,9 @@ public:
                 push(global(module->s, name->s));
                 break;
             }
-            case 'Q': push(persistent(pop())); break;
+            case 'Q':
+                push(persistent(pop()));
+                break;
             case 'P': {
                 auto v = make(Object::Type::Str);
                 v->s = line();
@@ -205,7 +251,9 @@ public:
                 push(v);
                 break;
             }
-            case 0x85: case 0x86: case 0x87: {
+            case 0x85:
+            case 0x86:
+            case 0x87: {
                 const int n = op - 0x84;
                 auto v = make(Object::Type::Tuple);
                 v->items.resize(n);
@@ -214,11 +262,21 @@ public:
                 push(v);
                 break;
             }
-            case 'J': push(integer(static_cast<int32_t>(u32()))); break;
-            case 'K': push(integer(u8())); break;
-            case 'M': push(integer(u16())); break;
-            case 0x8a: push(longInt(u8())); break;
-            case 0x8b: push(longInt(u32())); break;
+            case 'J':
+                push(integer(static_cast<int32_t>(u32())));
+                break;
+            case 'K':
+                push(integer(u8()));
+                break;
+            case 'M':
+                push(integer(u16()));
+                break;
+            case 0x8a:
+                push(longInt(u8()));
+                break;
+            case 0x8b:
+                push(longInt(u32()));
+                break;
             case 'I': {
                 std::string l = line();
                 if (l == "01" || l == "00") {
@@ -237,13 +295,16 @@ public:
                 push(integer(parseInt(l)));
                 break;
             }
-            case 0x88: case 0x89: {
+            case 0x88:
+            case 0x89: {
                 auto v = make(Object::Type::Bool);
                 v->b = op == 0x88;
                 push(v);
                 break;
             }
-            case 'N': push(make(Object::Type::None)); break;
+            case 'N':
+                push(make(Object::Type::None));
+                break;
             case 'G': {
                 uint64_t bits = 0;
                 for (int k = 0; k < 8; ++k)
@@ -269,7 +330,8 @@ public:
                 Value state = pop();
                 Value obj = top();
                 (void)state;
-                if (obj->type != Object::Type::Opaque && obj->type != Object::Type::Tensor && obj->type != Object::Type::Dict)
+                if (obj->type != Object::Type::Opaque && obj->type != Object::Type::Tensor
+                    && obj->type != Object::Type::Dict)
                     bad("BUILD on an unexpected object");
                 break;
             }
@@ -294,7 +356,8 @@ public:
                 append(top(), v);
                 break;
             }
-            case 'e': case 0x90: {
+            case 'e':
+            case 0x90: {
                 auto items = popMark();
                 Value l = top();
                 for (auto& v : items)
@@ -308,9 +371,15 @@ public:
                 push(v);
                 break;
             }
-            case '0': pop(); break;
-            case '1': popMark(); break;
-            case '2': push(top()); break;
+            case '0':
+                pop();
+                break;
+            case '1':
+                popMark();
+                break;
+            case '2':
+                push(top());
+                break;
             case '.': {
                 if (m_stack.empty())
                     bad("STOP with an empty stack");
@@ -319,7 +388,9 @@ public:
             default: {
                 char buf[64];
                 std::snprintf(buf, sizeof buf, "0x%02x", op);
-                fail(ErrorKind::Security, m_where + ": refused: pickle opcode " + std::string(buf) + " at byte " + std::to_string(m_pos - 1) + " is not allowed in a weights file (nothing was executed)");
+                fail(ErrorKind::Security,
+                    m_where + ": refused: pickle opcode " + std::string(buf) + " at byte " + std::to_string(m_pos - 1)
+                        + " is not allowed in a weights file (nothing was executed)");
             }
             }
         }
@@ -389,7 +460,8 @@ private:
     void count()
     {
         if (++m_created > m_limits.maxItems)
-            fail(ErrorKind::Security, m_where + ": refused: the pickle creates more than " + std::to_string(m_limits.maxItems) + " objects");
+            fail(ErrorKind::Security,
+                m_where + ": refused: the pickle creates more than " + std::to_string(m_limits.maxItems) + " objects");
     }
     void push(Value v)
     {
@@ -483,8 +555,11 @@ private:
         }
         if (tensorGlobals().count(full) || opaqueGlobals().count(full))
             return v;
-        fail(ErrorKind::Security, m_where + ": refused: the pickle references " + full
-                + ", which a weights file has no reason to use (only tensors and plain containers are allowed). Nothing was executed. If you trust this file, convert it to .safetensors with the tool that made it.");
+        fail(ErrorKind::Security,
+            m_where + ": refused: the pickle references " + full
+                + ", which a weights file has no reason to use (only tensors and plain containers are allowed). "
+                  "Nothing was executed. If you trust this file, convert it to .safetensors with the tool that made "
+                  "it.");
     }
 
     Value persistent(const Value& pid)
@@ -534,7 +609,8 @@ private:
             return v;
         }
         if (g == "torch._utils._rebuild_tensor_v2" || g == "torch._utils._rebuild_tensor_v3") {
-            if (args->items.size() < 4 || args->items[0]->type != Object::Type::Storage || args->items[1]->type != Object::Type::Int)
+            if (args->items.size() < 4 || args->items[0]->type != Object::Type::Storage
+                || args->items[1]->type != Object::Type::Int)
                 bad("_rebuild_tensor arguments are not (storage, offset, size, stride, ...)");
             auto v = make(Object::Type::Tensor);
             v->tensor.storage = args->items[0]->storage;
@@ -543,7 +619,8 @@ private:
             v->tensor.stride = ints(args->items[3], "tensor stride", this);
             if (v->tensor.size.size() != v->tensor.stride.size())
                 bad("tensor size and stride differ in length");
-            if (g == "torch._utils._rebuild_tensor_v3" && args->items.size() >= 7 && args->items[6]->type == Object::Type::DType)
+            if (g == "torch._utils._rebuild_tensor_v3" && args->items.size() >= 7
+                && args->items[6]->type == Object::Type::DType)
                 v->tensor.storage.dtype = "dtype:" + args->items[6]->s;
             return v;
         }
@@ -592,7 +669,8 @@ private:
 bool isAllowedGlobal(const std::string& module, const std::string& name)
 {
     const std::string full = module + "." + name;
-    return isStorageType(module, name) || isDType(module, name) || tensorGlobals().count(full) || opaqueGlobals().count(full);
+    return isStorageType(module, name) || isDType(module, name) || tensorGlobals().count(full)
+        || opaqueGlobals().count(full);
 }
 
 Value unpickle(std::string_view data, const std::string& where, const Limits& limits)

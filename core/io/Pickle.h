@@ -18,7 +18,7 @@ using Value = std::shared_ptr<Object>;
 
 struct StorageRef {
     std::string dtype; // torch storage class name without "Storage": Float, Half, BFloat16, Long, ...
-    std::string key;   // entry name under data/
+    std::string key; // entry name under data/
     int64_t numel = 0;
 };
 
@@ -43,9 +43,9 @@ struct Object {
 };
 
 struct Limits {
-    size_t maxDepth = 10000;      // stack + memo entries guard
-    size_t maxItems = 50000000;   // total objects created
-    size_t maxNesting = 1000;     // containers inside containers (checkpoints use fewer than 20)
+    size_t maxDepth = 10000; // stack + memo entries guard
+    size_t maxItems = 50000000; // total objects created
+    size_t maxNesting = 1000; // containers inside containers (checkpoints use fewer than 20)
 };
 
 // Parses a pickle stream. `where` names the file in messages.

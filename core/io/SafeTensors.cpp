@@ -26,7 +26,7 @@ MappedFile::MappedFile(const fs::path& path)
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         fail(ErrorKind::Io, path.string() + ": cannot open: " + std::strerror(errno));
-    struct stat st {};
+    struct stat st { };
     if (::fstat(fd, &st) != 0) {
         int e = errno;
         ::close(fd);
@@ -88,8 +88,15 @@ std::string shapeToString(const std::vector<int64_t>& shape)
 at::ScalarType safetensorsDtype(const std::string& name, bool* ok)
 {
     static const std::pair<const char*, at::ScalarType> table[] = {
-        { "F64", at::kDouble }, { "F32", at::kFloat }, { "F16", at::kHalf }, { "BF16", at::kBFloat16 },
-        { "I64", at::kLong }, { "I32", at::kInt }, { "I16", at::kShort }, { "I8", at::kChar }, { "U8", at::kByte },
+        { "F64", at::kDouble },
+        { "F32", at::kFloat },
+        { "F16", at::kHalf },
+        { "BF16", at::kBFloat16 },
+        { "I64", at::kLong },
+        { "I32", at::kInt },
+        { "I16", at::kShort },
+        { "I8", at::kChar },
+        { "U8", at::kByte },
         { "BOOL", at::kBool },
     };
     for (const auto& [n, t] : table) {
@@ -105,17 +112,28 @@ at::ScalarType safetensorsDtype(const std::string& name, bool* ok)
 std::string safetensorsDtypeName(at::ScalarType type)
 {
     switch (type) {
-    case at::kDouble: return "F64";
-    case at::kFloat: return "F32";
-    case at::kHalf: return "F16";
-    case at::kBFloat16: return "BF16";
-    case at::kLong: return "I64";
-    case at::kInt: return "I32";
-    case at::kShort: return "I16";
-    case at::kChar: return "I8";
-    case at::kByte: return "U8";
-    case at::kBool: return "BOOL";
-    default: fail(ErrorKind::Unsupported, std::string("dtype ") + c10::toString(type) + " cannot be stored in safetensors");
+    case at::kDouble:
+        return "F64";
+    case at::kFloat:
+        return "F32";
+    case at::kHalf:
+        return "F16";
+    case at::kBFloat16:
+        return "BF16";
+    case at::kLong:
+        return "I64";
+    case at::kInt:
+        return "I32";
+    case at::kShort:
+        return "I16";
+    case at::kChar:
+        return "I8";
+    case at::kByte:
+        return "U8";
+    case at::kBool:
+        return "BOOL";
+    default:
+        fail(ErrorKind::Unsupported, std::string("dtype ") + c10::toString(type) + " cannot be stored in safetensors");
     }
 }
 
@@ -130,13 +148,18 @@ SafeTensorsFile::SafeTensorsFile(const fs::path& path)
     if (size == 0)
         fail(ErrorKind::Format, name + ": file is empty (0 bytes), not a safetensors file");
     if (size < 8)
-        fail(ErrorKind::Format, name + ": file is truncated (" + std::to_string(size) + " bytes, a safetensors header needs at least 8)");
+        fail(ErrorKind::Format,
+            name + ": file is truncated (" + std::to_string(size) + " bytes, a safetensors header needs at least 8)");
     uint64_t headerLen = 0;
     std::memcpy(&headerLen, m_file->data(), 8); // little-endian hosts only (x86-64, aarch64)
     if (headerLen > kMaxHeaderBytes)
-        fail(ErrorKind::Format, name + ": header length " + std::to_string(headerLen) + " bytes exceeds the 100 MiB limit (not a safetensors file?)");
+        fail(ErrorKind::Format,
+            name + ": header length " + std::to_string(headerLen)
+                + " bytes exceeds the 100 MiB limit (not a safetensors file?)");
     if (headerLen > size - 8)
-        fail(ErrorKind::Format, name + ": header claims " + std::to_string(headerLen) + " bytes but the file has only " + std::to_string(size - 8) + " after the length field (truncated?)");
+        fail(ErrorKind::Format,
+            name + ": header claims " + std::to_string(headerLen) + " bytes but the file has only "
+                + std::to_string(size - 8) + " after the length field (truncated?)");
     m_dataOffset = 8 + headerLen;
     const uint64_t dataSize = size - m_dataOffset;
 
@@ -175,7 +198,9 @@ SafeTensorsFile::SafeTensorsFile(const fs::path& path)
         const std::string dt = v["dtype"].get<std::string>();
         e.info.dtype = safetensorsDtype(dt, &ok);
         if (!ok)
-            fail(ErrorKind::Unsupported, where + ": unknown or unsupported dtype '" + dt + "' (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)");
+            fail(ErrorKind::Unsupported,
+                where + ": unknown or unsupported dtype '" + dt
+                    + "' (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)");
         const json& shape = v["shape"];
         if (!shape.is_array() || shape.size() > 16)
             fail(ErrorKind::Format, where + ": shape is not an array of at most 16 dimensions");
@@ -194,12 +219,19 @@ SafeTensorsFile::SafeTensorsFile(const fs::path& path)
         e.begin = off[0].get<uint64_t>();
         e.end = off[1].get<uint64_t>();
         if (e.begin > e.end)
-            fail(ErrorKind::Format, where + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "] run backwards");
+            fail(ErrorKind::Format,
+                where + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end)
+                    + "] run backwards");
         if (e.end > dataSize)
-            fail(ErrorKind::Format, where + ": data_offsets end " + std::to_string(e.end) + " lies beyond the " + std::to_string(dataSize) + " data bytes in the file (truncated file or lying header)");
+            fail(ErrorKind::Format,
+                where + ": data_offsets end " + std::to_string(e.end) + " lies beyond the " + std::to_string(dataSize)
+                    + " data bytes in the file (truncated file or lying header)");
         const unsigned __int128 expected = numel * static_cast<uint64_t>(c10::elementSize(e.info.dtype));
         if (expected != e.end - e.begin)
-            fail(ErrorKind::Format, where + ": shape " + shapeToString(e.info.shape) + " of " + dt + " needs " + std::to_string(static_cast<uint64_t>(expected)) + " bytes but data_offsets span " + std::to_string(e.end - e.begin));
+            fail(ErrorKind::Format,
+                where + ": shape " + shapeToString(e.info.shape) + " of " + dt + " needs "
+                    + std::to_string(static_cast<uint64_t>(expected)) + " bytes but data_offsets span "
+                    + std::to_string(e.end - e.begin));
         auto [pos, inserted] = m_entries.emplace(key, std::move(e));
         (void)inserted;
         ranges.emplace_back(pos->second.begin, pos->second.end);
@@ -213,7 +245,9 @@ SafeTensorsFile::SafeTensorsFile(const fs::path& path)
         const auto& prev = ranges[order[i - 1]];
         const auto& cur = ranges[order[i]];
         if (cur.first < prev.second && cur.first != cur.second && prev.first != prev.second)
-            fail(ErrorKind::Format, name + ": tensors '" + *rangeKeys[order[i - 1]] + "' and '" + *rangeKeys[order[i]] + "' overlap in the data section");
+            fail(ErrorKind::Format,
+                name + ": tensors '" + *rangeKeys[order[i - 1]] + "' and '" + *rangeKeys[order[i]]
+                    + "' overlap in the data section");
     }
 }
 
@@ -252,7 +286,8 @@ at::Tensor SafeTensorsFile::load(const std::string& key) const
         std::memcpy(t.data_ptr(), ptr, e.end - e.begin);
         return t;
     }
-    return at::from_blob(ptr, e.info.shape, [keep](void*) {}, at::TensorOptions().dtype(e.info.dtype));
+    return at::from_blob(
+        ptr, e.info.shape, [keep](void*) {}, at::TensorOptions().dtype(e.info.dtype));
 }
 
 void SafeTensorsFile::release(const std::string& key) const

@@ -34,10 +34,13 @@ std::unique_ptr<WeightSource> openWeights(const fs::path& path)
         fail(ErrorKind::Format, path.string() + ": file is empty (0 bytes)");
     if (n >= 2 && head[0] == 'P' && head[1] == 'K')
         return std::make_unique<CkptFile>(path);
-    // A pickle starts with 0x80 (PROTO); so does a safetensors file whose header length ends in 0x80, but its JSON header
-    // opens at byte 8.
+    // A pickle starts with 0x80 (PROTO); so does a safetensors file whose header length ends in 0x80, but its JSON
+    // header opens at byte 8.
     if (head[0] == 0x80 && !(n == 9 && head[8] == '{'))
-        fail(ErrorKind::Unsupported, path.string() + ": a legacy (pre-zip) PyTorch pickle file; re-save it with torch.save in the zip format or convert it to safetensors");
+        fail(ErrorKind::Unsupported,
+            path.string()
+                + ": a legacy (pre-zip) PyTorch pickle file; re-save it with torch.save in the zip format or convert "
+                  "it to safetensors");
     return std::make_unique<SafeTensorsFile>(path);
 }
 

@@ -12,7 +12,8 @@
 #define LS_HAVE_SDPA 1
 #endif
 
-#if defined(LS_ACCEL) && defined(LS_TORCH_CUDA) && __has_include(<ATen/cuda/CUDAGraph.h>) && __has_include(<cuda_runtime_api.h>)
+#if defined(LS_ACCEL) && defined(LS_TORCH_CUDA)                                                                        \
+    && __has_include(<ATen/cuda/CUDAGraph.h>) && __has_include(<cuda_runtime_api.h>)
 #define LS_HAVE_CUDA_EXTRAS 1
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -107,8 +108,9 @@ bool useSdpa(const at::Tensor& q)
         return false;
     case Attention::Sdpa:
         if (!sdpaCompiled())
-            fail(ErrorKind::Unsupported, "attention backend 'sdpa': this build has no at::scaled_dot_product_attention "
-                                         "(libtorch " TORCH_VERSION "; it needs 2.1 or later and LS_ACCEL=ON)");
+            fail(ErrorKind::Unsupported,
+                "attention backend 'sdpa': this build has no at::scaled_dot_product_attention "
+                "(libtorch " TORCH_VERSION "; it needs 2.1 or later and LS_ACCEL=ON)");
         return true;
     case Attention::Auto:
         return sdpaCompiled() && q.is_cuda();
@@ -116,8 +118,8 @@ bool useSdpa(const at::Tensor& q)
     return false;
 }
 
-at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
-    const c10::optional<at::Tensor>& mask)
+at::Tensor sdpa(
+    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale, const c10::optional<at::Tensor>& mask)
 {
 #ifdef LS_HAVE_SDPA
     c10::optional<at::Tensor> m;
@@ -168,7 +170,6 @@ double peakGpuAllocatedMb(const at::Device&) { return 0; }
 #endif
 
 // ---------------------------------------------------------------- CUDA graphs
-
 
 #ifdef LS_HAVE_CUDA_EXTRAS
 namespace {
@@ -252,7 +253,8 @@ GraphCache::~GraphCache() = default;
 
 at::Tensor GraphCache::run(const Fn& fn, const std::vector<at::Tensor>& inputs)
 {
-    if (!settings().cudaGraphs || impl->disabled || inputs.empty() || !inputs.front().defined() || !inputs.front().is_cuda())
+    if (!settings().cudaGraphs || impl->disabled || inputs.empty() || !inputs.front().defined()
+        || !inputs.front().is_cuda())
         return fn(inputs);
 #ifdef LS_HAVE_CUDA_EXTRAS
     at::NoGradGuard noGrad;

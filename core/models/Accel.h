@@ -19,12 +19,13 @@ namespace ls::accel {
 enum class Attention { Auto, Chunked, Sdpa };
 
 struct Settings {
-    Attention attention = Attention::Auto; // Auto: SDPA for CUDA tensors where compiled in, the chunked kernel otherwise
-    bool cudaGraphs = true;                // UNet calls on CUDA replay one captured graph per input signature
-    bool channelsLast = false;             // CUDA: convolution weights in channels-last order (moveTo)
-    bool nativeGroupNorm = true;           // CUDA fp16/bf16: the UNet's group norms in the activations' dtype (the
-                                           // kernel accumulates in fp32) instead of GroupNorm32's round trip via fp32
-    bool cudnnBenchmark = true;            // CUDA: cuDNN picks the fastest convolution per shape (prepareDevice)
+    Attention attention
+        = Attention::Auto; // Auto: SDPA for CUDA tensors where compiled in, the chunked kernel otherwise
+    bool cudaGraphs = true; // UNet calls on CUDA replay one captured graph per input signature
+    bool channelsLast = false; // CUDA: convolution weights in channels-last order (moveTo)
+    bool nativeGroupNorm = true; // CUDA fp16/bf16: the UNet's group norms in the activations' dtype (the
+                                 // kernel accumulates in fp32) instead of GroupNorm32's round trip via fp32
+    bool cudnnBenchmark = true; // CUDA: cuDNN picks the fastest convolution per shape (prepareDevice)
 };
 // The process-wide settings (the environment read on first use).
 Settings& settings();
@@ -32,14 +33,14 @@ Attention parseAttention(const std::string& name); // auto|chunked|sdpa; throws 
 const char* name(Attention a);
 
 // What this build has.
-bool sdpaCompiled();       // at::scaled_dot_product_attention (libtorch >= 2.1 with LS_ACCEL)
+bool sdpaCompiled(); // at::scaled_dot_product_attention (libtorch >= 2.1 with LS_ACCEL)
 bool cudaExtrasCompiled(); // CUDA graphs and the caching allocator's statistics (CUDA libtorch with LS_ACCEL)
 
 // Whether nn::attention takes the SDPA kernel for these queries under the current settings.
 bool useSdpa(const at::Tensor& q);
 // softmax(q k^T * scale + mask) v through at::scaled_dot_product_attention; mask is additive (any float dtype).
-at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
-    const c10::optional<at::Tensor>& mask);
+at::Tensor sdpa(
+    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale, const c10::optional<at::Tensor>& mask);
 // Whether the UNet's GroupNorm32 may run in x's own dtype.
 bool nativeGroupNorm(const at::Tensor& x);
 

@@ -74,7 +74,8 @@ const char* const kLayout = R"({
 
 std::vector<std::string> knownConfigNames()
 {
-    return { "sd1_v1_inference", "sd1_v1_inpainting", "sd2_v2_inference_v", "sd2_x4_upscaling", "ldm_sr_4x_bsr", "layout2img-openimages256" };
+    return { "sd1_v1_inference", "sd1_v1_inpainting", "sd2_v2_inference_v", "sd2_x4_upscaling", "ldm_sr_4x_bsr",
+        "layout2img-openimages256" };
 }
 
 ModelConfig knownConfig(const std::string& name)

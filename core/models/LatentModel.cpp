@@ -47,10 +47,17 @@ std::shared_ptr<LatentModel> LatentModel::build(const ModelConfig& c, const at::
     m->unet = UNetModel(c.unet, o);
     m->firstStage = Autoencoder(c.firstStage, o);
     switch (c.cond) {
-    case CondStage::Clip: m->clip = ClipTextModel(c.clip, o); break;
-    case CondStage::OpenClip: m->openclip = OpenClipTextModel(c.openclip, o); break;
-    case CondStage::Bert: m->bert = BertEmbedder(c.bert, o); break;
-    case CondStage::None: break;
+    case CondStage::Clip:
+        m->clip = ClipTextModel(c.clip, o);
+        break;
+    case CondStage::OpenClip:
+        m->openclip = OpenClipTextModel(c.openclip, o);
+        break;
+    case CondStage::Bert:
+        m->bert = BertEmbedder(c.bert, o);
+        break;
+    case CondStage::None:
+        break;
     }
     m->schedule = sampling::BetaSchedule::linear(c.linearStart, c.linearEnd, c.timesteps);
     if (c.zeroTerminalSnr)
@@ -58,7 +65,8 @@ std::shared_ptr<LatentModel> LatentModel::build(const ModelConfig& c, const at::
     return m;
 }
 
-std::shared_ptr<LatentModel> LatentModel::load(const io::WeightSource& w, const ModelConfig& c, const at::TensorOptions& o)
+std::shared_ptr<LatentModel> LatentModel::load(
+    const io::WeightSource& w, const ModelConfig& c, const at::TensorOptions& o)
 {
     auto m = build(c, o);
     m->path = w.path();
@@ -129,7 +137,8 @@ void LatentModel::setChannelsLast(bool on)
             p.set_data(p.contiguous(format));
 }
 
-at::Tensor LatentModel::denoise(const at::Tensor& x, const at::Tensor& t, const at::Tensor& context, const at::Tensor& y)
+at::Tensor LatentModel::denoise(
+    const at::Tensor& x, const at::Tensor& t, const at::Tensor& context, const at::Tensor& y)
 {
     const auto dev = device();
     std::vector<at::Tensor> in { x.to(dev, computeType()), t.to(dev), context.defined() ? context.to(dev) : context,
@@ -145,7 +154,8 @@ at::Tensor LatentModel::denoise(const at::Tensor& x, const at::Tensor& t, const 
 
 at::Tensor LatentModel::encodeImage(const at::Tensor& image, const at::Tensor& noise)
 {
-    return firstStage->encode(image.to(device(), computeType()), noise.defined() ? noise.to(device()) : noise) * config.scaleFactor;
+    return firstStage->encode(image.to(device(), computeType()), noise.defined() ? noise.to(device()) : noise)
+        * config.scaleFactor;
 }
 
 at::Tensor LatentModel::decodeLatent(const at::Tensor& latent, int64_t tile)
@@ -156,7 +166,8 @@ at::Tensor LatentModel::decodeLatent(const at::Tensor& latent, int64_t tile)
         tile = side > 96 ? 64 : 0;
     if (tile == 0 || side <= tile)
         return firstStage->decode(z);
-    return tiledDecode(z, config.firstStage.downFactor(), tile, tile / 4, [this](const at::Tensor& t) { return firstStage->decode(t); });
+    return tiledDecode(z, config.firstStage.downFactor(), tile, tile / 4,
+        [this](const at::Tensor& t) { return firstStage->decode(t); });
 }
 
 std::vector<int64_t> tileStarts(int64_t size, int64_t tile, int64_t overlap)
@@ -181,7 +192,9 @@ namespace {
 at::Tensor sideWeights(int64_t length, int64_t before, int64_t after)
 {
     auto w = at::ones({ length }, at::TensorOptions().dtype(at::kFloat));
-    auto up = [](int64_t n) { return (at::arange(n, at::TensorOptions().dtype(at::kFloat)) + 1) / static_cast<double>(n + 1); };
+    auto up = [](int64_t n) {
+        return (at::arange(n, at::TensorOptions().dtype(at::kFloat)) + 1) / static_cast<double>(n + 1);
+    };
     if (before > 0)
         w.narrow(0, 0, before).copy_(up(before));
     if (after > 0)
@@ -206,8 +219,10 @@ at::Tensor tiledDecode(const at::Tensor& latent, int64_t f, int64_t tile, int64_
                 weight = at::zeros({ 1, 1, h * f, w * f }, px.options());
             }
             // Ramps span the whole overlap with the neighbour (which can be wider than `overlap` for the last tile).
-            const int64_t ovY0 = iy > 0 ? (ys[iy - 1] + th - ys[iy]) * f : 0, ovY1 = iy + 1 < ys.size() ? (ys[iy] + th - ys[iy + 1]) * f : 0;
-            const int64_t ovX0 = ix > 0 ? (xs[ix - 1] + tw - xs[ix]) * f : 0, ovX1 = ix + 1 < xs.size() ? (xs[ix] + tw - xs[ix + 1]) * f : 0;
+            const int64_t ovY0 = iy > 0 ? (ys[iy - 1] + th - ys[iy]) * f : 0,
+                          ovY1 = iy + 1 < ys.size() ? (ys[iy] + th - ys[iy + 1]) * f : 0;
+            const int64_t ovX0 = ix > 0 ? (xs[ix - 1] + tw - xs[ix]) * f : 0,
+                          ovX1 = ix + 1 < xs.size() ? (xs[ix] + tw - xs[ix + 1]) * f : 0;
             auto wy = sideWeights(th * f, ovY0, ovY1), wx = sideWeights(tw * f, ovX0, ovX1);
             auto wt = (wy.view({ -1, 1 }) * wx.view({ 1, -1 })).view({ 1, 1, th * f, tw * f }).to(px.device());
             out.narrow(2, ys[iy] * f, th * f).narrow(3, xs[ix] * f, tw * f).add_(px * wt);

@@ -53,7 +53,8 @@ at::Tensor Conv2dImpl::forwardUpsampled2x(const at::Tensor& x)
     for (int a = 0; a < 2; ++a) {
         auto rows = taps(wt, 2, a);
         for (int c = 0; c < 2; ++c)
-            phases.select(5, c).select(3, a).copy_(at::conv2d(xp.narrow(2, a, h + 1).narrow(3, c, w + 1), taps(rows, 3, c).contiguous(), b));
+            phases.select(5, c).select(3, a).copy_(
+                at::conv2d(xp.narrow(2, a, h + 1).narrow(3, c, w + 1), taps(rows, 3, c).contiguous(), b));
     }
     return y;
 }
@@ -107,7 +108,8 @@ at::Tensor EmbeddingImpl::forward(const at::Tensor& ids)
     if (extra.defined() && ids.numel() > 0 && ids.max().item<int64_t>() >= count) {
         const auto isExtra = (ids >= count).unsqueeze(-1);
         const auto base = at::embedding(weight, ids.clamp_max(count - 1));
-        const auto more = at::embedding(extra.to(weight.device(), weight.scalar_type()), (ids - count).clamp(0, extra.size(0) - 1));
+        const auto more
+            = at::embedding(extra.to(weight.device(), weight.scalar_type()), (ids - count).clamp(0, extra.size(0) - 1));
         out = at::where(isExtra, more, base);
     } else {
         out = at::embedding(weight, ids);
@@ -115,8 +117,8 @@ at::Tensor EmbeddingImpl::forward(const at::Tensor& ids)
     return out.scalar_type() == type ? out : out.to(type);
 }
 
-at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
-    const c10::optional<at::Tensor>& mask)
+at::Tensor attention(
+    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale, const c10::optional<at::Tensor>& mask)
 {
     // q [B, H, Tq, D], k/v [B, H, Tk, D]
     if (accel::useSdpa(q)) // fused kernels on a GPU (flash / memory-efficient): the score matrix is never stored

@@ -91,8 +91,7 @@ namespace ls::nn {
 std::shared_ptr<torch::nn::Module> container(torch::nn::Module& parent, const std::string& dottedPath);
 
 // Registers a module at a dotted path (`time_embed.0`), creating the containers before its last segment.
-template <class Holder>
-Holder reg(torch::nn::Module& parent, const std::string& dottedPath, Holder holder)
+template <class Holder> Holder reg(torch::nn::Module& parent, const std::string& dottedPath, Holder holder)
 {
     const auto pos = dottedPath.rfind('.');
     if (pos == std::string::npos)

@@ -40,7 +40,8 @@ void loadModule(torch::nn::Module& module, const io::WeightSource& source, const
         used.insert(key);
         const io::TensorInfo info = source.info(key);
         if (info.shape != dst.sizes().vec()) {
-            report.wrongShape.push_back(key + ": file " + io::shapeToString(info.shape) + " vs model " + io::shapeToString(dst.sizes().vec()));
+            report.wrongShape.push_back(
+                key + ": file " + io::shapeToString(info.shape) + " vs model " + io::shapeToString(dst.sizes().vec()));
             return;
         }
         if (dst.is_meta())

@@ -15,7 +15,7 @@ struct LoadReport {
     std::vector<std::string> missing;
     std::vector<std::string> unexpected;
     std::vector<std::string> wrongShape; // "key: file [..] vs model [..]"
-    std::vector<std::string> nonFinite;  // keys holding NaN/Inf (a warning)
+    std::vector<std::string> nonFinite; // keys holding NaN/Inf (a warning)
     bool ok() const { return missing.empty() && unexpected.empty() && wrongShape.empty(); }
     std::string describe(const std::string& file, size_t maxPerList = 12) const;
 };
@@ -33,6 +33,7 @@ void loadModule(torch::nn::Module& module, const io::WeightSource& source, const
     LoadReport& report, const LoadOptions& options = {});
 
 // Parameter and buffer names with shapes, in registration order (for manifests).
-std::vector<std::pair<std::string, std::vector<int64_t>>> moduleKeys(torch::nn::Module& module, bool withBuffers = true);
+std::vector<std::pair<std::string, std::vector<int64_t>>> moduleKeys(
+    torch::nn::Module& module, bool withBuffers = true);
 
 } // namespace ls::models

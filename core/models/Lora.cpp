@@ -25,10 +25,11 @@ std::string flatten(std::string s)
 // kohya names put '_' where the module path has '.': the segments that themselves hold '_' are joined back.
 std::string restoreDots(const std::string& flat)
 {
-    static const std::vector<std::string> joined { "conv_norm_out", "time_emb_proj", "final_layer_norm", "down_blocks", "up_blocks",
-        "mid_block", "transformer_blocks", "proj_in", "proj_out", "to_q", "to_k", "to_v", "to_out", "conv_in", "conv_out",
-        "time_embedding", "linear_1", "linear_2", "conv_shortcut", "class_embedding", "text_model", "self_attn", "q_proj",
-        "k_proj", "v_proj", "out_proj", "layer_norm1", "layer_norm2", "token_embedding", "position_embedding" };
+    static const std::vector<std::string> joined { "conv_norm_out", "time_emb_proj", "final_layer_norm", "down_blocks",
+        "up_blocks", "mid_block", "transformer_blocks", "proj_in", "proj_out", "to_q", "to_k", "to_v", "to_out",
+        "conv_in", "conv_out", "time_embedding", "linear_1", "linear_2", "conv_shortcut", "class_embedding",
+        "text_model", "self_attn", "q_proj", "k_proj", "v_proj", "out_proj", "layer_norm1", "layer_norm2",
+        "token_embedding", "position_embedding" };
     std::vector<std::string> parts;
     size_t start = 0;
     for (size_t i = 0; i <= flat.size(); ++i)
@@ -71,10 +72,12 @@ LoraResolver::LoraResolver(LatentModel& model)
     nlohmann::json upTypes = nlohmann::json::array();
     for (int64_t level = static_cast<int64_t>(u.channelMult.size()) - 1; level >= 0; --level) {
         const int64_t ds = int64_t(1) << level;
-        const bool attn = std::find(u.attentionResolutions.begin(), u.attentionResolutions.end(), ds) != u.attentionResolutions.end();
+        const bool attn = std::find(u.attentionResolutions.begin(), u.attentionResolutions.end(), ds)
+            != u.attentionResolutions.end();
         upTypes.push_back(attn ? "CrossAttnUpBlock2D" : "UpBlock2D");
     }
-    m_unetConfig = { { "layers_per_block", u.numResBlocks.empty() ? 2 : u.numResBlocks.front() }, { "up_block_types", upTypes } };
+    m_unetConfig = { { "layers_per_block", u.numResBlocks.empty() ? 2 : u.numResBlocks.front() },
+        { "up_block_types", upTypes } };
     m_openClip = static_cast<bool>(model.openclip);
     m_textWidth = model.config.openclip.width;
 }
@@ -94,7 +97,8 @@ std::optional<LoraTarget> LoraResolver::text(const std::string& hf) const
         return std::nullopt;
     }
     // OpenCLIP (SD2): the same layers under open_clip's names, q/k/v fused into one in_proj_weight.
-    static const std::regex layer(R"(^text_model\.encoder\.layers\.(\d+)\.(self_attn\.(q|k|v|out)_proj|mlp\.fc1|mlp\.fc2)$)");
+    static const std::regex layer(
+        R"(^text_model\.encoder\.layers\.(\d+)\.(self_attn\.(q|k|v|out)_proj|mlp\.fc1|mlp\.fc2)$)");
     std::smatch m;
     if (!std::regex_match(hf, m, layer))
         return std::nullopt;
@@ -157,7 +161,8 @@ std::string loraShortHash(const std::filesystem::path& file, const io::WeightSou
     // AUTOMATIC1111 (extensions-builtin/Lora/network.py): a .safetensors file's `sshs_model_hash` metadata, else the
     // kohya/additional-networks hash (SHA-256 of the bytes after the header); other files: SHA-256 of the whole file.
     std::string ext = file.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(
+        ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     const auto* st = dynamic_cast<const io::SafeTensorsFile*>(&source);
     if (ext == ".safetensors" && st) {
         if (const auto it = st->metadata().find("sshs_model_hash"); it != st->metadata().end() && !it->second.empty())
@@ -182,19 +187,25 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
         { "hada_w2_a", "LoHa (LyCORIS)" }, { "lokr_w1", "LoKr (LyCORIS)" }, { "lokr_w2", "LoKr (LyCORIS)" },
         { ".lora_mid.weight", "LoCon with Tucker decomposition (lora_mid)" }, { ".dora_scale", "DoRA" },
         { "lora_magnitude_vector", "DoRA" }, { ".oft_", "OFT" } };
-    static const std::vector<std::pair<std::string, std::string>> unsupportedEnd { { ".diff", "full weight difference" },
-        { ".diff_b", "bias difference" } };
+    static const std::vector<std::pair<std::string, std::string>> unsupportedEnd {
+        { ".diff", "full weight difference" }, { ".diff_b", "bias difference" }
+    };
     for (const auto& key : src->keys()) {
         for (const auto& [marker, what] : unsupportedEnd)
             if (key.ends_with(marker))
-                fail(ErrorKind::Unsupported, where + ": key '" + key + "' is a " + what + "; only plain LoRA files (up/down pairs) are supported");
+                fail(ErrorKind::Unsupported,
+                    where + ": key '" + key + "' is a " + what
+                        + "; only plain LoRA files (up/down pairs) are supported");
         for (const auto& [marker, what] : unsupported)
             if (key.find(marker) != std::string::npos)
-                fail(ErrorKind::Unsupported, where + ": key '" + key + "' is a " + what + " weight; only plain LoRA files "
-                        "(up/down pairs) are supported");
-        static const std::vector<std::tuple<std::string, char>> suffixes { { ".lora_up.weight", 'u' }, { ".lora_down.weight", 'd' },
-            { ".lora_B.weight", 'u' }, { ".lora_A.weight", 'd' }, { ".lora_B.default.weight", 'u' }, { ".lora_A.default.weight", 'd' },
-            { ".lora.up.weight", 'u' }, { ".lora.down.weight", 'd' }, { ".lora_linear_layer.up.weight", 'u' },
+                fail(ErrorKind::Unsupported,
+                    where + ": key '" + key + "' is a " + what
+                        + " weight; only plain LoRA files "
+                          "(up/down pairs) are supported");
+        static const std::vector<std::tuple<std::string, char>> suffixes { { ".lora_up.weight", 'u' },
+            { ".lora_down.weight", 'd' }, { ".lora_B.weight", 'u' }, { ".lora_A.weight", 'd' },
+            { ".lora_B.default.weight", 'u' }, { ".lora_A.default.weight", 'd' }, { ".lora.up.weight", 'u' },
+            { ".lora.down.weight", 'd' }, { ".lora_linear_layer.up.weight", 'u' },
             { ".lora_linear_layer.down.weight", 'd' }, { ".alpha", 'a' } };
         bool taken = false;
         for (const auto& [suffix, role] : suffixes) {
@@ -212,8 +223,8 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
             unknown.push_back(key.substr(0, 60) + "...");
             continue;
         }
-        // diffusers attention processors: <path>.processor.to_q_lora.up.weight in the UNet, <layer>.self_attn.to_q_lora.up.weight
-        // in the text encoder (where the layer is q_proj)
+        // diffusers attention processors: <path>.processor.to_q_lora.up.weight in the UNet,
+        // <layer>.self_attn.to_q_lora.up.weight in the text encoder (where the layer is q_proj)
         static const std::regex proc(R"(^(.*)\.processor\.(to_q|to_k|to_v|to_out)_lora\.(up|down)\.weight$)");
         static const std::regex textProc(R"(^(text_encoder\..*\.self_attn)\.to_(q|k|v|out)_lora\.(up|down)\.weight$)");
         std::smatch m;
@@ -230,7 +241,8 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
         unknown.push_back(key);
     }
     if (pairs.empty())
-        fail(ErrorKind::Format, where + ": no LoRA weights (no lora_up/lora_down, lora_A/lora_B or lora.up/lora.down keys)"
+        fail(ErrorKind::Format,
+            where + ": no LoRA weights (no lora_up/lora_down, lora_A/lora_B or lora.up/lora.down keys)"
                 + (unknown.empty() ? std::string() : "; first key: '" + unknown.front() + "'"));
 
     const LoraResolver resolver(model);
@@ -243,7 +255,8 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
         if (p.up.empty() || p.down.empty()) {
             if (p.up.empty() && p.down.empty())
                 continue; // an alpha alone
-            fail(ErrorKind::Format, where + ": module '" + module + "' has a " + (p.up.empty() ? "down" : "up") + " weight but no "
+            fail(ErrorKind::Format,
+                where + ": module '" + module + "' has a " + (p.up.empty() ? "down" : "up") + " weight but no "
                     + (p.up.empty() ? "up" : "down") + " weight");
         }
         const auto target = resolver.resolve(module);
@@ -266,11 +279,13 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
             numel *= s;
         const auto& u = patch.up;
         const auto& dn = patch.down;
-        const bool ranks = u.dim() >= 2 && dn.dim() >= 2 && u.size(0) > 0 && dn.size(0) > 0 && u.size(1) == dn.size(0) && u.numel() / u.size(0) == u.size(1);
+        const bool ranks = u.dim() >= 2 && dn.dim() >= 2 && u.size(0) > 0 && dn.size(0) > 0 && u.size(1) == dn.size(0)
+            && u.numel() / u.size(0) == u.size(1);
         if (!ranks || u.size(0) * (dn.numel() / dn.size(0)) != numel || u.size(0) != shape[0])
-            fail(ErrorKind::Mismatch, where + ": module '" + module + "' (up " + io::shapeToString(u.sizes().vec()) + ", down "
-                    + io::shapeToString(dn.sizes().vec()) + ") does not fit " + target->key + " " + io::shapeToString(shape)
-                    + ": the LoRA was made for another model");
+            fail(ErrorKind::Mismatch,
+                where + ": module '" + module + "' (up " + io::shapeToString(u.sizes().vec()) + ", down "
+                    + io::shapeToString(dn.sizes().vec()) + ") does not fit " + target->key + " "
+                    + io::shapeToString(shape) + ": the LoRA was made for another model");
         const int64_t rank = dn.size(0);
         patch.scale = 1.0;
         if (!p.alpha.empty()) {
@@ -285,13 +300,17 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
         lora.patches.push_back(std::move(patch));
     }
     if (lora.patches.empty())
-        fail(ErrorKind::Mismatch, where + ": none of its " + std::to_string(pairs.size()) + " modules is a layer of this " + familyName(model.config.family)
-                + " model (first: '" + (unmatched.empty() ? std::string() : unmatched.front()) + "'): the LoRA was made for another model family");
+        fail(ErrorKind::Mismatch,
+            where + ": none of its " + std::to_string(pairs.size()) + " modules is a layer of this "
+                + familyName(model.config.family) + " model (first: '"
+                + (unmatched.empty() ? std::string() : unmatched.front())
+                + "'): the LoRA was made for another model family");
     if (!unmatched.empty())
         lora.warnings.push_back(where + ": " + std::to_string(unmatched.size()) + " of " + std::to_string(pairs.size())
             + " modules match no layer of this model and are left out (first: '" + unmatched.front() + "')");
     if (!unknown.empty())
-        lora.warnings.push_back(where + ": " + std::to_string(unknown.size()) + " keys that are not LoRA weights are ignored (first: '" + unknown.front() + "')");
+        lora.warnings.push_back(where + ": " + std::to_string(unknown.size())
+            + " keys that are not LoRA weights are ignored (first: '" + unknown.front() + "')");
     return lora;
 }
 

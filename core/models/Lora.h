@@ -7,8 +7,9 @@
 //   ".lora_linear_layer.down.weight", attention processors "<path>.processor.to_q_lora.down.weight", the same under
 //   "text_encoder." (also "self_attn.to_q_lora"), and PEFT's "base_model.model." prefix.
 // Each pair changes the weight it names by multiplier * alpha / rank * up @ down (alpha = rank when the file has
-// none). Text encoder deltas in Hugging Face CLIP names also reach OpenCLIP (SD2): q/k/v land on their rows of the fused
-// in_proj_weight. LyCORIS variants (LoHa, LoKr, Tucker mid weights), DoRA and full weight diffs are refused by name.
+// none). Text encoder deltas in Hugging Face CLIP names also reach OpenCLIP (SD2): q/k/v land on their rows of the
+// fused in_proj_weight. LyCORIS variants (LoHa, LoKr, Tucker mid weights), DoRA and full weight diffs are refused by
+// name.
 #include "io/WeightSource.h"
 #include "models/LatentModel.h"
 
@@ -43,7 +44,7 @@ private:
     int64_t m_textWidth = 0;
     std::map<std::string, at::Tensor> m_tensors;
     std::map<std::string, std::string> m_flatUnet; // "input_blocks_1_1_proj_in" -> its .weight key
-    nlohmann::json m_unetConfig;                   // diffusers-style layers_per_block and up_block_types
+    nlohmann::json m_unetConfig; // diffusers-style layers_per_block and up_block_types
 };
 
 struct LoraPatch {
@@ -51,7 +52,7 @@ struct LoraPatch {
     std::string module; // the name in the file, for messages
     bool textEncoder = false;
     at::Tensor up, down; // fp32 CPU, [out, r(, 1, 1)] and [r, in(, kh, kw)]
-    double scale = 1.0;  // alpha / rank
+    double scale = 1.0; // alpha / rank
     // scale * up @ down, shaped like the target (or its rows).
     at::Tensor delta(const std::vector<int64_t>& shape) const;
 };

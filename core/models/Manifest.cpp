@@ -11,8 +11,8 @@ nlohmann::json manifestJson(const std::string& name)
 {
     auto cfg = knownConfig(name);
     auto m = LatentModel::build(cfg, at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
-    static const char* const prefixes[] = { "model.diffusion_model.", "first_stage_model.", "cond_stage_model.transformer.text_model.",
-        "cond_stage_model.model.", "cond_stage_model." };
+    static const char* const prefixes[] = { "model.diffusion_model.", "first_stage_model.",
+        "cond_stage_model.transformer.text_model.", "cond_stage_model.model.", "cond_stage_model." };
     json keys = json::array();
     std::map<std::string, int64_t> counts;
     int64_t total = 0;

@@ -15,16 +15,26 @@ using nlohmann::json;
 const char* familyName(Family f)
 {
     switch (f) {
-    case Family::SD1: return "sd1";
-    case Family::SD1Inpaint: return "sd1-inpainting";
-    case Family::SD2: return "sd2";
-    case Family::SD2Inpaint: return "sd2-inpainting";
-    case Family::SD2Upscaler: return "sd2-x4-upscaler";
-    case Family::LdmSR: return "ldm-sr-4x";
-    case Family::Layout2Img: return "ldm-layout2img";
-    case Family::Synthetic: return "latent-studio-synthetic";
-    case Family::SyntheticSR: return "latent-studio-synthetic-sr";
-    case Family::Custom: return "custom";
+    case Family::SD1:
+        return "sd1";
+    case Family::SD1Inpaint:
+        return "sd1-inpainting";
+    case Family::SD2:
+        return "sd2";
+    case Family::SD2Inpaint:
+        return "sd2-inpainting";
+    case Family::SD2Upscaler:
+        return "sd2-x4-upscaler";
+    case Family::LdmSR:
+        return "ldm-sr-4x";
+    case Family::Layout2Img:
+        return "ldm-layout2img";
+    case Family::Synthetic:
+        return "latent-studio-synthetic";
+    case Family::SyntheticSR:
+        return "latent-studio-synthetic-sr";
+    case Family::Custom:
+        return "custom";
     }
     return "?";
 }
@@ -46,16 +56,26 @@ json ModelConfig::toJson() const
     j["unet_config"] = unet.toJson();
     j["first_stage_config"] = firstStage.toJson();
     switch (cond) {
-    case CondStage::None: j["cond_stage"] = "none"; break;
-    case CondStage::Clip: j["cond_stage"] = "clip"; j["clip_config"] = clip.toJson(); break;
-    case CondStage::OpenClip: j["cond_stage"] = "openclip"; j["openclip_config"] = openclip.toJson(); break;
+    case CondStage::None:
+        j["cond_stage"] = "none";
+        break;
+    case CondStage::Clip:
+        j["cond_stage"] = "clip";
+        j["clip_config"] = clip.toJson();
+        break;
+    case CondStage::OpenClip:
+        j["cond_stage"] = "openclip";
+        j["openclip_config"] = openclip.toJson();
+        break;
     case CondStage::Bert:
         j["cond_stage"] = "bert";
-        j["bert_config"] = { { "n_embed", bert.nEmbed }, { "n_layer", bert.nLayer }, { "vocab_size", bert.vocabSize }, { "max_seq_len", bert.maxSeqLen } };
+        j["bert_config"] = { { "n_embed", bert.nEmbed }, { "n_layer", bert.nLayer }, { "vocab_size", bert.vocabSize },
+            { "max_seq_len", bert.maxSeqLen } };
         break;
     }
     if (family == Family::SD2Upscaler)
-        j["low_scale"] = { { "linear_start", lowScaleStart }, { "linear_end", lowScaleEnd }, { "max_noise_level", maxNoiseLevel } };
+        j["low_scale"] = { { "linear_start", lowScaleStart }, { "linear_end", lowScaleEnd },
+            { "max_noise_level", maxNoiseLevel } };
     j["source"] = source;
     return j;
 }
@@ -116,7 +136,8 @@ UNetConfig detectUNet(const KeyView& kv, const std::string& p)
             c.channelMult.push_back(kv.shape(b + "0.out_layers.3.weight")[0] / c.modelChannels);
         ++resInLevel;
         if (kv.anyWithPrefix(b + "1.")) {
-            if (std::find(c.attentionResolutions.begin(), c.attentionResolutions.end(), ds) == c.attentionResolutions.end())
+            if (std::find(c.attentionResolutions.begin(), c.attentionResolutions.end(), ds)
+                == c.attentionResolutions.end())
                 c.attentionResolutions.push_back(ds);
             if (kv.has(b + "1.transformer_blocks.0.attn2.to_k.weight")) {
                 c.useSpatialTransformer = true;
@@ -138,7 +159,8 @@ UNetConfig detectUNet(const KeyView& kv, const std::string& p)
         c.disableSelfAttentions.resize(c.channelMult.size(), false);
     c.useScaleShiftNorm = false;
     if (kv.has(p + "input_blocks.1.0.emb_layers.1.weight"))
-        c.useScaleShiftNorm = kv.shape(p + "input_blocks.1.0.emb_layers.1.weight")[0] == 2 * kv.shape(p + "input_blocks.1.0.out_layers.3.weight")[0];
+        c.useScaleShiftNorm = kv.shape(p + "input_blocks.1.0.emb_layers.1.weight")[0]
+            == 2 * kv.shape(p + "input_blocks.1.0.out_layers.3.weight")[0];
     c.numClasses = kv.has(p + "label_emb.weight") ? kv.shape(p + "label_emb.weight")[0] : 0;
     return c;
 }
@@ -180,20 +202,28 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
     KeyView kv { w };
     const std::string file = w.path();
     if (kv.anyWithPrefix("conditioner.embedders."))
-        fail(ErrorKind::Unsupported, file + ": this looks like an SDXL checkpoint (conditioner.embedders.*), not supported yet");
+        fail(ErrorKind::Unsupported,
+            file + ": this looks like an SDXL checkpoint (conditioner.embedders.*), not supported yet");
     if (kv.anyWithPrefix("model.diffusion_model.joint_blocks."))
-        fail(ErrorKind::Unsupported, file + ": this looks like a Stable Diffusion 3 checkpoint (joint_blocks), not supported yet");
+        fail(ErrorKind::Unsupported,
+            file + ": this looks like a Stable Diffusion 3 checkpoint (joint_blocks), not supported yet");
     if (kv.anyWithPrefix("double_blocks.") || kv.anyWithPrefix("model.diffusion_model.double_blocks."))
         fail(ErrorKind::Unsupported, file + ": this looks like a Flux checkpoint (double_blocks), not supported yet");
-    if (kv.anyWithPrefix("lora_unet_") || kv.anyWithPrefix("lora_te_") || kv.anyContaining(".lora_down.") || kv.anyContaining(".lora_A."))
-        fail(ErrorKind::Unsupported, file + ": this is a LoRA file, not a full checkpoint: load a model, then add the LoRA to the prompt "
-                                            "(<lora:NAME:0.8>, the LoRA menu, or latent-cli --lora)");
+    if (kv.anyWithPrefix("lora_unet_") || kv.anyWithPrefix("lora_te_") || kv.anyContaining(".lora_down.")
+        || kv.anyContaining(".lora_A."))
+        fail(ErrorKind::Unsupported,
+            file
+                + ": this is a LoRA file, not a full checkpoint: load a model, then add the LoRA to the prompt "
+                  "(<lora:NAME:0.8>, the LoRA menu, or latent-cli --lora)");
     if (!kv.has("model.diffusion_model.input_blocks.0.0.weight")) {
         if (kv.has("encoder.conv_in.weight") && kv.has("decoder.conv_out.weight"))
-            fail(ErrorKind::Unsupported, file + ": this is a stand-alone autoencoder (VAE) file, not a full model checkpoint");
+            fail(ErrorKind::Unsupported,
+                file + ": this is a stand-alone autoencoder (VAE) file, not a full model checkpoint");
         if (kv.anyWithPrefix("down_blocks.") || kv.anyWithPrefix("text_model."))
-            fail(ErrorKind::Unsupported, file + ": this is a single diffusers component file; open the whole diffusers folder instead");
-        fail(ErrorKind::Unsupported, file + ": not a recognised latent diffusion checkpoint (no model.diffusion_model.input_blocks.0.0.weight)");
+            fail(ErrorKind::Unsupported,
+                file + ": this is a single diffusers component file; open the whole diffusers folder instead");
+        fail(ErrorKind::Unsupported,
+            file + ": not a recognised latent diffusion checkpoint (no model.diffusion_model.input_blocks.0.0.weight)");
     }
     if (!kv.has("first_stage_model.encoder.conv_in.weight"))
         fail(ErrorKind::Mismatch, file + ": the checkpoint has a UNet but no autoencoder (first_stage_model.*)");
@@ -288,7 +318,10 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
         c.conditioningKey = "concat";
         c.scaleFactor = 1.0;
     } else {
-        fail(ErrorKind::Unsupported, file + ": a UNet without text conditioning that is not an LDM super-resolution model; give a config JSON beside the checkpoint");
+        fail(ErrorKind::Unsupported,
+            file
+                + ": a UNet without text conditioning that is not an LDM super-resolution model; give a config JSON "
+                  "beside the checkpoint");
     }
     if (!predictionHint.empty())
         c.parameterization = predictionHint;
@@ -301,7 +334,8 @@ ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
     // Accept the yaml's top level ({model: {target, params}}), a golden case.json ({config: ...}) or the params.
     const json* root = &in0;
     for (int depth = 0; depth < 3; ++depth) {
-        if (root->contains("unet_config") || (root->contains("params") && (*root)["params"].is_object() && (*root)["params"].contains("unet_config")))
+        if (root->contains("unet_config")
+            || (root->contains("params") && (*root)["params"].is_object() && (*root)["params"].contains("unet_config")))
             break;
         if (root->contains("model") && (*root)["model"].is_object())
             root = &(*root)["model"];
@@ -311,8 +345,10 @@ ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
             break;
     }
     const json& in = *root;
-    if (!in.contains("unet_config") && !(in.contains("params") && in["params"].is_object() && in["params"].contains("unet_config")))
-        fail(ErrorKind::InvalidInput, "config: no unet_config found (expected the LatentDiffusion params of the original yaml)");
+    if (!in.contains("unet_config")
+        && !(in.contains("params") && in["params"].is_object() && in["params"].contains("unet_config")))
+        fail(ErrorKind::InvalidInput,
+            "config: no unet_config found (expected the LatentDiffusion params of the original yaml)");
     const json& p = in.contains("params") && in["params"].is_object() ? in["params"] : in;
     ModelConfig c;
     bool detected = false;
@@ -369,7 +405,8 @@ ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
     if (c.cond == CondStage::Clip)
         c.family = c.unet.inChannels == 9 ? Family::SD1Inpaint : Family::SD1;
     else if (c.cond == CondStage::OpenClip)
-        c.family = c.unet.numClasses > 0 ? Family::SD2Upscaler : (c.unet.inChannels == 9 ? Family::SD2Inpaint : Family::SD2);
+        c.family
+            = c.unet.numClasses > 0 ? Family::SD2Upscaler : (c.unet.inChannels == 9 ? Family::SD2Inpaint : Family::SD2);
     else if (c.cond == CondStage::Bert)
         c.family = c.firstStage.vq ? Family::Layout2Img : Family::Synthetic;
     else if (c.firstStage.vq && c.conditioningKey == "concat")
@@ -380,19 +417,21 @@ ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
         c.family = Family::Custom;
     if (p.contains("family") && p["family"].is_string()) {
         const std::string f = p["family"].get<std::string>();
-        for (Family k : { Family::SD1, Family::SD1Inpaint, Family::SD2, Family::SD2Inpaint, Family::SD2Upscaler, Family::LdmSR,
-                 Family::Layout2Img, Family::Synthetic, Family::SyntheticSR, Family::Custom })
+        for (Family k : { Family::SD1, Family::SD1Inpaint, Family::SD2, Family::SD2Inpaint, Family::SD2Upscaler,
+                 Family::LdmSR, Family::Layout2Img, Family::Synthetic, Family::SyntheticSR, Family::Custom })
             if (f == familyName(k))
                 c.family = k;
     }
     if (c.layoutChannels != 0) {
         if (c.family != Family::Synthetic || c.layoutChannels != text::kWorldLayoutChannels)
-            fail(ErrorKind::InvalidInput, "model config: layout_channels is for Latent Studio's own models and must be "
+            fail(ErrorKind::InvalidInput,
+                "model config: layout_channels is for Latent Studio's own models and must be "
                     + std::to_string(text::kWorldLayoutChannels) + " (got " + std::to_string(c.layoutChannels) + ")");
         if (c.unet.inChannels != c.firstStage.embedDim + c.layoutChannels)
-            fail(ErrorKind::InvalidInput, "model config: unet_config in_channels is " + std::to_string(c.unet.inChannels) + ", but "
-                    + std::to_string(c.firstStage.embedDim) + " latent channels and " + std::to_string(c.layoutChannels) + " layout_channels need "
-                    + std::to_string(c.firstStage.embedDim + c.layoutChannels));
+            fail(ErrorKind::InvalidInput,
+                "model config: unet_config in_channels is " + std::to_string(c.unet.inChannels) + ", but "
+                    + std::to_string(c.firstStage.embedDim) + " latent channels and " + std::to_string(c.layoutChannels)
+                    + " layout_channels need " + std::to_string(c.firstStage.embedDim + c.layoutChannels));
     }
     return c;
 }

@@ -28,7 +28,7 @@ void fill(const std::string& k, at::Tensor& t, at::Generator& gen)
     else
         t.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(t.numel() / t.size(0))), gen);
 }
-}
+} // namespace
 
 void randomizeWeights(LatentModel& m, uint64_t seed)
 {
@@ -45,7 +45,8 @@ void randomizeWeights(LatentModel& m, uint64_t seed)
     });
 }
 
-void writeRandomCheckpoint(const std::string& name, const std::filesystem::path& out, at::ScalarType dtype, uint64_t seed)
+void writeRandomCheckpoint(
+    const std::string& name, const std::filesystem::path& out, at::ScalarType dtype, uint64_t seed)
 {
     torch::NoGradGuard noGrad;
     auto cfg = knownConfig(name);

@@ -9,6 +9,7 @@ namespace ls::models {
 void randomizeWeights(LatentModel& model, uint64_t seed);
 
 // Writes a checkpoint of the named published configuration with random weights (plus schedule buffers).
-void writeRandomCheckpoint(const std::string& name, const std::filesystem::path& out, at::ScalarType dtype, uint64_t seed);
+void writeRandomCheckpoint(
+    const std::string& name, const std::filesystem::path& out, at::ScalarType dtype, uint64_t seed);
 
 } // namespace ls::models

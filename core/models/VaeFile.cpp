@@ -20,7 +20,8 @@ public:
         const auto keys = m_file->keys();
         bool diffusers = false;
         for (const auto& k : keys)
-            diffusers = diffusers || k.find("down_blocks.") != std::string::npos || k.find("up_blocks.") != std::string::npos;
+            diffusers
+                = diffusers || k.find("down_blocks.") != std::string::npos || k.find("up_blocks.") != std::string::npos;
         const nlohmann::json cfg = { { "block_out_channels", std::vector<int>(static_cast<size_t>(levels), 0) } };
         for (const auto& k : keys) {
             if (k.starts_with("loss.") || k.starts_with("model_ema.") || k.starts_with("first_stage_model.loss."))
@@ -81,21 +82,25 @@ void loadVae(LatentModel& model, const fs::path& file)
     std::error_code ec;
     fs::path p = file;
     if (fs::is_directory(p, ec)) {
-        for (const char* n : { "diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.bin" })
+        for (const char* n : { "diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
+                 "diffusion_pytorch_model.bin" })
             if (fs::is_regular_file(file / n, ec)) {
                 p = file / n;
                 break;
             }
         if (p == file)
-            fail(ErrorKind::Io, where + ": a folder without diffusion_pytorch_model.safetensors: not a diffusers VAE folder");
+            fail(ErrorKind::Io,
+                where + ": a folder without diffusion_pytorch_model.safetensors: not a diffusers VAE folder");
     } else if (!fs::is_regular_file(p, ec)) {
         fail(ErrorKind::Io, where + ": no such VAE file");
     }
     if (model.config.firstStage.vq)
-        fail(ErrorKind::Unsupported, where + ": this model's first stage is a VQ autoencoder; a KL VAE file cannot replace it");
+        fail(ErrorKind::Unsupported,
+            where + ": this model's first stage is a VQ autoencoder; a KL VAE file cannot replace it");
     const VaeView view(io::openWeights(p), static_cast<int>(model.config.firstStage.chMult.size()));
     if (!view.contains("first_stage_model.decoder.conv_out.weight"))
-        fail(ErrorKind::Format, where + ": not a VAE file (no decoder.conv_out.weight, in the original or the diffusers layout)");
+        fail(ErrorKind::Format,
+            where + ": not a VAE file (no decoder.conv_out.weight, in the original or the diffusers layout)");
     Autoencoder fresh(model.config.firstStage, model.options);
     LoadReport report;
     loadModule(*fresh, view, "first_stage_model.", report);
@@ -103,7 +108,8 @@ void loadVae(LatentModel& model, const fs::path& file)
         if (!k.starts_with("first_stage_model."))
             report.unexpected.push_back(k);
     if (!report.ok())
-        fail(ErrorKind::Mismatch, report.describe(where) + "\n  (a VAE for this model's " + familyName(model.config.family)
+        fail(ErrorKind::Mismatch,
+            report.describe(where) + "\n  (a VAE for this model's " + familyName(model.config.family)
                 + " autoencoder is needed: " + std::to_string(model.config.firstStage.embedDim) + " latent channels, "
                 + std::to_string(model.config.firstStage.chMult.size()) + " levels)");
     for (const auto& k : report.nonFinite)

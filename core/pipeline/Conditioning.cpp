@@ -21,7 +21,8 @@ at::Tensor Conditioner::encodeIds(const at::Tensor& ids, int clipSkip)
     if (m_model.clip)
         return m_model.clip->forward(ids.to(m_model.device()), clipSkip).cpu();
     if (m_model.openclip)
-        return m_model.openclip->forward(ids.to(m_model.device()), clipSkip).cpu(); // SD2 uses the penultimate layer: skip 1 by default
+        return m_model.openclip->forward(ids.to(m_model.device()), clipSkip)
+            .cpu(); // SD2 uses the penultimate layer: skip 1 by default
     fail(ErrorKind::Unsupported, "this model has no text encoder");
 }
 

@@ -3,6 +3,7 @@
 #include "pipeline/Generator.h"
 #include "pipeline/LoraFiles.h"
 #include "pipeline/ModelLoading.h"
+#include "util/Error.h"
 #include "util/Threads.h"
 
 #include <ATen/Context.h>
@@ -15,6 +16,7 @@ struct Engine::Impl {
     std::unique_ptr<Generator> generator = std::make_unique<Generator>(nullptr, nullptr);
     std::vector<std::filesystem::path> loraFolders, embeddingFolders;
     std::filesystem::path modelFile;
+    std::filesystem::path previewDecoder;
 
     void applyLoraFolders()
     {
@@ -26,6 +28,8 @@ struct Engine::Impl {
         for (const auto& f : defaultEmbeddingFolders(modelFile))
             emb.push_back(f);
         generator->setEmbeddingFolders(emb);
+        if (!previewDecoder.empty())
+            generator->setPreviewDecoder(previewDecoder);
     }
 };
 
@@ -36,7 +40,8 @@ Engine::Engine()
 
 Engine::~Engine() = default;
 
-ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOptions& o, const std::function<void(const std::string&)>& onStatus)
+ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOptions& o,
+    const std::function<void(const std::string&)>& onStatus)
 {
     configureThreads(o.threads);
     ModelLoadOptions lo;
@@ -45,11 +50,19 @@ ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOpt
     lo.vae = o.vae;
     lo.vaeFallback = o.vaeFallback;
     lo.prediction = o.prediction;
+    lo.classesFile = o.classesFile;
+    if (o.dtype != "fp32" && o.dtype != "fp16" && o.dtype != "bf16")
+        fail(ErrorKind::InvalidInput, "dtype: '" + o.dtype + "' is not fp32, fp16 or bf16");
+    lo.dtype = o.dtype == "fp16" ? at::kHalf : o.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
     lo.hash = o.hash;
     lo.onStatus = onStatus;
     lo.onProgress = o.onProgress;
     const std::string ps = path.string();
     const std::filesystem::path resolved = ps.rfind("bundled:", 0) == 0 ? findBundledModel(ps.substr(8)) : path;
+    if (o.device != "cpu" && o.device != "cuda")
+        fail(ErrorKind::InvalidInput, "device: '" + o.device + "' is not cpu or cuda");
+    if (o.device == "cuda" && o.deviceRequired && !at::hasCUDA())
+        fail(ErrorKind::Unsupported, "device cuda: this build has no CUDA (or no GPU is visible)");
     LoadedModel m = loadModel(resolved, lo);
     if (o.device == "cuda") {
         if (at::hasCUDA()) {
@@ -57,14 +70,26 @@ ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOpt
                 onStatus("moving the model to the GPU");
             m.model->moveTo(at::Device(at::kCUDA));
         } else {
-            m.warnings.push_back("CUDA was asked for, but this build has no CUDA or no GPU is visible: generating on the CPU");
+            m.warnings.push_back(
+                "CUDA was asked for, but this build has no CUDA or no GPU is visible: generating on the CPU");
         }
     }
     d->model = m;
     d->generator = std::make_unique<Generator>(m.model, m.tokenizer, m.info, m.layoutClasses);
     d->modelFile = resolved;
     d->applyLoraFolders();
-    d->summary = { resolved.string(), models::familyName(m.model->config.family), m.info.name, nativeResolution(m.model->config), m.warnings };
+    const auto f = m.model->config.family;
+    const bool upscaler
+        = f == models::Family::LdmSR || f == models::Family::SD2Upscaler || f == models::Family::SyntheticSR;
+    std::vector<JobMode> jobs;
+    if (upscaler)
+        jobs = { JobMode::Upscale };
+    else if (f == models::Family::Layout2Img)
+        jobs = { JobMode::Layout };
+    else
+        jobs = { JobMode::Txt2Img, JobMode::Img2Img, JobMode::Inpaint, JobMode::Layout };
+    d->summary = { resolved.string(), models::familyName(f), m.info.name, nativeResolution(m.model->config), upscaler,
+        jobs, m.warnings };
     return d->summary;
 }
 
@@ -91,7 +116,18 @@ void Engine::setEmbeddingFolders(std::vector<std::filesystem::path> folders)
     d->applyLoraFolders();
 }
 
+void Engine::setPreviewDecoder(std::filesystem::path taesdDecoder)
+{
+    d->previewDecoder = std::move(taesdDecoder);
+    d->applyLoraFolders();
+}
+
 bool Engine::cudaAvailable() { return at::hasCUDA(); }
+
+std::string bundledModelPath(JobMode mode)
+{
+    return mode == JobMode::Upscale ? "bundled:default-sr" : "bundled:default";
+}
 
 bool Engine::hasModel() const { return d->model.model != nullptr; }
 const ModelSummary& Engine::summary() const { return d->summary; }

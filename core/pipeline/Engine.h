@@ -16,11 +16,15 @@ struct EngineLoadOptions {
     std::filesystem::path configFile;
     std::filesystem::path vocabulary;
     std::filesystem::path vae; // a stand-alone VAE in place of the model's own (empty: its own)
-    bool vaeFallback = false;  // one that does not fit the model: its own VAE and a warning, not an error
+    bool vaeFallback = false; // one that does not fit the model: its own VAE and a warning, not an error
     std::string prediction;
+    std::filesystem::path classesFile; // layout2img: its classes.json (default: beside the model)
+    std::string dtype = "fp32"; // weights: fp32, fp16 or bf16 (the CPU computes in fp32 either way)
     bool hash = true;
     int threads = 0; // 0: all cores
-    std::string device = "cpu"; // "cuda": the model's weights and every model call on the GPU (a warning and the CPU when there is none)
+    std::string device = "cpu"; // "cuda": the model's weights and every model call on the GPU (a warning and the CPU
+                                // when there is none, or an error when deviceRequired)
+    bool deviceRequired = false;
     // Share of the weights loaded (0..1); return false to stop the load (ErrorKind::Cancelled; the model loaded
     // before stays).
     std::function<bool(double)> onProgress;
@@ -31,8 +35,13 @@ struct ModelSummary {
     std::string family; // models::familyName
     std::string name;
     int nativeResolution = 512;
+    bool upscaler = false; // an upscaling model: its only job is upscale
+    std::vector<JobMode> jobs; // the jobs it does
     std::vector<std::string> warnings;
 };
+
+// A model path that names a bundled model: "bundled:default" (text-to-image etc.) or "bundled:default-sr".
+std::string bundledModelPath(JobMode mode);
 
 class Engine {
 public:
@@ -53,6 +62,9 @@ public:
     std::vector<std::filesystem::path> loraFolders() const;
     // The same for textual-inversion embeddings.
     void setEmbeddingFolders(std::vector<std::filesystem::path> folders);
+    // TAESD decoder for the per-step previews (Generator::setPreviewDecoder); empty: the model's default. Kept across
+    // loads.
+    void setPreviewDecoder(std::filesystem::path taesdDecoder);
     // True when this libtorch build has CUDA and a GPU is visible.
     static bool cudaAvailable();
 

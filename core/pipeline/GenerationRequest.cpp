@@ -52,11 +52,16 @@ std::vector<LayoutBox> parseLayoutBoxes(const std::string& text, const std::stri
 const char* jobModeName(JobMode m)
 {
     switch (m) {
-    case JobMode::Txt2Img: return "txt2img";
-    case JobMode::Img2Img: return "img2img";
-    case JobMode::Inpaint: return "inpaint";
-    case JobMode::Layout: return "layout";
-    case JobMode::Upscale: return "upscale";
+    case JobMode::Txt2Img:
+        return "txt2img";
+    case JobMode::Img2Img:
+        return "img2img";
+    case JobMode::Inpaint:
+        return "inpaint";
+    case JobMode::Layout:
+        return "layout";
+    case JobMode::Upscale:
+        return "upscale";
     }
     return "?";
 }
@@ -79,8 +84,7 @@ std::vector<std::string> scheduleNames() { return { "Automatic", "Uniform", "Kar
 
 namespace {
 
-template <class T>
-bool contains(const std::vector<T>& v, const T& x)
+template <class T> bool contains(const std::vector<T>& v, const T& x)
 {
     return std::find(v.begin(), v.end(), x) != v.end();
 }
@@ -100,7 +104,8 @@ std::pair<int, int> GenerationRequest::hiresSize() const
     if (!hiresEnabled() || width <= 0 || height <= 0)
         return { width, height };
     if (hiresWidth <= 0 && hiresHeight <= 0)
-        return { static_cast<int>(std::lround(width * hiresScale)), static_cast<int>(std::lround(height * hiresScale)) };
+        return { static_cast<int>(std::lround(width * hiresScale)),
+            static_cast<int>(std::lround(height * hiresScale)) };
     if (hiresHeight <= 0) // AUTOMATIC1111: one side given, the other keeps the ratio
         return { hiresWidth, hiresWidth * height / width };
     if (hiresWidth <= 0)
@@ -137,7 +142,8 @@ std::vector<Problem> GenerationRequest::validate() const
     if (seed < -1)
         p.push_back({ "seed", "must be -1 (random) or a non-negative number" });
     {
-        std::vector<std::pair<std::string, std::string>> texts { { "prompt", prompt }, { "negative_prompt", negativePrompt } };
+        std::vector<std::pair<std::string, std::string>> texts { { "prompt", prompt },
+            { "negative_prompt", negativePrompt } };
         for (size_t i = 0; i < boxes.size(); ++i)
             texts.push_back({ "boxes[" + std::to_string(i) + "].prompt", boxes[i].prompt });
         for (const auto& [field, text] : texts) {
@@ -156,7 +162,8 @@ std::vector<Problem> GenerationRequest::validate() const
     if (!std::isfinite(hiresScale) || hiresScale < 1 || hiresScale > 4)
         p.push_back({ "hires_scale", "must be between 1 (off) and 4" });
     else if (hiresEnabled() && mode != JobMode::Txt2Img)
-        p.push_back({ "hires_scale", "the hires pass is for text-to-image; for " + std::string(jobModeName(mode)) + " set it to 1" });
+        p.push_back({ "hires_scale",
+            "the hires pass is for text-to-image; for " + std::string(jobModeName(mode)) + " set it to 1" });
     if (hiresWidth < 0 || hiresHeight < 0 || hiresWidth > 8192 || hiresHeight > 8192)
         p.push_back({ "hires_resize", "the hires width and height must be between 0 (unset) and 8192" });
     if (!hiresSampler.empty() && !contains(samplerNames(), hiresSampler))
@@ -175,16 +182,20 @@ std::vector<Problem> GenerationRequest::validate() const
     if (usesInit && initImage.empty())
         p.push_back({ "init", std::string(jobModeName(mode)) + " needs an input image" });
     const bool extending = extendLeft > 0 || extendTop > 0 || extendRight > 0 || extendBottom > 0;
-    if (extendLeft < 0 || extendTop < 0 || extendRight < 0 || extendBottom < 0 || extendLeft > 4096 || extendTop > 4096 || extendRight > 4096 || extendBottom > 4096)
+    if (extendLeft < 0 || extendTop < 0 || extendRight < 0 || extendBottom < 0 || extendLeft > 4096 || extendTop > 4096
+        || extendRight > 4096 || extendBottom > 4096)
         p.push_back({ "extend", "outpainting extents must be between 0 and 4096 pixels" });
-    if (mode == JobMode::Inpaint && extending && !mask.empty() && !initImage.empty() && (mask.width != initImage.width || mask.height != initImage.height))
+    if (mode == JobMode::Inpaint && extending && !mask.empty() && !initImage.empty()
+        && (mask.width != initImage.width || mask.height != initImage.height))
         p.push_back({ "mask", "mask and image must be the same size" });
     if (mode == JobMode::Inpaint && !extending) {
         if (mask.empty()) {
             p.push_back({ "mask", "inpainting needs a mask (white = repaint, black = keep)" });
         } else if (!initImage.empty() && (mask.width != initImage.width || mask.height != initImage.height)) {
-            p.push_back({ "mask", "mask is " + std::to_string(mask.width) + "x" + std::to_string(mask.height) + " but the image is "
-                    + std::to_string(initImage.width) + "x" + std::to_string(initImage.height) + "; they must be the same size" });
+            p.push_back({ "mask",
+                "mask is " + std::to_string(mask.width) + "x" + std::to_string(mask.height) + " but the image is "
+                    + std::to_string(initImage.width) + "x" + std::to_string(initImage.height)
+                    + "; they must be the same size" });
         } else {
             bool any = false;
             for (size_t i = 0; i < mask.pixels.size() && !any; i += mask.channels)
@@ -210,7 +221,9 @@ std::vector<Problem> GenerationRequest::validate() const
             if (!(b.w >= 1 && b.h >= 1) || !std::isfinite(b.x) || !std::isfinite(b.y))
                 p.push_back({ f, "degenerate box (width and height must be at least 1 pixel)" });
             else if (b.x >= width || b.y >= height || b.x + b.w <= 0 || b.y + b.h <= 0)
-                p.push_back({ f, "box lies entirely outside the " + std::to_string(width) + "x" + std::to_string(height) + " image" });
+                p.push_back({ f,
+                    "box lies entirely outside the " + std::to_string(width) + "x" + std::to_string(height)
+                        + " image" });
             if (b.prompt.empty() && b.label.empty())
                 p.push_back({ f, "box needs a prompt or a label" });
         }
@@ -243,7 +256,7 @@ Image imageFromJson(const json& j)
         return {};
     return io::decodePng(base64Decode(j.get<std::string>()), "embedded image").image;
 }
-}
+} // namespace
 
 json GenerationRequest::toJson() const
 {
@@ -253,7 +266,8 @@ json GenerationRequest::toJson() const
     j["negative_prompt"] = negativePrompt;
     json bj = json::array();
     for (const auto& b : boxes)
-        bj.push_back({ { "x", b.x }, { "y", b.y }, { "w", b.w }, { "h", b.h }, { "prompt", b.prompt }, { "label", b.label } });
+        bj.push_back(
+            { { "x", b.x }, { "y", b.y }, { "w", b.w }, { "h", b.h }, { "prompt", b.prompt }, { "label", b.label } });
     j["boxes"] = bj;
     j["width"] = width;
     j["height"] = height;
@@ -306,7 +320,8 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         r.negativePrompt = j.value("negative_prompt", r.negativePrompt);
         if (j.contains("boxes") && j["boxes"].is_array())
             for (const auto& b : j["boxes"])
-                r.boxes.push_back({ b.value("x", 0.0), b.value("y", 0.0), b.value("w", 0.0), b.value("h", 0.0), b.value("prompt", std::string()), b.value("label", std::string()) });
+                r.boxes.push_back({ b.value("x", 0.0), b.value("y", 0.0), b.value("w", 0.0), b.value("h", 0.0),
+                    b.value("prompt", std::string()), b.value("label", std::string()) });
         r.width = j.value("width", r.width);
         r.height = j.value("height", r.height);
         r.sampler = j.value("sampler", r.sampler);
@@ -346,7 +361,8 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         r.captionLayout = j.value("caption_layout", r.captionLayout);
         if (j.contains("loras") && j["loras"].is_array())
             for (const auto& l : j["loras"])
-                r.loras.push_back({ l.value("name", std::string()), l.value("te", 1.0), l.value("unet", l.value("te", 1.0)) });
+                r.loras.push_back(
+                    { l.value("name", std::string()), l.value("te", 1.0), l.value("unet", l.value("te", 1.0)) });
         r.modelName = j.value("model", r.modelName);
         if (j.contains("mask_png"))
             r.mask = imageFromJson(j["mask_png"]);

@@ -18,8 +18,8 @@ JobMode jobModeFromName(const std::string& name); // throws InvalidInput
 
 struct LayoutBox {
     double x = 0, y = 0, w = 0, h = 0; // pixels of the output image
-    std::string prompt;                // what goes in the box (text models)
-    std::string label;                 // a class name (layout2img model)
+    std::string prompt; // what goes in the box (text models)
+    std::string label; // a class name (layout2img model)
 };
 
 // Layout boxes from JSON text: a list of {"x", "y", "w", "h"} (pixels) with optional "prompt" and "label" strings,
@@ -37,7 +37,7 @@ struct GenerationRequest {
     std::string negativePrompt;
     std::vector<LayoutBox> boxes;
     Image initImage; // img2img, inpaint, upscale
-    Image mask;      // inpaint: white = repaint, black = keep
+    Image mask; // inpaint: white = repaint, black = keep
     int width = 512;
     int height = 512;
     std::string sampler = "Euler a";
@@ -47,7 +47,7 @@ struct GenerationRequest {
     int64_t seed = -1; // -1: pick one at random (the result records it)
     int batch = 1;
     double strength = 0.75; // img2img / inpaint denoising strength
-    double eta = 0.0;       // DDIM eta (AUTOMATIC1111's "Eta DDIM")
+    double eta = 0.0; // DDIM eta (AUTOMATIC1111's "Eta DDIM")
     double etaAncestral = 1.0; // noise share of the ancestral and SDE samplers (A1111's "Eta"; 1 = the samplers' own)
     int clipSkip = 1;
     // inpainting
@@ -65,25 +65,27 @@ struct GenerationRequest {
     int hiresSteps = 0;
     double hiresStrength = 0.5;
     int hiresWidth = 0, hiresHeight = 0;
-    std::string hiresSampler;        // empty: the first pass's
-    std::string hiresPrompt;         // empty: the first pass's prompts
+    std::string hiresSampler; // empty: the first pass's
+    std::string hiresPrompt; // empty: the first pass's prompts
     std::string hiresNegativePrompt;
-    double hiresCfgScale = 0;        // 0: the first pass's
+    double hiresCfgScale = 0; // 0: the first pass's
     bool hiresEnabled() const { return hiresScale > 1.0 || hiresWidth > 0 || hiresHeight > 0; }
     // The size the hires pass paints at (width x height when the pass is off).
     std::pair<int, int> hiresSize() const;
     // upscaling
     int upscaleFactor = 4;
-    int tileSize = 128;  // low-resolution pixels per tile side
+    int tileSize = 128; // low-resolution pixels per tile side
     int tileOverlap = 16;
     int noiseLevel = 20; // SD x4 upscaler
     // VAE decode in tiles of this many latent pixels (quarter overlap, blended): -1 automatic (past 96 a side),
     // 0 whole image, N >= 16 always (bounds the decode's memory: 40 keeps SD at 512x512 under 4 GB with fp16 weights)
     int vaeTile = -1;
-    // Models with a layout path (the bundled one): phrases of the prompt that say where an object goes ("a red circle at
-    // the top left") are laid out as boxes when no boxes are given (text/WorldLayout.h). Off: the prompt's tokens alone.
+    // Models with a layout path (the bundled one): phrases of the prompt that say where an object goes ("a red circle
+    // at the top left") are laid out as boxes when no boxes are given (text/WorldLayout.h). Off: the prompt's tokens
+    // alone.
     bool captionLayout = true;
-    // previews: a cheap latent->RGB projection every previewEvery steps, a full decode every decodeEvery steps (0 = never)
+    // previews: a cheap latent->RGB projection every previewEvery steps, a full decode every decodeEvery steps (0 =
+    // never)
     int previewEvery = 1;
     int decodeEvery = 0;
     // LoRAs to apply besides the <lora:NAME:W> tags of the prompts (text/LoraTags.h): a file stem found in the LoRA
@@ -93,7 +95,7 @@ struct GenerationRequest {
     std::string modelName; // for metadata
 
     std::vector<Problem> validate() const;
-    nlohmann::json toJson() const;          // everything needed to reproduce (mask and boxes included)
+    nlohmann::json toJson() const; // everything needed to reproduce (mask and boxes included)
     static GenerationRequest fromJson(const nlohmann::json& j);
 };
 

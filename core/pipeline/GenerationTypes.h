@@ -10,12 +10,12 @@
 namespace ls::pipeline {
 
 struct StepInfo {
-    int step = 0;  // 1-based step just finished
+    int step = 0; // 1-based step just finished
     int total = 0;
     double elapsedSeconds = 0;
     int tile = 0, tiles = 1;
     const Image* preview = nullptr; // batch image 0; null when no preview this step
-    bool fullDecode = false;        // preview is a real decode, not the projection
+    bool fullDecode = false; // preview is a real decode, not the projection
 };
 using StepCallback = std::function<void(const StepInfo&)>;
 
@@ -38,7 +38,7 @@ struct GenerationResult {
 struct ModelInfo {
     std::string name; // shown in metadata
     std::string hash; // first 10 hex of SHA-256 of the file (may be empty)
-    std::string vae;     // the stand-alone VAE file used instead of the model's own, by file name (empty: its own)
+    std::string vae; // the stand-alone VAE file used instead of the model's own, by file name (empty: its own)
     std::string vaeHash; // first 10 hex of its SHA-256
 };
 

@@ -29,8 +29,8 @@ using nlohmann::json;
 
 using detail::Clock;
 
-Generator::Generator(std::shared_ptr<models::LatentModel> model, std::shared_ptr<const text::ClipTokenizer> tokenizer, ModelInfo info,
-    std::vector<std::string> layoutClasses)
+Generator::Generator(std::shared_ptr<models::LatentModel> model, std::shared_ptr<const text::ClipTokenizer> tokenizer,
+    ModelInfo info, std::vector<std::string> layoutClasses)
     : d(std::make_unique<detail::GeneratorState>())
     , m_model(model)
 {
@@ -39,10 +39,29 @@ Generator::Generator(std::shared_ptr<models::LatentModel> model, std::shared_ptr
     d->info = std::move(info);
     d->classes = std::move(layoutClasses);
     d->loraFolders = defaultLoraFolders(d->model ? std::filesystem::path(d->model->path) : std::filesystem::path());
-    d->embeddingFolders = defaultEmbeddingFolders(d->model ? std::filesystem::path(d->model->path) : std::filesystem::path());
+    d->embeddingFolders
+        = defaultEmbeddingFolders(d->model ? std::filesystem::path(d->model->path) : std::filesystem::path());
+    if (d->model) {
+        const auto f = d->model->config.family;
+        if (f == Family::SD1 || f == Family::SD1Inpaint || f == Family::SD2 || f == Family::SD2Inpaint)
+            d->taesdFile = findPreviewDecoder(d->model->path);
+    }
 }
 
-void Generator::setEmbeddingFolders(std::vector<std::filesystem::path> folders) { d->embeddingFolders = std::move(folders); }
+void Generator::setPreviewDecoder(const std::filesystem::path& taesdDecoder)
+{
+    d->taesdFile = taesdDecoder;
+    d->taesd.reset();
+    d->taesdError.clear();
+    d->taesdTried = false;
+}
+
+std::filesystem::path Generator::previewDecoder() const { return d->taesdFile; }
+
+void Generator::setEmbeddingFolders(std::vector<std::filesystem::path> folders)
+{
+    d->embeddingFolders = std::move(folders);
+}
 const std::vector<std::filesystem::path>& Generator::embeddingFolders() const { return d->embeddingFolders; }
 
 void Generator::setLoraFolders(std::vector<std::filesystem::path> folders) { d->loraFolders = std::move(folders); }
@@ -84,7 +103,8 @@ uint64_t Generator::estimateMemory(const GenerationRequest& r) const
     double skips = 0;
     for (size_t l = 0; l < u.channelMult.size(); ++l) {
         const double nl = n0 / std::pow(4.0, static_cast<double>(l));
-        const double blocks = static_cast<double>(l < u.numResBlocks.size() ? u.numResBlocks[l] : u.numResBlocks.back()) + 1;
+        const double blocks
+            = static_cast<double>(l < u.numResBlocks.size() ? u.numResBlocks[l] : u.numResBlocks.back()) + 1;
         skips += blocks * static_cast<double>(u.modelChannels * u.channelMult[l]) * nl;
     }
     const double work = 16.0 * static_cast<double>(u.modelChannels * u.channelMult.front()) * n0;
@@ -95,7 +115,8 @@ uint64_t Generator::estimateMemory(const GenerationRequest& r) const
     const auto& fs = cfg.firstStage;
     const double decoder = 4.0 * static_cast<double>(fs.ch * fs.chMult.front()) * double(r.width) * double(r.height) * s
         + std::min(n0 * n0, 64.0 * 1024 * 1024) * s;
-    return static_cast<uint64_t>(std::max(unet, decoder) + batch * 4.0 * n0 * 4.0 * 8.0); // + latents, noise, sampler history
+    return static_cast<uint64_t>(
+        std::max(unet, decoder) + batch * 4.0 * n0 * 4.0 * 8.0); // + latents, noise, sampler history
 }
 
 std::vector<Problem> Generator::check(const GenerationRequest& r) const
@@ -110,9 +131,11 @@ std::vector<Problem> Generator::check(const GenerationRequest& r) const
     const std::string fam = models::familyName(f);
     const bool upscaler = d->isUpscaler();
     if (upscaler && r.mode != JobMode::Upscale)
-        p.push_back({ "model", "a " + fam + " model only upscales; choose a text-to-image model for " + jobModeName(r.mode) });
+        p.push_back(
+            { "model", "a " + fam + " model only upscales; choose a text-to-image model for " + jobModeName(r.mode) });
     if (!upscaler && r.mode == JobMode::Upscale)
-        p.push_back({ "model", "a " + fam + " model cannot upscale; choose an upscaler model (LDM-SR 4x, SD x4) or none for Lanczos" });
+        p.push_back({ "model",
+            "a " + fam + " model cannot upscale; choose an upscaler model (LDM-SR 4x, SD x4) or none for Lanczos" });
     if (f == Family::Layout2Img && r.mode != JobMode::Layout)
         p.push_back({ "model", "the layout2img model only does layout-to-image (boxes with class labels)" });
     if ((d->model->clip || d->model->openclip) && !d->tokenizer)
@@ -133,7 +156,9 @@ std::vector<Problem> Generator::check(const GenerationRequest& r) const
             const auto& b = r.boxes[i];
             const std::string name = b.label.empty() ? b.prompt : b.label;
             if (std::find(d->classes.begin(), d->classes.end(), name) == d->classes.end())
-                p.push_back({ "boxes[" + std::to_string(i) + "]", "'" + name + "' is not one of the layout model's " + std::to_string(d->classes.size()) + " classes" });
+                p.push_back({ "boxes[" + std::to_string(i) + "]",
+                    "'" + name + "' is not one of the layout model's " + std::to_string(d->classes.size())
+                        + " classes" });
         }
     }
     if (f == Family::Synthetic && r.mode == JobMode::Layout) {
@@ -141,7 +166,8 @@ std::vector<Problem> Generator::check(const GenerationRequest& r) const
         for (size_t i = 0; i < r.boxes.size(); ++i) {
             const auto& b = r.boxes[i];
             if (tok.labelToken(b.label.empty() ? b.prompt : b.label) < 0)
-                p.push_back({ "boxes[" + std::to_string(i) + "]", "the bundled model knows colours red, green, blue, yellow and shapes circle, square, triangle; '"
+                p.push_back({ "boxes[" + std::to_string(i) + "]",
+                    "the bundled model knows colours red, green, blue, yellow and shapes circle, square, triangle; '"
                         + (b.label.empty() ? b.prompt : b.label) + "' names no colour and shape" });
         }
     }
@@ -152,9 +178,12 @@ std::vector<Problem> Generator::check(const GenerationRequest& r) const
     const uint64_t budget = m_budget > 0 ? m_budget : availableMemory();
     if (need > 0 && budget > 0 && need > budget) {
         char buf[256];
-        std::snprintf(buf, sizeof buf, "%dx%d with batch %d needs about %.1f GB of working memory, %.1f GB is available; choose a smaller size or batch",
+        std::snprintf(buf, sizeof buf,
+            "%dx%d with batch %d needs about %.1f GB of working memory, %.1f GB is available; choose a smaller size or "
+            "batch",
             r.width, r.height, std::max(1, r.batch), need / 1e9, budget / 1e9);
-        p.push_back({ "size", std::string(buf) + (r.mode == JobMode::Txt2Img ? ", or generate small and upscale with tiles" : "") });
+        p.push_back({ "size",
+            std::string(buf) + (r.mode == JobMode::Txt2Img ? ", or generate small and upscale with tiles" : "") });
     }
     return p;
 }
@@ -163,8 +192,8 @@ GenerationResult Generator::run(const GenerationRequest& r, const StepCallback& 
 {
     // Running out of memory is explained, and leaves the engine usable for the next request.
     const auto explain = [&](const std::string& what) -> std::string {
-        return "out of memory while generating " + std::to_string(r.width) + "x" + std::to_string(r.height) + " (batch " + std::to_string(r.batch)
-            + "): choose a smaller size or batch, or upscale with tiles (" + what + ")";
+        return "out of memory while generating " + std::to_string(r.width) + "x" + std::to_string(r.height) + " (batch "
+            + std::to_string(r.batch) + "): choose a smaller size or batch, or upscale with tiles (" + what + ")";
     };
     try {
         return runChecked(r, onStep, stop);
@@ -178,8 +207,8 @@ GenerationResult Generator::run(const GenerationRequest& r, const StepCallback& 
     }
 }
 
-GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCallback& onStep, const StopToken& stop,
-    const GenerationRequest* recordAs)
+GenerationResult Generator::runChecked(
+    const GenerationRequest& r0, const StepCallback& onStep, const StopToken& stop, const GenerationRequest* recordAs)
 {
     torch::NoGradGuard noGrad;
     // 1. Every problem of the request at once, before any work
@@ -214,8 +243,8 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
     if (d->model)
         loraUses = d->applyLoras(loraTags, result.warnings);
     for (const auto& u : loraUses)
-        result.loras.push_back({ u.lora->name, u.lora->path, u.lora->hash, u.textWeight, u.unetWeight, u.lora->unetModules,
-            u.lora->textModules });
+        result.loras.push_back({ u.lora->name, u.lora->path, u.lora->hash, u.textWeight, u.unetWeight,
+            u.lora->unetModules, u.lora->textModules });
     d->prepareEmbeddings(r);
     if (d->model && d->model->config.family == Family::Synthetic)
         if (auto w = d->unknownWordsWarning(r); !w.empty())
@@ -227,6 +256,10 @@ GenerationResult Generator::runChecked(const GenerationRequest& r0, const StepCa
         detail::runUpscale(*d, r, onStep, stop, t0, out);
     else
         detail::runDiffusion(*d, r, onStep, stop, t0, out);
+    if (!d->taesdError.empty()) {
+        result.warnings.push_back("TAESD previews off (the projection is shown): " + d->taesdError);
+        d->taesdError.clear(); // said once
+    }
     result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return result;
 }

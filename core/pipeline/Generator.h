@@ -49,6 +49,12 @@ public:
     // Folders whose textual-inversion embeddings prompts may use by name. Default: defaultEmbeddingFolders(the model).
     void setEmbeddingFolders(std::vector<std::filesystem::path> folders);
     const std::vector<std::filesystem::path>& embeddingFolders() const;
+    // A TAESD decoder (taesd_decoder.safetensors/.pth) for the per-step previews: a real decoder's picture at full
+    // size for about a fiftieth of the VAE's cost, instead of the latent-size projection. Empty: the projection.
+    // Default for SD1/SD2 models: findPreviewDecoder(the model's file). A file that cannot be used is reported in the
+    // result's warnings and the projection is used.
+    void setPreviewDecoder(const std::filesystem::path& taesdDecoder);
+    std::filesystem::path previewDecoder() const;
 
 private:
     // recordAs: the request the results' metadata describes, when it is not this one (the hires pass's img2img records

@@ -25,13 +25,19 @@ Image toRgb(const Image& img)
 at::Tensor imageToTensor(const Image& img0)
 {
     const Image img = toRgb(img0);
-    auto t = at::from_blob(const_cast<uint8_t*>(img.pixels.data()), { img.height, img.width, 3 }, at::kByte).to(at::kFloat);
+    auto t = at::from_blob(const_cast<uint8_t*>(img.pixels.data()), { img.height, img.width, 3 }, at::kByte)
+                 .to(at::kFloat);
     return (t.permute({ 2, 0, 1 }).unsqueeze(0) / 127.5 - 1.0).contiguous();
 }
 
 Image tensorToImage(const at::Tensor& t)
 {
-    auto x = ((t.detach().to(at::kFloat).cpu()[0] + 1.0) * 127.5).clamp(0, 255).round().to(at::kByte).permute({ 1, 2, 0 }).contiguous();
+    auto x = ((t.detach().to(at::kFloat).cpu()[0] + 1.0) * 127.5)
+                 .clamp(0, 255)
+                 .round()
+                 .to(at::kByte)
+                 .permute({ 1, 2, 0 })
+                 .contiguous();
     Image img(static_cast<int>(x.size(1)), static_cast<int>(x.size(0)), 3);
     std::memcpy(img.pixels.data(), x.data_ptr<uint8_t>(), img.pixels.size());
     return img;
@@ -109,13 +115,14 @@ at::Tensor lanczosMatrix(int in, int out)
     }
     return w;
 }
-}
+} // namespace
 
 Image resizeLanczos(const Image& img, int width, int height)
 {
     if (width <= 0 || height <= 0)
         fail(ErrorKind::InvalidInput, "resize: target size must be positive");
-    auto t = at::from_blob(const_cast<uint8_t*>(img.pixels.data()), { img.height, img.width, img.channels }, at::kByte).to(at::kFloat);
+    auto t = at::from_blob(const_cast<uint8_t*>(img.pixels.data()), { img.height, img.width, img.channels }, at::kByte)
+                 .to(at::kFloat);
     auto wy = lanczosMatrix(img.height, height);
     auto wx = lanczosMatrix(img.width, width);
     auto r = at::einsum("oh,hwc->owc", { wy, t });
@@ -129,7 +136,8 @@ Image resizeLanczos(const Image& img, int width, int height)
 Image cropImage(const Image& img, int x, int y, int w, int h)
 {
     if (x < 0 || y < 0 || w <= 0 || h <= 0 || x + w > img.width || y + h > img.height)
-        fail(ErrorKind::InvalidInput, "crop " + std::to_string(w) + "x" + std::to_string(h) + " at " + std::to_string(x) + "," + std::to_string(y)
+        fail(ErrorKind::InvalidInput,
+            "crop " + std::to_string(w) + "x" + std::to_string(h) + " at " + std::to_string(x) + "," + std::to_string(y)
                 + " does not fit a " + std::to_string(img.width) + "x" + std::to_string(img.height) + " image");
     Image out(w, h, img.channels);
     const size_t row = static_cast<size_t>(w) * img.channels;
@@ -141,9 +149,10 @@ Image cropImage(const Image& img, int x, int y, int w, int h)
 void pasteImage(Image& dst, const Image& src, int x, int y)
 {
     if (x < 0 || y < 0 || x + src.width > dst.width || y + src.height > dst.height || src.channels != dst.channels)
-        fail(ErrorKind::InvalidInput, "paste " + std::to_string(src.width) + "x" + std::to_string(src.height) + "x" + std::to_string(src.channels)
-                + " at " + std::to_string(x) + "," + std::to_string(y) + " does not fit a " + std::to_string(dst.width) + "x"
-                + std::to_string(dst.height) + "x" + std::to_string(dst.channels) + " image");
+        fail(ErrorKind::InvalidInput,
+            "paste " + std::to_string(src.width) + "x" + std::to_string(src.height) + "x" + std::to_string(src.channels)
+                + " at " + std::to_string(x) + "," + std::to_string(y) + " does not fit a " + std::to_string(dst.width)
+                + "x" + std::to_string(dst.height) + "x" + std::to_string(dst.channels) + " image");
     const size_t row = static_cast<size_t>(src.width) * src.channels;
     for (int r = 0; r < src.height; ++r)
         std::copy_n(src.at(0, r), row, dst.at(x, y + r));
@@ -190,7 +199,9 @@ std::pair<Image, Image> outpaintCanvas(const Image& img0, int left, int top, int
     auto newArea = at::ones({ 1, 1, h, w });
     newArea.narrow(2, top, img.height).narrow(3, left, img.width).zero_();
     const int radius = std::max(4, std::max({ left, top, right, bottom }) / 4);
-    auto blurred = at::cat({ blurMask(filled.narrow(1, 0, 1), radius), blurMask(filled.narrow(1, 1, 1), radius), blurMask(filled.narrow(1, 2, 1), radius) }, 1);
+    auto blurred = at::cat({ blurMask(filled.narrow(1, 0, 1), radius), blurMask(filled.narrow(1, 1, 1), radius),
+                               blurMask(filled.narrow(1, 2, 1), radius) },
+        1);
     auto canvas = filled * (1 - newArea) + blurred * newArea;
     Image out = tensorToImage(canvas);
     for (int y = 0; y < img.height; ++y) // the original pixels, exactly

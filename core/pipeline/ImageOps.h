@@ -6,12 +6,12 @@
 
 namespace ls::pipeline {
 
-at::Tensor imageToTensor(const Image& img);                 // -> [1, 3, H, W] in [-1, 1] (RGB; alpha dropped)
-Image tensorToImage(const at::Tensor& t);                   // [1, 3, H, W] in [-1, 1] -> RGB
-at::Tensor maskToTensor(const Image& mask);                 // -> [1, 1, H, W] in [0, 1] (first channel)
-Image tensorToMask(const at::Tensor& m);                    // [1, 1, H, W] in [0, 1] -> 1 channel
-at::Tensor growMask(const at::Tensor& mask, int pixels);    // dilate (> 0) or erode (< 0)
-at::Tensor blurMask(const at::Tensor& mask, int radius);    // Gaussian feather, sigma = radius / 2
+at::Tensor imageToTensor(const Image& img); // -> [1, 3, H, W] in [-1, 1] (RGB; alpha dropped)
+Image tensorToImage(const at::Tensor& t); // [1, 3, H, W] in [-1, 1] -> RGB
+at::Tensor maskToTensor(const Image& mask); // -> [1, 1, H, W] in [0, 1] (first channel)
+Image tensorToMask(const at::Tensor& m); // [1, 1, H, W] in [0, 1] -> 1 channel
+at::Tensor growMask(const at::Tensor& mask, int pixels); // dilate (> 0) or erode (< 0)
+at::Tensor blurMask(const at::Tensor& mask, int radius); // Gaussian feather, sigma = radius / 2
 Image toRgb(const Image& img);
 // Separable Lanczos-3 resampling of an RGB(A) image.
 Image resizeLanczos(const Image& img, int width, int height);

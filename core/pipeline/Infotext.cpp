@@ -32,8 +32,8 @@ std::string number(double v)
 
 } // namespace
 
-std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::string& modelName, const std::string& modelHash, int width, int height,
-    const std::vector<std::pair<std::string, std::string>>& extra)
+std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::string& modelName,
+    const std::string& modelHash, int width, int height, const std::vector<std::pair<std::string, std::string>>& extra)
 {
     // LoRAs given beside the prompt (--lora) are written into it as the tags A1111 users type
     std::string out = r.prompt;
@@ -129,7 +129,10 @@ std::string strip(const std::string& s)
 }
 
 // Python's \w on UTF-8 text: ASCII letters, digits, '_', and (approximately) every non-ASCII character.
-bool isWord(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80; }
+bool isWord(char c)
+{
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+}
 bool isKeyChar(char c) { return isWord(c) || c == ' ' || c == '-' || c == '/'; }
 
 // One match of AUTOMATIC1111's parameter pattern at i,
@@ -237,7 +240,8 @@ ParsedInfotext parseInfotext(const std::string& text)
     return p;
 }
 
-GenerationRequest requestFromInfotext(const ParsedInfotext& p, GenerationRequest r, std::vector<std::string>* unhonoured)
+GenerationRequest requestFromInfotext(
+    const ParsedInfotext& p, GenerationRequest r, std::vector<std::string>* unhonoured)
 {
     r.prompt = p.prompt;
     r.negativePrompt = p.negativePrompt;
@@ -277,7 +281,8 @@ GenerationRequest requestFromInfotext(const ParsedInfotext& p, GenerationRequest
             return false;
         const auto x = v.find('x');
         const bool digits = x != std::string::npos && x > 0 && x + 1 < v.size()
-            && std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == 'x'; })
+            && std::all_of(
+                v.begin(), v.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == 'x'; })
             && v.find('x', x + 1) == std::string::npos && x < 6 && v.size() - x - 1 < 6;
         if (!digits)
             fail(ErrorKind::InvalidInput, "infotext: '" + key + "' is not WIDTHxHEIGHT: " + v);
@@ -297,7 +302,8 @@ GenerationRequest requestFromInfotext(const ParsedInfotext& p, GenerationRequest
     toSize("Size", r.width, r.height);
     r.strength = toDouble("Denoising strength", r.strength);
     // A1111 turns its hires fix on for a strength with an upscale, an upscaler or a resize
-    const bool hires = p.has("Denoising strength") && (p.has("Hires upscale") || p.has("Hires upscaler") || p.has("Hires resize"));
+    const bool hires
+        = p.has("Denoising strength") && (p.has("Hires upscale") || p.has("Hires upscaler") || p.has("Hires resize"));
     if (hires) { // the size is the first pass's; the strength the second's
         r.hiresScale = toDouble("Hires upscale", 1.0);
         int hw = 0, hh = 0;
@@ -343,10 +349,12 @@ GenerationRequest requestFromInfotext(const ParsedInfotext& p, GenerationRequest
     for (const auto& [k, v] : p.params) {
         if (std::find(honoured.begin(), honoured.end(), k) != honoured.end())
             continue;
-        if ((k == "Variation seed strength" || k == "Schedule rho" || k == "Schedule max sigma" || k == "Schedule min sigma")
+        if ((k == "Variation seed strength" || k == "Schedule rho" || k == "Schedule max sigma"
+                || k == "Schedule min sigma")
             && (v == "0" || v == "0.0"))
             continue;
-        if ((k == "Masked content" && v == "original") || (k == "Mask mode" && v == "Inpaint masked") || (k == "RNG" && v == "CPU"))
+        if ((k == "Masked content" && v == "original") || (k == "Mask mode" && v == "Inpaint masked")
+            || (k == "RNG" && v == "CPU"))
             continue;
         const std::string item = k + ": " + v;
         if (std::find(left.begin(), left.end(), item) == left.end())

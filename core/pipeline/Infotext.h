@@ -10,8 +10,9 @@ namespace ls::pipeline {
 
 struct ModelInfo;
 
-std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::string& modelName, const std::string& modelHash,
-    int width, int height, const std::vector<std::pair<std::string, std::string>>& extra = {});
+std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::string& modelName,
+    const std::string& modelHash, int width, int height,
+    const std::vector<std::pair<std::string, std::string>>& extra = {});
 
 struct ParsedInfotext {
     std::string prompt;
@@ -22,11 +23,13 @@ struct ParsedInfotext {
 };
 
 // Parses as AUTOMATIC1111's parse_generation_parameters does: lines stripped (CRLF, indented "Negative prompt:"), the
-// last line's "Key: value" pairs found by its pattern (bare words such as "Tiling" are skipped), quoted values unquoted.
+// last line's "Key: value" pairs found by its pattern (bare words such as "Tiling" are skipped), quoted values
+// unquoted.
 ParsedInfotext parseInfotext(const std::string& text);
 // Applies what an A1111 PNG says to a request for the job base.mode (bad values reported as InvalidInput). Keys it
 // cannot carry out (e.g. "Variation seed: 5", "Hires upscaler: Latent", a hires pass for img2img, which is dropped)
 // are listed in *unhonoured as "Key: value"; keys that only describe the picture (Model hash, Version, ...) are not.
-GenerationRequest requestFromInfotext(const ParsedInfotext& p, GenerationRequest base = {}, std::vector<std::string>* unhonoured = nullptr);
+GenerationRequest requestFromInfotext(
+    const ParsedInfotext& p, GenerationRequest base = {}, std::vector<std::string>* unhonoured = nullptr);
 
 } // namespace ls::pipeline

@@ -16,8 +16,8 @@ bool isLoraExtension(const fs::path& p)
     return e == ".safetensors" || e == ".pt" || e == ".ckpt";
 }
 
-std::vector<fs::path> defaultFolders(const fs::path& modelFile, const std::vector<std::string>& besideModel, const char* env,
-    const std::string& userFolder)
+std::vector<fs::path> defaultFolders(const fs::path& modelFile, const std::vector<std::string>& besideModel,
+    const char* env, const std::string& userFolder)
 {
     std::vector<fs::path> out;
     if (!modelFile.empty()) {
@@ -68,9 +68,15 @@ std::vector<LoraFile> listFiles(const std::vector<fs::path>& folders, bool (*acc
 
 } // namespace
 
-std::vector<fs::path> defaultLoraFolders(const fs::path& modelFile) { return defaultFolders(modelFile, { "loras", "Lora" }, "LS_LORA_PATH", "loras"); }
+std::vector<fs::path> defaultLoraFolders(const fs::path& modelFile)
+{
+    return defaultFolders(modelFile, { "loras", "Lora" }, "LS_LORA_PATH", "loras");
+}
 
-std::vector<LoraFile> listLoraFiles(const std::vector<fs::path>& folders) { return listFiles(folders, isLoraExtension); }
+std::vector<LoraFile> listLoraFiles(const std::vector<fs::path>& folders)
+{
+    return listFiles(folders, isLoraExtension);
+}
 
 std::vector<fs::path> defaultEmbeddingFolders(const fs::path& modelFile)
 {
@@ -95,6 +101,22 @@ std::optional<fs::path> findLoraFile(const std::string& name, const std::vector<
         if (f.path.stem().string() == name)
             return f.path;
     return std::nullopt;
+}
+
+std::filesystem::path findPreviewDecoder(const std::filesystem::path& modelFile)
+{
+    if (const char* env = std::getenv("LS_TAESD_DECODER"); env && *env)
+        return env;
+    if (modelFile.empty())
+        return {};
+    const auto dir = modelFile.parent_path();
+    for (const auto& folder : { dir, dir / "vae_approx" })
+        for (const char* name : { "taesd_decoder.safetensors", "taesd_decoder.pth" }) {
+            std::error_code ec;
+            if (std::filesystem::is_regular_file(folder / name, ec))
+                return folder / name;
+        }
+    return {};
 }
 
 } // namespace ls::pipeline

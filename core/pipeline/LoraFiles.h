@@ -1,6 +1,7 @@
 #pragma once
-// Finding LoRA files by the names prompts use (<lora:NAME:W>), and textual-inversion embeddings by theirs: the file's stem, or its path below a LoRA folder
-// without the extension ("styles/ink"). Torch-free, so that front ends can list them.
+// Finding LoRA files by the names prompts use (<lora:NAME:W>), and textual-inversion embeddings by theirs: the file's
+// stem, or its path below a LoRA folder without the extension ("styles/ink"). Torch-free, so that front ends can list
+// them.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -22,11 +23,16 @@ struct LoraFile {
 std::vector<LoraFile> listLoraFiles(const std::vector<std::filesystem::path>& folders);
 
 // A name as a tag writes it: an existing file path, else the first file of listLoraFiles whose name or stem it is.
-std::optional<std::filesystem::path> findLoraFile(const std::string& name, const std::vector<std::filesystem::path>& folders);
+std::optional<std::filesystem::path> findLoraFile(
+    const std::string& name, const std::vector<std::filesystem::path>& folders);
 
 // Textual-inversion embeddings, found the same way in `embeddings/` folders: beside the model, $LS_EMBEDDING_PATH,
 // ~/.local/share/latent-studio/embeddings. A prompt uses one by its file's stem (listed as `name`, .bin files too).
 std::vector<std::filesystem::path> defaultEmbeddingFolders(const std::filesystem::path& modelFile);
 std::vector<LoraFile> listEmbeddingFiles(const std::vector<std::filesystem::path>& folders);
+
+// A TAESD decoder for previews of an SD1/SD2 model: $LS_TAESD_DECODER, else taesd_decoder.safetensors (or .pth)
+// beside the model file or in its folder's vae_approx/ (AUTOMATIC1111's folder for it). Empty when none.
+std::filesystem::path findPreviewDecoder(const std::filesystem::path& modelFile);
 
 } // namespace ls::pipeline

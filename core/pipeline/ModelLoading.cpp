@@ -55,7 +55,7 @@ private:
     double m_total = 0;
     mutable double m_done = 0, m_reported = 0;
 };
-}
+} // namespace
 
 std::vector<fs::path> vocabularySearchPath(const fs::path& modelPath, const fs::path& configured)
 {
@@ -78,11 +78,15 @@ std::vector<fs::path> vocabularySearchPath(const fs::path& modelPath, const fs::
 int nativeResolution(const models::ModelConfig& c)
 {
     switch (c.family) {
-    case models::Family::Synthetic: return 64;
-    case models::Family::Layout2Img: return 256;
+    case models::Family::Synthetic:
+        return 64;
+    case models::Family::Layout2Img:
+        return 256;
     case models::Family::SD2:
-    case models::Family::SD2Inpaint: return c.parameterization == "v" ? 768 : 512;
-    default: return 512;
+    case models::Family::SD2Inpaint:
+        return c.parameterization == "v" ? 768 : 512;
+    default:
+        return 512;
     }
 }
 
@@ -104,7 +108,9 @@ fs::path findBundledModel(const std::string& which)
         if (fs::exists(r / which / "model.safetensors", ec))
             return fs::weakly_canonical(r / which / "model.safetensors");
     }
-    fail(ErrorKind::InvalidInput, "the bundled model '" + which + "' is not installed (looked for resources/models/" + which + "/model.safetensors next to the program)");
+    fail(ErrorKind::InvalidInput,
+        "the bundled model '" + which + "' is not installed (looked for resources/models/" + which
+            + "/model.safetensors next to the program)");
 }
 
 LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
@@ -136,7 +142,8 @@ LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
             loadingStopped(path.string());
         counted.emplace(*w, o.onProgress);
     }
-    lm.model = models::LatentModel::load(counted ? static_cast<const io::WeightSource&>(*counted) : *w, cfg, at::TensorOptions().dtype(o.dtype));
+    lm.model = models::LatentModel::load(
+        counted ? static_cast<const io::WeightSource&>(*counted) : *w, cfg, at::TensorOptions().dtype(o.dtype));
     if (o.onProgress && !o.onProgress(1.0)) // the share counted can stop short of 1: schedule buffers are read apart
         loadingStopped(path.string());
     if (!o.vae.empty()) {
@@ -166,7 +173,8 @@ LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
     }
     if (cfg.cond == models::CondStage::Clip || cfg.cond == models::CondStage::OpenClip) {
         status("reading the CLIP vocabulary");
-        lm.tokenizer = std::make_shared<text::ClipTokenizer>(text::ClipTokenizer::find(vocabularySearchPath(path, o.vocabulary)));
+        lm.tokenizer = std::make_shared<text::ClipTokenizer>(
+            text::ClipTokenizer::find(vocabularySearchPath(path, o.vocabulary)));
     }
     if (cfg.family == models::Family::Layout2Img) {
         std::vector<fs::path> candidates;
@@ -187,7 +195,9 @@ LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
             break;
         }
         if (lm.layoutClasses.empty())
-            fail(ErrorKind::Io, path.string() + ": the layout2img model needs its class list (classes.json beside the checkpoint, or --classes)");
+            fail(ErrorKind::Io,
+                path.string()
+                    + ": the layout2img model needs its class list (classes.json beside the checkpoint, or --classes)");
     }
     return lm;
 }

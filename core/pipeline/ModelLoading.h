@@ -12,14 +12,14 @@
 namespace ls::pipeline {
 
 struct ModelLoadOptions {
-    std::filesystem::path configFile;   // optional override
-    std::string prediction;             // "", "eps" or "v"
-    std::filesystem::path vocabulary;   // optional: file or folder
-    std::filesystem::path classesFile;  // optional: layout2img classes.json
-    std::filesystem::path vae;          // optional: a stand-alone VAE in place of the model's own (models/VaeFile.h)
-    bool vaeFallback = false;           // a VAE that does not fit: keep the model's own, with a warning (else an error)
+    std::filesystem::path configFile; // optional override
+    std::string prediction; // "", "eps" or "v"
+    std::filesystem::path vocabulary; // optional: file or folder
+    std::filesystem::path classesFile; // optional: layout2img classes.json
+    std::filesystem::path vae; // optional: a stand-alone VAE in place of the model's own (models/VaeFile.h)
+    bool vaeFallback = false; // a VAE that does not fit: keep the model's own, with a warning (else an error)
     at::ScalarType dtype = at::kFloat;
-    bool hash = true;                   // compute the SHA-256 model hash for metadata
+    bool hash = true; // compute the SHA-256 model hash for metadata
     std::function<void(const std::string&)> onStatus; // progress messages
     // Share of the weights copied so far (0..1, rising; 1 once the weights are in). Returning false stops the load:
     // loadModel throws ErrorKind::Cancelled and nothing is kept.
@@ -45,6 +45,7 @@ int nativeResolution(const models::ModelConfig& config);
 std::filesystem::path findBundledModel(const std::string& which = "default");
 
 // Where the CLIP vocabulary is looked for, in order (for messages and settings).
-std::vector<std::filesystem::path> vocabularySearchPath(const std::filesystem::path& modelPath, const std::filesystem::path& configured);
+std::vector<std::filesystem::path> vocabularySearchPath(
+    const std::filesystem::path& modelPath, const std::filesystem::path& configured);
 
 } // namespace ls::pipeline

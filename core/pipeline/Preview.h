@@ -12,7 +12,7 @@ public:
     Image project(const at::Tensor& latent, int index = 0) const; // latent [B, C, h, w] (scaled) -> RGB at latent size
 private:
     at::Tensor m_weights; // [C, 3]
-    at::Tensor m_bias;    // [3]
+    at::Tensor m_bias; // [3]
 };
 
 } // namespace ls::pipeline

@@ -29,11 +29,20 @@ std::string trimmed(const std::string& s)
 const std::vector<std::pair<std::string, std::vector<std::string>>>& samplerAliases()
 {
     static const std::vector<std::pair<std::string, std::vector<std::string>>> t {
-        { "DDIM", { "ddim" } }, { "PLMS", { "plms" } }, { "Euler", { "k_euler" } },
-        { "Euler a", { "k_euler_a", "k_euler_ancestral" } }, { "Heun", { "k_heun" } }, { "LMS", { "k_lms" } },
-        { "DPM2", { "k_dpm_2" } }, { "DPM2 a", { "k_dpm_2_a" } }, { "DPM++ 2S a", { "k_dpmpp_2s_a" } },
-        { "DPM++ 2M", { "k_dpmpp_2m" } }, { "DPM++ SDE", { "k_dpmpp_sde" } }, { "DPM++ 2M SDE", { "k_dpmpp_2m_sde" } },
-        { "UniPC", { "unipc" } }, { "LCM", { "k_lcm", "lcm" } },
+        { "DDIM", { "ddim" } },
+        { "PLMS", { "plms" } },
+        { "Euler", { "k_euler" } },
+        { "Euler a", { "k_euler_a", "k_euler_ancestral" } },
+        { "Heun", { "k_heun" } },
+        { "LMS", { "k_lms" } },
+        { "DPM2", { "k_dpm_2" } },
+        { "DPM2 a", { "k_dpm_2_a" } },
+        { "DPM++ 2S a", { "k_dpmpp_2s_a" } },
+        { "DPM++ 2M", { "k_dpmpp_2m" } },
+        { "DPM++ SDE", { "k_dpmpp_sde" } },
+        { "DPM++ 2M SDE", { "k_dpmpp_2m_sde" } },
+        { "UniPC", { "unipc" } },
+        { "LCM", { "k_lcm", "lcm" } },
     };
     return t;
 }
@@ -41,11 +50,18 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& samplerAlia
 const std::vector<std::pair<std::string, std::vector<std::string>>>& scheduleAliases()
 {
     static const std::vector<std::pair<std::string, std::vector<std::string>>> t {
-        { "Automatic", { "automatic" } }, { "Uniform", { "uniform" } }, { "Karras", { "karras" } },
-        { "Exponential", { "exponential" } }, { "SGM Uniform", { "sgm_uniform", "SGMUniform" } },
-        // A1111's other schedules: recognised so that a combined name splits, then reported as unsupported by validation
-        { "Polyexponential", { "polyexponential" } }, { "KL Optimal", { "kl_optimal" } },
-        { "Align Your Steps", { "align_your_steps" } }, { "Simple", { "simple" } }, { "Normal", { "normal" } },
+        { "Automatic", { "automatic" } },
+        { "Uniform", { "uniform" } },
+        { "Karras", { "karras" } },
+        { "Exponential", { "exponential" } },
+        { "SGM Uniform", { "sgm_uniform", "SGMUniform" } },
+        // A1111's other schedules: recognised so that a combined name splits, then reported as unsupported by
+        // validation
+        { "Polyexponential", { "polyexponential" } },
+        { "KL Optimal", { "kl_optimal" } },
+        { "Align Your Steps", { "align_your_steps" } },
+        { "Simple", { "simple" } },
+        { "Normal", { "normal" } },
         { "Beta", { "beta" } },
     };
     return t;
@@ -77,7 +93,8 @@ std::string canonicalSampler(const std::string& name, std::string* schedule)
         std::vector<std::string> options = aliases;
         options.push_back(ours);
         for (const auto& o : options) {
-            if (n.size() <= o.size() + 1 || n[n.size() - o.size() - 1] != ' ' || lower(n.substr(n.size() - o.size())) != lower(o))
+            if (n.size() <= o.size() + 1 || n[n.size() - o.size() - 1] != ' '
+                || lower(n.substr(n.size() - o.size())) != lower(o))
                 continue;
             const auto s = lookup(samplerAliases(), trimmed(n.substr(0, n.size() - o.size() - 1)));
             if (s.empty())

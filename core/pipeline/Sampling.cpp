@@ -15,7 +15,8 @@ int evaluationsPerStep(const std::string& s)
 
 namespace {
 
-at::Tensor sigmasFor(const std::string& schedule, const SigmaSchedule& ks, int steps, bool karrasDefault, bool zeroTerminal)
+at::Tensor sigmasFor(
+    const std::string& schedule, const SigmaSchedule& ks, int steps, bool karrasDefault, bool zeroTerminal)
 {
     // Zero-terminal-SNR models start at sigma ~ 4096: Karras and exponential spacing would spend most steps where the
     // image is still pure noise, so "Automatic" is uniform in t there (Lin et al.'s "trailing").
@@ -34,45 +35,61 @@ at::Tensor sigmasFor(const std::string& schedule, const SigmaSchedule& ks, int s
 
 KSampler kind(const std::string& s)
 {
-    if (s == "Euler") return KSampler::Euler;
-    if (s == "Euler a") return KSampler::EulerAncestral;
-    if (s == "Heun") return KSampler::Heun;
-    if (s == "LMS") return KSampler::Lms;
-    if (s == "DPM2") return KSampler::Dpm2;
-    if (s == "DPM2 a") return KSampler::Dpm2Ancestral;
-    if (s == "DPM++ 2S a") return KSampler::Dpmpp2SAncestral;
-    if (s == "DPM++ 2M") return KSampler::Dpmpp2M;
-    if (s == "DPM++ SDE") return KSampler::DpmppSde;
-    if (s == "DPM++ 2M SDE") return KSampler::Dpmpp2MSde;
+    if (s == "Euler")
+        return KSampler::Euler;
+    if (s == "Euler a")
+        return KSampler::EulerAncestral;
+    if (s == "Heun")
+        return KSampler::Heun;
+    if (s == "LMS")
+        return KSampler::Lms;
+    if (s == "DPM2")
+        return KSampler::Dpm2;
+    if (s == "DPM2 a")
+        return KSampler::Dpm2Ancestral;
+    if (s == "DPM++ 2S a")
+        return KSampler::Dpmpp2SAncestral;
+    if (s == "DPM++ 2M")
+        return KSampler::Dpmpp2M;
+    if (s == "DPM++ SDE")
+        return KSampler::DpmppSde;
+    if (s == "DPM++ 2M SDE")
+        return KSampler::Dpmpp2MSde;
     fail(ErrorKind::InvalidInput, "sampler: unknown '" + s + "'");
 }
 
 } // namespace
 
-at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, const EpsFn& eps, const at::Tensor& noise,
-    const NoiseFn& stepNoise, const std::optional<LatentStart>& start, const std::optional<LatentBlend>& blend, const StepFn& onStep)
+at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, const EpsFn& eps,
+    const at::Tensor& noise, const NoiseFn& stepNoise, const std::optional<LatentStart>& start,
+    const std::optional<LatentBlend>& blend, const StepFn& onStep)
 {
     const int steps = plan.steps;
     const double strength = start ? std::clamp(start->strength, 0.0, 1.0) : 1.0;
     if (plan.sampler == "DDIM" || plan.sampler == "PLMS") {
         // The reference's arange(0, T, T // S) + 1 gives more than S steps when S does not divide T; users asked for S.
         // Zero-terminal-SNR models: "trailing" steps, so that sampling starts at t = T-1 where the start is pure noise.
-        std::vector<int64_t> ts = schedule.zeroTerminal() ? trailingTimesteps(steps, schedule.size()) : ddimTimesteps(steps, schedule.size());
+        std::vector<int64_t> ts = schedule.zeroTerminal() ? trailingTimesteps(steps, schedule.size())
+                                                          : ddimTimesteps(steps, schedule.size());
         if (static_cast<int64_t>(ts.size()) != steps) {
             ts.clear();
             for (int i = 0; i < steps; ++i)
-                ts.push_back(1 + static_cast<int64_t>(std::llround(static_cast<double>(i) * (schedule.size() - 2) / std::max(1, steps - 1))));
+                ts.push_back(1
+                    + static_cast<int64_t>(
+                        std::llround(static_cast<double>(i) * (schedule.size() - 2) / std::max(1, steps - 1))));
         }
         auto p = ddimParams(schedule, ts, plan.sampler == "PLMS" ? 0.0 : plan.eta);
         at::Tensor x = noise;
         if (start && strength >= 1.0 && start->terminalSignal) {
             const size_t last = p.alphas.size() - 1;
-            x = std::sqrt(static_cast<float>(p.alphas[last])) * start->initLatent + static_cast<float>(p.sqrtOneMinusAlphas[last]) * noise;
+            x = std::sqrt(static_cast<float>(p.alphas[last])) * start->initLatent
+                + static_cast<float>(p.sqrtOneMinusAlphas[last]) * noise;
         } else if (start && strength < 1.0) {
             const int64_t tEnc = static_cast<int64_t>(strength * static_cast<double>(p.timesteps.size()));
             if (tEnc <= 0)
                 return start->initLatent;
-            x = std::sqrt(static_cast<float>(p.alphas[tEnc])) * start->initLatent + static_cast<float>(p.sqrtOneMinusAlphas[tEnc]) * noise;
+            x = std::sqrt(static_cast<float>(p.alphas[tEnc])) * start->initLatent
+                + static_cast<float>(p.sqrtOneMinusAlphas[tEnc]) * noise;
             for (auto* v : { &p.alphas, &p.alphasPrev, &p.sigmas, &p.sqrtOneMinusAlphas })
                 v->resize(tEnc);
             p.timesteps.resize(tEnc);
@@ -95,7 +112,8 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
         return x;
     }
     SigmaSchedule ks(schedule.alphasCumprod);
-    const bool karrasDefault = plan.sampler.find("DPM++") != std::string::npos || plan.sampler == "DPM2" || plan.sampler == "DPM2 a" || plan.sampler == "UniPC";
+    const bool karrasDefault = plan.sampler.find("DPM++") != std::string::npos || plan.sampler == "DPM2"
+        || plan.sampler == "DPM2 a" || plan.sampler == "UniPC";
     at::Tensor sigmas = sigmasFor(plan.schedule, ks, steps, karrasDefault, schedule.zeroTerminal());
     at::Tensor x;
     if (start && strength < 1.0) {
@@ -143,7 +161,8 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
         return (xs - kept) / static_cast<float>(sigma);
     };
     KDenoiser blended(blendedEps, ks);
-    x = plan.sampler == "UniPC" ? sampleUniPC(blended, x, sigmas, 3, onStep) : sampleK(kind(plan.sampler), blended, x, sigmas, o);
+    x = plan.sampler == "UniPC" ? sampleUniPC(blended, x, sigmas, 3, onStep)
+                                : sampleK(kind(plan.sampler), blended, x, sigmas, o);
     return blend->initLatent * (1 - blend->mask) + blend->mask * x;
 }
 

@@ -12,7 +12,7 @@ struct SamplingPlan {
     std::string sampler = "Euler a";
     std::string schedule = "Automatic";
     int steps = 20;
-    double eta = 0.0;          // DDIM
+    double eta = 0.0; // DDIM
     double etaAncestral = 1.0; // ancestral and SDE samplers
 };
 
@@ -27,7 +27,7 @@ struct LatentStart {
 
 struct LatentBlend {
     at::Tensor initLatent; // what to keep
-    at::Tensor mask;       // [B or 1, 1, h, w], 1 = generate, 0 = keep
+    at::Tensor mask; // [B or 1, 1, h, w], 1 = generate, 0 = keep
 };
 
 // Number of UNet evaluations per step (for progress): 2 for Heun/DPM2/2S/SDE, else 1.

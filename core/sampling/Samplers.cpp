@@ -116,7 +116,10 @@ std::pair<double, double> ancestralStep(double from, double to, double eta)
     return { down, up };
 }
 
-at::Tensor toD(const at::Tensor& x, double sigma, const at::Tensor& denoised) { return (x - denoised) / static_cast<float>(sigma); }
+at::Tensor toD(const at::Tensor& x, double sigma, const at::Tensor& denoised)
+{
+    return (x - denoised) / static_cast<float>(sigma);
+}
 
 double lmsCoefficient(int order, const std::vector<double>& s, int i, int j)
 {
@@ -222,7 +225,8 @@ at::Tensor sampleK(KSampler kind, const KDenoiser& model, at::Tensor x, const at
             const int order = static_cast<int>(std::min<int64_t>(i + 1, 4));
             at::Tensor acc2 = x;
             for (int j = 0; j < order; ++j)
-                acc2 = acc2 + static_cast<float>(lmsCoefficient(order, s, static_cast<int>(i), j)) * ds[ds.size() - 1 - j];
+                acc2 = acc2
+                    + static_cast<float>(lmsCoefficient(order, s, static_cast<int>(i), j)) * ds[ds.size() - 1 - j];
             x = acc2;
             break;
         }
@@ -289,7 +293,8 @@ at::Tensor sampleK(KSampler kind, const KDenoiser& model, at::Tensor x, const at
                 needNoise();
                 const double t = -std::log(sigma), sN = -std::log(next), h = sN - t;
                 const double etaH = o.eta * h;
-                x = static_cast<float>(next / sigma * std::exp(-etaH)) * x + static_cast<float>(-std::expm1(-h - etaH)) * denoised;
+                x = static_cast<float>(next / sigma * std::exp(-etaH)) * x
+                    + static_cast<float>(-std::expm1(-h - etaH)) * denoised;
                 if (oldDenoised.defined()) {
                     const double hLast = t - (-std::log(s[i - 1]));
                     const double r = hLast / h;
@@ -337,7 +342,7 @@ std::vector<double> solveSmall(std::vector<std::vector<double>> a, std::vector<d
     }
     return x;
 }
-}
+} // namespace
 
 at::Tensor sampleUniPC(const KDenoiser& model, at::Tensor x, const at::Tensor& sigmasT, int order, const StepFn& onStep)
 {

@@ -22,9 +22,9 @@ using PreStepFn = std::function<at::Tensor(int64_t step, int64_t timestep, const
 
 struct DdimOptions {
     double eta = 0.0;
-    NoiseFn noise;      // needed when eta > 0
-    PreStepFn preStep;  // optional
-    StepFn onStep;      // optional
+    NoiseFn noise; // needed when eta > 0
+    PreStepFn preStep; // optional
+    StepFn onStep; // optional
 };
 
 // Runs DDIM from x over params.timesteps in reverse (index len-1 .. 0).
@@ -49,19 +49,31 @@ private:
 };
 
 struct KOptions {
-    NoiseFn noise;  // ancestral / SDE samplers
-    StepFn onStep;  // gets the denoised estimate as x0
+    NoiseFn noise; // ancestral / SDE samplers
+    StepFn onStep; // gets the denoised estimate as x0
     double eta = 1.0;
     double sNoise = 1.0;
 };
 
-enum class KSampler { Euler, EulerAncestral, Heun, Dpmpp2M, Lms, Dpm2, Dpm2Ancestral, Dpmpp2SAncestral, DpmppSde, Dpmpp2MSde };
+enum class KSampler {
+    Euler,
+    EulerAncestral,
+    Heun,
+    Dpmpp2M,
+    Lms,
+    Dpm2,
+    Dpm2Ancestral,
+    Dpmpp2SAncestral,
+    DpmppSde,
+    Dpmpp2MSde
+};
 
 // UniPC (Zhao et al. 2023), multistep, data prediction, B(h) = expm1(h) ("bh2"), lower orders for the first and
 // last steps, no corrector after the final step; one model evaluation per step.
 at::Tensor sampleUniPC(const KDenoiser& model, at::Tensor x, const at::Tensor& sigmas, int order, const StepFn& onStep);
 
 // x starts as noise * sigmas[0]. sigmas ends with 0.
-at::Tensor sampleK(KSampler kind, const KDenoiser& model, at::Tensor x, const at::Tensor& sigmas, const KOptions& options);
+at::Tensor sampleK(
+    KSampler kind, const KDenoiser& model, at::Tensor x, const at::Tensor& sigmas, const KOptions& options);
 
 } // namespace ls::sampling

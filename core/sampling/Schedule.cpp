@@ -14,7 +14,8 @@ BetaSchedule BetaSchedule::linear(double start, double end, int64_t timesteps)
     s.alphasCumprod64 = at::cumprod(1.0 - s.betas64, 0);
     s.betas = s.betas64.to(at::kFloat);
     s.alphasCumprod = s.alphasCumprod64.to(at::kFloat);
-    s.alphasCumprodPrev = at::cat({ at::ones({ 1 }, o64), s.alphasCumprod64.narrow(0, 0, timesteps - 1) }).to(at::kFloat);
+    s.alphasCumprodPrev
+        = at::cat({ at::ones({ 1 }, o64), s.alphasCumprod64.narrow(0, 0, timesteps - 1) }).to(at::kFloat);
     return s;
 }
 
@@ -23,7 +24,8 @@ BetaSchedule BetaSchedule::fromAlphasCumprod(const at::Tensor& acp)
     BetaSchedule s;
     s.alphasCumprod = acp.to(at::kFloat).contiguous();
     s.alphasCumprod64 = acp.to(at::kDouble);
-    auto prev = at::cat({ at::ones({ 1 }, s.alphasCumprod64.options()), s.alphasCumprod64.narrow(0, 0, acp.size(0) - 1) });
+    auto prev
+        = at::cat({ at::ones({ 1 }, s.alphasCumprod64.options()), s.alphasCumprod64.narrow(0, 0, acp.size(0) - 1) });
     s.betas64 = 1.0 - s.alphasCumprod64 / prev;
     s.betas = s.betas64.to(at::kFloat);
     s.alphasCumprodPrev = prev.to(at::kFloat);
@@ -49,18 +51,21 @@ bool BetaSchedule::zeroTerminal() const { return alphasCumprod.size(0) > 0 && al
 std::vector<int64_t> trailingTimesteps(int64_t steps, int64_t timesteps)
 {
     if (steps <= 0 || steps > timesteps)
-        fail(ErrorKind::InvalidInput, "steps must be between 1 and " + std::to_string(timesteps) + ", got " + std::to_string(steps));
+        fail(ErrorKind::InvalidInput,
+            "steps must be between 1 and " + std::to_string(timesteps) + ", got " + std::to_string(steps));
     std::vector<int64_t> out;
     const double ratio = static_cast<double>(timesteps) / static_cast<double>(steps);
     for (int64_t i = steps - 1; i >= 0; --i)
-        out.push_back(static_cast<int64_t>(std::llround(static_cast<double>(timesteps) - static_cast<double>(i) * ratio)) - 1);
+        out.push_back(
+            static_cast<int64_t>(std::llround(static_cast<double>(timesteps) - static_cast<double>(i) * ratio)) - 1);
     return out;
 }
 
 std::vector<int64_t> ddimTimesteps(int64_t steps, int64_t timesteps)
 {
     if (steps <= 0 || steps > timesteps)
-        fail(ErrorKind::InvalidInput, "steps must be between 1 and " + std::to_string(timesteps) + ", got " + std::to_string(steps));
+        fail(ErrorKind::InvalidInput,
+            "steps must be between 1 and " + std::to_string(timesteps) + ", got " + std::to_string(steps));
     const int64_t c = timesteps / steps;
     std::vector<int64_t> out;
     for (int64_t t = 0; t < timesteps; t += c)
@@ -76,7 +81,8 @@ DdimParams ddimParams(const BetaSchedule& s, const std::vector<int64_t>& timeste
     for (size_t i = 0; i < timesteps.size(); ++i) {
         const int64_t t = std::min<int64_t>(timesteps[i], s.size() - 1);
         const double a = acp[t];
-        const double ap = i == 0 ? static_cast<double>(acp[0]) : static_cast<double>(acp[std::min<int64_t>(timesteps[i - 1], s.size() - 1)]);
+        const double ap = i == 0 ? static_cast<double>(acp[0])
+                                 : static_cast<double>(acp[std::min<int64_t>(timesteps[i - 1], s.size() - 1)]);
         p.alphas.push_back(static_cast<float>(a));
         p.alphasPrev.push_back(ap);
         p.sigmas.push_back(eta * std::sqrt((1.0 - ap) / (1.0 - a) * (1.0 - a / ap)));

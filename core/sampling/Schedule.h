@@ -14,8 +14,8 @@ struct BetaSchedule {
     static BetaSchedule linear(double start, double end, int64_t timesteps = 1000);
     // From stored float32 alphas_cumprod (a checkpoint's own buffer).
     static BetaSchedule fromAlphasCumprod(const at::Tensor& alphasCumprod);
-    // Zero terminal SNR (Lin et al., "Common Diffusion Noise Schedules and Sample Steps are Flawed", 2024, Algorithm 1):
-    // sqrt(alphas_cumprod) shifted so that the last step holds no signal and scaled so that the first is unchanged.
+    // Zero terminal SNR (Lin et al., "Common Diffusion Noise Schedules and Sample Steps are Flawed", 2024, Algorithm
+    // 1): sqrt(alphas_cumprod) shifted so that the last step holds no signal and scaled so that the first is unchanged.
     // The last alphas_cumprod is kept at kTerminalAlphaCumprod instead of 0 so that sigma stays finite for the
     // k-diffusion samplers (as diffusers does); with v-prediction the model's output there is -x0 either way.
     static BetaSchedule rescaledZeroTerminalSnr(const BetaSchedule& s);
@@ -28,7 +28,8 @@ struct BetaSchedule {
 // DDIM "uniform": c = T // S; arange(0, T, c) + 1. May hold more than S entries when S does not divide T (as the
 // reference does).
 std::vector<int64_t> ddimTimesteps(int64_t steps, int64_t timesteps = 1000);
-// "trailing" (Lin et al.): T-1, T-1-T/S, ... rounded, ascending as ddimTimesteps; the first step of sampling is t = T-1.
+// "trailing" (Lin et al.): T-1, T-1-T/S, ... rounded, ascending as ddimTimesteps; the first step of sampling is t =
+// T-1.
 std::vector<int64_t> trailingTimesteps(int64_t steps, int64_t timesteps = 1000);
 
 struct DdimParams {
@@ -54,6 +55,6 @@ private:
 };
 
 at::Tensor karrasSigmas(int64_t n, double sigmaMin, double sigmaMax, double rho = 7.0); // + final 0
-at::Tensor exponentialSigmas(int64_t n, double sigmaMin, double sigmaMax);              // + final 0
+at::Tensor exponentialSigmas(int64_t n, double sigmaMin, double sigmaMax); // + final 0
 
 } // namespace ls::sampling

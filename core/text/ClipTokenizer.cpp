@@ -183,7 +183,9 @@ ClipTokenizer ClipTokenizer::fromFile(const fs::path& path)
         lines.push_back(line);
     const size_t want = 49152 - 256 - 2; // merges[1 : 49152-256-2+1]
     if (lines.size() < want + 1)
-        fail(ErrorKind::Format, path.string() + ": only " + std::to_string(lines.size()) + " lines; a CLIP BPE vocabulary has at least " + std::to_string(want + 1));
+        fail(ErrorKind::Format,
+            path.string() + ": only " + std::to_string(lines.size()) + " lines; a CLIP BPE vocabulary has at least "
+                + std::to_string(want + 1));
     std::vector<std::pair<std::string, std::string>> merges;
     for (size_t i = 1; i <= want; ++i) {
         const auto sp = lines[i].find(' ');
@@ -259,7 +261,8 @@ ClipTokenizer ClipTokenizer::find(const std::vector<fs::path>& candidates)
         }
         tried += "\n  " + c.string();
     }
-    fail(ErrorKind::Io, "CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz, or vocab.json + merges.txt) not found; looked in:" + tried
+    fail(ErrorKind::Io,
+        "CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz, or vocab.json + merges.txt) not found; looked in:" + tried
             + "\nSet its folder in the settings or with --vocab, or run packaging/fetch-clip-vocab.sh.");
 }
 

@@ -12,7 +12,7 @@ namespace ls::text {
 class ClipTokenizer {
 public:
     enum class Cleaning {
-        OpenAI,      // ftfy-style fixes, html.unescape twice, whitespace collapse, lower
+        OpenAI, // ftfy-style fixes, html.unescape twice, whitespace collapse, lower
         HuggingFace, // ftfy-style fixes, whitespace collapse, lower (no extra html.unescape)
     };
     static constexpr int kBos = 49406;
@@ -21,7 +21,8 @@ public:
     // Reads bpe_simple_vocab_16e6.txt or .txt.gz; throws an Io error naming the path.
     static ClipTokenizer fromFile(const std::filesystem::path& path);
     // Hugging Face tokenizer folder files.
-    static ClipTokenizer fromHuggingFace(const std::filesystem::path& vocabJson, const std::filesystem::path& mergesTxt);
+    static ClipTokenizer fromHuggingFace(
+        const std::filesystem::path& vocabJson, const std::filesystem::path& mergesTxt);
     // Looks for the vocabulary in the usual places (a model folder's tokenizer/, a configured path, the user data
     // folder); the error names every place that was tried.
     static ClipTokenizer find(const std::vector<std::filesystem::path>& candidates);
@@ -44,6 +45,5 @@ private:
     std::unordered_map<std::string, unsigned char> m_byteDecoder;
     mutable std::unordered_map<std::string, std::vector<std::string>> m_cache;
 };
-
 
 } // namespace ls::text

@@ -47,10 +47,11 @@ int64_t LayoutTokenBuilder::coordToken(double x, double y) const
     return r(y) * s + r(x);
 }
 
-std::vector<int64_t> LayoutTokenBuilder::build(const std::vector<LayoutObject>& input, const std::optional<std::array<double, 4>>& cropIn,
-    bool flip, const std::vector<int>& permutation) const
+std::vector<int64_t> LayoutTokenBuilder::build(const std::vector<LayoutObject>& input,
+    const std::optional<std::array<double, 4>>& cropIn, bool flip, const std::vector<int>& permutation) const
 {
-    std::vector<LayoutObject> objs(input.begin(), input.begin() + std::min<size_t>(input.size(), static_cast<size_t>(noMaxObjects)));
+    std::vector<LayoutObject> objs(
+        input.begin(), input.begin() + std::min<size_t>(input.size(), static_cast<size_t>(noMaxObjects)));
     if (!permutation.empty()) {
         if (permutation.size() != objs.size())
             fail(ErrorKind::InvalidInput, "layout permutation length differs from the object count");

@@ -31,8 +31,9 @@ struct LayoutTokenBuilder {
     // tok(x, y) = round(y*(S-1))*S + round(x*(S-1)), round half to even.
     int64_t coordToken(double x, double y) const;
     // crop = (x, y, w, h) or none; permutation = the training-time shuffle order (identity when empty).
-    std::vector<int64_t> build(const std::vector<LayoutObject>& objects, const std::optional<std::array<double, 4>>& crop = {},
-        bool flip = false, const std::vector<int>& permutation = {}) const;
+    std::vector<int64_t> build(const std::vector<LayoutObject>& objects,
+        const std::optional<std::array<double, 4>>& crop = {}, bool flip = false,
+        const std::vector<int>& permutation = {}) const;
 };
 
 } // namespace ls::text

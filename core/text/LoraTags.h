@@ -14,8 +14,8 @@ struct LoraTag {
     bool operator==(const LoraTag&) const = default;
 };
 
-// The prompt without its LoRA tags (appended to *tags in order). Throws InvalidInput naming the tag when one is malformed
-// (no name, a weight that is not a number).
+// The prompt without its LoRA tags (appended to *tags in order). Throws InvalidInput naming the tag when one is
+// malformed (no name, a weight that is not a number).
 std::string extractLoraTags(const std::string& prompt, std::vector<LoraTag>* tags);
 
 } // namespace ls::text

@@ -51,7 +51,9 @@ std::vector<WeightedText> parsePromptAttention(const std::string& text)
     while (i < text.size()) {
         const char c = text[i];
         if (c == '\\') {
-            if (i + 1 < text.size() && (text[i + 1] == '(' || text[i + 1] == ')' || text[i + 1] == '[' || text[i + 1] == ']' || text[i + 1] == '\\')) {
+            if (i + 1 < text.size()
+                && (text[i + 1] == '(' || text[i + 1] == ')' || text[i + 1] == '[' || text[i + 1] == ']'
+                    || text[i + 1] == '\\')) {
                 res.push_back({ std::string(1, text[i + 1]), 1.0f });
                 i += 2;
             } else {
@@ -127,7 +129,8 @@ std::vector<WeightedText> parsePromptAttention(const std::string& text)
         }
         // [^\\()\[\]:]+
         size_t j = i;
-        while (j < text.size() && text[j] != '\\' && text[j] != '(' && text[j] != ')' && text[j] != '[' && text[j] != ']' && text[j] != ':')
+        while (j < text.size() && text[j] != '\\' && text[j] != '(' && text[j] != ')' && text[j] != '['
+            && text[j] != ']' && text[j] != ':')
             ++j;
         const auto parts = splitBreak(text.substr(i, j - i));
         for (size_t k = 0; k < parts.size(); ++k) {
@@ -156,7 +159,11 @@ std::vector<WeightedText> parsePromptAttention(const std::string& text)
 
 namespace {
 
-bool wordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || (static_cast<unsigned char>(c) & 0x80); }
+bool wordChar(char c)
+{
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'
+        || (static_cast<unsigned char>(c) & 0x80);
+}
 
 std::string lower(std::string s)
 {
@@ -181,7 +188,8 @@ size_t findWord(const std::string& lowText, const std::string& lowName, size_t f
 }
 
 // The text's token ids with every embedding word replaced by its ids.
-std::vector<int> encodeWithEmbeddings(const ClipTokenizer& tokenizer, const std::string& text, const std::vector<EmbeddingToken>* embeddings)
+std::vector<int> encodeWithEmbeddings(
+    const ClipTokenizer& tokenizer, const std::string& text, const std::vector<EmbeddingToken>* embeddings)
 {
     if (!embeddings || embeddings->empty())
         return tokenizer.encode(text);
@@ -220,8 +228,8 @@ std::vector<std::string> embeddingNamesIn(const std::string& text, const std::ve
     return out;
 }
 
-std::vector<PromptChunk> tokenizePrompt(const ClipTokenizer& tokenizer, const std::string& prompt, int padId, int commaBacktrack,
-    const std::vector<EmbeddingToken>* embeddings)
+std::vector<PromptChunk> tokenizePrompt(const ClipTokenizer& tokenizer, const std::string& prompt, int padId,
+    int commaBacktrack, const std::vector<EmbeddingToken>* embeddings)
 {
     constexpr size_t kChunk = 75;
     const auto commaIds = tokenizer.encode(",");
@@ -254,7 +262,8 @@ std::vector<PromptChunk> tokenizePrompt(const ClipTokenizer& tokenizer, const st
                 && static_cast<int>(cur.tokens.size()) - lastComma <= commaBacktrack) {
                 const size_t at = static_cast<size_t>(lastComma) + 1;
                 std::vector<int> relocT(cur.tokens.begin() + static_cast<std::ptrdiff_t>(at), cur.tokens.end());
-                std::vector<float> relocM(cur.multipliers.begin() + static_cast<std::ptrdiff_t>(at), cur.multipliers.end());
+                std::vector<float> relocM(
+                    cur.multipliers.begin() + static_cast<std::ptrdiff_t>(at), cur.multipliers.end());
                 cur.tokens.resize(at);
                 cur.multipliers.resize(at);
                 nextChunk();

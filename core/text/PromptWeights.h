@@ -18,7 +18,7 @@ struct WeightedText {
 std::vector<WeightedText> parsePromptAttention(const std::string& prompt);
 
 struct PromptChunk {
-    std::vector<int> tokens;        // 77: BOS, 75 tokens or padding, EOS
+    std::vector<int> tokens; // 77: BOS, 75 tokens or padding, EOS
     std::vector<float> multipliers; // 77
 };
 
@@ -32,8 +32,8 @@ struct EmbeddingToken {
 };
 
 // Splits a prompt into 77-token chunks with per-token multipliers (at least one chunk, even for "").
-std::vector<PromptChunk> tokenizePrompt(const ClipTokenizer& tokenizer, const std::string& prompt, int padId = ClipTokenizer::kEos,
-    int commaBacktrack = 20, const std::vector<EmbeddingToken>* embeddings = nullptr);
+std::vector<PromptChunk> tokenizePrompt(const ClipTokenizer& tokenizer, const std::string& prompt,
+    int padId = ClipTokenizer::kEos, int commaBacktrack = 20, const std::vector<EmbeddingToken>* embeddings = nullptr);
 
 // Which of `names` the text uses as whole words (case insensitive), each once, in the order of `names`.
 std::vector<std::string> embeddingNamesIn(const std::string& text, const std::vector<std::string>& names);

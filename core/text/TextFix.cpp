@@ -9,9 +9,9 @@ namespace ls::text {
 
 namespace {
 
-const int32_t kCp1252[32] = { 0x20AC, -1, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
-    0x0152, -1, 0x017D, -1, -1, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A,
-    0x0153, -1, 0x017E, 0x0178 };
+const int32_t kCp1252[32] = { 0x20AC, -1, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, -1, 0x017D, -1, -1, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161,
+    0x203A, 0x0153, -1, 0x017E, 0x0178 };
 
 // "sloppy-windows-1252" encoding of a code point, or -1.
 int sloppy1252(int32_t cp)
@@ -47,12 +47,13 @@ std::string fixMojibake(const std::string& text)
 
 std::string htmlUnescape(const std::string& s)
 {
-    static const std::pair<const char*, int32_t> named[] = { { "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' },
-        { "apos", '\'' }, { "nbsp", 0xA0 }, { "copy", 0xA9 }, { "reg", 0xAE }, { "trade", 0x2122 }, { "hellip", 0x2026 },
-        { "mdash", 0x2014 }, { "ndash", 0x2013 }, { "lsquo", 0x2018 }, { "rsquo", 0x2019 }, { "ldquo", 0x201C },
-        { "rdquo", 0x201D }, { "eacute", 0xE9 }, { "egrave", 0xE8 }, { "aacute", 0xE1 }, { "agrave", 0xE0 },
-        { "uuml", 0xFC }, { "ouml", 0xF6 }, { "auml", 0xE4 }, { "szlig", 0xDF }, { "ccedil", 0xE7 }, { "ntilde", 0xF1 },
-        { "deg", 0xB0 }, { "times", 0xD7 }, { "euro", 0x20AC }, { "pound", 0xA3 }, { "yen", 0xA5 }, { "cent", 0xA2 } };
+    static const std::pair<const char*, int32_t> named[] = { { "amp", '&' }, { "lt", '<' }, { "gt", '>' },
+        { "quot", '"' }, { "apos", '\'' }, { "nbsp", 0xA0 }, { "copy", 0xA9 }, { "reg", 0xAE }, { "trade", 0x2122 },
+        { "hellip", 0x2026 }, { "mdash", 0x2014 }, { "ndash", 0x2013 }, { "lsquo", 0x2018 }, { "rsquo", 0x2019 },
+        { "ldquo", 0x201C }, { "rdquo", 0x201D }, { "eacute", 0xE9 }, { "egrave", 0xE8 }, { "aacute", 0xE1 },
+        { "agrave", 0xE0 }, { "uuml", 0xFC }, { "ouml", 0xF6 }, { "auml", 0xE4 }, { "szlig", 0xDF }, { "ccedil", 0xE7 },
+        { "ntilde", 0xF1 }, { "deg", 0xB0 }, { "times", 0xD7 }, { "euro", 0x20AC }, { "pound", 0xA3 }, { "yen", 0xA5 },
+        { "cent", 0xA2 } };
     std::string out;
     for (size_t i = 0; i < s.size();) {
         if (s[i] != '&') {
@@ -121,15 +122,32 @@ std::string fixOnce(std::string s, bool unescape)
     for (size_t i = 0; i < cps.size(); ++i) {
         const int32_t c = cps[i];
         switch (c) {
-        case 0xFB00: out.insert(out.end(), { 'f', 'f' }); continue;
-        case 0xFB01: out.insert(out.end(), { 'f', 'i' }); continue;
-        case 0xFB02: out.insert(out.end(), { 'f', 'l' }); continue;
-        case 0xFB03: out.insert(out.end(), { 'f', 'f', 'i' }); continue;
-        case 0xFB04: out.insert(out.end(), { 'f', 'f', 'l' }); continue;
-        case 0xFB06: out.insert(out.end(), { 's', 't' }); continue;
-        case 0x0132: out.insert(out.end(), { 'I', 'J' }); continue;
-        case 0x0133: out.insert(out.end(), { 'i', 'j' }); continue;
-        default: break;
+        case 0xFB00:
+            out.insert(out.end(), { 'f', 'f' });
+            continue;
+        case 0xFB01:
+            out.insert(out.end(), { 'f', 'i' });
+            continue;
+        case 0xFB02:
+            out.insert(out.end(), { 'f', 'l' });
+            continue;
+        case 0xFB03:
+            out.insert(out.end(), { 'f', 'f', 'i' });
+            continue;
+        case 0xFB04:
+            out.insert(out.end(), { 'f', 'f', 'l' });
+            continue;
+        case 0xFB06:
+            out.insert(out.end(), { 's', 't' });
+            continue;
+        case 0x0132:
+            out.insert(out.end(), { 'I', 'J' });
+            continue;
+        case 0x0133:
+            out.insert(out.end(), { 'i', 'j' });
+            continue;
+        default:
+            break;
         }
         if (c >= 0xFF01 && c <= 0xFF5E) {
             out.push_back(c - 0xFEE0);
@@ -157,8 +175,8 @@ std::string fixOnce(std::string s, bool unescape)
             out.push_back('\n');
             continue;
         }
-        if ((c >= 0 && c <= 8) || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F || c == 0xFEFF || (c >= 0x206A && c <= 0x206F)
-            || (c >= 0xFFF9 && c <= 0xFFFC))
+        if ((c >= 0 && c <= 8) || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F || c == 0xFEFF
+            || (c >= 0x206A && c <= 0x206F) || (c >= 0xFFF9 && c <= 0xFFFC))
             continue;
         out.push_back(c);
     }

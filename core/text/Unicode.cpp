@@ -17,18 +17,32 @@ namespace {
 using utf8proc_uint8_t = unsigned char;
 using utf8proc_ssize_t = long;
 using utf8proc_int32_t = int32_t;
-enum { UTF8PROC_CATEGORY_LU, UTF8PROC_CATEGORY_LL, UTF8PROC_CATEGORY_LT, UTF8PROC_CATEGORY_LM, UTF8PROC_CATEGORY_LO,
-    UTF8PROC_CATEGORY_ND, UTF8PROC_CATEGORY_NL, UTF8PROC_CATEGORY_NO, UTF8PROC_CATEGORY_OTHER };
+enum {
+    UTF8PROC_CATEGORY_LU,
+    UTF8PROC_CATEGORY_LL,
+    UTF8PROC_CATEGORY_LT,
+    UTF8PROC_CATEGORY_LM,
+    UTF8PROC_CATEGORY_LO,
+    UTF8PROC_CATEGORY_ND,
+    UTF8PROC_CATEGORY_NL,
+    UTF8PROC_CATEGORY_NO,
+    UTF8PROC_CATEGORY_OTHER
+};
 utf8proc_ssize_t utf8proc_iterate(const utf8proc_uint8_t* p, utf8proc_ssize_t left, utf8proc_int32_t* cp)
 {
     return builtin::utf8Decode(p, static_cast<size_t>(left), *cp);
 }
-utf8proc_ssize_t utf8proc_encode_char(utf8proc_int32_t cp, utf8proc_uint8_t* buf) { return builtin::utf8Encode(cp, buf); }
+utf8proc_ssize_t utf8proc_encode_char(utf8proc_int32_t cp, utf8proc_uint8_t* buf)
+{
+    return builtin::utf8Encode(cp, buf);
+}
 int utf8proc_category(int32_t c)
 {
     if (c < 0x80)
-        return (c >= 'A' && c <= 'Z') ? UTF8PROC_CATEGORY_LU : (c >= 'a' && c <= 'z') ? UTF8PROC_CATEGORY_LL
-            : (c >= '0' && c <= '9') ? UTF8PROC_CATEGORY_ND : UTF8PROC_CATEGORY_OTHER;
+        return (c >= 'A' && c <= 'Z') ? UTF8PROC_CATEGORY_LU
+            : (c >= 'a' && c <= 'z')  ? UTF8PROC_CATEGORY_LL
+            : (c >= '0' && c <= '9')  ? UTF8PROC_CATEGORY_ND
+                                      : UTF8PROC_CATEGORY_OTHER;
     if (c == 0xAA || c == 0xB5 || c == 0xBA || (c >= 0xC0 && c != 0xD7 && c != 0xF7))
         return UTF8PROC_CATEGORY_LO;
     if (c == 0xB2 || c == 0xB3 || c == 0xB9 || (c >= 0xBC && c <= 0xBE))
@@ -93,24 +107,33 @@ bool isValidUtf8(const std::string& s)
 // Python's \s for str patterns.
 bool isSpace(int32_t c)
 {
-    return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a)
-        || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+    return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680
+        || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
 bool isLetter(int32_t c)
 {
     switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+        return true;
+    default:
+        return false;
     }
 }
 
 bool isNumber(int32_t c)
 {
     switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+        return true;
+    default:
+        return false;
     }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Code points for the text cleaners and the BPE tokenizer: UTF-8 coding as Python's 'replace', Python's \s, Unicode
-// letter/number categories, lower case and NFC. Over utf8proc when the build has it (else ASCII-exact, see Unicode.cpp).
+// letter/number categories, lower case and NFC. Over utf8proc when the build has it (else ASCII-exact, see
+// Unicode.cpp).
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -12,8 +12,10 @@ std::vector<float> rasteriseWorldLayout(const std::vector<WorldBox>& boxes, int 
         int color = -1, shape = -1;
         if (!WorldTokenizer::parseLabel(b.label, color, shape))
             continue;
-        const double x0 = std::clamp(std::min(b.x0, b.x1), 0.0, 1.0) * w, x1 = std::clamp(std::max(b.x0, b.x1), 0.0, 1.0) * w;
-        const double y0 = std::clamp(std::min(b.y0, b.y1), 0.0, 1.0) * h, y1 = std::clamp(std::max(b.y0, b.y1), 0.0, 1.0) * h;
+        const double x0 = std::clamp(std::min(b.x0, b.x1), 0.0, 1.0) * w,
+                     x1 = std::clamp(std::max(b.x0, b.x1), 0.0, 1.0) * w;
+        const double y0 = std::clamp(std::min(b.y0, b.y1), 0.0, 1.0) * h,
+                     y1 = std::clamp(std::max(b.y0, b.y1), 0.0, 1.0) * h;
         for (int y = 0; y < h; ++y) {
             const double cy = std::max(0.0, std::min<double>(y + 1, y1) - std::max<double>(y, y0));
             if (cy <= 0)

@@ -10,14 +10,14 @@
 namespace ls::text {
 
 namespace {
-const char* const kWords[] = { "a", "small", "large", "red", "green", "blue", "yellow", "circle", "square", "triangle", "at", "on",
-    "in", "the", "top", "bottom", "left", "right", "center", "and" };
+const char* const kWords[] = { "a", "small", "large", "red", "green", "blue", "yellow", "circle", "square", "triangle",
+    "at", "on", "in", "the", "top", "bottom", "left", "right", "center", "and" };
 constexpr int kFirstWord = 2;
 constexpr int kNumWords = sizeof(kWords) / sizeof(kWords[0]);
 constexpr int kFirstLabel = kFirstWord + kNumWords;
 constexpr int kFirstCoord = kFirstLabel + 12;
 
-}
+} // namespace
 
 std::vector<std::string> WorldTokenizer::splitWords(const std::string& s)
 {
@@ -75,7 +75,8 @@ int WorldTokenizer::coordToken(double x, double y) const
     return kFirstCoord + q(y) * kGrid + q(x);
 }
 
-std::vector<int64_t> WorldTokenizer::encode(const std::string& caption, const std::vector<WorldBox>& boxes, std::vector<std::string>* unknown) const
+std::vector<int64_t> WorldTokenizer::encode(
+    const std::string& caption, const std::vector<WorldBox>& boxes, std::vector<std::string>* unknown) const
 {
     std::vector<int64_t> ids;
     for (const auto& w : splitWords(caption)) {
@@ -93,7 +94,9 @@ std::vector<int64_t> WorldTokenizer::encode(const std::string& caption, const st
         for (size_t i = 0; i < boxes.size() && static_cast<int>(i) < kMaxBoxes; ++i) {
             const int label = labelToken(boxes[i].label);
             if (label < 0)
-                fail(ErrorKind::InvalidInput, "box " + std::to_string(i) + ": '" + boxes[i].label + "' does not name a colour (red, green, blue, yellow) and a shape (circle, square, triangle)");
+                fail(ErrorKind::InvalidInput,
+                    "box " + std::to_string(i) + ": '" + boxes[i].label
+                        + "' does not name a colour (red, green, blue, yellow) and a shape (circle, square, triangle)");
             ids.push_back(label);
             ids.push_back(coordToken(boxes[i].x0, boxes[i].y0));
             ids.push_back(coordToken(boxes[i].x1, boxes[i].y1));

@@ -14,7 +14,7 @@ inline constexpr std::array<const char*, 3> kWorldShapes { "circle", "square", "
 
 struct WorldBox {
     double x0, y0, x1, y1; // relative to the image, 0..1
-    std::string label;     // "red circle" (a colour and a shape word, in any order, other words ignored)
+    std::string label; // "red circle" (a colour and a shape word, in any order, other words ignored)
 };
 
 class WorldTokenizer {

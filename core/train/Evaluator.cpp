@@ -40,14 +40,16 @@ std::string describe(const std::vector<Detection>& dets)
             s += "unrecognised blob";
             continue;
         }
-        s += std::string(kSizeNames[d.size]) + " " + kColorNames[d.color] + " " + kShapeNames[d.shape] + " " + kCellPhrases[d.cell];
+        s += std::string(kSizeNames[d.size]) + " " + kColorNames[d.color] + " " + kShapeNames[d.shape] + " "
+            + kCellPhrases[d.cell];
     }
     return s.empty() ? "nothing" : s;
 }
 
 at::Tensor pixels(const Image& img)
 {
-    return at::from_blob(const_cast<uint8_t*>(img.pixels.data()), { img.height, img.width, img.channels }, at::kByte).to(at::kFloat);
+    return at::from_blob(const_cast<uint8_t*>(img.pixels.data()), { img.height, img.width, img.channels }, at::kByte)
+        .to(at::kFloat);
 }
 
 } // namespace
@@ -102,12 +104,14 @@ json runEvaluation(const EvalOptions& o)
         for (int i = 0; i < o.n; ++i) {
             Scene s = makeScene(Split::HeldOut, o.seed * 100003 + 31 + static_cast<uint64_t>(i), 1, 3);
             Image img = render(s);
-            Image rec = pipeline::tensorToImage(lm.model->decodeLatent(lm.model->encodeImage(pipeline::imageToTensor(img))));
+            Image rec
+                = pipeline::tensorToImage(lm.model->decodeLatent(lm.model->encodeImage(pipeline::imageToTensor(img))));
             dump("autoencoder-" + std::to_string(i) + ".png", rec);
             auto dets = detect(rec);
             for (const auto& obj : s.objects) {
                 ++objects;
-                found += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return matches(d, obj, true) && d.size == obj.size; });
+                found += std::any_of(dets.begin(), dets.end(),
+                    [&](const Detection& d) { return matches(d, obj, true) && d.size == obj.size; });
             }
             p += psnr(pixels(rec), pixels(img));
             progress();
@@ -115,8 +119,8 @@ json runEvaluation(const EvalOptions& o)
         metrics["object_accuracy"] = objects ? found / double(objects) : 0.0;
         metrics["psnr_db"] = p / o.n;
     } else if (o.task == "txt2img") {
-        // Generates from a scene's caption and scores each asked object: all attributes, and partial credit to see which
-        // one fails (colour; colour and shape, any place; colour and grid cell, any shape: chance about 1/9 when
+        // Generates from a scene's caption and scores each asked object: all attributes, and partial credit to see
+        // which one fails (colour; colour and shape, any place; colour and grid cell, any shape: chance about 1/9 when
         // positions are not grounded).
         struct Tally {
             int objects = 0, all = 0, color = 0, colorShape = 0, colorCell = 0;
@@ -130,7 +134,9 @@ json runEvaluation(const EvalOptions& o)
             return detect(img);
         };
         auto score = [](const std::vector<Detection>& dets, const WorldObject& obj, Tally& t) {
-            auto any = [&](const std::function<bool(const Detection&)>& f) { return std::any_of(dets.begin(), dets.end(), f); };
+            auto any = [&](const std::function<bool(const Detection&)>& f) {
+                return std::any_of(dets.begin(), dets.end(), f);
+            };
             const bool all = any([&](const Detection& d) { return matches(d, obj, true); });
             ++t.objects;
             t.all += all;
@@ -187,14 +193,16 @@ json runEvaluation(const EvalOptions& o)
             r.seed = static_cast<int64_t>(o.seed * 1000 + i);
             for (const auto& obj : s.objects) {
                 auto b = obj.box();
-                r.boxes.push_back({ double(b[0]), double(b[1]), double(b[2] - b[0]), double(b[3] - b[1]), "", obj.label() });
+                r.boxes.push_back(
+                    { double(b[0]), double(b[1]), double(b[2] - b[0]), double(b[3] - b[1]), "", obj.label() });
             }
             Image img = gen.run(r, {}, stop).images.at(0);
             dump("layout-" + std::to_string(i) + ".png", img, s.caption());
             auto dets = detect(img);
             for (const auto& obj : s.objects) {
                 ++boxes;
-                ok += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) { return matches(d, obj, false) && iou(d.box, obj.box()) >= 0.5; });
+                ok += std::any_of(dets.begin(), dets.end(),
+                    [&](const Detection& d) { return matches(d, obj, false) && iou(d.box, obj.box()) >= 0.5; });
             }
             progress();
         }
@@ -230,7 +238,8 @@ json runEvaluation(const EvalOptions& o)
                 return *r.mask.at(std::clamp(cx, 0, kWorldSize - 1), std::clamp(cy, 0, kWorldSize - 1)) == 255;
             });
             // Outside the feathered mask every pixel must equal the input.
-            auto feather = pipeline::blurMask((pipeline::maskToTensor(r.mask) >= 0.5).to(at::kFloat), r.maskBlur).contiguous();
+            auto feather
+                = pipeline::blurMask((pipeline::maskToTensor(r.mask) >= 0.5).to(at::kFloat), r.maskBlur).contiguous();
             const float* fp = feather.data_ptr<float>();
             int outside = 0, same = 0;
             for (int p = 0; p < kWorldSize * kWorldSize; ++p) {
@@ -268,9 +277,9 @@ json runEvaluation(const EvalOptions& o)
         metrics["psnr_db"] = p / o.n;
         metrics["bicubic_psnr_db"] = pb / o.n;
     }
-    json out = { { "task", o.task }, { "split", o.split }, { "n", o.n }, { "seed", o.seed }, { "model", modelPath.string() },
-        { "caption_layout", base.captionLayout }, { "sampler", base.sampler }, { "steps", base.steps },
-        { "cfg", base.cfgScale }, { "metrics", metrics } };
+    json out = { { "task", o.task }, { "split", o.split }, { "n", o.n }, { "seed", o.seed },
+        { "model", modelPath.string() }, { "caption_layout", base.captionLayout }, { "sampler", base.sampler },
+        { "steps", base.steps }, { "cfg", base.cfgScale }, { "metrics", metrics } };
     if (up)
         out["strength"] = o.strength;
     return out;

@@ -21,8 +21,10 @@ bool inside(const WorldObject& o, double x, double y)
     const double r = kSizeRadius[o.size];
     const double dx = x - o.cx, dy = y - o.cy;
     switch (o.shape) {
-    case 0: return dx * dx + dy * dy <= r * r;
-    case 1: return std::abs(dx) <= r * 0.88 && std::abs(dy) <= r * 0.88;
+    case 0:
+        return dx * dx + dy * dy <= r * r;
+    case 1:
+        return std::abs(dx) <= r * 0.88 && std::abs(dy) <= r * 0.88;
     default: { // upward triangle inside the square [-r, r]
         if (dy > r * 0.9 || dy < -r)
             return false;
@@ -55,7 +57,8 @@ std::array<int, 4> WorldObject::box() const
 
 std::string WorldObject::phrase() const
 {
-    return std::string("a ") + kSizeNames[size] + " " + kColorNames[color] + " " + kShapeNames[shape] + " " + kCellPhrases[cell];
+    return std::string("a ") + kSizeNames[size] + " " + kColorNames[color] + " " + kShapeNames[shape] + " "
+        + kCellPhrases[cell];
 }
 
 std::string WorldObject::label() const { return std::string(kColorNames[color]) + " " + kShapeNames[shape]; }
@@ -72,7 +75,8 @@ uint64_t Scene::key() const
 {
     uint64_t k = 1469598103934665603ull ^ static_cast<uint64_t>(background);
     for (const auto& o : objects) {
-        const uint64_t v = static_cast<uint64_t>(o.shape) | (static_cast<uint64_t>(o.color) << 4) | (static_cast<uint64_t>(o.size) << 8) | (static_cast<uint64_t>(o.cell) << 12);
+        const uint64_t v = static_cast<uint64_t>(o.shape) | (static_cast<uint64_t>(o.color) << 4)
+            | (static_cast<uint64_t>(o.size) << 8) | (static_cast<uint64_t>(o.cell) << 12);
         k = (k ^ v) * 1099511628211ull;
         k ^= k >> 29;
     }
@@ -91,7 +95,8 @@ Scene makeScene(Split split, uint64_t index, int minObjects, int maxObjects)
     for (int attempt = 0;; ++attempt) {
         Scene s;
         s.background = static_cast<int>(splitmix(state) % kBackgrounds.size());
-        const int n = minObjects + static_cast<int>(splitmix(state) % static_cast<uint64_t>(maxObjects - minObjects + 1));
+        const int n
+            = minObjects + static_cast<int>(splitmix(state) % static_cast<uint64_t>(maxObjects - minObjects + 1));
         std::vector<int> cells { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
         for (int i = 8; i > 0; --i)
             std::swap(cells[i], cells[splitmix(state) % static_cast<uint64_t>(i + 1)]);
@@ -144,7 +149,8 @@ double iou(const std::array<int, 4>& a, const std::array<int, 4>& b)
     const int ix = std::max(0, std::min(a[2], b[2]) - std::max(a[0], b[0]));
     const int iy = std::max(0, std::min(a[3], b[3]) - std::max(a[1], b[1]));
     const double inter = static_cast<double>(ix) * iy;
-    const double ua = static_cast<double>(a[2] - a[0]) * (a[3] - a[1]) + static_cast<double>(b[2] - b[0]) * (b[3] - b[1]) - inter;
+    const double ua
+        = static_cast<double>(a[2] - a[0]) * (a[3] - a[1]) + static_cast<double>(b[2] - b[0]) * (b[3] - b[1]) - inter;
     return ua > 0 ? inter / ua : 0.0;
 }
 
@@ -199,7 +205,8 @@ std::vector<Detection> detect(const Image& img)
                 ++d.pixels;
                 sx += cx;
                 sy += cy;
-                d.box = { std::min(d.box[0], cx), std::min(d.box[1], cy), std::max(d.box[2], cx + 1), std::max(d.box[3], cy + 1) };
+                d.box = { std::min(d.box[0], cx), std::min(d.box[1], cy), std::max(d.box[2], cx + 1),
+                    std::max(d.box[3], cy + 1) };
                 const int nx[4] = { cx - 1, cx + 1, cx, cx }, ny[4] = { cy, cy, cy - 1, cy + 1 };
                 for (int k = 0; k < 4; ++k) {
                     if (nx[k] < 0 || ny[k] < 0 || nx[k] >= w || ny[k] >= h)
@@ -229,7 +236,8 @@ std::vector<Detection> detect(const Image& img)
                 d.shape = 0;
             d.size = std::max(bw, bh) >= 14 ? 1 : 0;
             const double mx = sx / d.pixels, my = sy / d.pixels;
-            const int col = std::clamp(static_cast<int>(mx / (w / 3.0)), 0, 2), row = std::clamp(static_cast<int>(my / (h / 3.0)), 0, 2);
+            const int col = std::clamp(static_cast<int>(mx / (w / 3.0)), 0, 2),
+                      row = std::clamp(static_cast<int>(my / (h / 3.0)), 0, 2);
             d.cell = row * 3 + col;
             out.push_back(d);
         }

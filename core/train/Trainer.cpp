@@ -28,7 +28,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-const char* const kAutoencoder = R"({"target": "ldm.models.autoencoder.AutoencoderKL", "params": {"embed_dim": 4, "ddconfig": {
+const char* const kAutoencoder
+    = R"({"target": "ldm.models.autoencoder.AutoencoderKL", "params": {"embed_dim": 4, "ddconfig": {
   "double_z": true, "z_channels": 4, "resolution": 64, "in_channels": 3, "out_ch": 3, "ch": 32, "ch_mult": [1, 2, 2],
   "num_res_blocks": 1, "attn_resolutions": [], "dropout": 0.0}}})";
 
@@ -49,7 +50,8 @@ json baseParams()
 // Warm start from another checkpoint of the same family (`train --init FILE`): tensors of equal shape are copied; a
 // tensor that grew (conv_in gaining coordinate channels) keeps the old values in its leading slice and zeros in the
 // new part, so the warm-started model computes exactly what the old one did until training moves the new weights.
-void warmStart(torch::nn::Module& m, const io::WeightSource& w, const std::string& prefix, const std::function<void(const std::string&)>& log)
+void warmStart(torch::nn::Module& m, const io::WeightSource& w, const std::string& prefix,
+    const std::function<void(const std::string&)>& log)
 {
     torch::NoGradGuard ng;
     int copied = 0;
@@ -70,7 +72,8 @@ void warmStart(torch::nn::Module& m, const io::WeightSource& w, const std::strin
         for (int64_t d = 0; fits && d < src.dim(); ++d)
             fits = src.size(d) <= dst.size(d);
         if (!fits)
-            fail(ErrorKind::Mismatch, "train --init " + w.path() + ": " + key + " has shape " + io::shapeToString(src.sizes().vec())
+            fail(ErrorKind::Mismatch,
+                "train --init " + w.path() + ": " + key + " has shape " + io::shapeToString(src.sizes().vec())
                     + ", the model needs " + io::shapeToString(dst.sizes().vec()));
         dst.zero_();
         at::Tensor slice = dst;
@@ -78,7 +81,8 @@ void warmStart(torch::nn::Module& m, const io::WeightSource& w, const std::strin
             slice = slice.narrow(d, 0, src.size(d));
         slice.copy_(src);
         ++copied;
-        log("init: " + key + " grown from " + io::shapeToString(src.sizes().vec()) + " to " + io::shapeToString(dst.sizes().vec()) + " (new part zero)");
+        log("init: " + key + " grown from " + io::shapeToString(src.sizes().vec()) + " to "
+            + io::shapeToString(dst.sizes().vec()) + " (new part zero)");
     }
     log("init: " + std::to_string(copied) + " tensors from " + w.path());
 }
@@ -89,18 +93,24 @@ json bundledDiffusionConfig()
     p["family"] = "latent-studio-synthetic";
     p["conditioning_key"] = "crossattn";
     p["unet_config"] = { { "target", "ldm.modules.diffusionmodules.openaimodel.UNetModel" },
-        { "params", { { "in_channels", 4 + text::kWorldLayoutChannels }, { "out_channels", 4 }, { "model_channels", 64 }, { "attention_resolutions", { 1, 2 } },
-                        { "num_res_blocks", 1 }, { "channel_mult", { 1, 2, 2 } }, { "num_head_channels", 32 }, { "use_spatial_transformer", true },
-                        { "transformer_depth", 1 }, { "context_dim", 128 }, { "legacy", false }, { "coord_channels", 2 } } } };
+        { "params",
+            { { "in_channels", 4 + text::kWorldLayoutChannels }, { "out_channels", 4 }, { "model_channels", 64 },
+                { "attention_resolutions", { 1, 2 } }, { "num_res_blocks", 1 }, { "channel_mult", { 1, 2, 2 } },
+                { "num_head_channels", 32 }, { "use_spatial_transformer", true }, { "transformer_depth", 1 },
+                { "context_dim", 128 }, { "legacy", false }, { "coord_channels", 2 } } } };
     const text::WorldTokenizer tok;
     p["cond_stage_config"] = { { "target", "ldm.modules.encoders.modules.BERTEmbedder" },
-        { "params", { { "n_embed", 128 }, { "n_layer", 2 }, { "vocab_size", tok.vocabSize() }, { "max_seq_len", text::WorldTokenizer::kSequence } } } };
+        { "params",
+            { { "n_embed", 128 }, { "n_layer", 2 }, { "vocab_size", tok.vocabSize() },
+                { "max_seq_len", text::WorldTokenizer::kSequence } } } };
     p["layout_channels"] = text::kWorldLayoutChannels;
-    p["tokenizer"] = { { "kind", "latent-studio-world" }, { "words", tok.words() }, { "grid", text::WorldTokenizer::kGrid } };
+    p["tokenizer"]
+        = { { "kind", "latent-studio-world" }, { "words", tok.words() }, { "grid", text::WorldTokenizer::kGrid } };
     return { { "model", { { "target", "ldm.models.diffusion.ddpm.LatentDiffusion" }, { "params", p } } } };
 }
 
-at::Tensor diffusionLoss(const at::Tensor& pred, const at::Tensor& z0, const at::Tensor& noise, const at::Tensor& acp, bool v)
+at::Tensor diffusionLoss(
+    const at::Tensor& pred, const at::Tensor& z0, const at::Tensor& noise, const at::Tensor& acp, bool v)
 {
     auto snr = (acp / (1 - acp)).view({ -1 });
     if (!v) {
@@ -123,8 +133,10 @@ json bundledSrConfig()
     p["family"] = "latent-studio-synthetic-sr";
     p["conditioning_key"] = "concat";
     p["unet_config"] = { { "target", "ldm.modules.diffusionmodules.openaimodel.UNetModel" },
-        { "params", { { "in_channels", 7 }, { "out_channels", 4 }, { "model_channels", 32 }, { "attention_resolutions", json::array() },
-                        { "num_res_blocks", 1 }, { "channel_mult", { 1, 2, 2 } }, { "num_head_channels", 32 }, { "legacy", false } } } };
+        { "params",
+            { { "in_channels", 7 }, { "out_channels", 4 }, { "model_channels", 32 },
+                { "attention_resolutions", json::array() }, { "num_res_blocks", 1 }, { "channel_mult", { 1, 2, 2 } },
+                { "num_head_channels", 32 }, { "legacy", false } } } };
     p["cond_stage_config"] = { { "target", "torch.nn.Identity" } };
     return { { "model", { { "target", "ldm.models.diffusion.ddpm.LatentDiffusion" }, { "params", p } } } };
 }
@@ -140,8 +152,8 @@ void initForTraining(torch::nn::Module& m, uint64_t seed)
         const std::string& k = item.key();
         at::Tensor& t = item.value();
         const bool bias = k.size() >= 4 && k.compare(k.size() - 4, 4, "bias") == 0;
-        const bool zeroOut = k.find("out_layers.3.weight") != std::string::npos || k.find("proj_out.weight") != std::string::npos
-            || k == "out.2.weight";
+        const bool zeroOut = k.find("out_layers.3.weight") != std::string::npos
+            || k.find("proj_out.weight") != std::string::npos || k == "out.2.weight";
         if (bias || zeroOut) {
             t.zero_();
         } else if (t.dim() == 1) {
@@ -216,8 +228,8 @@ struct Progress {
         const double el = std::chrono::duration<double>(Clock::now() - start).count();
         const double rate = (i - startStep) / std::max(el, 1e-9);
         char buf[256];
-        std::snprintf(buf, sizeof buf, "%s step %d/%d | loss %.4f (avg %.4f) | %.2f it/s | ETA %.0fs", stage.c_str(), i, total, loss, avg,
-            rate, rate > 0 ? (total - i) / rate : 0.0);
+        std::snprintf(buf, sizeof buf, "%s step %d/%d | loss %.4f (avg %.4f) | %.2f it/s | ETA %.0fs", stage.c_str(), i,
+            total, loss, avg, rate, rate > 0 ? (total - i) / rate : 0.0);
         log(buf);
     }
 };
@@ -267,7 +279,8 @@ at::Tensor reconstructionLoss(const at::Tensor& rec, const at::Tensor& x, const 
 }
 
 // A checkpoint of the autoencoder or decoder stage: every autoencoder tensor, the optimiser, the step.
-void saveFirstStage(models::AutoencoderImpl& ae, torch::optim::Optimizer& opt, const StageFiles& files, int step, const Progress& pr)
+void saveFirstStage(
+    models::AutoencoderImpl& ae, torch::optim::Optimizer& opt, const StageFiles& files, int step, const Progress& pr)
 {
     std::vector<std::pair<std::string, at::Tensor>> t;
     saveModule(ae, "", t);
@@ -288,7 +301,8 @@ struct Condition {
     at::Tensor tokens, layout;
 };
 
-Condition conditionFor(const std::vector<Scene>& scenes, at::Generator& gen, bool dropout, int64_t layoutChannels, int64_t h, int64_t w)
+Condition conditionFor(
+    const std::vector<Scene>& scenes, at::Generator& gen, bool dropout, int64_t layoutChannels, int64_t h, int64_t w)
 {
     static const text::WorldTokenizer tok;
     std::vector<int64_t> all;
@@ -306,7 +320,8 @@ Condition conditionFor(const std::vector<Scene>& scenes, at::Generator& gen, boo
         auto ids = tok.encode(noCaption ? std::string() : s.caption(), boxes);
         all.insert(all.end(), ids.begin(), ids.end());
         if (layoutChannels)
-            maps.push_back(at::tensor(text::rasteriseWorldLayout(boxes, static_cast<int>(h), static_cast<int>(w))).view({ 1, layoutChannels, h, w }));
+            maps.push_back(at::tensor(text::rasteriseWorldLayout(boxes, static_cast<int>(h), static_cast<int>(w)))
+                               .view({ 1, layoutChannels, h, w }));
     }
     Condition c;
     c.tokens = at::tensor(all, at::TensorOptions().dtype(at::kLong)).view({ static_cast<int64_t>(scenes.size()), -1 });
@@ -346,13 +361,13 @@ struct Ema {
 // are computed once: the frozen encoder would otherwise cost as much per step as the UNet. Cached in the stage folder
 // so that a resumed run does not encode again.
 struct LatentSet {
-    at::Tensor z;  // [N, 4, 16, 16], scaled
+    at::Tensor z; // [N, 4, 16, 16], scaled
     at::Tensor lr; // sr: [N, 3, 16, 16] in [-1, 1]
     std::vector<Scene> scenes;
 };
 
-LatentSet latentSet(models::LatentModel& model, double scale, int count, bool sr, const fs::path& cacheFile, uint64_t first,
-    const at::Device& device, const std::function<void(const std::string&)>& log)
+LatentSet latentSet(models::LatentModel& model, double scale, int count, bool sr, const fs::path& cacheFile,
+    uint64_t first, const at::Device& device, const std::function<void(const std::string&)>& log)
 {
     torch::NoGradGuard ng;
     LatentSet set;
@@ -385,7 +400,8 @@ LatentSet latentSet(models::LatentModel& model, double scale, int count, bool sr
                 + std::to_string(static_cast<int>(std::chrono::duration<double>(Clock::now() - t0).count())) + " s)");
     }
     set.z = at::cat(zs);
-    std::vector<std::pair<std::string, at::Tensor>> t { { "z", set.z.cpu() }, { "scale", at::tensor({ scale }, at::kDouble) } };
+    std::vector<std::pair<std::string, at::Tensor>> t { { "z", set.z.cpu() },
+        { "scale", at::tensor({ scale }, at::kDouble) } };
     if (sr) {
         set.lr = at::cat(lrs);
         t.emplace_back("lr", set.lr.cpu());
@@ -461,20 +477,22 @@ int runTraining(const TrainOptions& o0)
     }
 
     if (o.stage == "decoder") {
-        // The decoder fine-tuned on the frozen encoder's latents (as SD's ft-EMA/ft-MSE VAE): the latent space stays the
-        // same, so diffusion stages trained on the autoencoder keep working. Latents are perturbed by Gaussian noise of
-        // up to --latent-noise latent standard deviations so that the decoder draws crisp shapes from the slightly-off
-        // latents a sampler ends on, and the loss also weighs the background ring around each object, where a square's
-        // corners and a circle's outline differ.
+        // The decoder fine-tuned on the frozen encoder's latents (as SD's ft-EMA/ft-MSE VAE): the latent space stays
+        // the same, so diffusion stages trained on the autoencoder keep working. Latents are perturbed by Gaussian
+        // noise of up to --latent-noise latent standard deviations so that the decoder draws crisp shapes from the
+        // slightly-off latents a sampler ends on, and the loss also weighs the background ring around each object,
+        // where a square's corners and a circle's outline differ.
         StageFiles files { o.out / "decoder" };
         if (!fs::exists(aeFiles.weights()))
-            fail(ErrorKind::InvalidInput, "train decoder: train the autoencoder first (" + aeFiles.weights().string() + " not found)");
+            fail(ErrorKind::InvalidInput,
+                "train decoder: train the autoencoder first (" + aeFiles.weights().string() + " not found)");
         fs::create_directories(files.dir);
         const int steps = o.steps > 0 ? o.steps : 1500;
         const int batch = o.batch > 0 ? o.batch : 16;
         const double lr = o.lr > 0 ? o.lr : 2e-4;
         if (!(o.latentNoise >= 0.0 && o.latentNoise <= 2.0))
-            fail(ErrorKind::InvalidInput, "train decoder: --latent-noise must be in [0, 2] (latent standard deviations)");
+            fail(ErrorKind::InvalidInput,
+                "train decoder: --latent-noise must be in [0, 2] (latent standard deviations)");
         auto ae = models::Autoencoder(models::AutoencoderConfig::fromJson(json::parse(kAutoencoder)), fopts);
         const bool resuming = o.resume && fs::exists(files.weights());
         {
@@ -484,7 +502,8 @@ int runTraining(const TrainOptions& o0)
         for (auto& p : ae->parameters())
             p.set_requires_grad(false);
         std::vector<at::Tensor> params;
-        for (torch::nn::Module* m : { static_cast<torch::nn::Module*>(ae->decoder.get()), static_cast<torch::nn::Module*>(ae->post_quant_conv.get()) })
+        for (torch::nn::Module* m : { static_cast<torch::nn::Module*>(ae->decoder.get()),
+                 static_cast<torch::nn::Module*>(ae->post_quant_conv.get()) })
             for (auto& p : m->parameters()) {
                 p.set_requires_grad(true);
                 params.push_back(p);
@@ -540,7 +559,8 @@ int runTraining(const TrainOptions& o0)
         StageFiles files { o.out / o.stage };
         fs::create_directories(files.dir);
         if (!fs::exists(aeFiles.weights()))
-            fail(ErrorKind::InvalidInput, "train " + o.stage + ": train the autoencoder first (" + aeFiles.weights().string() + " not found)");
+            fail(ErrorKind::InvalidInput,
+                "train " + o.stage + ": train the autoencoder first (" + aeFiles.weights().string() + " not found)");
         // The stage's configuration is fixed when it starts (config.json in the stage folder) and read back by --resume
         // and by bundle, so a stage keeps its architecture whatever the current defaults are.
         json cfgJson;
@@ -555,11 +575,13 @@ int runTraining(const TrainOptions& o0)
                 cfgJson["model"]["params"].erase("layout_channels");
                 cfgJson["model"]["params"]["unet_config"]["params"]["in_channels"] = 4;
             } else if (!sr && o.layoutChannels > 0 && o.layoutChannels != text::kWorldLayoutChannels) {
-                fail(ErrorKind::InvalidInput, "train: --layout-channels must be 0 or " + std::to_string(text::kWorldLayoutChannels));
+                fail(ErrorKind::InvalidInput,
+                    "train: --layout-channels must be 0 or " + std::to_string(text::kWorldLayoutChannels));
             }
             if (o.zeroTerminalSnr) {
-                // SD's linear schedule leaves 7% of the signal at t = T; rescaled to zero terminal SNR the model must take
-                // the whole layout from the condition at the start of sampling (tried for the bundled model: MODEL_CARD.md).
+                // SD's linear schedule leaves 7% of the signal at t = T; rescaled to zero terminal SNR the model must
+                // take the whole layout from the condition at the start of sampling (tried for the bundled model:
+                // MODEL_CARD.md).
                 cfgJson["model"]["params"]["rescale_betas_zero_snr"] = true;
                 cfgJson["model"]["params"]["parameterization"] = "v";
             }
@@ -619,7 +641,8 @@ int runTraining(const TrainOptions& o0)
         auto acp = model->schedule.alphasCumprod.to(device);
         auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed * 977 + start);
         const int count = o.dataset > 0 ? o.dataset : 32768;
-        const LatentSet data = latentSet(*model, scale, count, sr, files.dir / "latents.safetensors", sr ? 500000000ull : 0, device, o.log);
+        const LatentSet data = latentSet(
+            *model, scale, count, sr, files.dir / "latents.safetensors", sr ? 500000000ull : 0, device, o.log);
         Progress pr { o.log, o.stage, steps, Clock::now(), start };
         const double baseLr = o.lr > 0 ? o.lr : 1e-3;
         for (int step = start + 1; step <= steps; ++step) {
@@ -718,7 +741,8 @@ int runTraining(const TrainOptions& o0)
             const fs::path dest = o.bundleTo / (sr ? "default-sr" : "default");
             fs::create_directories(dest);
             std::vector<std::pair<std::string, at::Tensor>> all;
-            model->forEachTensor([&](const std::string& k, at::Tensor& t) { all.emplace_back(k, t.detach().to(at::kHalf)); });
+            model->forEachTensor(
+                [&](const std::string& k, at::Tensor& t) { all.emplace_back(k, t.detach().to(at::kHalf)); });
             auto s = model->schedule;
             all.emplace_back("alphas_cumprod", s.alphasCumprod);
             io::writeSafeTensors(dest / "model.safetensors", all, { { "format", "pt" }, { "latent_studio", stage } });
@@ -727,7 +751,8 @@ int runTraining(const TrainOptions& o0)
         }
         return 0;
     }
-    fail(ErrorKind::InvalidInput, "train: unknown stage '" + o.stage + "' (autoencoder, decoder, diffusion, sr, bundle)");
+    fail(ErrorKind::InvalidInput,
+        "train: unknown stage '" + o.stage + "' (autoencoder, decoder, diffusion, sr, bundle)");
 }
 
 } // namespace ls::train

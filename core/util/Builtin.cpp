@@ -11,13 +11,14 @@ namespace ls::builtin {
 
 namespace {
 
-constexpr uint32_t kK[64] = { 0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb,
-    0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f,
-    0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2 };
+constexpr uint32_t kK[64] = { 0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152,
+    0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138,
+    0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70,
+    0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5,
+    0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa,
+    0xa4506ceb, 0xbef9a3f7, 0xc67178f2 };
 
 inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
@@ -156,7 +157,10 @@ struct Huffman {
 class Inflater {
 public:
     Inflater(const uint8_t* data, size_t n, const std::string& where, size_t limit)
-        : m_in(data), m_n(n), m_where(where), m_limit(limit)
+        : m_in(data)
+        , m_n(n)
+        , m_where(where)
+        , m_limit(limit)
     {
     }
 
@@ -168,17 +172,27 @@ public:
         while (!last) {
             last = bits(1);
             switch (bits(2)) {
-            case 0: stored(); break;
-            case 1: fixed(); break;
-            case 2: dynamic(); break;
-            default: bad("invalid deflate block type");
+            case 0:
+                stored();
+                break;
+            case 1:
+                fixed();
+                break;
+            case 2:
+                dynamic();
+                break;
+            default:
+                bad("invalid deflate block type");
             }
         }
         return m_pos;
     }
 
 private:
-    [[noreturn]] void bad(const std::string& what) { fail(ErrorKind::Format, m_where + ": corrupt compressed data (" + what + ")"); }
+    [[noreturn]] void bad(const std::string& what)
+    {
+        fail(ErrorKind::Format, m_where + ": corrupt compressed data (" + what + ")");
+    }
 
     int bits(int need)
     {
@@ -250,7 +264,8 @@ private:
         }
         std::array<uint16_t, 16> offs {};
         for (int len = 1; len < 15; ++len)
-            offs[static_cast<size_t>(len + 1)] = static_cast<uint16_t>(offs[static_cast<size_t>(len)] + h.count[static_cast<size_t>(len)]);
+            offs[static_cast<size_t>(len + 1)]
+                = static_cast<uint16_t>(offs[static_cast<size_t>(len)] + h.count[static_cast<size_t>(len)]);
         for (int s = 0; s < n; ++s)
             if (lengths[s])
                 h.symbol[offs[lengths[s]]++] = static_cast<uint16_t>(s);
@@ -259,11 +274,14 @@ private:
 
     void codes(const Huffman& lit, const Huffman& dist)
     {
-        static const uint16_t lbase[29] = { 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258 };
-        static const uint8_t lext[29] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0 };
-        static const uint16_t dbase[30] = { 1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
-            4097, 6145, 8193, 12289, 16385, 24577 };
-        static const uint8_t dext[30] = { 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13 };
+        static const uint16_t lbase[29] = { 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67,
+            83, 99, 115, 131, 163, 195, 227, 258 };
+        static const uint8_t lext[29]
+            = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0 };
+        static const uint16_t dbase[30] = { 1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513,
+            769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577 };
+        static const uint8_t dext[30]
+            = { 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13 };
         for (;;) {
             int sym = decode(lit);
             if (sym < 256) {
@@ -293,12 +311,17 @@ private:
             std::pair<Huffman, Huffman> t;
             uint8_t l[288];
             int s = 0;
-            for (; s < 144; ++s) l[s] = 8;
-            for (; s < 256; ++s) l[s] = 9;
-            for (; s < 280; ++s) l[s] = 7;
-            for (; s < 288; ++s) l[s] = 8;
+            for (; s < 144; ++s)
+                l[s] = 8;
+            for (; s < 256; ++s)
+                l[s] = 9;
+            for (; s < 280; ++s)
+                l[s] = 7;
+            for (; s < 288; ++s)
+                l[s] = 8;
             build(t.first, l, 288);
-            for (s = 0; s < 30; ++s) l[s] = 5;
+            for (s = 0; s < 30; ++s)
+                l[s] = 5;
             build(t.second, l, 30);
             return t;
         }();
@@ -368,7 +391,8 @@ std::string zlibDecompress(const std::string& in, const std::string& where, size
     const size_t used = 2 + Inflater(p + 2, in.size() - 2, where, limit).run(out);
     if (used + 4 > in.size())
         fail(ErrorKind::Format, where + ": corrupt compressed data (no checksum)");
-    const uint32_t want = uint32_t(p[used]) << 24 | uint32_t(p[used + 1]) << 16 | uint32_t(p[used + 2]) << 8 | p[used + 3];
+    const uint32_t want
+        = uint32_t(p[used]) << 24 | uint32_t(p[used + 1]) << 16 | uint32_t(p[used + 2]) << 8 | p[used + 3];
     if (adler32(1, out.data(), out.size()) != want)
         fail(ErrorKind::Format, where + ": corrupt compressed data (checksum)");
     return out;

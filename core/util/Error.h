@@ -6,14 +6,14 @@
 namespace ls {
 
 enum class ErrorKind {
-    Io,           // a file cannot be opened, read or written
-    Format,       // a file is malformed (bad header, truncated, lying offsets)
-    Security,     // a file asks for something we refuse to do (pickle globals, absurd sizes)
-    Unsupported,  // understood, but not supported (family, dtype, option)
-    Mismatch,     // weights do not fit the model (missing/unexpected/shape)
+    Io, // a file cannot be opened, read or written
+    Format, // a file is malformed (bad header, truncated, lying offsets)
+    Security, // a file asks for something we refuse to do (pickle globals, absurd sizes)
+    Unsupported, // understood, but not supported (family, dtype, option)
+    Mismatch, // weights do not fit the model (missing/unexpected/shape)
     InvalidInput, // a request or argument is wrong
-    Cancelled,    // the user stopped a job (a status, not a failure)
-    OutOfMemory,  // a request did not fit (estimated before, or caught while running)
+    Cancelled, // the user stopped a job (a status, not a failure)
+    OutOfMemory, // a request did not fit (estimated before, or caught while running)
     Internal,
 };
 

@@ -20,7 +20,8 @@ void checkJsonNumbers(const nlohmann::json& j, const std::string& where)
         if (node->is_number_float()) {
             const double v = node->get<double>();
             if (!std::isfinite(v) || std::abs(v) > kLimit)
-                fail(ErrorKind::Format, where + ": the number at " + (path.empty() ? std::string("/") : path) + " (" + node->dump()
+                fail(ErrorKind::Format,
+                    where + ": the number at " + (path.empty() ? std::string("/") : path) + " (" + node->dump()
                         + ") is out of range");
         } else if (node->is_object()) {
             for (auto it = node->begin(); it != node->end(); ++it)

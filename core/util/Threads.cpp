@@ -75,7 +75,10 @@ int otherRunnableTasks()
     return std::max(0, least - 1); // the calling thread is running
 }
 
-int threadsForLoad(int configured, int others, int cores) { return std::clamp(cores - others, 1, std::max(1, configured)); }
+int threadsForLoad(int configured, int others, int cores)
+{
+    return std::clamp(cores - others, 1, std::max(1, configured));
+}
 
 void adaptThreadsToLoad()
 {
@@ -95,7 +98,8 @@ void adaptThreadsToLoad()
     last = now;
     const int others = otherRunnableTasks();
     const int want = threadsForLoad(configured, others, defaultThreadCount());
-    static const bool verbose = std::getenv("LS_ADAPT_THREADS") && std::strcmp(std::getenv("LS_ADAPT_THREADS"), "verbose") == 0;
+    static const bool verbose
+        = std::getenv("LS_ADAPT_THREADS") && std::strcmp(std::getenv("LS_ADAPT_THREADS"), "verbose") == 0;
     if (verbose)
         std::fprintf(stderr, "threads: %d other runnable, %d -> %d\n", others, at::get_num_threads(), want);
     if (want != at::get_num_threads())

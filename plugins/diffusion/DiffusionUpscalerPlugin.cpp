@@ -14,9 +14,11 @@ public:
     QList<ls::ui::UpscalerInfo> upscalers() const override
     {
         QList<ls::ui::UpscalerInfo> out { { QStringLiteral("bundled-sr4"), QStringLiteral("Latent SR 4x (bundled)"),
-            QStringLiteral("The bundled 4x super-resolution diffusion model, tiled for any size"), QStringLiteral("bundled:default-sr"), { 4 } } };
+            QStringLiteral("The bundled 4x super-resolution diffusion model, tiled for any size"),
+            QStringLiteral("bundled:default-sr"), { 4 } } };
         for (const QString& p : qEnvironmentVariable("LS_UPSCALER_MODELS").split(QLatin1Char(':'), Qt::SkipEmptyParts))
-            out.push_back({ QStringLiteral("file:") + p, QFileInfo(p).fileName(), QStringLiteral("Diffusion upscaler %1").arg(p), p, { 4 } });
+            out.push_back({ QStringLiteral("file:") + p, QFileInfo(p).fileName(),
+                QStringLiteral("Diffusion upscaler %1").arg(p), p, { 4 } });
         return out;
     }
 };

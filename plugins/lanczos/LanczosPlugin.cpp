@@ -11,8 +11,8 @@ public:
     QString pluginName() const override { return QStringLiteral("Lanczos"); }
     QList<ls::ui::UpscalerInfo> upscalers() const override
     {
-        return { { QStringLiteral("lanczos"), QStringLiteral("Lanczos"), QStringLiteral("Lanczos-3 resampling, no model"), QStringLiteral("lanczos"),
-            { 2, 4 } } };
+        return { { QStringLiteral("lanczos"), QStringLiteral("Lanczos"),
+            QStringLiteral("Lanczos-3 resampling, no model"), QStringLiteral("lanczos"), { 2, 4 } } };
     }
 };
 

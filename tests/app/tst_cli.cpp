@@ -34,7 +34,10 @@ Run cli(const QStringList& args)
 
 QString path(const fs::path& p) { return QString::fromStdString(p.string()); }
 
-pipeline::ParsedInfotext infotextOf(const fs::path& png) { return pipeline::parseInfotext(io::readImage(png).metadata.at("parameters")); }
+pipeline::ParsedInfotext infotextOf(const fs::path& png)
+{
+    return pipeline::parseInfotext(io::readImage(png).metadata.at("parameters"));
+}
 
 QString s(const std::string& v) { return QString::fromStdString(v); }
 
@@ -47,11 +50,13 @@ private Q_SLOTS:
     {
         const fs::path from = test::tempDir() / "a1111.png";
         io::writeImage(from, Image(64, 96, 3, 128),
-            { { "parameters", "a large red circle at the top left\r\nNegative prompt: blue\r\nSteps: 7, Sampler: DPM++ 2M Karras, "
-                              "CFG scale: 4.5, Seed: 11, Size: 64x96, Model hash: 0123456789, Model: other, Variation seed: 5, "
-                              "Variation seed strength: 0.2, Tiling, Version: v1.10.1" } });
+            { { "parameters",
+                "a large red circle at the top left\r\nNegative prompt: blue\r\nSteps: 7, Sampler: DPM++ 2M Karras, "
+                "CFG scale: 4.5, Seed: 11, Size: 64x96, Model hash: 0123456789, Model: other, Variation seed: 5, "
+                "Variation seed strength: 0.2, Tiling, Version: v1.10.1" } });
         const fs::path out = test::tempDir() / "reused.png";
-        auto r = cli({ "generate", "--settings-from", path(from), "-o", path(out), "--no-hash", "--seed", "12", "--cfg", "3" });
+        auto r = cli(
+            { "generate", "--settings-from", path(from), "-o", path(out), "--no-hash", "--seed", "12", "--cfg", "3" });
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const auto img = io::readImage(out);
         QCOMPARE(img.image.width, 64); // the PNG's size, not the model's
@@ -65,14 +70,15 @@ private Q_SLOTS:
         QCOMPARE(s(p.get("Seed")), QString("12")); // flags win
         QCOMPARE(s(p.get("CFG scale")), QString("3"));
         // one warning lists what was not carried out
-        QVERIFY2(r.err.count("settings not used") == 1 && r.err.contains("Variation seed: 5") && r.err.contains("Variation seed strength: 0.2"),
+        QVERIFY2(r.err.count("settings not used") == 1 && r.err.contains("Variation seed: 5")
+                && r.err.contains("Variation seed strength: 0.2"),
             qPrintable(r.err));
         QVERIFY2(!r.err.contains("Version") && !r.err.contains("Tiling"), qPrintable(r.err));
 
         // Any flag overrides, not only a fixed list: the batch size, the clip skip, eta, the caption layout
         const fs::path out2 = test::tempDir() / "flags.png";
-        r = cli({ "generate", "--settings-from", path(from), "-o", path(out2), "--no-hash", "--sampler", "Euler a", "--eta-ancestral", "0.5",
-            "-W", "96", "--json" });
+        r = cli({ "generate", "--settings-from", path(from), "-o", path(out2), "--no-hash", "--sampler", "Euler a",
+            "--eta-ancestral", "0.5", "-W", "96", "--json" });
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const auto p2 = infotextOf(out2);
         QCOMPARE(s(p2.get("Sampler")), QString("Euler a"));
@@ -84,8 +90,9 @@ private Q_SLOTS:
     void hiresPngReusedForImageToImage()
     {
         const fs::path first = test::tempDir() / "hires-first.png";
-        auto r = cli({ "generate", "-p", "a small blue square", "-o", path(first), "--no-hash", "--steps", "4", "--seed", "3",
-            "--hires-width", "96", "--hires-steps", "2", "--hires-strength", "0.4", "--hires-cfg", "2.5" });
+        auto r
+            = cli({ "generate", "-p", "a small blue square", "-o", path(first), "--no-hash", "--steps", "4", "--seed",
+                "3", "--hires-width", "96", "--hires-steps", "2", "--hires-strength", "0.4", "--hires-cfg", "2.5" });
         QVERIFY2(r.code == 0, qPrintable(r.err));
         QCOMPARE(io::readImage(first).image.width, 96);
         QCOMPARE(io::readImage(first).image.height, 96);
@@ -93,7 +100,8 @@ private Q_SLOTS:
         QCOMPARE(s(hp.get("Hires resize")), QString("96x0"));
         QCOMPARE(s(hp.get("Hires CFG Scale")), QString("2.5"));
         const fs::path out = test::tempDir() / "hires-i2i.png";
-        r = cli({ "img2img", "--settings-from", path(first), "-i", path(first), "-o", path(out), "--no-hash", "--strength", "0.3" });
+        r = cli({ "img2img", "--settings-from", path(first), "-i", path(first), "-o", path(out), "--no-hash",
+            "--strength", "0.3" });
         QVERIFY2(r.code == 0, qPrintable(r.err));
         QVERIFY2(r.err.contains("the hires pass"), qPrintable(r.err));
         QCOMPARE(io::readImage(out).image.width, 96);
@@ -103,19 +111,22 @@ private Q_SLOTS:
     void samplerNamesHelpAndUnknownWords()
     {
         const fs::path out = test::tempDir() / "names.png";
-        auto r = cli({ "generate", "-p", "a photo of a cat", "-o", path(out), "--no-hash", "--steps", "3", "--sampler", "DPM++ 2M SDE Karras" });
+        auto r = cli({ "generate", "-p", "a photo of a cat", "-o", path(out), "--no-hash", "--steps", "3", "--sampler",
+            "DPM++ 2M SDE Karras" });
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const auto p = infotextOf(out);
         QCOMPARE(s(p.get("Sampler")), QString("DPM++ 2M SDE"));
         QCOMPARE(s(p.get("Schedule type")), QString("Karras"));
         QVERIFY2(r.err.contains("does not know the words 'photo', 'of', 'cat'"), qPrintable(r.err));
-        r = cli({ "generate", "-p", "x", "-o", path(out), "--sampler", "DPM++ 2M Karras", "--schedule", "Exponential" });
+        r = cli(
+            { "generate", "-p", "x", "-o", path(out), "--sampler", "DPM++ 2M Karras", "--schedule", "Exponential" });
         QVERIFY(r.code != 0);
         QVERIFY2(r.err.contains("names the schedule Karras but --schedule says Exponential"), qPrintable(r.err));
         r = cli({ "generate", "--help" });
         QCOMPARE(r.code, 0);
         const QString help = r.out + r.err;
-        for (const char* line : { "--steps INT=20", "--cfg FLOAT=7", "--sampler TEXT=Euler a", "-W,--width INT=the model's size" })
+        for (const char* line :
+            { "--steps INT=20", "--cfg FLOAT=7", "--sampler TEXT=Euler a", "-W,--width INT=the model's size" })
             QVERIFY2(help.contains(QString::fromUtf8(line)), line);
     }
 
@@ -144,12 +155,15 @@ private Q_SLOTS:
         const fs::path dir = test::tempDir() / "cli-loras";
         fs::create_directories(dir);
         io::writeSafeTensors(dir / "two.safetensors",
-            { { u + ".lora_up.weight", at::full({ uShape[0], 2 }, 0.01f) }, { u + ".lora_down.weight", at::full({ 2, uShape[1] }, 0.01f) },
-                { t + ".lora_up.weight", at::full({ tShape[0], 2 }, 0.01f) }, { t + ".lora_down.weight", at::full({ 2, tShape[1] }, 0.01f) } });
+            { { u + ".lora_up.weight", at::full({ uShape[0], 2 }, 0.01f) },
+                { u + ".lora_down.weight", at::full({ 2, uShape[1] }, 0.01f) },
+                { t + ".lora_up.weight", at::full({ tShape[0], 2 }, 0.01f) },
+                { t + ".lora_down.weight", at::full({ 2, tShape[1] }, 0.01f) } });
         const fs::path out = test::tempDir() / "lora.png";
-        auto r = cli({ "generate", "--model", path(weights), "--config", path(test::goldenDir() / "tiny_sd1" / "case.json"), "--vocab",
-            path(test::sharedDir() / "data" / "clip"), "-p", "a house", "-W", "64", "-H", "64", "--steps", "2", "--lora", "two:0.5",
-            "--lora-dir", path(dir), "-o", path(out), "--no-hash", "--json" });
+        auto r = cli(
+            { "generate", "--model", path(weights), "--config", path(test::goldenDir() / "tiny_sd1" / "case.json"),
+                "--vocab", path(test::sharedDir() / "data" / "clip"), "-p", "a house", "-W", "64", "-H", "64",
+                "--steps", "2", "--lora", "two:0.5", "--lora-dir", path(dir), "-o", path(out), "--no-hash", "--json" });
         QVERIFY2(r.code == 0, qPrintable(r.err));
         QVERIFY2(r.err.contains("lora two: 1 UNet and 1 text-encoder modules applied"), qPrintable(r.err));
         const auto j = nlohmann::json::parse(r.out.toStdString());

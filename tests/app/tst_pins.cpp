@@ -65,23 +65,41 @@ private Q_SLOTS:
         QTest::addColumn<QString>("name");
         QTest::addColumn<QStringList>("args");
         const QString sd1 = QString::fromStdString((test::goldenDir() / "tiny_sd1" / "weights.safetensors").string());
-        const QStringList tiny { "--model", sd1, "--config", QString::fromStdString((test::goldenDir() / "tiny_sd1" / "case.json").string()),
-            "--vocab", QString::fromStdString((test::sharedDir() / "data" / "clip").string()) };
+        const QStringList tiny { "--model", sd1, "--config",
+            QString::fromStdString((test::goldenDir() / "tiny_sd1" / "case.json").string()), "--vocab",
+            QString::fromStdString((test::sharedDir() / "data" / "clip").string()) };
         const QStringList p { "-p", "a large red circle at the top left and a small blue square" };
-        auto row = [](const char* name, const QStringList& a) { QTest::newRow(name) << QString::fromLatin1(name) << a; };
-        row("txt2img", QStringList { "generate" } + p + QStringList { "--steps", "8", "--seed", "1", "--sampler", "DPM++ 2M" });
-        row("txt2img_euler_a_karras", QStringList { "generate" } + p + QStringList { "--steps", "6", "--seed", "2", "--sampler", "Euler a", "--schedule", "Karras" });
-        row("hires", QStringList { "generate" } + p + QStringList { "--steps", "6", "--seed", "3", "--hires-scale", "1.5", "--hires-steps", "4" });
-        row("img2img", { "img2img", "-p", "a green triangle", "-i", "@INIT@", "--strength", "0.6", "--steps", "8", "--seed", "4" });
-        row("inpaint", { "inpaint", "-p", "a yellow square", "-i", "@INIT@", "-m", "@MASK@", "--steps", "8", "--seed", "5", "--cfg", "2" });
-        row("inpaint_only_masked", { "inpaint", "-p", "a yellow square", "-i", "@INIT@", "-m", "@MASK@", "--steps", "6", "--seed", "6",
-                                       "--only-masked", "--padding", "8" });
-        row("outpaint", { "inpaint", "-p", "a blue circle", "-i", "@INIT@", "--extend", "16,0,16,0", "--steps", "6", "--seed", "7" });
+        auto row
+            = [](const char* name, const QStringList& a) { QTest::newRow(name) << QString::fromLatin1(name) << a; };
+        row("txt2img",
+            QStringList { "generate" } + p + QStringList { "--steps", "8", "--seed", "1", "--sampler", "DPM++ 2M" });
+        row("txt2img_euler_a_karras",
+            QStringList { "generate" } + p
+                + QStringList { "--steps", "6", "--seed", "2", "--sampler", "Euler a", "--schedule", "Karras" });
+        row("hires",
+            QStringList { "generate" } + p
+                + QStringList { "--steps", "6", "--seed", "3", "--hires-scale", "1.5", "--hires-steps", "4" });
+        row("img2img",
+            { "img2img", "-p", "a green triangle", "-i", "@INIT@", "--strength", "0.6", "--steps", "8", "--seed",
+                "4" });
+        row("inpaint",
+            { "inpaint", "-p", "a yellow square", "-i", "@INIT@", "-m", "@MASK@", "--steps", "8", "--seed", "5",
+                "--cfg", "2" });
+        row("inpaint_only_masked",
+            { "inpaint", "-p", "a yellow square", "-i", "@INIT@", "-m", "@MASK@", "--steps", "6", "--seed", "6",
+                "--only-masked", "--padding", "8" });
+        row("outpaint",
+            { "inpaint", "-p", "a blue circle", "-i", "@INIT@", "--extend", "16,0,16,0", "--steps", "6", "--seed",
+                "7" });
         row("layout", { "layout", "-p", "", "--boxes", "@BOXES@", "--steps", "8", "--seed", "8" });
         row("upscale", { "upscale", "-i", "@SMALL@", "--tile", "16", "--overlap", "4", "--steps", "4", "--seed", "9" });
-        row("sd1_txt2img", QStringList { "generate" } + tiny + QStringList { "-p", "a house on a hill", "-W", "64", "-H", "64", "--steps", "4", "--seed", "10" });
-        row("sd1_inpaint_blend", QStringList { "inpaint" } + tiny + QStringList { "-p", "a red door", "-i", "@INIT@", "-m", "@MASK@", "--steps", "4", "--seed", "11",
-                                                                                    "--sampler", "DDIM" });
+        row("sd1_txt2img",
+            QStringList { "generate" } + tiny
+                + QStringList { "-p", "a house on a hill", "-W", "64", "-H", "64", "--steps", "4", "--seed", "10" });
+        row("sd1_inpaint_blend",
+            QStringList { "inpaint" } + tiny
+                + QStringList { "-p", "a red door", "-i", "@INIT@", "-m", "@MASK@", "--steps", "4", "--seed", "11",
+                    "--sampler", "DDIM" });
     }
 
     void jobsKeepTheirPixels()
@@ -89,12 +107,14 @@ private Q_SLOTS:
         QFETCH(QString, name);
         QFETCH(QStringList, args);
         const fs::path dir = test::tempDir();
-        const fs::path init = dir / "init.png", mask = dir / "mask.png", small = dir / "small.png", boxes = dir / "boxes.json";
+        const fs::path init = dir / "init.png", mask = dir / "mask.png", small = dir / "small.png",
+                       boxes = dir / "boxes.json";
         if (!fs::exists(init)) {
             io::writeImage(init, pattern(64, 64));
             io::writeImage(mask, circleMask(64, 64));
             io::writeImage(small, pattern(32, 32));
-            std::ofstream(boxes) << R"([{"x": 4, "y": 6, "w": 28, "h": 26, "label": "red circle"}, {"x": 36, "y": 34, "w": 24, "h": 24, "label": "blue square"}])";
+            std::ofstream(boxes)
+                << R"([{"x": 4, "y": 6, "w": 28, "h": 26, "label": "red circle"}, {"x": 36, "y": 34, "w": 24, "h": 24, "label": "blue square"}])";
         }
         for (auto& a : args) {
             a.replace(QStringLiteral("@INIT@"), QString::fromStdString(init.string()));
@@ -103,7 +123,10 @@ private Q_SLOTS:
             a.replace(QStringLiteral("@BOXES@"), QString::fromStdString(boxes.string()));
         }
         const fs::path out = dir / (name.toStdString() + ".png");
-        args << "--no-hash" << "--threads" << "2" << "-o" << QString::fromStdString(out.string());
+        args << "--no-hash"
+             << "--threads"
+             << "2"
+             << "-o" << QString::fromStdString(out.string());
         QProcess p;
         // Threads fixed at 2: some kernels round differently with another thread count (the bundled SR model's tiles
         // by one level in a few values), and the count otherwise follows the machine's load (util/Threads.h).
@@ -133,8 +156,11 @@ private Q_SLOTS:
         int worst = 0;
         for (size_t i = 0; i < got.pixels.size(); ++i)
             worst = std::max(worst, std::abs(int(got.pixels[i]) - int(want.pixels[i])));
-        QVERIFY2(worst <= 2, qPrintable(name + QStringLiteral(": a channel differs by %1 levels (recorded on %2, this CPU %3)")
-                                                 .arg(worst).arg(QString::fromStdString(recorded), QString::fromStdString(cpuClass()))));
+        QVERIFY2(worst <= 2,
+            qPrintable(name
+                + QStringLiteral(": a channel differs by %1 levels (recorded on %2, this CPU %3)")
+                      .arg(worst)
+                      .arg(QString::fromStdString(recorded), QString::fromStdString(cpuClass()))));
     }
 };
 

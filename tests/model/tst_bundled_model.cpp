@@ -21,7 +21,7 @@ nlohmann::json evaluate(const std::string& task)
     o.seed = 7;
     return train::runEvaluation(o)["metrics"];
 }
-}
+} // namespace
 
 class TestBundledModel : public QObject {
     Q_OBJECT

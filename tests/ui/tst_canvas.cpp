@@ -27,7 +27,7 @@ void drag(Canvas& c, QPointF from, QPointF to)
     QTest::mouseRelease(&c, Qt::LeftButton, {}, at(c, to.x(), to.y()));
 }
 int maskAt(const Canvas& c, int x, int y) { return qGray(c.mask().pixel(x, y)); }
-}
+} // namespace
 
 class TestCanvas : public QObject {
     Q_OBJECT
@@ -182,8 +182,14 @@ private Q_SLOTS:
         const double zoom = c.zoom();
         drag(c, { 120, 90 }, { 150, 110 });
         QRectF r = c.boxes()[0].rect;
-        QVERIFY2(std::abs(r.left() - 20) < 2 && std::abs(r.top() - 30) < 2 && std::abs(r.right() - 150) < 2 && std::abs(r.bottom() - 110) < 2,
-            qPrintable(QStringLiteral("%1 %2 %3 %4 zoom %5").arg(r.left()).arg(r.top()).arg(r.right()).arg(r.bottom()).arg(zoom)));
+        QVERIFY2(std::abs(r.left() - 20) < 2 && std::abs(r.top() - 30) < 2 && std::abs(r.right() - 150) < 2
+                && std::abs(r.bottom() - 110) < 2,
+            qPrintable(QStringLiteral("%1 %2 %3 %4 zoom %5")
+                           .arg(r.left())
+                           .arg(r.top())
+                           .arg(r.right())
+                           .arg(r.bottom())
+                           .arg(zoom)));
         // The left edge alone, then undo.
         drag(c, { 20, 70 }, { 45, 70 });
         r = c.boxes()[0].rect;
@@ -194,7 +200,8 @@ private Q_SLOTS:
         // Moving keeps the box inside the image.
         drag(c, { 80, 70 }, { 250, 250 });
         r = c.boxes()[0].rect;
-        QVERIFY(r.right() <= 256.01 && r.bottom() <= 256.01 && std::abs(r.width() - 130) < 2 && std::abs(r.height() - 80) < 2);
+        QVERIFY(r.right() <= 256.01 && r.bottom() <= 256.01 && std::abs(r.width() - 130) < 2
+            && std::abs(r.height() - 80) < 2);
         // Double-click reopens the editor; Esc leaves it without changing the label.
         QTest::mouseDClick(&c, Qt::LeftButton, {}, at(c, r.center().x(), r.center().y()));
         QVERIFY(c.isEditingLabel());
@@ -271,7 +278,8 @@ private Q_SLOTS:
         for (int i = 1; i <= 5; ++i) {
             const int was = value;
             value = i;
-            h.push(QStringLiteral("set %1").arg(i), [&value, was] { value = was; }, [&value, i] { value = i; }, 300);
+            h.push(
+                QStringLiteral("set %1").arg(i), [&value, was] { value = was; }, [&value, i] { value = i; }, 300);
         }
         QCOMPARE(h.count(), 3); // 3 x 300 fit in 1000
         QVERIFY(h.bytes() <= 1000);
@@ -287,7 +295,8 @@ private Q_SLOTS:
         h.redo();
         QCOMPARE(value, 3);
         // Pushing discards what could be redone; the newest edit stays even when it alone is over the limit.
-        h.push(QStringLiteral("big"), [&value] { value = -1; }, [&value] { value = 99; }, 5000);
+        h.push(
+            QStringLiteral("big"), [&value] { value = -1; }, [&value] { value = 99; }, 5000);
         QCOMPARE(h.count(), 1);
         QVERIFY(!h.canRedo());
         h.undo();

@@ -24,7 +24,7 @@ ls::pipeline::GenerationRequest request(int steps)
     r.seed = 5;
     return r;
 }
-}
+} // namespace
 
 class TestController : public QObject {
     Q_OBJECT
@@ -54,7 +54,8 @@ private Q_SLOTS:
         QCOMPARE(progress.last().at(0).toInt(), 100);
         for (int i = 1; i < progress.count(); ++i)
             QVERIFY(progress.at(i).at(0).toInt() > progress.at(i - 1).at(0).toInt());
-        // Two choices in a row: the first is dropped or stopped part-way, never reported as a failure; the second loads.
+        // Two choices in a row: the first is dropped or stopped part-way, never reported as a failure; the second
+        // loads.
         c.loadModel(tiny, kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
         c.loadModel(QStringLiteral("bundled:default"));
         QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 2, 30000);
@@ -68,7 +69,8 @@ private Q_SLOTS:
     {
         GenerationController c;
         QSignalSpy loaded(&c, &GenerationController::modelLoaded);
-        c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"), kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
+        c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"),
+            kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
         QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 30000);
         QSignalSpy previews(&c, &GenerationController::preview);
         QSignalSpy done(&c, &GenerationController::finished);
@@ -94,7 +96,8 @@ private Q_SLOTS:
         GenerationController c;
         c.setLoraFolders({ tmp.path() });
         QSignalSpy loaded(&c, &GenerationController::modelLoaded);
-        c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"), kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
+        c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"),
+            kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
         QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 30000);
         QSignalSpy failed(&c, &GenerationController::failed);
         QSignalSpy done(&c, &GenerationController::finished);
@@ -109,7 +112,8 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 30000);
         const QString first = failed.at(0).at(1).toString(), second = failed.at(1).at(1).toString();
         QVERIFY2(first.contains(tmp.filePath(QStringLiteral("bad.safetensors"))), qPrintable(first));
-        QVERIFY2(second.contains(QStringLiteral("'missing' is not a LoRA file")) && second.contains(tmp.path()), qPrintable(second));
+        QVERIFY2(second.contains(QStringLiteral("'missing' is not a LoRA file")) && second.contains(tmp.path()),
+            qPrintable(second));
     }
 
     // The freeze users hit: jobs queued while a model loads, then Esc / Shift+Esc, with slots that ask the controller
@@ -121,12 +125,15 @@ private Q_SLOTS:
         GenerationController c;
         QSemaphore holdLoad, loadHeld;
         std::atomic<bool> holding { true };
-        connect(&c, &GenerationController::modelProgress, &c, [&](int) {
-            if (holding.exchange(false)) {
-                loadHeld.release();
-                holdLoad.acquire();
-            }
-        }, Qt::DirectConnection);
+        connect(
+            &c, &GenerationController::modelProgress, &c,
+            [&](int) {
+                if (holding.exchange(false)) {
+                    loadHeld.release();
+                    holdLoad.acquire();
+                }
+            },
+            Qt::DirectConnection);
         std::atomic<int> callbacks { 0 };
         auto callBack = [&] {
             (void)c.queuedJobs();
@@ -142,7 +149,8 @@ private Q_SLOTS:
         QSignalSpy loaded(&c, &GenerationController::modelLoaded);
         QSignalSpy cancelled(&c, &GenerationController::cancelled);
         QSignalSpy queue(&c, &GenerationController::queueChanged);
-        c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"), kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
+        c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"),
+            kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
         QVERIFY(loadHeld.tryAcquire(1, 30000));
         QVERIFY2(c.busy(), "a model load in progress counts as busy");
         QVERIFY(!c.jobsPending());
@@ -159,7 +167,8 @@ private Q_SLOTS:
         for (int i = 0; i < 200 && !returned; ++i)
             QThread::msleep(50);
         if (!returned)
-            qFatal("cancelCurrent/clearQueue deadlocked: a slot called back into the controller while it held its lock");
+            qFatal(
+                "cancelCurrent/clearQueue deadlocked: a slot called back into the controller while it held its lock");
         user.join();
         QCOMPARE(cancelled.count(), 3);
         QCOMPARE(cancelled.at(0).at(0).toInt(), a);
@@ -180,7 +189,8 @@ private Q_SLOTS:
     {
         GenerationController c;
         QSignalSpy loaded(&c, &GenerationController::modelLoaded);
-        c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"), kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
+        c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"),
+            kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
         QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 30000);
         QSignalSpy progress(&c, &GenerationController::progress);
         QSignalSpy cancelled(&c, &GenerationController::cancelled);

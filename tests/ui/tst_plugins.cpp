@@ -26,7 +26,7 @@ ls::Image checker(int w, int h)
         }
     return img;
 }
-}
+} // namespace
 
 class TestPlugins : public QObject {
     Q_OBJECT
@@ -51,7 +51,8 @@ private Q_SLOTS:
         QTemporaryDir tmp;
         QFile bad(tmp.filePath(QStringLiteral("broken.so")));
         QVERIFY(bad.open(QIODevice::WriteOnly));
-        bad.write("\x7f" "ELF this is not a real library");
+        bad.write("\x7f"
+                  "ELF this is not a real library");
         bad.close();
         const PluginReport r = loadUpscalerPlugins({ tmp.path(), kPlugins });
         QCOMPARE(r.failed.size(), 1);

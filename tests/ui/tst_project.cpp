@@ -88,7 +88,8 @@ int childMain(int argc, char** argv, const QString& root)
         }
         const QSize s = w.canvas()->image().size();
         w.canvas()->setMask(rectMask(s.width(), s.height(), QRect(10, 12, 20, 16))); // an undoable user edit
-        w.canvas()->setBoxes({ { QRectF(4, 5, 30, 20), QStringLiteral("blue square") }, { QRectF(30, 30, 20, 20), QStringLiteral("red circle") } });
+        w.canvas()->setBoxes({ { QRectF(4, 5, 30, 20), QStringLiteral("blue square") },
+            { QRectF(30, 30, 20, 20), QStringLiteral("red circle") } });
         w.promptPanel()->setPrompt(QStringLiteral("a small blue square at the bottom"));
         edited = true;
     });
@@ -138,13 +139,18 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("json");
         QTest::addColumn<QString>("expected");
         QTest::newRow("not json") << QByteArray("{\"format\": \"latent-studio-project\", ") << QStringLiteral("JSON");
-        QTest::newRow("wrong format") << QByteArray("{\"format\": \"other\", \"version\": 1}") << QStringLiteral("format");
-        QTest::newRow("future version") << QByteArray("{\"format\": \"latent-studio-project\", \"version\": 99}") << QStringLiteral("version");
-        QTest::newRow("bad box") << QByteArray("{\"format\": \"latent-studio-project\", \"version\": 1, \"boxes\": [{\"x\": 1, \"y\": 2, \"w\": -3, \"h\": 4}]}")
+        QTest::newRow("wrong format") << QByteArray("{\"format\": \"other\", \"version\": 1}")
+                                      << QStringLiteral("format");
+        QTest::newRow("future version") << QByteArray("{\"format\": \"latent-studio-project\", \"version\": 99}")
+                                        << QStringLiteral("version");
+        QTest::newRow("bad box") << QByteArray("{\"format\": \"latent-studio-project\", \"version\": 1, \"boxes\": "
+                                               "[{\"x\": 1, \"y\": 2, \"w\": -3, \"h\": 4}]}")
                                  << QStringLiteral("boxes[0]");
-        QTest::newRow("escaping history") << QByteArray("{\"format\": \"latent-studio-project\", \"version\": 1, \"history\": [{\"file\": \"../../etc/passwd\"}]}")
+        QTest::newRow("escaping history") << QByteArray(
+            "{\"format\": \"latent-studio-project\", \"version\": 1, \"history\": [{\"file\": \"../../etc/passwd\"}]}")
                                           << QStringLiteral("history[0].file");
-        QTest::newRow("missing history image") << QByteArray("{\"format\": \"latent-studio-project\", \"version\": 1, \"history\": [{\"file\": \"history/gone.png\"}]}")
+        QTest::newRow("missing history image") << QByteArray(
+            "{\"format\": \"latent-studio-project\", \"version\": 1, \"history\": [{\"file\": \"history/gone.png\"}]}")
                                                << QStringLiteral("history image missing");
     }
 
@@ -271,9 +277,11 @@ private Q_SLOTS:
         QTemporaryDir tmp;
         const QString png = tmp.filePath(QStringLiteral("a1111.png"));
         ls::io::writeImage(png.toStdString(), ls::Image(64, 96, 3, 100),
-            { { "parameters", "a red circle\nSteps: 9, Sampler: DPM++ 2M Karras, CFG scale: 5, Seed: 4, Size: 64x96, Clip skip: 2, "
-                              "Denoising strength: 0.4, Hires resize: 128x0, Hires steps: 3, Hires sampler: Euler, Hires CFG Scale: 2, "
-                              "Masked area padding: 40, Inpaint area: Only masked, Variation seed: 5" } });
+            { { "parameters",
+                "a red circle\nSteps: 9, Sampler: DPM++ 2M Karras, CFG scale: 5, Seed: 4, Size: 64x96, Clip skip: 2, "
+                "Denoising strength: 0.4, Hires resize: 128x0, Hires steps: 3, Hires sampler: Euler, Hires CFG Scale: "
+                "2, "
+                "Masked area padding: 40, Inpaint area: Only masked, Variation seed: 5" } });
         MainWindow w(options(tmp.path()));
         const QString unused = w.importSettings(png);
         QVERIFY2(unused.contains(QStringLiteral("Variation seed: 5")), qPrintable(unused));
@@ -356,7 +364,8 @@ private Q_SLOTS:
         QCOMPARE(AppSettings::load(ini).threads, 0);
         // The application's own store (main() points XDG_CONFIG_HOME at a temporary folder) persists.
         a.save();
-        QVERIFY(QFileInfo::exists(qEnvironmentVariable("XDG_CONFIG_HOME") + QStringLiteral("/latent-studio/latent-studio.conf")));
+        QVERIFY(QFileInfo::exists(
+            qEnvironmentVariable("XDG_CONFIG_HOME") + QStringLiteral("/latent-studio/latent-studio.conf")));
         QCOMPARE(AppSettings::load().threads, 3);
         QCOMPARE(AppSettings::load().modelFolders, a.modelFolders);
 
@@ -372,13 +381,17 @@ private Q_SLOTS:
         QStringList names;
         for (const auto& e : found)
             names << e.name;
-        QCOMPARE(names, (QStringList { QStringLiteral("a.ckpt"), QStringLiteral("b.safetensors"), QStringLiteral("sd-diffusers") }));
+        QCOMPARE(names,
+            (QStringList {
+                QStringLiteral("a.ckpt"), QStringLiteral("b.safetensors"), QStringLiteral("sd-diffusers") }));
         StartupOptions o = options(tmp.path());
         o.settings = a;
         MainWindow w(o);
         bool listed = false;
         for (QComboBox* c : w.promptPanel()->findChildren<QComboBox*>())
-            listed = listed || (c->findText(QStringLiteral("b.safetensors")) >= 0 && c->findText(QStringLiteral("sd-diffusers")) >= 0);
+            listed = listed
+                || (c->findText(QStringLiteral("b.safetensors")) >= 0
+                    && c->findText(QStringLiteral("sd-diffusers")) >= 0);
         QVERIFY(listed);
     }
 
@@ -406,7 +419,9 @@ private Q_SLOTS:
             if (a->text() == QStringLiteral("styles/ink"))
                 ink = a;
         }
-        QCOMPARE(names, (QStringList { QStringLiteral("film"), QStringLiteral("styles/ink"), QStringLiteral("Open a LoRA file...") }));
+        QCOMPARE(names,
+            (QStringList {
+                QStringLiteral("film"), QStringLiteral("styles/ink"), QStringLiteral("Open a LoRA file...") }));
         panel->setPrompt(QStringLiteral("a cat"));
         auto* edit = panel->findChild<QPlainTextEdit*>(QStringLiteral("prompt"));
         QVERIFY(edit);
@@ -414,7 +429,8 @@ private Q_SLOTS:
         c.movePosition(QTextCursor::End);
         edit->setTextCursor(c);
         ink->trigger();
-        QCOMPARE(QString::fromStdString(panel->request(false, false).prompt), QStringLiteral("a cat <lora:styles/ink:1>"));
+        QCOMPARE(
+            QString::fromStdString(panel->request(false, false).prompt), QStringLiteral("a cat <lora:styles/ink:1>"));
 
         // The hires fix goes with text-to-image only, and comes back with "use these settings".
         panel->findChild<QDoubleSpinBox*>(QStringLiteral("hiresScale"))->setValue(2.0);

@@ -40,8 +40,8 @@ ls::pipeline::GenerationRequest request(int steps, int seed)
 void loadTiny(GenerationController& c)
 {
     QSignalSpy loaded(&c, &GenerationController::modelLoaded);
-    c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"), kGolden + QStringLiteral("/tiny_sd1/case.json"),
-        QStringLiteral(LS_SHARED_DIR "/data/clip"));
+    c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"),
+        kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
     QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 60000);
 }
 } // namespace

@@ -150,10 +150,12 @@ EncoderImpl::EncoderImpl(const AutoencoderConfig& c, const Options& o)
         nn::container(*this, base + ".block");
         nn::container(*this, base + ".attn");
         for (int64_t b = 0; b < c.numResBlocks; ++b) {
-            lv.blocks.push_back(reg(*this, base + ".block." + std::to_string(b), std::make_shared<ResnetBlock>(blockIn, blockOut, o)));
+            lv.blocks.push_back(
+                reg(*this, base + ".block." + std::to_string(b), std::make_shared<ResnetBlock>(blockIn, blockOut, o)));
             blockIn = blockOut;
             if (std::find(c.attnResolutions.begin(), c.attnResolutions.end(), curRes) != c.attnResolutions.end())
-                lv.attns.push_back(reg(*this, base + ".attn." + std::to_string(lv.attns.size()), std::make_shared<AttnBlock>(blockIn, o)));
+                lv.attns.push_back(reg(
+                    *this, base + ".attn." + std::to_string(lv.attns.size()), std::make_shared<AttnBlock>(blockIn, o)));
         }
         if (i + 1 != levels) {
             lv.resample = reg(*this, base + ".downsample.conv", nn::Conv2d(blockIn, blockIn, 3, 2, 0, o));
@@ -183,7 +185,6 @@ at::Tensor EncoderImpl::forward(const at::Tensor& x)
     h = p.mid.forward(h);
     return p.conv_out(swish(p.norm_out(h)));
 }
-
 
 DecoderImpl::DecoderImpl(const AutoencoderConfig& c, const Options& o)
     : config(c)
@@ -221,10 +222,13 @@ DecoderImpl::DecoderImpl(const AutoencoderConfig& c, const Options& o)
         nn::container(*this, base + ".block");
         nn::container(*this, base + ".attn");
         for (int64_t b = 0; b <= c.numResBlocks; ++b) {
-            lv.blocks.push_back(reg(*this, base + ".block." + std::to_string(b), std::make_shared<ResnetBlock>(bi, blockOut, o)));
+            lv.blocks.push_back(
+                reg(*this, base + ".block." + std::to_string(b), std::make_shared<ResnetBlock>(bi, blockOut, o)));
             bi = blockOut;
-            if (std::find(c.attnResolutions.begin(), c.attnResolutions.end(), resForLevel[li]) != c.attnResolutions.end())
-                lv.attns.push_back(reg(*this, base + ".attn." + std::to_string(lv.attns.size()), std::make_shared<AttnBlock>(bi, o)));
+            if (std::find(c.attnResolutions.begin(), c.attnResolutions.end(), resForLevel[li])
+                != c.attnResolutions.end())
+                lv.attns.push_back(
+                    reg(*this, base + ".attn." + std::to_string(lv.attns.size()), std::make_shared<AttnBlock>(bi, o)));
         }
         if (li != 0)
             lv.resample = reg(*this, base + ".upsample.conv", nn::Conv2d(bi, bi, 3, 1, 1, o));

@@ -11,7 +11,7 @@ namespace ls::models {
 namespace detail {
 struct EncoderParts;
 struct DecoderParts;
-}
+} // namespace detail
 
 struct AutoencoderConfig {
     bool vq = false;

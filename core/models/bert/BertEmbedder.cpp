@@ -7,7 +7,7 @@ using nn::reg;
 namespace {
 constexpr int64_t kHeads = 8;
 constexpr int64_t kDimHead = 64;
-}
+} // namespace
 
 struct BertEmbedderImpl::Attn : torch::nn::Module {
     Attn(int64_t d, const nn::Options& o)

@@ -62,7 +62,8 @@ struct ClipTextModelImpl::Layer : torch::nn::Module {
     }
     int64_t heads;
     bool quickGelu;
-    nn::Linear q_proj { nullptr }, k_proj { nullptr }, v_proj { nullptr }, out_proj { nullptr }, fc1 { nullptr }, fc2 { nullptr };
+    nn::Linear q_proj { nullptr }, k_proj { nullptr }, v_proj { nullptr }, out_proj { nullptr }, fc1 { nullptr },
+        fc2 { nullptr };
     nn::LayerNorm layer_norm1 { nullptr }, layer_norm2 { nullptr };
 };
 
@@ -71,8 +72,8 @@ ClipTextModelImpl::ClipTextModelImpl(const ClipTextConfig& c, const nn::Options&
 {
     token_embedding = reg(*this, "embeddings.token_embedding", nn::Embedding(c.vocabSize, c.hiddenSize, o));
     position_embedding = reg(*this, "embeddings.position_embedding", nn::Embedding(c.maxPositions, c.hiddenSize, o));
-    position_ids = nn::container(*this, "embeddings")->register_buffer("position_ids",
-        at::arange(c.maxPositions, o.dtype(at::kLong)).unsqueeze(0));
+    position_ids = nn::container(*this, "embeddings")
+                       ->register_buffer("position_ids", at::arange(c.maxPositions, o.dtype(at::kLong)).unsqueeze(0));
     auto enc = nn::container(*this, "encoder.layers");
     for (int64_t i = 0; i < c.numLayers; ++i)
         layers.push_back(enc->register_module(std::to_string(i), std::make_shared<Layer>(c, o)));
@@ -91,7 +92,9 @@ ClipTextOutput ClipTextModelImpl::forwardAll(const at::Tensor& ids)
 {
     const int64_t t = ids.size(1);
     if (t > config.maxPositions)
-        fail(ErrorKind::InvalidInput, "CLIP text encoder: " + std::to_string(t) + " tokens exceed the " + std::to_string(config.maxPositions) + " positions");
+        fail(ErrorKind::InvalidInput,
+            "CLIP text encoder: " + std::to_string(t) + " tokens exceed the " + std::to_string(config.maxPositions)
+                + " positions");
     ClipTextOutput out;
     auto x = embed(ids);
     auto mask = at::full({ t, t }, -std::numeric_limits<float>::infinity(), x.options()).triu(1);
@@ -108,7 +111,9 @@ at::Tensor ClipTextModelImpl::forward(const at::Tensor& ids, int clipSkip)
 {
     const int64_t t = ids.size(1);
     if (t > config.maxPositions)
-        fail(ErrorKind::InvalidInput, "CLIP text encoder: " + std::to_string(t) + " tokens exceed the " + std::to_string(config.maxPositions) + " positions");
+        fail(ErrorKind::InvalidInput,
+            "CLIP text encoder: " + std::to_string(t) + " tokens exceed the " + std::to_string(config.maxPositions)
+                + " positions");
     auto x = embed(ids);
     auto mask = at::full({ t, t }, -std::numeric_limits<float>::infinity(), x.options()).triu(1);
     const int64_t run = std::max<int64_t>(1, config.numLayers - std::max(0, clipSkip - 1));

@@ -22,7 +22,7 @@ struct ClipTextConfig {
 };
 
 struct ClipTextOutput {
-    at::Tensor lastHidden;               // final_layer_norm(last layer)  [B, T, D]
+    at::Tensor lastHidden; // final_layer_norm(last layer)  [B, T, D]
     std::vector<at::Tensor> hiddenStates; // [0] = embeddings, [i] = after layer i (no final norm)
 };
 

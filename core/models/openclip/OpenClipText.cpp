@@ -46,7 +46,8 @@ struct OpenClipTextModelImpl::Block : torch::nn::Module {
 OpenClipTextModelImpl::OpenClipTextModelImpl(const OpenClipTextConfig& c, const nn::Options& o)
     : config(c)
 {
-    positional_embedding = register_parameter("positional_embedding", at::empty({ c.contextLength, c.width }, o), false);
+    positional_embedding
+        = register_parameter("positional_embedding", at::empty({ c.contextLength, c.width }, o), false);
     text_projection = register_parameter("text_projection", at::empty({ c.width, c.embedDim }, o), false);
     logit_scale = register_parameter("logit_scale", at::empty({}, o), false);
     token_embedding = reg(*this, "token_embedding", nn::Embedding(c.vocabSize, c.width, o));

@@ -29,7 +29,8 @@ UNetConfig UNetConfig::fromJson(const json& in)
     c.inChannels = p.value("in_channels", int64_t(4));
     c.coordChannels = p.value("coord_channels", int64_t(0));
     if (c.coordChannels != 0 && c.coordChannels != 2)
-        fail(ErrorKind::InvalidInput, "unet config: coord_channels must be 0 or 2 (got " + std::to_string(c.coordChannels) + ")");
+        fail(ErrorKind::InvalidInput,
+            "unet config: coord_channels must be 0 or 2 (got " + std::to_string(c.coordChannels) + ")");
     c.outChannels = p.value("out_channels", int64_t(4));
     c.modelChannels = p.value("model_channels", int64_t(320));
     c.attentionResolutions = intList("attention_resolutions", {});
@@ -38,7 +39,8 @@ UNetConfig UNetConfig::fromJson(const json& in)
     if (nrb.size() == 1)
         nrb.assign(c.channelMult.size(), nrb[0]);
     if (nrb.size() != c.channelMult.size())
-        fail(ErrorKind::InvalidInput, "unet config: num_res_blocks must be a number or one entry per channel_mult level");
+        fail(ErrorKind::InvalidInput,
+            "unet config: num_res_blocks must be a number or one entry per channel_mult level");
     c.numResBlocks = nrb;
     c.numHeads = p.value("num_heads", int64_t(-1));
     c.numHeadChannels = p.value("num_head_channels", int64_t(-1));
@@ -46,11 +48,13 @@ UNetConfig UNetConfig::fromJson(const json& in)
     if (p.contains("transformer_depth") && p["transformer_depth"].is_array())
         fail(ErrorKind::Unsupported, "unet config: per-level transformer_depth (SDXL-style) is not supported yet");
     c.transformerDepth = p.value("transformer_depth", int64_t(1));
-    c.contextDim = (p.contains("context_dim") && p["context_dim"].is_number_integer()) ? p["context_dim"].get<int64_t>() : 0;
+    c.contextDim
+        = (p.contains("context_dim") && p["context_dim"].is_number_integer()) ? p["context_dim"].get<int64_t>() : 0;
     c.useLinearInTransformer = p.value("use_linear_in_transformer", false);
     c.legacy = p.value("legacy", true);
     c.useScaleShiftNorm = p.value("use_scale_shift_norm", false);
-    c.numClasses = (p.contains("num_classes") && p["num_classes"].is_number_integer()) ? p["num_classes"].get<int64_t>() : 0;
+    c.numClasses
+        = (p.contains("num_classes") && p["num_classes"].is_number_integer()) ? p["num_classes"].get<int64_t>() : 0;
     if (p.contains("disable_self_attentions") && p["disable_self_attentions"].is_array())
         c.disableSelfAttentions = p["disable_self_attentions"].get<std::vector<bool>>();
     c.disableMiddleSelfAttn = p.value("disable_middle_self_attn", false);
@@ -90,7 +94,9 @@ json UNetConfig::toJson() const
 at::Tensor timestepEmbedding(const at::Tensor& timesteps, int64_t dim)
 {
     const int64_t half = dim / 2;
-    auto freqs = at::exp(-std::log(10000.0) * at::arange(0, half, at::TensorOptions().dtype(at::kFloat).device(timesteps.device())) / static_cast<double>(half));
+    auto freqs = at::exp(-std::log(10000.0)
+        * at::arange(0, half, at::TensorOptions().dtype(at::kFloat).device(timesteps.device()))
+        / static_cast<double>(half));
     auto args = timesteps.to(at::kFloat).unsqueeze(1) * freqs.unsqueeze(0); // [B, half]
     auto emb = at::cat({ at::cos(args), at::sin(args) }, -1);
     if (dim % 2)
@@ -102,7 +108,7 @@ at::Tensor timestepEmbedding(const at::Tensor& timesteps, int64_t dim)
 
 namespace {
 
-constexpr double kGroupNormEps = 1e-5;    // openaimodel normalization() = GroupNorm32(32, ch)
+constexpr double kGroupNormEps = 1e-5; // openaimodel normalization() = GroupNorm32(32, ch)
 constexpr double kTransformerNormEps = 1e-6; // attention.Normalize
 
 at::Tensor groupNorm32(nn::GroupNorm& norm, const at::Tensor& x)
@@ -111,7 +117,9 @@ at::Tensor groupNorm32(nn::GroupNorm& norm, const at::Tensor& x)
     // activations' own dtype saves two passes over memory (accel::Settings::nativeGroupNorm).
     if (x.scalar_type() == at::kFloat || accel::nativeGroupNorm(x))
         return norm(x);
-    return at::group_norm(x.to(at::kFloat), norm->groups, norm->weight.to(at::kFloat), norm->bias.to(at::kFloat), norm->eps).to(x.scalar_type());
+    return at::group_norm(
+        x.to(at::kFloat), norm->groups, norm->weight.to(at::kFloat), norm->bias.to(at::kFloat), norm->eps)
+        .to(x.scalar_type());
 }
 
 struct ConvLayer : UNetLayer {
@@ -201,10 +209,12 @@ struct CrossAttention : torch::nn::Module {
 };
 
 struct BasicTransformerBlock : torch::nn::Module {
-    BasicTransformerBlock(int64_t dim, int64_t heads, int64_t dimHead, int64_t contextDim, bool disableSelfAttn_, const Options& o)
+    BasicTransformerBlock(
+        int64_t dim, int64_t heads, int64_t dimHead, int64_t contextDim, bool disableSelfAttn_, const Options& o)
         : disableSelfAttn(disableSelfAttn_)
     {
-        attn1 = register_module("attn1", std::make_shared<CrossAttention>(dim, disableSelfAttn ? contextDim : dim, heads, dimHead, o));
+        attn1 = register_module(
+            "attn1", std::make_shared<CrossAttention>(dim, disableSelfAttn ? contextDim : dim, heads, dimHead, o));
         ff_proj = reg(*this, "ff.net.0.proj", nn::Linear(dim, dim * 4 * 2, true, o));
         ff_out = reg(*this, "ff.net.2", nn::Linear(dim * 4, dim, true, o));
         attn2 = register_module("attn2", std::make_shared<CrossAttention>(dim, contextDim, heads, dimHead, o));
@@ -227,8 +237,8 @@ struct BasicTransformerBlock : torch::nn::Module {
 };
 
 struct SpatialTransformer : UNetLayer {
-    SpatialTransformer(int64_t ch, int64_t heads, int64_t dimHead, int64_t depth, int64_t contextDim, bool disableSelfAttn,
-        bool linear_, const Options& o)
+    SpatialTransformer(int64_t ch, int64_t heads, int64_t dimHead, int64_t depth, int64_t contextDim,
+        bool disableSelfAttn, bool linear_, const Options& o)
         : linear(linear_)
     {
         const int64_t inner = heads * dimHead;
@@ -337,9 +347,10 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
         if (c.legacy)
             dimHead = c.useSpatialTransformer ? ch / heads : c.numHeadChannels;
         if (!c.useSpatialTransformer)
-            return std::make_shared<AttentionBlock>(ch, c.numHeadChannels == -1 ? c.numHeads : ch / c.numHeadChannels, o);
-        return std::make_shared<SpatialTransformer>(ch, heads, dimHead, c.transformerDepth, c.contextDim, disableSelfAttn,
-            c.useLinearInTransformer, o);
+            return std::make_shared<AttentionBlock>(
+                ch, c.numHeadChannels == -1 ? c.numHeads : ch / c.numHeadChannels, o);
+        return std::make_shared<SpatialTransformer>(
+            ch, heads, dimHead, c.transformerDepth, c.contextDim, disableSelfAttn, c.useLinearInTransformer, o);
     };
     auto container = nn::container(*this, "input_blocks");
     auto newBlock = [&](torch::nn::Module& parent, std::vector<TimestepEmbedSequential>& list) {
@@ -351,7 +362,8 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
     newBlock(*container, input_blocks)->append(std::make_shared<ConvLayer>(c.inChannels + c.coordChannels, mc, o));
     int64_t ch = mc, ds = 1;
     auto hasAttn = [&](int64_t d) {
-        return std::find(c.attentionResolutions.begin(), c.attentionResolutions.end(), d) != c.attentionResolutions.end();
+        return std::find(c.attentionResolutions.begin(), c.attentionResolutions.end(), d)
+            != c.attentionResolutions.end();
     };
     const size_t levels = c.channelMult.size();
     for (size_t level = 0; level < levels; ++level) {
@@ -396,7 +408,8 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
     out_2 = reg(*this, "out.2", nn::Conv2d(mc, c.outChannels, 3, 1, 1, o));
 }
 
-at::Tensor UNetModelImpl::forward(const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context, const at::Tensor& y)
+at::Tensor UNetModelImpl::forward(
+    const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context, const at::Tensor& y)
 {
     const auto dtype = nn::computeType(time_embed_0->weight);
     auto t = timesteps;

@@ -23,7 +23,7 @@ struct UNetConfig {
     std::vector<int64_t> attentionResolutions { 4, 2, 1 };
     std::vector<int64_t> numResBlocks { 2, 2, 2, 2 }; // per level
     std::vector<int64_t> channelMult { 1, 2, 4, 4 };
-    int64_t numHeads = 8;         // -1 when numHeadChannels is set
+    int64_t numHeads = 8; // -1 when numHeadChannels is set
     int64_t numHeadChannels = -1; // -1 when numHeads is set
     bool useSpatialTransformer = true;
     int64_t transformerDepth = 1;
@@ -56,8 +56,8 @@ TORCH_MODULE(TimestepEmbedSequential);
 struct UNetModelImpl : torch::nn::Module {
     UNetModelImpl(const UNetConfig& config, const nn::Options& o);
     // x [B, C, H, W]; timesteps [B] (integer or fractional); context [B, T, D] or undefined; y [B] class labels.
-    at::Tensor forward(const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context = {},
-        const at::Tensor& y = {});
+    at::Tensor forward(
+        const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context = {}, const at::Tensor& y = {});
 
     UNetConfig config;
     nn::Linear time_embed_0 { nullptr }, time_embed_2 { nullptr };

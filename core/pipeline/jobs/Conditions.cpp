@@ -14,7 +14,8 @@ namespace ls::pipeline::detail {
 
 using models::Family;
 
-JobCondition conditionFor(GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh, int64_t lw)
+JobCondition conditionFor(
+    GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh, int64_t lw)
 {
     JobCondition c;
     auto& [cond, uncond, condCount, combine, layout] = c;
@@ -38,14 +39,16 @@ JobCondition conditionFor(GeneratorState& d, const GenerationRequest& r, int gen
         std::vector<text::WorldBox> boxes;
         if (r.mode == JobMode::Layout)
             for (const auto& b : r.boxes)
-                boxes.push_back({ b.x / genW, b.y / genH, (b.x + b.w) / genW, (b.y + b.h) / genH, b.label.empty() ? b.prompt : b.label });
+                boxes.push_back({ b.x / genW, b.y / genH, (b.x + b.w) / genW, (b.y + b.h) / genH,
+                    b.label.empty() ? b.prompt : b.label });
         else if (m.config.layoutChannels && r.captionLayout)
             boxes = text::layoutFromCaption(r.prompt); // "a red circle at the top left": the boxes the phrases describe
         cond = cd.encodeWorld(r.prompt, boxes);
         uncond = cd.encodeWorld(r.negativePrompt);
         if (m.config.layoutChannels) {
             const auto k = m.config.layoutChannels;
-            layout.cond = at::tensor(text::rasteriseWorldLayout(boxes, static_cast<int>(lh), static_cast<int>(lw))).view({ 1, k, lh, lw });
+            layout.cond = at::tensor(text::rasteriseWorldLayout(boxes, static_cast<int>(lh), static_cast<int>(lw)))
+                              .view({ 1, k, lh, lw });
             layout.uncond = at::zeros_like(layout.cond);
         }
     } else if (m.clip || m.openclip) {
@@ -59,8 +62,10 @@ JobCondition conditionFor(GeneratorState& d, const GenerationRequest& r, int gen
             for (const auto& b : r.boxes) {
                 conds.push_back(cd.encodePrompt(b.prompt.empty() ? b.label : b.prompt, r.clipSkip));
                 auto mk = at::zeros({ 1, 1, genH, genW });
-                const int x0 = std::clamp(static_cast<int>(std::round(b.x)), 0, genW), y0 = std::clamp(static_cast<int>(std::round(b.y)), 0, genH);
-                const int x1 = std::clamp(static_cast<int>(std::round(b.x + b.w)), 0, genW), y1 = std::clamp(static_cast<int>(std::round(b.y + b.h)), 0, genH);
+                const int x0 = std::clamp(static_cast<int>(std::round(b.x)), 0, genW),
+                          y0 = std::clamp(static_cast<int>(std::round(b.y)), 0, genH);
+                const int x1 = std::clamp(static_cast<int>(std::round(b.x + b.w)), 0, genW),
+                          y1 = std::clamp(static_cast<int>(std::round(b.y + b.h)), 0, genH);
                 if (x1 > x0 && y1 > y0)
                     mk.narrow(2, y0, y1 - y0).narrow(3, x0, x1 - x0).fill_(1.0);
                 masks.push_back(at::avg_pool2d(mk, { f, f }));
@@ -83,8 +88,8 @@ JobCondition conditionFor(GeneratorState& d, const GenerationRequest& r, int gen
             condCount = static_cast<int>(conds.size());
             auto boxMasks = at::cat(masks); // [R, 1, h, w]
             combine = [boxMasks](const at::Tensor& eps) { // eps [1+R, B, C, h, w]
-                auto mk = boxMasks.unsqueeze(1);           // [R, 1, 1, h, w]
-                auto cover = mk.sum(0).clamp_max(1.0);     // [1, 1, h, w]
+                auto mk = boxMasks.unsqueeze(1); // [R, 1, 1, h, w]
+                auto cover = mk.sum(0).clamp_max(1.0); // [1, 1, h, w]
                 auto regional = (eps.narrow(0, 1, eps.size(0) - 1) * mk).sum(0) / mk.sum(0).clamp_min(1e-6);
                 return eps[0] * (1 - cover) + regional * cover;
             };

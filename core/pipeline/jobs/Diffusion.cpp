@@ -10,8 +10,8 @@
 
 namespace ls::pipeline::detail {
 
-void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop, Clock::time_point t0,
-    ResultWriter& out)
+void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop,
+    Clock::time_point t0, ResultWriter& out)
 {
     auto& m = *d.model;
     const int mult = d.pixelMultiple();
@@ -27,11 +27,13 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
     // 2. The condition (per text-encoder family; regional guidance for layout boxes on text models)
     const auto [cond, uncond, condCount, combine, layout] = conditionFor(d, r, genW, genH, f, lh, lw);
 
-    // 3. Noise, and where sampling starts: the input's latent (img2img, inpaint), the masks, an inpainting model's extra input
+    // 3. Noise, and where sampling starts: the input's latent (img2img, inpaint), the masks, an inpainting model's
+    // extra input
     NoiseSource noise(r.seed, r.batch);
     const auto lat = at::TensorOptions().dtype(at::kFloat);
     auto xT = noise.draw({ latentC, lh, lw }, lat);
-    sampling::NoiseFn stepNoise = [&](int64_t, const at::Tensor& like) { return noise.draw(like.sizes().slice(1), lat); };
+    sampling::NoiseFn stepNoise
+        = [&](int64_t, const at::Tensor& like) { return noise.draw(like.sizes().slice(1), lat); };
 
     std::optional<LatentStart> start;
     std::optional<LatentBlend> blend;
@@ -56,13 +58,16 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
                 workMask = at::constant_pad_nd(maskFull, { 0, genW - init.width, 0, genH - init.height }, 0);
         }
         auto encNoise = noise.draw({ m.config.firstStage.embedDim, lh, lw }, lat);
-        auto initLatent = m.encodeImage(imageToTensor(work).repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kCPU, at::kFloat);
+        auto initLatent
+            = m.encodeImage(imageToTensor(work).repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kCPU, at::kFloat);
         if (r.mode == JobMode::Inpaint) {
             auto latentMask = at::max_pool2d(workMask, { f, f }); // any repainted pixel -> repaint the latent
             if (d.inpaintModel()) {
                 auto masked = imageToTensor(work) * (workMask < 0.5).to(at::kFloat);
-                auto maskedLatent = m.encodeImage(masked.repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kCPU, at::kFloat);
-                concat = at::cat({ at::upsample_nearest2d(workMask, { lh, lw }).repeat({ r.batch, 1, 1, 1 }), maskedLatent }, 1);
+                auto maskedLatent
+                    = m.encodeImage(masked.repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kCPU, at::kFloat);
+                concat = at::cat(
+                    { at::upsample_nearest2d(workMask, { lh, lw }).repeat({ r.batch, 1, 1, 1 }), maskedLatent }, 1);
                 start = LatentStart { initLatent, r.strength };
             } else {
                 blend = LatentBlend { initLatent, latentMask };

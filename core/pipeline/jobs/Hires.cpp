@@ -46,7 +46,8 @@ GenerationResult Generator::runHires(const GenerationRequest& r0, const StepCall
         t.total = firstTotal + secondTotal * std::max(1, r0.batch);
         onStep(t);
     };
-    const GenerationResult first = runChecked(base, [&](const StepInfo& s) { report(s, false); }, stop);
+    const GenerationResult first = runChecked(
+        base, [&](const StepInfo& s) { report(s, false); }, stop);
     GenerationResult out;
     for (size_t i = 0; i < first.images.size(); ++i) {
         GenerationRequest hr = r0;
@@ -71,7 +72,8 @@ GenerationResult Generator::runHires(const GenerationRequest& r0, const StepCall
         hr.seed = first.seeds[i];
         hr.batch = 1;
         // The metadata records the text-to-image request with its hires settings (the seed is the image's).
-        const GenerationResult second = runChecked(hr, [&](const StepInfo& s) { report(s, true); }, stop, &r0);
+        const GenerationResult second = runChecked(
+            hr, [&](const StepInfo& s) { report(s, true); }, stop, &r0);
         done += secondTotal;
         out.images.push_back(second.images.front());
         out.seeds.push_back(first.seeds[i]);

@@ -14,11 +14,12 @@ namespace ls::pipeline::detail {
 void applyOutpaint(GenerationRequest& r);
 
 struct JobGeometry {
-    Image init;                      // img2img/inpaint: the input, RGB
-    at::Tensor maskFull;             // inpaint: [1,1,H,W] 0/1 at the input's resolution (grown, unblurred)
-    at::Tensor compositeMask;        // inpaint: the feathered mask the result is blended with
-    std::array<int, 4> region {};    // inpaint: the rectangle worked on [x0, y0, x1, y1) (the whole image unless only masked)
-    int workW = 0, workH = 0;        // the size the model paints (before rounding up to its multiple)
+    Image init; // img2img/inpaint: the input, RGB
+    at::Tensor maskFull; // inpaint: [1,1,H,W] 0/1 at the input's resolution (grown, unblurred)
+    at::Tensor compositeMask; // inpaint: the feathered mask the result is blended with
+    std::array<int, 4>
+        region {}; // inpaint: the rectangle worked on [x0, y0, x1, y1) (the whole image unless only masked)
+    int workW = 0, workH = 0; // the size the model paints (before rounding up to its multiple)
 };
 JobGeometry jobGeometry(const GenerationRequest& r);
 

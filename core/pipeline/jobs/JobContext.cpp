@@ -29,7 +29,8 @@ void stripLoraTags(GenerationRequest& r, std::vector<text::LoraTag>* tags)
         b.prompt = text::extractLoraTags(b.prompt, tags);
 }
 
-std::vector<models::LoraSet::Use> GeneratorState::applyLoras(const std::vector<text::LoraTag>& tags, std::vector<std::string>& warnings)
+std::vector<models::LoraSet::Use> GeneratorState::applyLoras(
+    const std::vector<text::LoraTag>& tags, std::vector<std::string>& warnings)
 {
     std::vector<models::LoraSet::Use> uses;
     for (const auto& t : tags) {
@@ -77,7 +78,9 @@ void GeneratorState::prepareEmbeddings(const GenerationRequest& r)
     int64_t next = table->weight.size(0); // the first id past the vocabulary
     for (const auto& name : text::embeddingNamesIn(text, names)) {
         const auto& path = files[static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin())].path;
-        const auto& e = embeddingCache.get(path, [&] { return EmbeddingFile { models::readEmbedding(path, dim), sha256File(path).substr(0, 12) }; });
+        const auto& e = embeddingCache.get(path, [&] {
+            return EmbeddingFile { models::readEmbedding(path, dim), sha256File(path).substr(0, 12) };
+        });
         const auto& v = e.vectors;
         embeddingTokens.push_back({ name, static_cast<int>(next), static_cast<int>(v.size(0)) });
         embeddingsUsed.emplace_back(name, e.hash);
@@ -96,11 +99,13 @@ std::string GeneratorState::describeLoraFolders() const
     return s.empty() ? std::string("no LoRA folder") : s + " (or give a path)";
 }
 
-sampling::EpsFn GeneratorState::guidedEps(const StopToken& stop, at::Tensor cond, at::Tensor uncond, double scale, at::Tensor concat,
-    at::Tensor classLabels, std::function<at::Tensor(const at::Tensor&)> combineCond, int condCount, LayoutChannels layout)
+sampling::EpsFn GeneratorState::guidedEps(const StopToken& stop, at::Tensor cond, at::Tensor uncond, double scale,
+    at::Tensor concat, at::Tensor classLabels, std::function<at::Tensor(const at::Tensor&)> combineCond, int condCount,
+    LayoutChannels layout)
 {
     const bool v = model->config.parameterization == "v";
-    return [this, &stop, cond, uncond, scale, concat, classLabels, combineCond, condCount, v, layout](const at::Tensor& x, const at::Tensor& t, double acp) {
+    return [this, &stop, cond, uncond, scale, concat, classLabels, combineCond, condCount, v, layout](
+               const at::Tensor& x, const at::Tensor& t, double acp) {
         stop.check();
         adaptThreadsToLoad(); // as many threads as the cores other programs leave free
         const int64_t b = x.size(0);
@@ -151,7 +156,8 @@ sampling::EpsFn GeneratorState::guidedEps(const StopToken& stop, at::Tensor cond
     };
 }
 
-sampling::StepFn GeneratorState::stepReporter(const GenerationRequest& r, const StepCallback& cb, Clock::time_point t0, int tile, int tiles)
+sampling::StepFn GeneratorState::stepReporter(
+    const GenerationRequest& r, const StepCallback& cb, Clock::time_point t0, int tile, int tiles)
 {
     return [this, &r, cb, t0, tile, tiles](int64_t i, int64_t n, const at::Tensor& x, const at::Tensor& x0) {
         if (!cb)
@@ -169,9 +175,14 @@ sampling::StepFn GeneratorState::stepReporter(const GenerationRequest& r, const 
             preview = decodeImage(x0, 0, r.vaeTile);
             s.fullDecode = true;
         } else if (r.previewEvery > 0 && ((i + 1) % r.previewEvery == 0 || last)) {
-            if (!previewer)
-                previewer = std::make_unique<LatentPreviewer>(*model);
-            preview = previewer->project(x0, 0);
+            torch::NoGradGuard ng;
+            if (const auto* tiny = previewDecoder()) {
+                preview = tensorToImage(tiny->forward(x0.narrow(0, 0, 1)).to(at::kCPU, at::kFloat) * 2 - 1);
+            } else {
+                if (!previewer)
+                    previewer = std::make_unique<LatentPreviewer>(*model);
+                preview = previewer->project(x0, 0);
+            }
         }
         s.preview = preview.empty() ? nullptr : &preview;
         cb(s);
@@ -197,8 +208,30 @@ std::string GeneratorState::unknownWordsWarning(const GenerationRequest& r) cons
         words += (words.empty() ? "'" : ", '") + w + "'";
     for (const auto& w : tok.words())
         known += (known.empty() ? "" : " ") + w;
-    return "the bundled model does not know the word" + std::string(unknown.size() > 1 ? "s " : " ") + words + " and leaves "
-        + (unknown.size() > 1 ? "them" : "it") + " out; it knows only: " + known + " (coloured shapes on a plain background, see MODEL_CARD.md)";
+    return "the bundled model does not know the word" + std::string(unknown.size() > 1 ? "s " : " ") + words
+        + " and leaves " + (unknown.size() > 1 ? "them" : "it") + " out; it knows only: " + known
+        + " (coloured shapes on a plain background, see MODEL_CARD.md)";
+}
+
+const models::TinyAutoencoderHalf* GeneratorState::previewDecoder()
+{
+    if (taesdFile.empty())
+        return nullptr;
+    if (!taesdTried) {
+        taesdTried = true;
+        try {
+            taesd = models::loadTinyAutoencoder(taesdFile, models::TinyAutoencoderHalf::Kind::Decoder);
+            if (taesd->latentChannels() != model->config.unet.outChannels)
+                fail(ErrorKind::InvalidInput,
+                    taesdFile.string() + ": a TAESD decoder for " + std::to_string(taesd->latentChannels())
+                        + " latent channels; this model has " + std::to_string(model->config.unet.outChannels));
+            taesd->to(at::TensorOptions().dtype(at::kFloat).device(model->device()));
+        } catch (const std::exception& e) {
+            taesd.reset();
+            taesdError = e.what();
+        }
+    }
+    return taesd ? &*taesd : nullptr;
 }
 
 Image GeneratorState::decodeImage(const at::Tensor& latent, int index, int vaeTile)

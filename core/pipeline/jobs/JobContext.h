@@ -4,6 +4,7 @@
 // each job in core/pipeline/jobs works on it.
 #include "models/LatentModel.h"
 #include "models/Lora.h"
+#include "models/taesd/Taesd.h"
 #include "pipeline/GenerationRequest.h"
 #include "pipeline/GenerationTypes.h"
 #include "pipeline/Preview.h"
@@ -19,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 
 namespace ls::pipeline::detail {
 
@@ -32,11 +34,9 @@ std::string withoutListMarks(std::string name);
 void stripLoraTags(GenerationRequest& r, std::vector<text::LoraTag>* tags);
 
 // What was read from files, kept while the file stays the same (by path, modification time and size).
-template <class T>
-class FileCache {
+template <class T> class FileCache {
 public:
-    template <class Read>
-    const T& get(const std::filesystem::path& file, Read&& read)
+    template <class Read> const T& get(const std::filesystem::path& file, Read&& read)
     {
         const std::string key = std::filesystem::absolute(file).lexically_normal().string();
         std::error_code ec;
@@ -85,12 +85,19 @@ struct GeneratorState {
     ModelInfo info;
     std::vector<std::string> classes;
     std::unique_ptr<LatentPreviewer> previewer;
+    // TAESD previews (8x the latent size, a real decoder's picture) when a decoder file is set; read on first use.
+    std::filesystem::path taesdFile;
+    std::optional<models::TinyAutoencoderHalf> taesd;
+    std::string taesdError; // why the file could not be used (the projection is used instead)
+    bool taesdTried = false;
+    const models::TinyAutoencoderHalf* previewDecoder();
 
     // LoRAs: read once per file (while it stays the same), applied as exactly the set a request names.
     std::vector<std::filesystem::path> loraFolders;
     FileCache<std::shared_ptr<const models::Lora>> loraCache;
     models::LoraSet loraSet;
-    std::vector<models::LoraSet::Use> applyLoras(const std::vector<text::LoraTag>& tags, std::vector<std::string>& warnings);
+    std::vector<models::LoraSet::Use> applyLoras(
+        const std::vector<text::LoraTag>& tags, std::vector<std::string>& warnings);
     std::string describeLoraFolders() const;
 
     // Textual inversion: the embeddings the request's prompts name become the text encoder's extra token rows.
@@ -120,16 +127,19 @@ struct GeneratorState {
         return f == models::Family::LdmSR || f == models::Family::SD2Upscaler || f == models::Family::SyntheticSR;
     }
 
-    // Guided eps for a batch: contexts stacked as [uncond..., cond...] (or only cond when scale == 1). concat is appended
-    // to every copy's input; layout ([1, K, h, w] for the condition and for the unconditional copy) follows it, per copy.
-    sampling::EpsFn guidedEps(const StopToken& stop, at::Tensor cond, at::Tensor uncond, double scale, at::Tensor concat = {},
-        at::Tensor classLabels = {}, std::function<at::Tensor(const at::Tensor&)> combineCond = nullptr, int condCount = 1,
+    // Guided eps for a batch: contexts stacked as [uncond..., cond...] (or only cond when scale == 1). concat is
+    // appended to every copy's input; layout ([1, K, h, w] for the condition and for the unconditional copy) follows
+    // it, per copy.
+    sampling::EpsFn guidedEps(const StopToken& stop, at::Tensor cond, at::Tensor uncond, double scale,
+        at::Tensor concat = {}, at::Tensor classLabels = {},
+        std::function<at::Tensor(const at::Tensor&)> combineCond = nullptr, int condCount = 1,
         LayoutChannels layout = {});
 
     Image decodeImage(const at::Tensor& latent, int index, int vaeTile);
 
     // Progress, previews (latent projection or full decode, as the request asks) and the step count to the callback.
-    sampling::StepFn stepReporter(const GenerationRequest& r, const StepCallback& cb, Clock::time_point t0, int tile, int tiles);
+    sampling::StepFn stepReporter(
+        const GenerationRequest& r, const StepCallback& cb, Clock::time_point t0, int tile, int tiles);
 };
 
 } // namespace ls::pipeline::detail

@@ -16,12 +16,13 @@ struct JobCondition {
     LayoutChannels layout;
 };
 // genW x genH: the painted size (the model's multiple); f: the autoencoder's factor; lh x lw: the latent size.
-JobCondition conditionFor(GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh, int64_t lw);
+JobCondition conditionFor(
+    GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh, int64_t lw);
 
 // Each job adds its pictures to `out`. r is ready to run: validated, seed chosen, LoRA tags out of its prompts.
-void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop, Clock::time_point t0,
-    ResultWriter& out);
-void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop, Clock::time_point t0,
-    ResultWriter& out);
+void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop,
+    Clock::time_point t0, ResultWriter& out);
+void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop,
+    Clock::time_point t0, ResultWriter& out);
 
 } // namespace ls::pipeline::detail

@@ -47,7 +47,8 @@ void ResultWriter::add(const Image& img, int64_t seed)
         extra.emplace_back("VAE", m_state.info.vae);
     }
     // AUTOMATIC1111 gives the first pass's size for a hires picture
-    meta["parameters"] = buildInfotext(rec, seed, m_modelName, m_state.info.hash, m_recordAs ? rec.width : img.width, m_recordAs ? rec.height : img.height, extra);
+    meta["parameters"] = buildInfotext(rec, seed, m_modelName, m_state.info.hash, m_recordAs ? rec.width : img.width,
+        m_recordAs ? rec.height : img.height, extra);
     json j = rec.toJson();
     j["model_hash"] = m_state.info.hash;
     if (!lj.empty())

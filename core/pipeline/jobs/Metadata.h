@@ -8,9 +8,11 @@ namespace ls::pipeline::detail {
 class ResultWriter {
 public:
     // asWritten: the request as it came (LoRA tags in its prompts); run: what the job runs (seed chosen, tags out);
-    // recordAs: the request the metadata describes when it is another (the hires pass records its text-to-image request).
-    ResultWriter(const GeneratorState& state, GenerationResult& result, const GenerationRequest& asWritten, const GenerationRequest& run,
-        const GenerationRequest* recordAs, std::vector<models::LoraSet::Use> loras, std::string modelName)
+    // recordAs: the request the metadata describes when it is another (the hires pass records its text-to-image
+    // request).
+    ResultWriter(const GeneratorState& state, GenerationResult& result, const GenerationRequest& asWritten,
+        const GenerationRequest& run, const GenerationRequest* recordAs, std::vector<models::LoraSet::Use> loras,
+        std::string modelName)
         : m_state(state)
         , m_result(result)
         , m_asWritten(asWritten)

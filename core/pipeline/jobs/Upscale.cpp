@@ -12,8 +12,8 @@ namespace ls::pipeline::detail {
 
 using models::Family;
 
-void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop, Clock::time_point t0,
-    ResultWriter& out)
+void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop,
+    Clock::time_point t0, ResultWriter& out)
 {
     const Image lr = toRgb(r.initImage);
     if (!d.model) {
@@ -32,7 +32,8 @@ void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallbac
         uncond = cd->encodePrompt(r.negativePrompt, r.clipSkip);
         cd->matchLengths(cond, uncond, r.clipSkip);
     }
-    const int tile = std::min({ r.tileSize, lr.width, lr.height }) < r.tileSize ? std::max(lr.width, lr.height) : r.tileSize;
+    const int tile
+        = std::min({ r.tileSize, lr.width, lr.height }) < r.tileSize ? std::max(lr.width, lr.height) : r.tileSize;
     const int overlap = r.tileOverlap;
     const auto xs = models::tileStarts(lr.width, tile, overlap), ys = models::tileStarts(lr.height, tile, overlap);
     const int tiles = static_cast<int>(xs.size() * ys.size());
@@ -48,7 +49,8 @@ void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallbac
     }
     NoiseSource noise(r.seed, 1);
     // One noise field for the whole image, so overlapping tiles start from the same noise.
-    auto fullNoise = noise.draw({ m.config.firstStage.embedDim, roundUp(lr.height, mult), roundUp(lr.width, mult) }, at::TensorOptions());
+    auto fullNoise = noise.draw(
+        { m.config.firstStage.embedDim, roundUp(lr.height, mult), roundUp(lr.width, mult) }, at::TensorOptions());
     int tileIndex = 0;
     for (const int ty : ys) {
         for (const int tx : xs) {
@@ -66,7 +68,8 @@ void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallbac
             }
             auto eps = d.guidedEps(stop, x4 ? cond : at::Tensor(), uncond, x4 ? r.cfgScale : 1.0, concat, labels);
             SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta, r.etaAncestral };
-            auto start = fullNoise.narrow(2, ty, std::min(ph, static_cast<int>(fullNoise.size(2)) - ty)).narrow(3, tx, std::min(pw, static_cast<int>(fullNoise.size(3)) - tx));
+            auto start = fullNoise.narrow(2, ty, std::min(ph, static_cast<int>(fullNoise.size(2)) - ty))
+                             .narrow(3, tx, std::min(pw, static_cast<int>(fullNoise.size(3)) - tx));
             if (start.size(2) != ph || start.size(3) != pw)
                 start = noise.draw({ m.config.firstStage.embedDim, ph, pw }, at::TensorOptions());
             std::optional<LatentStart> from;
@@ -75,7 +78,9 @@ void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallbac
                 auto up = at::upsample_bicubic2d(crop, { ph * f, pw * f }, false).clamp(-1, 1);
                 from = LatentStart { m.encodeImage(up).to(at::kCPU, at::kFloat), r.strength, true };
             }
-            auto latent = runSampling(plan, m.schedule, eps, start, [&](int64_t, const at::Tensor& like) { return noise.draw(like.sizes().slice(1), at::TensorOptions()); },
+            auto latent = runSampling(
+                plan, m.schedule, eps, start,
+                [&](int64_t, const at::Tensor& like) { return noise.draw(like.sizes().slice(1), at::TensorOptions()); },
                 from, std::nullopt, d.stepReporter(r, onStep, t0, tileIndex, tiles));
             stop.check();
             auto img = m.decodeLatent(latent).to(at::kCPU, at::kFloat).narrow(2, 0, th * f).narrow(3, 0, tw * f);
@@ -88,7 +93,8 @@ void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallbac
                     if (lowEdge)
                         w.narrow(0, 0, std::min(o, len)).copy_(r1.narrow(0, 0, std::min(o, len)));
                     if (highEdge)
-                        w.narrow(0, len - std::min(o, len), std::min(o, len)).copy_(r1.flip(0).narrow(0, 0, std::min(o, len)));
+                        w.narrow(0, len - std::min(o, len), std::min(o, len))
+                            .copy_(r1.flip(0).narrow(0, 0, std::min(o, len)));
                 }
                 return w;
             };

@@ -22,7 +22,11 @@ namespace {
 // Writes pickle opcodes (protocol 2), enough to express what torch.save produces.
 struct PickleWriter {
     std::string s = "\x80\x02";
-    PickleWriter& op(char c) { s.push_back(c); return *this; }
+    PickleWriter& op(char c)
+    {
+        s.push_back(c);
+        return *this;
+    }
     PickleWriter& str(const std::string& v)
     {
         s.push_back('X');
@@ -81,7 +85,10 @@ fs::path writeZip(const std::string& name, const std::vector<std::pair<std::stri
     return p;
 }
 
-std::string floats(const std::vector<float>& v) { return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4); }
+std::string floats(const std::vector<float>& v)
+{
+    return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+}
 
 std::string stateDict(PickleWriter& w, const std::function<void(PickleWriter&)>& body)
 {
@@ -106,7 +113,9 @@ private Q_SLOTS:
             p.str("t.weight").tensor("FloatStorage", "0", 6, 0, { 3, 2 }, { 1, 3 }); // transposed strides
             p.str("step").integer(7); // non-tensor entries are ignored
         });
-        auto file = writeZip("ok.ckpt", { { "archive/data.pkl", pkl }, { "archive/data/0", floats({ 1, 2, 3, 4, 5, 6 }) }, { "archive/version", "3\n" } });
+        auto file = writeZip("ok.ckpt",
+            { { "archive/data.pkl", pkl }, { "archive/data/0", floats({ 1, 2, 3, 4, 5, 6 }) },
+                { "archive/version", "3\n" } });
         auto src = io::openWeights(file);
         QCOMPARE(src->keys().size(), size_t(3));
         auto a = src->load("a.weight");
@@ -120,7 +129,13 @@ private Q_SLOTS:
     {
         PickleWriter w;
         w.op('}').op('(').str("epoch").integer(3).str("state_dict");
-        w.global("collections", "OrderedDict").op(')').op('R').op('(').str("w").tensor("HalfStorage", "1", 2, 0, { 2 }, { 1 }).op('u');
+        w.global("collections", "OrderedDict")
+            .op(')')
+            .op('R')
+            .op('(')
+            .str("w")
+            .tensor("HalfStorage", "1", 2, 0, { 2 }, { 1 })
+            .op('u');
         w.op('u');
         std::string halves(4, '\0');
         const uint16_t h[2] = { 0x3C00, 0x4000 }; // 1.0, 2.0
@@ -136,15 +151,24 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("module");
         QTest::addColumn<QString>("name");
-        QTest::newRow("os.system") << "os" << "system";
-        QTest::newRow("posix.system") << "posix" << "system";
-        QTest::newRow("builtins.eval") << "builtins" << "eval";
-        QTest::newRow("builtins.exec") << "builtins" << "exec";
-        QTest::newRow("__builtin__.eval") << "__builtin__" << "eval";
-        QTest::newRow("subprocess.Popen") << "subprocess" << "Popen";
-        QTest::newRow("importlib.import_module") << "importlib" << "import_module";
-        QTest::newRow("builtins.getattr") << "builtins" << "getattr";
-        QTest::newRow("torch.load") << "torch" << "load";
+        QTest::newRow("os.system") << "os"
+                                   << "system";
+        QTest::newRow("posix.system") << "posix"
+                                      << "system";
+        QTest::newRow("builtins.eval") << "builtins"
+                                       << "eval";
+        QTest::newRow("builtins.exec") << "builtins"
+                                       << "exec";
+        QTest::newRow("__builtin__.eval") << "__builtin__"
+                                          << "eval";
+        QTest::newRow("subprocess.Popen") << "subprocess"
+                                          << "Popen";
+        QTest::newRow("importlib.import_module") << "importlib"
+                                                 << "import_module";
+        QTest::newRow("builtins.getattr") << "builtins"
+                                          << "getattr";
+        QTest::newRow("torch.load") << "torch"
+                                    << "load";
     }
     void refusesCodeExecution()
     {
@@ -159,7 +183,9 @@ private Q_SLOTS:
         auto file = writeZip("evil.ckpt", { { "archive/data.pkl", w.done() } });
         auto e = test::errorOf([&] { io::openWeights(file); });
         const std::string full = module.toStdString() + "." + name.toStdString();
-        QVERIFY2(e.find("refused") != std::string::npos && e.find(full) != std::string::npos && e.find("evil.ckpt") != std::string::npos, e.c_str());
+        QVERIFY2(e.find("refused") != std::string::npos && e.find(full) != std::string::npos
+                && e.find("evil.ckpt") != std::string::npos,
+            e.c_str());
         QVERIFY(!fs::exists(marker));
         QVERIFY(!io::pickle::isAllowedGlobal(module.toStdString(), name.toStdString()));
     }
@@ -168,7 +194,11 @@ private Q_SLOTS:
     {
         // Protocol 4 STACK_GLOBAL builds the name from strings on the stack.
         std::string s = "\x80\x04";
-        auto shortStr = [&](const std::string& v) { s.push_back('\x8c'); s.push_back(static_cast<char>(v.size())); s += v; };
+        auto shortStr = [&](const std::string& v) {
+            s.push_back('\x8c');
+            s.push_back(static_cast<char>(v.size()));
+            s += v;
+        };
         shortStr("os");
         shortStr("system");
         s.push_back('\x93');
@@ -192,13 +222,22 @@ private Q_SLOTS:
     void cyclesAndDeepNesting()
     {
         // Found by fuzz_pickle/fuzz_ckpt (LeakSanitizer): a list appended to itself through the memo leaked.
-        auto e = test::errorOf([&] { io::pickle::unpickle("\x80\x02]q\x00h\x00" "a."s, "mem"); });
+        auto e = test::errorOf([&] {
+            io::pickle::unpickle("\x80\x02]q\x00h\x00"
+                                 "a."s,
+                "mem");
+        });
         QVERIFY2(e.find("contains itself") != std::string::npos && e.find("mem") != std::string::npos, e.c_str());
-        // The same cycle left behind as garbage: the result is fine and nothing leaks (checked under scripts/sanitize.sh).
-        auto none = io::pickle::unpickle("\x80\x02]q\x00h\x00" "a0N."s, "mem");
+        // The same cycle left behind as garbage: the result is fine and nothing leaks (checked under
+        // scripts/sanitize.sh).
+        auto none = io::pickle::unpickle("\x80\x02]q\x00h\x00"
+                                         "a0N."s,
+            "mem");
         QVERIFY(none && none->type == io::pickle::Object::Type::None);
         // Shared (acyclic) references are fine: [x, x].
-        auto shared = io::pickle::unpickle("\x80\x02]q\x00(]q\x01h\x01" "e."s, "mem");
+        auto shared = io::pickle::unpickle("\x80\x02]q\x00(]q\x01h\x01"
+                                           "e."s,
+            "mem");
         QCOMPARE(shared->items.size(), size_t(2));
         QCOMPARE(shared->items[0].get(), shared->items[1].get());
         // Nesting: 900 one-tuples load, 5000 are refused (freeing them would recurse that deep).
@@ -211,13 +250,15 @@ private Q_SLOTS:
     void tensorOutsideStorage()
     {
         PickleWriter w;
-        const std::string pkl = stateDict(w, [](PickleWriter& p) { p.str("w").tensor("FloatStorage", "0", 4, 2, { 4 }, { 1 }); });
+        const std::string pkl
+            = stateDict(w, [](PickleWriter& p) { p.str("w").tensor("FloatStorage", "0", 4, 2, { 4 }, { 1 }); });
         auto file = writeZip("oob.ckpt", { { "archive/data.pkl", pkl }, { "archive/data/0", floats({ 1, 2, 3, 4 }) } });
         auto e = test::errorOf([&] { io::openWeights(file); });
         QVERIFY2(e.find("reaches element") != std::string::npos, e.c_str());
         // Storage entry shorter than its declared numel.
         PickleWriter w2;
-        const std::string pkl2 = stateDict(w2, [](PickleWriter& p) { p.str("w").tensor("FloatStorage", "0", 1000, 0, { 1000 }, { 1 }); });
+        const std::string pkl2
+            = stateDict(w2, [](PickleWriter& p) { p.str("w").tensor("FloatStorage", "0", 1000, 0, { 1000 }, { 1 }); });
         auto file2 = writeZip("short.ckpt", { { "archive/data.pkl", pkl2 }, { "archive/data/0", floats({ 1, 2 }) } });
         auto e2 = test::errorOf([&] { io::openWeights(file2); });
         QVERIFY2(e2.find("needs") != std::string::npos, e2.c_str());
@@ -226,8 +267,10 @@ private Q_SLOTS:
     void absurdZipSizes()
     {
         PickleWriter w;
-        const std::string pkl = stateDict(w, [](PickleWriter& p) { p.str("w").tensor("FloatStorage", "0", 4, 0, { 4 }, { 1 }); });
-        auto file = writeZip("absurd.ckpt", { { "archive/data.pkl", pkl }, { "archive/data/0", floats({ 1, 2, 3, 4 }) } });
+        const std::string pkl
+            = stateDict(w, [](PickleWriter& p) { p.str("w").tensor("FloatStorage", "0", 4, 0, { 4 }, { 1 }); });
+        auto file
+            = writeZip("absurd.ckpt", { { "archive/data.pkl", pkl }, { "archive/data/0", floats({ 1, 2, 3, 4 }) } });
         // Patch every "uncompressed size" field of the data entry (local header and central directory) to 2 GiB.
         std::string bytes = test::readBytes(file);
         auto patch = [&](const char* sig, size_t sizeOffset, size_t nameOffset, size_t nameLenOffset) {

@@ -45,17 +45,18 @@ private Q_SLOTS:
     {
         auto a = test::tempDir() / "unet9.safetensors", b = test::tempDir() / "sd1.safetensors";
         io::writeSafeTensors(a, { { "model.diffusion_model.in.weight", at::ones({ 9 }) } }, {});
-        io::writeSafeTensors(b, { { "model.diffusion_model.in.weight", at::zeros({ 4 }) },
-                                    { "model.diffusion_model.extra.weight", at::zeros({ 1 }) },
-                                    { "first_stage_model.conv.weight", at::zeros({ 2 }) },
-                                    { "alphas_cumprod", at::zeros({ 3 }) } }, {});
+        io::writeSafeTensors(b,
+            { { "model.diffusion_model.in.weight", at::zeros({ 4 }) },
+                { "model.diffusion_model.extra.weight", at::zeros({ 1 }) },
+                { "first_stage_model.conv.weight", at::zeros({ 2 }) }, { "alphas_cumprod", at::zeros({ 3 }) } },
+            {});
         io::MergedSource merged;
         merged.add(std::make_shared<io::SafeTensorsFile>(a), "model.diffusion_model.");
         merged.add(std::make_shared<io::SafeTensorsFile>(b), "first_stage_model.");
         merged.add(std::make_shared<io::SafeTensorsFile>(b),
             [](const std::string& key) { return key.find('.') == std::string::npos; });
-        const std::vector<std::string> want = { "alphas_cumprod", "first_stage_model.conv.weight",
-            "model.diffusion_model.in.weight" };
+        const std::vector<std::string> want
+            = { "alphas_cumprod", "first_stage_model.conv.weight", "model.diffusion_model.in.weight" };
         QCOMPARE(merged.keys(), want);
         QVERIFY(!merged.contains("model.diffusion_model.extra.weight"));
         QCOMPARE(merged.load("model.diffusion_model.in.weight").size(0), int64_t(9));
@@ -95,14 +96,17 @@ private Q_SLOTS:
     {
         // One safetensors file in 256 starts with the byte 0x80 that pickles start with (its header length's low byte).
         for (int pad = 0; pad < 300; ++pad) {
-            const std::string json = "{\"__metadata__\":{\"p\":\"" + std::string(static_cast<size_t>(pad), 'x') + "\"}}";
+            const std::string json
+                = "{\"__metadata__\":{\"p\":\"" + std::string(static_cast<size_t>(pad), 'x') + "\"}}";
             if ((json.size() & 0xFF) != 0x80)
                 continue;
             const auto p = write("x80.safetensors", header(json));
             auto w = io::openWeights(p);
             QCOMPARE(w->keys().size(), size_t(0));
             // A real legacy pickle is still named as one.
-            const auto legacy = write("legacy.pt", std::string { '\x80', '\x02', '\x8a', '\x0a', 'l', '\xfc', '\x9c', 'F', '\xf9', ' ', 'j', '\xa8', 'P', '\x19', '.' });
+            const auto legacy = write("legacy.pt",
+                std::string { '\x80', '\x02', '\x8a', '\x0a', 'l', '\xfc', '\x9c', 'F', '\xf9', ' ', 'j', '\xa8', 'P',
+                    '\x19', '.' });
             QVERIFY(test::errorOf([&] { io::openWeights(legacy); }).find("legacy (pre-zip)") != std::string::npos);
             return;
         }
@@ -150,7 +154,8 @@ private Q_SLOTS:
         std::strncpy(addr.sun_path, sockPath.c_str(), sizeof(addr.sun_path) - 1);
         QCOMPARE(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
         auto e2 = test::errorOf([&] { io::SafeTensorsFile f(sockPath); });
-        QVERIFY2(e2.find("sock.safetensors") != std::string::npos && e2.find("cannot open") != std::string::npos, e2.c_str());
+        QVERIFY2(e2.find("sock.safetensors") != std::string::npos && e2.find("cannot open") != std::string::npos,
+            e2.c_str());
         ::close(s);
         if (::geteuid() != 0) {
             auto p = write("locked.safetensors", header("{}"));
@@ -179,26 +184,35 @@ private Q_SLOTS:
     void headerLies()
     {
         // Shape says 4 floats, offsets span 8 bytes.
-        auto p = write("shape.safetensors", header(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,8]}})") + std::string(16, '\0'));
+        auto p = write("shape.safetensors",
+            header(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,8]}})") + std::string(16, '\0'));
         auto e = test::errorOf([&] { io::SafeTensorsFile f(p); });
         QVERIFY2(e.find("'w'") != std::string::npos && e.find("needs 16 bytes") != std::string::npos, e.c_str());
         // Offsets beyond the data.
-        auto p2 = write("beyond.safetensors", header(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})") + std::string(8, '\0'));
+        auto p2 = write("beyond.safetensors",
+            header(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})") + std::string(8, '\0'));
         auto e2 = test::errorOf([&] { io::SafeTensorsFile f(p2); });
         QVERIFY2(e2.find("beyond") != std::string::npos, e2.c_str());
         // Overlap.
-        auto p3 = write("overlap.safetensors", header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})") + std::string(12, '\0'));
+        auto p3 = write("overlap.safetensors",
+            header(
+                R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})")
+                + std::string(12, '\0'));
         auto e3 = test::errorOf([&] { io::SafeTensorsFile f(p3); });
         QVERIFY2(e3.find("overlap") != std::string::npos, e3.c_str());
         // Backwards / negative range.
-        auto p4 = write("back.safetensors", header(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})") + std::string(12, '\0'));
+        auto p4 = write("back.safetensors",
+            header(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})") + std::string(12, '\0'));
         auto e4 = test::errorOf([&] { io::SafeTensorsFile f(p4); });
         QVERIFY2(e4.find("backwards") != std::string::npos, e4.c_str());
-        auto p5 = write("neg.safetensors", header(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})") + std::string(4, '\0'));
+        auto p5 = write("neg.safetensors",
+            header(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})") + std::string(4, '\0'));
         auto e5 = test::errorOf([&] { io::SafeTensorsFile f(p5); });
         QVERIFY2(e5.find("negative") != std::string::npos, e5.c_str());
         // Absurd shape (numel overflow).
-        auto p6 = write("huge.safetensors", header(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}})") + std::string(4, '\0'));
+        auto p6 = write("huge.safetensors",
+            header(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}})")
+                + std::string(4, '\0'));
         auto e6 = test::errorOf([&] { io::SafeTensorsFile f(p6); });
         QVERIFY2(e6.find("absurd") != std::string::npos, e6.c_str());
         // Huge header length.
@@ -216,7 +230,8 @@ private Q_SLOTS:
 
     void unknownDtype()
     {
-        auto p = write("dtype.safetensors", header(R"({"w":{"dtype":"F8_E9M9","shape":[1],"data_offsets":[0,1]}})") + std::string(1, '\0'));
+        auto p = write("dtype.safetensors",
+            header(R"({"w":{"dtype":"F8_E9M9","shape":[1],"data_offsets":[0,1]}})") + std::string(1, '\0'));
         auto e = test::errorOf([&] { io::SafeTensorsFile f(p); });
         QVERIFY2(e.find("F8_E9M9") != std::string::npos && e.find("dtype") != std::string::npos, e.c_str());
     }

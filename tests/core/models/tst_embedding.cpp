@@ -43,7 +43,8 @@ private Q_SLOTS:
         const auto& tok = *test::tinySd1().tokenizer;
         const std::vector<text::EmbeddingToken> emb { { "EasyNeg", 49408, 3 }, { "EasyNeg-v2", 49411, 1 } };
         const auto plain = text::tokenizePrompt(tok, "a cat, ");
-        const auto with = text::tokenizePrompt(tok, "a cat, easyneg (EASYNEG-v2:1.5) easynegative", text::ClipTokenizer::kEos, 20, &emb);
+        const auto with = text::tokenizePrompt(
+            tok, "a cat, easyneg (EASYNEG-v2:1.5) easynegative", text::ClipTokenizer::kEos, 20, &emb);
         const auto cat = tok.encode("a cat,");
         const auto tail = tok.encode("easynegative");
         std::vector<int> want { text::ClipTokenizer::kBos };
@@ -52,7 +53,9 @@ private Q_SLOTS:
             want.push_back(id);
         want.insert(want.end(), tail.begin(), tail.end());
         want.push_back(text::ClipTokenizer::kEos);
-        QCOMPARE(std::vector<int>(with[0].tokens.begin(), with[0].tokens.begin() + static_cast<std::ptrdiff_t>(want.size())), want);
+        QCOMPARE(
+            std::vector<int>(with[0].tokens.begin(), with[0].tokens.begin() + static_cast<std::ptrdiff_t>(want.size())),
+            want);
         const size_t at = 1 + cat.size();
         QCOMPARE(with[0].multipliers[at], 1.0f);
         QCOMPARE(with[0].multipliers[at + 3], 1.5f); // the weight of the parenthesis
@@ -83,7 +86,8 @@ private Q_SLOTS:
         QVERIFY(other.images[0].pixels != want.images[0].pixels);
         const auto p = pipeline::parseInfotext(got.metadata[0].at("parameters"));
         // A1111 writes the first 12 hex digits of the file's SHA-256
-        QCOMPARE(QString::fromStdString(p.get("TI hashes")), QString::fromStdString("tinyword: " + sha256File(dir / "tinyword.safetensors").substr(0, 12)));
+        QCOMPARE(QString::fromStdString(p.get("TI hashes")),
+            QString::fromStdString("tinyword: " + sha256File(dir / "tinyword.safetensors").substr(0, 12)));
         QVERIFY(pipeline::parseInfotext(other.metadata[0].at("parameters")).get("TI hashes").empty());
 
         // diffusers' learned_embeds: one tensor named after the token, one vector
@@ -101,7 +105,9 @@ private Q_SLOTS:
             return test::errorOf([&] { models::readEmbedding(dir / name, 64); });
         };
         auto e = message("sd15.safetensors", { { "emb_params", at::zeros({ 4, 768 }) } });
-        QVERIFY2(e.find("sd15.safetensors") != std::string::npos && e.find("768") != std::string::npos && e.find("another model") != std::string::npos, e.c_str());
+        QVERIFY2(e.find("sd15.safetensors") != std::string::npos && e.find("768") != std::string::npos
+                && e.find("another model") != std::string::npos,
+            e.c_str());
         e = message("xl.safetensors", { { "clip_l", at::zeros({ 2, 768 }) }, { "clip_g", at::zeros({ 2, 1280 }) } });
         QVERIFY2(e.find("SDXL") != std::string::npos, e.c_str());
         e = message("two.safetensors", { { "a", at::zeros({ 2, 64 }) }, { "b", at::zeros({ 2, 64 }) } });

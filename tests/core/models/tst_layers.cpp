@@ -51,7 +51,8 @@ private Q_SLOTS:
         half->weight.copy_(conv->weight);
         half->bias.copy_(conv->bias);
         auto refHalf = half(at::upsample_nearest2d(x, { 2 * h, 2 * w }));
-        QVERIFY((half->forwardUpsampled2x(x) - refHalf).abs().max().item<double>() < 1e-5 * refHalf.abs().max().item<double>() + 1e-6);
+        QVERIFY((half->forwardUpsampled2x(x) - refHalf).abs().max().item<double>()
+            < 1e-5 * refHalf.abs().max().item<double>() + 1e-6);
     }
 
     void attentionBackends()
@@ -70,9 +71,11 @@ private Q_SLOTS:
         auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
         // Self-attention large enough to be chunked (4 x 4096 x 4096 scores > the 64M budget) and a masked
         // cross-attention (CLIP's causal mask).
-        auto q = at::randn({ 1, 8, 4096, 8 }, gen), k = at::randn({ 1, 8, 4096, 8 }, gen), v = at::randn({ 1, 8, 4096, 8 }, gen);
+        auto q = at::randn({ 1, 8, 4096, 8 }, gen), k = at::randn({ 1, 8, 4096, 8 }, gen),
+             v = at::randn({ 1, 8, 4096, 8 }, gen);
         auto causal = at::full({ 77, 77 }, -std::numeric_limits<float>::infinity()).triu(1);
-        auto cq = at::randn({ 2, 4, 77, 16 }, gen), ck = at::randn({ 2, 4, 77, 16 }, gen), cv = at::randn({ 2, 4, 77, 16 }, gen);
+        auto cq = at::randn({ 2, 4, 77, 16 }, gen), ck = at::randn({ 2, 4, 77, 16 }, gen),
+             cv = at::randn({ 2, 4, 77, 16 }, gen);
         fast.attention = accel::Attention::Auto;
         QVERIFY(!accel::useSdpa(q)); // the CPU keeps the measured chunked kernel
         auto refSelf = nn::attention(q, k, v, 0.25);

@@ -51,8 +51,8 @@ struct TinyLora {
     };
     std::vector<Expect> expect;
 
-    void add(const std::string& upKey, const std::string& downKey, const std::string& alphaKey, at::Tensor up, at::Tensor down,
-        double alpha, const std::string& target, bool text = false)
+    void add(const std::string& upKey, const std::string& downKey, const std::string& alphaKey, at::Tensor up,
+        at::Tensor down, double alpha, const std::string& target, bool text = false)
     {
         tensors.push_back({ upKey, up });
         tensors.push_back({ downKey, down });
@@ -67,14 +67,17 @@ TinyLora tinyLora()
     at::manual_seed(7);
     TinyLora l;
     const std::string u = "model.diffusion_model.";
-    auto pair = [&](const std::string& module, at::Tensor up, at::Tensor down, double alpha, const std::string& target, bool text = false) {
-        l.add(module + ".lora_up.weight", module + ".lora_down.weight", module + ".alpha", up, down, alpha, target, text);
+    auto pair = [&](const std::string& module, at::Tensor up, at::Tensor down, double alpha, const std::string& target,
+                    bool text = false) {
+        l.add(
+            module + ".lora_up.weight", module + ".lora_down.weight", module + ".alpha", up, down, alpha, target, text);
     };
-    pair("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k", at::randn({ 32, 4 }), at::randn({ 4, 64 }), 2.0,
-        u + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight");
+    pair("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k", at::randn({ 32, 4 }),
+        at::randn({ 4, 64 }), 2.0, u + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight");
     pair("lora_unet_down_blocks_0_resnets_0_conv1", at::randn({ 32, 4, 1, 1 }), at::randn({ 4, 32, 3, 3 }), 1.0,
         u + "input_blocks.1.0.in_layers.2.weight");
-    pair("lora_unet_down_blocks_0_attentions_0_proj_in", at::randn({ 32, 8 }), at::randn({ 8, 32 }), 4.0, u + "input_blocks.1.1.proj_in.weight");
+    pair("lora_unet_down_blocks_0_attentions_0_proj_in", at::randn({ 32, 8 }), at::randn({ 8, 32 }), 4.0,
+        u + "input_blocks.1.1.proj_in.weight");
     pair("lora_te_text_model_encoder_layers_0_self_attn_q_proj", at::randn({ 64, 4 }), at::randn({ 4, 64 }), 4.0,
         "cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight", true);
     // PEFT names, no alpha (scale 1)
@@ -83,14 +86,17 @@ TinyLora tinyLora()
         0.1 * at::randn({ 2, 128 }), 0, u + "input_blocks.1.1.transformer_blocks.0.ff.net.2.weight");
     // diffusers' older layouts: attention processors in the UNet and the text encoder, LoRALinearLayer
     l.add("down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor.to_out_lora.up.weight",
-        "down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor.to_out_lora.down.weight", "", 0.1 * at::randn({ 32, 2 }),
-        0.1 * at::randn({ 2, 32 }), 0, u + "input_blocks.1.1.transformer_blocks.0.attn1.to_out.0.weight");
+        "down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor.to_out_lora.down.weight", "",
+        0.1 * at::randn({ 32, 2 }), 0.1 * at::randn({ 2, 32 }), 0,
+        u + "input_blocks.1.1.transformer_blocks.0.attn1.to_out.0.weight");
     l.add("text_encoder.text_model.encoder.layers.1.self_attn.to_v_lora.up.weight",
-        "text_encoder.text_model.encoder.layers.1.self_attn.to_v_lora.down.weight", "", 0.1 * at::randn({ 64, 2 }), 0.1 * at::randn({ 2, 64 }),
-        0, "cond_stage_model.transformer.text_model.encoder.layers.1.self_attn.v_proj.weight", true);
+        "text_encoder.text_model.encoder.layers.1.self_attn.to_v_lora.down.weight", "", 0.1 * at::randn({ 64, 2 }),
+        0.1 * at::randn({ 2, 64 }), 0,
+        "cond_stage_model.transformer.text_model.encoder.layers.1.self_attn.v_proj.weight", true);
     l.add("text_encoder.text_model.encoder.layers.2.mlp.fc1.lora_linear_layer.up.weight",
-        "text_encoder.text_model.encoder.layers.2.mlp.fc1.lora_linear_layer.down.weight", "", 0.1 * at::randn({ 256, 2 }),
-        0.1 * at::randn({ 2, 64 }), 0, "cond_stage_model.transformer.text_model.encoder.layers.2.mlp.fc1.weight", true);
+        "text_encoder.text_model.encoder.layers.2.mlp.fc1.lora_linear_layer.down.weight", "",
+        0.1 * at::randn({ 256, 2 }), 0.1 * at::randn({ 2, 64 }), 0,
+        "cond_stage_model.transformer.text_model.encoder.layers.2.mlp.fc1.weight", true);
     return l;
 }
 
@@ -129,10 +135,14 @@ private Q_SLOTS:
         // The diffusers <-> original correspondence of SD1 (kohya's names are the diffusers module paths).
         const std::vector<std::pair<std::string, std::string>> cases {
             { "lora_unet_down_blocks_0_attentions_0_proj_in", u + "input_blocks.1.1.proj_in.weight" },
-            { "lora_unet_down_blocks_1_attentions_1_transformer_blocks_0_attn2_to_k", u + "input_blocks.5.1.transformer_blocks.0.attn2.to_k.weight" },
-            { "lora_unet_down_blocks_2_attentions_0_transformer_blocks_0_attn1_to_out_0", u + "input_blocks.7.1.transformer_blocks.0.attn1.to_out.0.weight" },
-            { "lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_0_proj", u + "middle_block.1.transformer_blocks.0.ff.net.0.proj.weight" },
-            { "lora_unet_up_blocks_3_attentions_2_transformer_blocks_0_ff_net_2", u + "output_blocks.11.1.transformer_blocks.0.ff.net.2.weight" },
+            { "lora_unet_down_blocks_1_attentions_1_transformer_blocks_0_attn2_to_k",
+                u + "input_blocks.5.1.transformer_blocks.0.attn2.to_k.weight" },
+            { "lora_unet_down_blocks_2_attentions_0_transformer_blocks_0_attn1_to_out_0",
+                u + "input_blocks.7.1.transformer_blocks.0.attn1.to_out.0.weight" },
+            { "lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_0_proj",
+                u + "middle_block.1.transformer_blocks.0.ff.net.0.proj.weight" },
+            { "lora_unet_up_blocks_3_attentions_2_transformer_blocks_0_ff_net_2",
+                u + "output_blocks.11.1.transformer_blocks.0.ff.net.2.weight" },
             { "lora_unet_up_blocks_1_attentions_0_proj_out", u + "output_blocks.3.1.proj_out.weight" },
             { "lora_unet_down_blocks_2_resnets_1_conv2", u + "input_blocks.8.0.out_layers.3.weight" },
             { "lora_unet_down_blocks_0_resnets_0_time_emb_proj", u + "input_blocks.1.0.emb_layers.1.weight" },
@@ -144,14 +154,18 @@ private Q_SLOTS:
             { "lora_unet_conv_in", u + "input_blocks.0.0.weight" },
             { "lora_unet_conv_out", u + "out.2.weight" },
             { "lora_unet_time_embedding_linear_2", u + "time_embed.2.weight" },
-            { "lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q", u + "input_blocks.4.1.transformer_blocks.0.attn1.to_q.weight" },
+            { "lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q",
+                u + "input_blocks.4.1.transformer_blocks.0.attn1.to_q.weight" },
             { "lora_unet_output_blocks_8_0_skip_connection", u + "output_blocks.8.0.skip_connection.weight" },
             { "lora_te_text_model_encoder_layers_11_self_attn_out_proj", te + "11.self_attn.out_proj.weight" },
             { "lora_te_text_model_encoder_layers_3_mlp_fc2", te + "3.mlp.fc2.weight" },
-            { "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_v", u + "input_blocks.4.1.transformer_blocks.0.attn1.to_v.weight" },
-            { "unet.up_blocks.2.attentions.1.transformer_blocks.0.attn2.to_out.0", u + "output_blocks.7.1.transformer_blocks.0.attn2.to_out.0.weight" },
+            { "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_v",
+                u + "input_blocks.4.1.transformer_blocks.0.attn1.to_v.weight" },
+            { "unet.up_blocks.2.attentions.1.transformer_blocks.0.attn2.to_out.0",
+                u + "output_blocks.7.1.transformer_blocks.0.attn2.to_out.0.weight" },
             { "text_encoder.text_model.encoder.layers.5.self_attn.k_proj", te + "5.self_attn.k_proj.weight" },
-            { "down_blocks.0.attentions.1.transformer_blocks.0.attn1.to_out.0", u + "input_blocks.2.1.transformer_blocks.0.attn1.to_out.0.weight" },
+            { "down_blocks.0.attentions.1.transformer_blocks.0.attn1.to_out.0",
+                u + "input_blocks.2.1.transformer_blocks.0.attn1.to_out.0.weight" },
             { "base_model.model.up_blocks.1.attentions.2.proj_in", u + "output_blocks.5.1.proj_in.weight" },
         };
         for (const auto& [module, key] : cases) {
@@ -160,8 +174,10 @@ private Q_SLOTS:
             QCOMPARE(QString::fromStdString(t->key), QString::fromStdString(key));
             QCOMPARE(t->rows, int64_t(0));
         }
-        for (const char* none : { "lora_unet_down_blocks_3_attentions_0_proj_in", "lora_te1_text_model_encoder_layers_0_mlp_fc1",
-                 "lora_unet_input_blocks_4_1_transformer_blocks_5_attn1_to_q", "text_encoder_2.text_model.encoder.layers.0.mlp.fc1" })
+        for (const char* none :
+            { "lora_unet_down_blocks_3_attentions_0_proj_in", "lora_te1_text_model_encoder_layers_0_mlp_fc1",
+                "lora_unet_input_blocks_4_1_transformer_blocks_5_attn1_to_q",
+                "text_encoder_2.text_model.encoder.layers.0.mlp.fc1" })
             QVERIFY2(!r.resolve(none), none);
 
         // kohya's standard SD1 LoRA: every linear of the 16 transformers plus their proj_in/proj_out (192 modules) and
@@ -192,7 +208,8 @@ private Q_SLOTS:
         }
         QCOMPARE(targets.size(), size_t(192));
         for (int layer = 0; layer < 12; ++layer)
-            for (const char* p : { "self_attn_q_proj", "self_attn_k_proj", "self_attn_v_proj", "self_attn_out_proj", "mlp_fc1", "mlp_fc2" }) {
+            for (const char* p : { "self_attn_q_proj", "self_attn_k_proj", "self_attn_v_proj", "self_attn_out_proj",
+                     "mlp_fc1", "mlp_fc2" }) {
                 const auto t = r.resolve("lora_te_text_model_encoder_layers_" + std::to_string(layer) + "_" + p);
                 QVERIFY(t.has_value());
                 targets.insert(t->key);
@@ -212,7 +229,8 @@ private Q_SLOTS:
             { "lora_te_text_model_encoder_layers_7_self_attn_out_proj", base + "7.attn.out_proj.weight", 0, 0 },
             { "lora_te_text_model_encoder_layers_7_mlp_fc1", base + "7.mlp.c_fc.weight", 0, 0 },
             { "text_encoder.text_model.encoder.layers.1.mlp.fc2", base + "1.mlp.c_proj.weight", 0, 0 },
-            { "lora_unet_down_blocks_0_attentions_0_proj_in", "model.diffusion_model.input_blocks.1.1.proj_in.weight", 0, 0 },
+            { "lora_unet_down_blocks_0_attentions_0_proj_in", "model.diffusion_model.input_blocks.1.1.proj_in.weight",
+                0, 0 },
         };
         for (const auto& [module, key, offset, rows] : cases) {
             const auto t = r.resolve(module);
@@ -222,7 +240,8 @@ private Q_SLOTS:
             QCOMPARE(t->rows, rows);
         }
         QCOMPARE(r.tensor("model.diffusion_model.input_blocks.1.1.proj_in.weight").dim(), int64_t(2)); // SD2: linear
-        QVERIFY(r.resolve("lora_te_text_model_encoder_layers_23_self_attn_q_proj")); // all 24 layers are in the checkpoint
+        QVERIFY(
+            r.resolve("lora_te_text_model_encoder_layers_23_self_attn_q_proj")); // all 24 layers are in the checkpoint
         QVERIFY(!r.resolve("lora_te_text_model_encoder_layers_24_self_attn_q_proj"));
         QVERIFY(!r.resolve("lora_te_text_model_final_layer_norm"));
     }
@@ -302,11 +321,13 @@ private Q_SLOTS:
 
         // kohya's precomputed sshs_model_hash metadata wins; any other extension hashes the whole file
         const fs::path withMeta = file.parent_path() / "meta.safetensors";
-        io::writeSafeTensors(withMeta, tinyLora().tensors, { { "sshs_model_hash", "fedcba9876543210fedcba9876543210" } });
+        io::writeSafeTensors(
+            withMeta, tinyLora().tensors, { { "sshs_model_hash", "fedcba9876543210fedcba9876543210" } });
         QCOMPARE(QString::fromStdString(models::readLora(withMeta, *lm.model).hash), QString("fedcba987654"));
         const fs::path pt = file.parent_path() / "copy.pt";
         fs::copy_file(file, pt, fs::copy_options::overwrite_existing);
-        QCOMPARE(QString::fromStdString(models::loraShortHash(pt, *io::openWeights(pt))), QString::fromStdString(sha256File(pt).substr(0, 12)));
+        QCOMPARE(QString::fromStdString(models::loraShortHash(pt, *io::openWeights(pt))),
+            QString::fromStdString(sha256File(pt).substr(0, 12)));
         fs::remove(pt);
         fs::remove(withMeta);
     }
@@ -341,7 +362,8 @@ private Q_SLOTS:
         QVERIFY2(hashes.rfind("tinystyle: ", 0) == 0 && hashes.size() == 11 + 12, hashes.c_str());
         const auto j = nlohmann::json::parse(meta.at("latent_studio"));
         QCOMPARE(j["lora_files"].size(), size_t(1));
-        QCOMPARE(QString::fromStdString(j["lora_files"][0]["hash"].get<std::string>()), QString::fromStdString(hashes.substr(11)));
+        QCOMPARE(QString::fromStdString(j["lora_files"][0]["hash"].get<std::string>()),
+            QString::fromStdString(hashes.substr(11)));
         const auto replay = g.run(pipeline::GenerationRequest::fromJson(j), {}, stop);
         QVERIFY(replay.images[0].pixels == styled.images[0].pixels);
 
@@ -381,33 +403,45 @@ private Q_SLOTS:
         };
         const std::string k = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k";
         // LyCORIS LoHa
-        auto e = message({ { k + ".hada_w1_a", at::zeros({ 32, 4 }) }, { k + ".hada_w1_b", at::zeros({ 4, 64 }) } }, "loha");
-        QVERIFY2(e.find("loha.safetensors") != std::string::npos && e.find("LoHa") != std::string::npos && e.find(k) != std::string::npos, e.c_str());
+        auto e = message(
+            { { k + ".hada_w1_a", at::zeros({ 32, 4 }) }, { k + ".hada_w1_b", at::zeros({ 4, 64 }) } }, "loha");
+        QVERIFY2(e.find("loha.safetensors") != std::string::npos && e.find("LoHa") != std::string::npos
+                && e.find(k) != std::string::npos,
+            e.c_str());
         // made for a model with another context width (SD2's 1024 instead of this model's 64)
-        e = message({ { k + ".lora_up.weight", at::zeros({ 32, 4 }) }, { k + ".lora_down.weight", at::zeros({ 4, 1024 }) } }, "sd2");
-        QVERIFY2(e.find("sd2.safetensors") != std::string::npos && e.find(k) != std::string::npos && e.find("another model") != std::string::npos, e.c_str());
+        e = message(
+            { { k + ".lora_up.weight", at::zeros({ 32, 4 }) }, { k + ".lora_down.weight", at::zeros({ 4, 1024 }) } },
+            "sd2");
+        QVERIFY2(e.find("sd2.safetensors") != std::string::npos && e.find(k) != std::string::npos
+                && e.find("another model") != std::string::npos,
+            e.c_str());
         // SDXL names only
         e = message({ { "lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_up.weight", at::zeros({ 64, 4 }) },
                         { "lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", at::zeros({ 4, 64 }) } },
             "xl");
-        QVERIFY2(e.find("xl.safetensors") != std::string::npos && e.find("none of its 1 modules") != std::string::npos, e.c_str());
+        QVERIFY2(e.find("xl.safetensors") != std::string::npos && e.find("none of its 1 modules") != std::string::npos,
+            e.c_str());
         // an up weight without its down weight
         e = message({ { k + ".lora_up.weight", at::zeros({ 32, 4 }) } }, "half");
-        QVERIFY2(e.find("half.safetensors") != std::string::npos && e.find("no down weight") != std::string::npos, e.c_str());
+        QVERIFY2(e.find("half.safetensors") != std::string::npos && e.find("no down weight") != std::string::npos,
+            e.c_str());
         // not a LoRA at all
         e = message({ { "model.diffusion_model.out.2.weight", at::zeros({ 4, 32, 3, 3 }) } }, "checkpoint");
         QVERIFY2(e.find("no LoRA weights") != std::string::npos, e.c_str());
         e = message({ { k + ".diff", at::zeros({ 32, 64 }) } }, "diff");
         QVERIFY2(e.find("full weight difference") != std::string::npos && e.find(k) != std::string::npos, e.c_str());
         // NaN
-        e = message({ { k + ".lora_up.weight", at::full({ 32, 4 }, NAN) }, { k + ".lora_down.weight", at::zeros({ 4, 64 }) } }, "nan");
+        e = message(
+            { { k + ".lora_up.weight", at::full({ 32, 4 }, NAN) }, { k + ".lora_down.weight", at::zeros({ 4, 64 }) } },
+            "nan");
         QVERIFY2(e.find("NaN") != std::string::npos, e.c_str());
         // Unmatched modules next to matching ones are reported, not applied.
         {
             const fs::path p = dir / "partial.safetensors";
-            io::writeSafeTensors(p, { { k + ".lora_up.weight", at::zeros({ 32, 4 }) }, { k + ".lora_down.weight", at::zeros({ 4, 64 }) },
-                                        { "lora_unet_down_blocks_3_attentions_0_proj_in.lora_up.weight", at::zeros({ 8, 4 }) },
-                                        { "lora_unet_down_blocks_3_attentions_0_proj_in.lora_down.weight", at::zeros({ 4, 8 }) } });
+            io::writeSafeTensors(p,
+                { { k + ".lora_up.weight", at::zeros({ 32, 4 }) }, { k + ".lora_down.weight", at::zeros({ 4, 64 }) },
+                    { "lora_unet_down_blocks_3_attentions_0_proj_in.lora_up.weight", at::zeros({ 8, 4 }) },
+                    { "lora_unet_down_blocks_3_attentions_0_proj_in.lora_down.weight", at::zeros({ 4, 8 }) } });
             const auto l = readLora(p, *lm.model);
             QCOMPARE(l.patches.size(), size_t(1));
             QCOMPARE(l.warnings.size(), size_t(1));
@@ -418,10 +452,11 @@ private Q_SLOTS:
         {
             const std::string huge(300000, 'a');
             const fs::path p = dir / "huge.safetensors";
-            io::writeSafeTensors(p, { { k + ".lora_up.weight", at::zeros({ 32, 4 }) }, { k + ".lora_down.weight", at::zeros({ 4, 64 }) },
-                                        { "lora_unet_" + huge + ".lora_up.weight", at::zeros({ 8, 4 }) },
-                                        { "lora_unet_" + huge + ".lora_down.weight", at::zeros({ 4, 8 }) },
-                                        { "unet." + huge + ".processor.to_q_lora.up.weight", at::zeros({ 1 }) } });
+            io::writeSafeTensors(p,
+                { { k + ".lora_up.weight", at::zeros({ 32, 4 }) }, { k + ".lora_down.weight", at::zeros({ 4, 64 }) },
+                    { "lora_unet_" + huge + ".lora_up.weight", at::zeros({ 8, 4 }) },
+                    { "lora_unet_" + huge + ".lora_down.weight", at::zeros({ 4, 8 }) },
+                    { "unet." + huge + ".processor.to_q_lora.up.weight", at::zeros({ 1 }) } });
             const auto l = readLora(p, *lm.model);
             QCOMPARE(l.patches.size(), size_t(1));
             QCOMPARE(l.warnings.size(), size_t(2));
@@ -433,7 +468,8 @@ private Q_SLOTS:
         auto problems = g.check(request("a house <lora:nosuchlora:0.7>"));
         QCOMPARE(problems.size(), size_t(1));
         QCOMPARE(QString::fromStdString(problems[0].field), QString("lora"));
-        QVERIFY(problems[0].message.find("nosuchlora") != std::string::npos && problems[0].message.find(dir.string()) != std::string::npos);
+        QVERIFY(problems[0].message.find("nosuchlora") != std::string::npos
+            && problems[0].message.find(dir.string()) != std::string::npos);
         auto v = request("a house <lora:x:strong>").validate();
         QCOMPARE(v.size(), size_t(1));
         QCOMPARE(QString::fromStdString(v[0].field), QString("prompt"));
@@ -443,7 +479,8 @@ private Q_SLOTS:
         QVERIFY2(err.find("LoHa") != std::string::npos, err.c_str());
         // After a refused LoRA the model is unchanged: the same request without it gives the plain picture.
         pipeline::Generator fresh(lm.model, lm.tokenizer, lm.info);
-        QVERIFY(g.run(request("a house"), {}, stop).images[0].pixels == fresh.run(request("a house"), {}, stop).images[0].pixels);
+        QVERIFY(g.run(request("a house"), {}, stop).images[0].pixels
+            == fresh.run(request("a house"), {}, stop).images[0].pixels);
     }
 };
 

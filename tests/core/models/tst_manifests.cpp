@@ -21,7 +21,7 @@ const std::map<std::string, std::string> kPending = {
     { "control_v11p_sd15_canny", "issue 19 (ControlNet)" },
     { "control_sd15_canny", "issue 19 (ControlNet)" },
 };
-}
+} // namespace
 
 class TestManifests : public QObject {
     Q_OBJECT
@@ -55,7 +55,8 @@ private Q_SLOTS:
                 have[k[0].get<std::string>()] = k;
             for (const auto& [k, v] : want) {
                 QVERIFY2(have.count(k), (name + ": missing " + k).c_str());
-                QVERIFY2(have[k] == v, (name + ": " + k + " is " + have[k].dump() + ", manifest says " + v.dump()).c_str());
+                QVERIFY2(
+                    have[k] == v, (name + ": " + k + " is " + have[k].dump() + ", manifest says " + v.dump()).c_str());
             }
             for (const auto& [k, v] : have)
                 QVERIFY2(want.count(k), (name + ": extra key " + k).c_str());

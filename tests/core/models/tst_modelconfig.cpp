@@ -31,7 +31,7 @@ std::vector<std::pair<std::string, at::Tensor>> allTensors(const io::WeightSourc
         out.emplace_back(k, w.load(k).clone());
     return out;
 }
-}
+} // namespace
 
 class TestModelConfig : public QObject {
     Q_OBJECT
@@ -65,7 +65,8 @@ private Q_SLOTS:
         QVERIFY(!c.zeroTerminalSnr);
         // A zero-terminal-SNR v-prediction fine-tune (diffusers' rescale_betas_zero_snr) gets that schedule.
         const auto copy = test::tempDir() / "diffusers_ztsnr";
-        std::filesystem::copy(test::goldenDir() / "diffusers_tiny_sd1" / "model", copy, std::filesystem::copy_options::recursive);
+        std::filesystem::copy(
+            test::goldenDir() / "diffusers_tiny_sd1" / "model", copy, std::filesystem::copy_options::recursive);
         test::writeBytes(copy / "scheduler" / "scheduler_config.json", R"({"beta_start": 0.00085, "beta_end": 0.012,
             "beta_schedule": "scaled_linear", "num_train_timesteps": 1000, "prediction_type": "v_prediction", "rescale_betas_zero_snr": true})");
         io::DiffusersFolder z(copy);
@@ -157,9 +158,15 @@ private Q_SLOTS:
         auto cfg = models::configFromLdmJson(caseConfig("tiny_sd1"));
         auto e = test::errorOf([&] { models::LatentModel::load(broken, cfg); });
         QVERIFY2(e.find("broken.safetensors") != std::string::npos, e.c_str());
-        QVERIFY2(e.find("missing") != std::string::npos && e.find("model.diffusion_model.out.2.bias") != std::string::npos, e.c_str());
-        QVERIFY2(e.find("unexpected") != std::string::npos && e.find("model.diffusion_model.bogus.weight") != std::string::npos, e.c_str());
-        QVERIFY2(e.find("wrongly shaped") != std::string::npos && e.find("first_stage_model.decoder.conv_in.bias: file [5]") != std::string::npos, e.c_str());
+        QVERIFY2(
+            e.find("missing") != std::string::npos && e.find("model.diffusion_model.out.2.bias") != std::string::npos,
+            e.c_str());
+        QVERIFY2(e.find("unexpected") != std::string::npos
+                && e.find("model.diffusion_model.bogus.weight") != std::string::npos,
+            e.c_str());
+        QVERIFY2(e.find("wrongly shaped") != std::string::npos
+                && e.find("first_stage_model.decoder.conv_in.bias: file [5]") != std::string::npos,
+            e.c_str());
         // Schedule buffers and EMA copies are not "unexpected".
         QVERIFY(e.find("alphas_cumprod") == std::string::npos);
     }
@@ -190,25 +197,30 @@ private Q_SLOTS:
             io::writeSafeTensors(p, t);
             return p;
         };
-        auto sdxl = write("sdxl.safetensors", { "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight", "model.diffusion_model.input_blocks.0.0.weight" });
+        auto sdxl = write("sdxl.safetensors",
+            { "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight",
+                "model.diffusion_model.input_blocks.0.0.weight" });
         auto e = test::errorOf([&] { models::detectConfig(*io::openWeights(sdxl)); });
         QVERIFY2(e.find("SDXL") != std::string::npos && e.find("not supported yet") != std::string::npos, e.c_str());
         auto flux = write("flux.safetensors", { "double_blocks.0.img_attn.norm.key_norm.scale" });
         QVERIFY(test::errorOf([&] { models::detectConfig(*io::openWeights(flux)); }).find("Flux") != std::string::npos);
         auto vae = write("vae.safetensors", { "encoder.conv_in.weight", "decoder.conv_out.weight" });
-        QVERIFY(test::errorOf([&] { models::detectConfig(*io::openWeights(vae)); }).find("autoencoder") != std::string::npos);
+        QVERIFY(test::errorOf([&] { models::detectConfig(*io::openWeights(vae)); }).find("autoencoder")
+            != std::string::npos);
         auto lora = write("lora.safetensors", { "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight" });
         QVERIFY(test::errorOf([&] { models::detectConfig(*io::openWeights(lora)); }).find("LoRA") != std::string::npos);
         auto junk = write("junk.safetensors", { "foo" });
         auto ej = test::errorOf([&] { models::detectConfig(*io::openWeights(junk)); });
-        QVERIFY2(ej.find("junk.safetensors") != std::string::npos && ej.find("not a recognised") != std::string::npos, ej.c_str());
+        QVERIFY2(ej.find("junk.safetensors") != std::string::npos && ej.find("not a recognised") != std::string::npos,
+            ej.c_str());
     }
 
     void wrongFamilyForTheConfig()
     {
         // An LDM-SR checkpoint loaded with an SD1 configuration: a mismatch error, no crash.
         io::SafeTensorsFile sr(test::goldenDir() / "tiny_ldm_sr" / "weights.safetensors");
-        auto e = test::errorOf([&] { models::LatentModel::load(sr, models::configFromLdmJson(caseConfig("tiny_sd1"))); });
+        auto e
+            = test::errorOf([&] { models::LatentModel::load(sr, models::configFromLdmJson(caseConfig("tiny_sd1"))); });
         QVERIFY2(e.find("do not fit") != std::string::npos && e.find("tiny_ldm_sr") != std::string::npos, e.c_str());
     }
 
@@ -218,7 +230,9 @@ private Q_SLOTS:
         auto cfg = caseConfig("tiny_sd1");
         nlohmann::json* params = &cfg;
         for (int guard = 0; guard < 4 && !params->contains("unet_config"); ++guard)
-            params = params->contains("model") ? &(*params)["model"] : params->contains("config") ? &(*params)["config"] : &(*params)["params"];
+            params = params->contains("model") ? &(*params)["model"]
+                : params->contains("config")   ? &(*params)["config"]
+                                               : &(*params)["params"];
         (*params)["unet_config"]["params"]["in_channels"] = 1.5e38;
         auto e = test::errorOf([&] { models::configFromLdmJson(cfg); });
         QVERIFY2(e.find("in_channels") != std::string::npos && e.find("out of range") != std::string::npos, e.c_str());
@@ -229,7 +243,8 @@ private Q_SLOTS:
         test::writeBytes(dir / "model_index.json", R"({"_class_name": "StableDiffusionPipeline"})");
         test::writeBytes(dir / "unet" / "config.json", R"({"in_channels": -1e300, "sample_size": 64})");
         auto e2 = test::errorOf([&] { io::DiffusersFolder f(dir); });
-        QVERIFY2(e2.find("config.json") != std::string::npos && e2.find("out of range") != std::string::npos, e2.c_str());
+        QVERIFY2(
+            e2.find("config.json") != std::string::npos && e2.find("out of range") != std::string::npos, e2.c_str());
     }
 };
 

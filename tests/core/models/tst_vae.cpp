@@ -37,7 +37,8 @@ std::map<std::string, at::Tensor> firstStage(models::LatentModel& m)
 }
 
 // The tiny model's own autoencoder as a stand-alone file, keys as given by `name` (original names without prefix).
-fs::path writeVae(const std::string& file, const std::function<void(std::vector<std::pair<std::string, at::Tensor>>&)>& edit)
+fs::path writeVae(
+    const std::string& file, const std::function<void(std::vector<std::pair<std::string, at::Tensor>>&)>& edit)
 {
     auto m = tiny();
     std::vector<std::pair<std::string, at::Tensor>> t;
@@ -103,7 +104,8 @@ private Q_SLOTS:
 
         // Generation uses it, and the metadata names it as AUTOMATIC1111 does
         StopToken stop;
-        pipeline::Generator a(plain.model, plain.tokenizer, plain.info), b(withVae.model, withVae.tokenizer, withVae.info);
+        pipeline::Generator a(plain.model, plain.tokenizer, plain.info),
+            b(withVae.model, withVae.tokenizer, withVae.info);
         const auto ra = a.run(request(), {}, stop), rb = b.run(request(), {}, stop);
         QVERIFY(ra.images[0].pixels != rb.images[0].pixels);
         const auto p = pipeline::parseInfotext(rb.metadata[0].at("parameters"));
@@ -123,7 +125,9 @@ private Q_SLOTS:
                     v = v + 1;
         });
         auto e = test::errorOf([&] { models::loadVae(*m.model, missing); });
-        QVERIFY2(e.find("missing.safetensors") != std::string::npos && e.find("decoder.mid.block_1.conv1.weight") != std::string::npos, e.c_str());
+        QVERIFY2(e.find("missing.safetensors") != std::string::npos
+                && e.find("decoder.mid.block_1.conv1.weight") != std::string::npos,
+            e.c_str());
         for (const auto& [k, t] : firstStage(*m.model))
             QVERIFY2(at::equal(t, own.at(k)), k.c_str()); // nothing of the refused file went in
 
@@ -133,7 +137,9 @@ private Q_SLOTS:
                     v = at::zeros({ v.size(0), v.size(1) * 2, v.size(2), v.size(3) });
         });
         e = test::errorOf([&] { models::loadVae(*m.model, wide); });
-        QVERIFY2(e.find("decoder.conv_in.weight") != std::string::npos && e.find("latent channels") != std::string::npos, e.c_str());
+        QVERIFY2(
+            e.find("decoder.conv_in.weight") != std::string::npos && e.find("latent channels") != std::string::npos,
+            e.c_str());
 
         const fs::path unet = test::tempDir() / "unet.safetensors";
         io::writeSafeTensors(unet, { { "model.diffusion_model.out.2.weight", at::zeros({ 4, 32, 3, 3 }) } });

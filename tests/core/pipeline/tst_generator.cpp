@@ -75,7 +75,8 @@ private Q_SLOTS:
         r.hiresStrength = 0.6;
         r.hiresSteps = 5;
         std::vector<std::pair<int, int>> steps;
-        const auto hires = g.run(r, [&](const StepInfo& s) { steps.emplace_back(s.step, s.total); }, stop);
+        const auto hires = g.run(
+            r, [&](const StepInfo& s) { steps.emplace_back(s.step, s.total); }, stop);
         QCOMPARE(hires.images[0].width, 128);
         QCOMPARE(hires.images[0].height, 128);
         // The definition: the plain picture, enlarged with Lanczos, repainted by img2img with the same seed.
@@ -176,7 +177,8 @@ private Q_SLOTS:
     }
 
     // LatentModel::denoise (the one UNet entry point of the pipeline and bench) is the UNet on the model's device and
-    // dtype; channels-last convolution weights (a GPU fast path) give the same output, and switching back restores them.
+    // dtype; channels-last convolution weights (a GPU fast path) give the same output, and switching back restores
+    // them.
     void denoiseAndChannelsLast()
     {
         torch::NoGradGuard ng;
@@ -206,7 +208,9 @@ private Q_SLOTS:
     {
         auto gen = at::make_generator<at::CPUGeneratorImpl>(9);
         auto z = at::randn({ 2, 4, 40, 70 }, gen);
-        auto pointwise = [](const at::Tensor& t) { return at::upsample_nearest2d(t.narrow(1, 0, 3).tanh(), { t.size(2) * 8, t.size(3) * 8 }); };
+        auto pointwise = [](const at::Tensor& t) {
+            return at::upsample_nearest2d(t.narrow(1, 0, 3).tanh(), { t.size(2) * 8, t.size(3) * 8 });
+        };
         for (int64_t tile : { 16, 24, 64 }) {
             auto tiled = models::tiledDecode(z, 8, tile, tile / 4, pointwise);
             QCOMPARE(tiled.sizes(), (c10::IntArrayRef { 2, 3, 320, 560 }));
@@ -233,17 +237,24 @@ private Q_SLOTS:
         o.configFile = test::goldenDir() / "tiny_sd1" / "case.json";
         o.vocabulary = test::sharedDir() / "data" / "clip";
         std::vector<double> seen;
-        o.onProgress = [&seen](double share) { seen.push_back(share); return true; };
+        o.onProgress = [&seen](double share) {
+            seen.push_back(share);
+            return true;
+        };
         Engine e;
         e.load(weights, o);
         QVERIFY(seen.size() >= 5);
         QCOMPARE(seen.front(), 0.0);
         QCOMPARE(seen.back(), 1.0);
         QVERIFY(std::is_sorted(seen.begin(), seen.end()));
-        QVERIFY(std::any_of(seen.begin(), seen.end(), [](double s) { return s > 0.2 && s < 0.8; })); // reported along the way
+        QVERIFY(std::any_of(
+            seen.begin(), seen.end(), [](double s) { return s > 0.2 && s < 0.8; })); // reported along the way
         // Stopped part-way: Cancelled naming the file, and the model loaded before stays.
         int calls = 0;
-        o.onProgress = [&calls](double share) { ++calls; return share < 0.3; };
+        o.onProgress = [&calls](double share) {
+            ++calls;
+            return share < 0.3;
+        };
         try {
             e.load(weights, o);
             QFAIL("the load was not stopped");
@@ -267,14 +278,17 @@ private Q_SLOTS:
         r.decodeEvery = 2;
         std::vector<int> steps;
         int decoded = 0, projected = 0;
-        g.run(r, [&](const StepInfo& s) {
-            steps.push_back(s.step);
-            QCOMPARE(s.total, 4);
-            QVERIFY(s.preview);
-            (s.fullDecode ? decoded : projected)++;
-            if (s.fullDecode)
-                QCOMPARE(s.preview->width, 64);
-        }, stop);
+        g.run(
+            r,
+            [&](const StepInfo& s) {
+                steps.push_back(s.step);
+                QCOMPARE(s.total, 4);
+                QVERIFY(s.preview);
+                (s.fullDecode ? decoded : projected)++;
+                if (s.fullDecode)
+                    QCOMPARE(s.preview->width, 64);
+            },
+            stop);
         QCOMPARE(steps, (std::vector<int> { 1, 2, 3, 4 }));
         QCOMPARE(decoded, 2);
         QCOMPARE(projected, 2);
@@ -289,11 +303,14 @@ private Q_SLOTS:
         r.steps = 20;
         int last = 0;
         auto e = test::errorOf([&] {
-            g.run(r, [&](const StepInfo& s) {
-                last = s.step;
-                if (s.step == 3)
-                    stop.requestStop();
-            }, stop);
+            g.run(
+                r,
+                [&](const StepInfo& s) {
+                    last = s.step;
+                    if (s.step == 3)
+                        stop.requestStop();
+                },
+                stop);
         });
         QCOMPARE(QString::fromStdString(e), QString("cancelled"));
         QCOMPARE(last, 3); // no further step ran after the stop
@@ -388,7 +405,9 @@ private Q_SLOTS:
         r.tileSize = 16;
         r.tileOverlap = 4;
         int tiles = 0;
-        auto out = g.run(r, [&](const StepInfo& s) { tiles = s.tiles; }, stop).images.at(0);
+        auto out = g.run(
+                        r, [&](const StepInfo& s) { tiles = s.tiles; }, stop)
+                       .images.at(0);
         QCOMPARE(out.width, 160);
         QCOMPARE(out.height, 96);
         QVERIFY(tiles > 1);
@@ -407,7 +426,8 @@ private Q_SLOTS:
         models::ModelConfig c;
         c.family = models::Family::SD2Upscaler;
         c.unet = models::UNetConfig::fromJson(cj["unet_config"]);
-        c.firstStage = models::AutoencoderConfig::fromJson(nlohmann::json::parse(R"({"target":"ldm.models.autoencoder.AutoencoderKL","params":{"embed_dim":4,"ddconfig":{"double_z":true,"z_channels":4,"resolution":64,"in_channels":3,"out_ch":3,"ch":32,"ch_mult":[1,2,2],"num_res_blocks":1,"attn_resolutions":[]}}})"));
+        c.firstStage = models::AutoencoderConfig::fromJson(nlohmann::json::parse(
+            R"({"target":"ldm.models.autoencoder.AutoencoderKL","params":{"embed_dim":4,"ddconfig":{"double_z":true,"z_channels":4,"resolution":64,"in_channels":3,"out_ch":3,"ch":32,"ch_mult":[1,2,2],"num_res_blocks":1,"attn_resolutions":[]}}})"));
         c.cond = models::CondStage::OpenClip;
         c.openclip = { 49408, 48, 2, 4, 96, 77, 48 };
         c.parameterization = "v";
@@ -421,7 +441,8 @@ private Q_SLOTS:
         models::LoadReport rep;
         models::loadModule(*model->unet, unetFile, "model.diffusion_model.", rep);
         QVERIFY(rep.ok());
-        auto tok = std::make_shared<text::ClipTokenizer>(text::ClipTokenizer::fromFile(test::sharedDir() / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz"));
+        auto tok = std::make_shared<text::ClipTokenizer>(
+            text::ClipTokenizer::fromFile(test::sharedDir() / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz"));
         Generator g(model, tok);
         StopToken stop;
         GenerationRequest r;
@@ -472,7 +493,9 @@ private Q_SLOTS:
         auto res2 = g.run(again, {}, stop);
         QVERIFY(res2.images[0] == res.images[0]);
         // An A1111 infotext with an old-style sampler name.
-        auto a1111 = parseInfotext("masterpiece, cat\nNegative prompt: ugly, \"bad\"\nSteps: 30, Sampler: DPM++ 2M Karras, CFG scale: 6.5, Seed: 99, Size: 512x768, Model hash: abcdef1234, Clip skip: 2");
+        auto a1111
+            = parseInfotext("masterpiece, cat\nNegative prompt: ugly, \"bad\"\nSteps: 30, Sampler: DPM++ 2M Karras, "
+                            "CFG scale: 6.5, Seed: 99, Size: 512x768, Model hash: abcdef1234, Clip skip: 2");
         auto ar = requestFromInfotext(a1111);
         QCOMPARE(QString::fromStdString(ar.prompt), QString("masterpiece, cat"));
         QCOMPARE(QString::fromStdString(ar.negativePrompt), QString("ugly, \"bad\""));
@@ -494,8 +517,10 @@ private Q_SLOTS:
         r.cfgScale = std::nan("");
         r.vaeTile = 8;
         auto e = test::errorOf([&] { g.run(r, {}, stop); });
-        QVERIFY2(e.find("steps") != std::string::npos && e.find("sampler") != std::string::npos && e.find("Euler a") != std::string::npos
-                && e.find("cfg") != std::string::npos && e.find("vae_tile") != std::string::npos, e.c_str());
+        QVERIFY2(e.find("steps") != std::string::npos && e.find("sampler") != std::string::npos
+                && e.find("Euler a") != std::string::npos && e.find("cfg") != std::string::npos
+                && e.find("vae_tile") != std::string::npos,
+            e.c_str());
         auto m = baseRequest();
         m.mode = JobMode::Inpaint;
         m.initImage = gradient(64, 64);
@@ -507,14 +532,18 @@ private Q_SLOTS:
         l.mode = JobMode::Layout;
         l.boxes = { { 100, 100, 10, 10, "x", "" }, { 0, 0, 0, 5, "y", "" } };
         auto el = test::errorOf([&] { g.run(l, {}, stop); });
-        QVERIFY2(el.find("boxes[0]") != std::string::npos && el.find("outside") != std::string::npos && el.find("degenerate") != std::string::npos, el.c_str());
+        QVERIFY2(el.find("boxes[0]") != std::string::npos && el.find("outside") != std::string::npos
+                && el.find("degenerate") != std::string::npos,
+            el.c_str());
         auto u = baseRequest();
         u.mode = JobMode::Upscale;
         u.initImage = gradient(16, 16);
         QVERIFY(test::errorOf([&] { g.run(u, {}, stop); }).find("cannot upscale") != std::string::npos);
         // Missing vocabulary: the message names where it looked.
-        auto ev = test::errorOf([&] { text::ClipTokenizer::find(vocabularySearchPath("/nonexistent/model.safetensors", "/nope/vocab")); });
-        QVERIFY2(ev.find("/nope/vocab") != std::string::npos && ev.find("/nonexistent/tokenizer") != std::string::npos, ev.c_str());
+        auto ev = test::errorOf(
+            [&] { text::ClipTokenizer::find(vocabularySearchPath("/nonexistent/model.safetensors", "/nope/vocab")); });
+        QVERIFY2(ev.find("/nope/vocab") != std::string::npos && ev.find("/nonexistent/tokenizer") != std::string::npos,
+            ev.c_str());
     }
 
     void requestsThatCannotFitAreRefusedWithAnEstimate()
@@ -528,7 +557,8 @@ private Q_SLOTS:
         big.batch = 4;
         const uint64_t a = g.estimateMemory(small), b = g.estimateMemory(big);
         QVERIFY(a > 0);
-        QVERIFY2(b > a * 200 && b < a * 400, qPrintable(QStringLiteral("%1 %2").arg(a).arg(b))); // 256x the pixels, 4x the batch; not all terms scale
+        QVERIFY2(b > a * 200 && b < a * 400,
+            qPrintable(QStringLiteral("%1 %2").arg(a).arg(b))); // 256x the pixels, 4x the batch; not all terms scale
         g.setMemoryBudget(b / 2);
         bool refused = false;
         for (const auto& p : g.check(big))
@@ -569,11 +599,15 @@ private Q_SLOTS:
         } catch (const Error& e) {
             QCOMPARE(e.kind(), ErrorKind::OutOfMemory);
             const std::string msg = e.what();
-            QVERIFY2(msg.find("out of memory while generating") != std::string::npos && msg.find("tiles") != std::string::npos
-                    && msg.find("Tried to allocate 20.00 GiB") != std::string::npos, msg.c_str());
+            QVERIFY2(msg.find("out of memory while generating") != std::string::npos
+                    && msg.find("tiles") != std::string::npos
+                    && msg.find("Tried to allocate 20.00 GiB") != std::string::npos,
+                msg.c_str());
         }
         auto failingHost = [&](const StepInfo&) { throw std::bad_alloc(); };
-        QCOMPARE(test::errorOf([&] { g.run(r, failingHost, stop); }).find("out of memory while generating") != std::string::npos, true);
+        QCOMPARE(test::errorOf([&] { g.run(r, failingHost, stop); }).find("out of memory while generating")
+                != std::string::npos,
+            true);
         QCOMPARE(g.run(r, {}, stop).images.size(), size_t(1));
     }
 };

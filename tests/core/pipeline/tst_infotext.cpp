@@ -31,7 +31,8 @@ class TestInfotext : public QObject {
 private Q_SLOTS:
     void crlfAndIndentedNegativePrompt()
     {
-        const auto p = parseInfotext("a cat,\r\n  on a mat\r\n   Negative prompt: ugly,\r\n blurry\r\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 5, Size: 64x96\r\n");
+        const auto p = parseInfotext("a cat,\r\n  on a mat\r\n   Negative prompt: ugly,\r\n blurry\r\nSteps: 20, "
+                                     "Sampler: Euler a, CFG scale: 7, Seed: 5, Size: 64x96\r\n");
         QCOMPARE(q(p.prompt), QString("a cat,\non a mat"));
         QCOMPARE(q(p.negativePrompt), QString("ugly,\nblurry"));
         QCOMPARE(q(p.get("Sampler")), QString("Euler a"));
@@ -44,16 +45,18 @@ private Q_SLOTS:
 
     void bareKeysQuotesAndRepeats()
     {
-        // "Tiling" has no value: A1111's pattern skips it, and the key after it stays "Sampler" (not "Tiling, Sampler").
-        const auto p = parseInfotext("x\nSteps: 20, Tiling, Sampler: DPM++ 2M, CFG scale: 7, "
-                                     "Lora hashes: \"a: 0123456789ab, b: ba9876543210\", Hires prompt: \"say \\\"hi\\\", ok\", "
-                                     "Broken: \"unterminated, Seed: 3, Seed: 4");
+        // "Tiling" has no value: A1111's pattern skips it, and the key after it stays "Sampler" (not "Tiling,
+        // Sampler").
+        const auto p
+            = parseInfotext("x\nSteps: 20, Tiling, Sampler: DPM++ 2M, CFG scale: 7, "
+                            "Lora hashes: \"a: 0123456789ab, b: ba9876543210\", Hires prompt: \"say \\\"hi\\\", ok\", "
+                            "Broken: \"unterminated, Seed: 3, Seed: 4");
         QCOMPARE(q(p.get("Sampler")), QString("DPM++ 2M"));
         QVERIFY(!p.has("Tiling") && !p.has("Tiling, Sampler"));
         QCOMPARE(q(p.get("Lora hashes")), QString("a: 0123456789ab, b: ba9876543210"));
         QCOMPARE(q(p.get("Hires prompt")), QString("say \"hi\", ok"));
         QCOMPARE(q(p.get("Broken")), QString("\"unterminated")); // no closing quote: the plain value up to the comma
-        QCOMPARE(q(p.get("Seed")), QString("4"));               // a later value wins, as in A1111's dict
+        QCOMPARE(q(p.get("Seed")), QString("4")); // a later value wins, as in A1111's dict
         // a key needs two characters and starts with a word character
         const auto k = parseInfotext("y\nA: 1, -Bx: 2, Steps: 3, CFG scale: 4, Seed: 5");
         QVERIFY(!k.has("A") && !k.has("-Bx") && k.has("Bx"));
@@ -62,11 +65,13 @@ private Q_SLOTS:
     void requestFromA1111Texts()
     {
         std::vector<std::string> left;
-        auto r = requestFromInfotext(parseInfotext("castle\nNegative prompt: fog\nSteps: 12, Sampler: DPM++ 2M SDE Karras, CFG scale: 5.5, "
-                                                   "Seed: 4294967295, Size: 64x96, Denoising strength: 0.45, Hires resize: 128x0, "
-                                                   "Hires steps: 6, Hires upscaler: Latent, Hires sampler: Euler, Hires prompt: \"castle, detailed\", "
-                                                   "Hires negative prompt: mist, Hires CFG Scale: 3, Eta: 0.6, Variation seed: 7, "
-                                                   "Variation seed strength: 0.3, Face restoration: CodeFormer, Version: v1.10.1"),
+        auto r = requestFromInfotext(
+            parseInfotext(
+                "castle\nNegative prompt: fog\nSteps: 12, Sampler: DPM++ 2M SDE Karras, CFG scale: 5.5, "
+                "Seed: 4294967295, Size: 64x96, Denoising strength: 0.45, Hires resize: 128x0, "
+                "Hires steps: 6, Hires upscaler: Latent, Hires sampler: Euler, Hires prompt: \"castle, detailed\", "
+                "Hires negative prompt: mist, Hires CFG Scale: 3, Eta: 0.6, Variation seed: 7, "
+                "Variation seed strength: 0.3, Face restoration: CodeFormer, Version: v1.10.1"),
             {}, &left);
         QCOMPARE(r.width, 64);
         QCOMPARE(r.height, 96);
@@ -92,10 +97,16 @@ private Q_SLOTS:
         QVERIFY(r.validate().empty());
 
         // Inpainting settings; "Eta DDIM" is DDIM's eta
-        auto in = requestFromInfotext(parseInfotext("p\nSteps: 9, Sampler: DDIM, CFG scale: 7, Seed: 1, Size: 64x64, Denoising strength: 0.6, "
-                                                    "Mask blur: 2, Inpaint area: Only masked, Masked area padding: 48, Eta DDIM: 0.25, "
-                                                    "Masked content: original"),
-            [] { GenerationRequest b; b.mode = JobMode::Inpaint; return b; }(), &left);
+        auto in = requestFromInfotext(
+            parseInfotext("p\nSteps: 9, Sampler: DDIM, CFG scale: 7, Seed: 1, Size: 64x64, Denoising strength: 0.6, "
+                          "Mask blur: 2, Inpaint area: Only masked, Masked area padding: 48, Eta DDIM: 0.25, "
+                          "Masked content: original"),
+            [] {
+                GenerationRequest b;
+                b.mode = JobMode::Inpaint;
+                return b;
+            }(),
+            &left);
         QVERIFY(in.onlyMasked);
         QCOMPARE(in.onlyMaskedPadding, 48);
         QCOMPARE(in.maskBlur, 2);
@@ -106,8 +117,9 @@ private Q_SLOTS:
         // A hires picture reused for image-to-image: the pass is dropped and said so, the request is valid.
         GenerationRequest base;
         base.mode = JobMode::Img2Img;
-        auto i2i = requestFromInfotext(parseInfotext("p\nSteps: 9, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64, Denoising strength: 0.5, "
-                                                     "Hires upscale: 2, Hires upscaler: Lanczos"),
+        auto i2i = requestFromInfotext(
+            parseInfotext("p\nSteps: 9, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64, Denoising strength: 0.5, "
+                          "Hires upscale: 2, Hires upscaler: Lanczos"),
             base, &left);
         QVERIFY(!i2i.hiresEnabled());
         QVERIFY(listed(left, "the hires pass"));

@@ -33,7 +33,7 @@ std::string show(const std::vector<WeightedText>& v)
         s += "[" + w.text + ":" + std::to_string(w.weight) + "]";
     return s;
 }
-}
+} // namespace
 
 class TestPrompt : public QObject {
     Q_OBJECT
@@ -42,21 +42,24 @@ private Q_SLOTS:
     {
         using text::LoraTag;
         std::vector<LoraTag> tags;
-        const std::string rest = text::extractLoraTags("a cat <lora:ink>, <lora:styles/pencil:0.5> (red:1.2) <lyco:grain:0.3:1.2>"
-                                                       " <lora:a:unet=0.25> <lora:b:te=0.2> <lora:c:0.4:te=0.9>",
-            &tags);
+        const std::string rest
+            = text::extractLoraTags("a cat <lora:ink>, <lora:styles/pencil:0.5> (red:1.2) <lyco:grain:0.3:1.2>"
+                                    " <lora:a:unet=0.25> <lora:b:te=0.2> <lora:c:0.4:te=0.9>",
+                &tags);
         QCOMPARE(QString::fromStdString(rest), QString("a cat ,  (red:1.2)    "));
-        const std::vector<LoraTag> want { { "ink", 1.0, 1.0 }, { "styles/pencil", 0.5, 0.5 }, { "grain", 0.3, 1.2 }, { "a", 1.0, 0.25 },
-            { "b", 0.2, 0.2 }, { "c", 0.9, 0.9 } };
+        const std::vector<LoraTag> want { { "ink", 1.0, 1.0 }, { "styles/pencil", 0.5, 0.5 }, { "grain", 0.3, 1.2 },
+            { "a", 1.0, 0.25 }, { "b", 0.2, 0.2 }, { "c", 0.9, 0.9 } };
         QCOMPARE(tags.size(), want.size());
         for (size_t i = 0; i < want.size(); ++i)
             QVERIFY2(tags[i] == want[i], tags[i].name.c_str());
-        QCOMPARE(QString::fromStdString(text::extractLoraTags("no tags <here> (x:1.1)", nullptr)), QString("no tags <here> (x:1.1)"));
+        QCOMPARE(QString::fromStdString(text::extractLoraTags("no tags <here> (x:1.1)", nullptr)),
+            QString("no tags <here> (x:1.1)"));
         for (const char* bad : { "<lora::1>", "<lora:a:much>", "<lora:a:1:2:3>", "<lora:a:gain=2>", "<lora:a:1" }) {
             const auto e = test::errorOf([&] { text::extractLoraTags(bad, nullptr); });
             QVERIFY2(!e.empty(), bad);
         }
-        QVERIFY(test::errorOf([] { text::extractLoraTags("<lora:a:much>", nullptr); }).find("'much' is not a number") != std::string::npos);
+        QVERIFY(test::errorOf([] { text::extractLoraTags("<lora:a:much>", nullptr); }).find("'much' is not a number")
+            != std::string::npos);
     }
 
     void attention_data()
@@ -64,18 +67,29 @@ private Q_SLOTS:
         QTest::addColumn<QString>("prompt");
         QTest::addColumn<QString>("expected"); // text|weight;...
         // The examples of A1111's parse_prompt_attention docstring.
-        QTest::newRow("plain") << "normal text" << "normal text|1";
-        QTest::newRow("important") << "an (important) word" << "an |1;important|1.1; word|1";
-        QTest::newRow("unbalanced") << "(unbalanced" << "unbalanced|1.1";
-        QTest::newRow("literal") << "\\(literal\\]" << "(literal]|1";
-        QTest::newRow("parens") << "(unnecessary)(parens)" << "unnecessaryparens|1.1";
-        QTest::newRow("mixed") << "a (((house:1.3)) [on] a (hill:0.5), sun, (((sky)))."
-                               << "a |1;house|1.5730000000000004; |1.1;on|1; a |1.1;hill|0.55;, sun, |1.1;sky|1.4641000000000006;.|1.1";
-        QTest::newRow("break") << "a cat BREAK a dog" << "a cat|1;BREAK|-1;a dog|1";
-        QTest::newRow("square") << "[faded]" << "faded|0.9090909090909091";
-        QTest::newRow("empty") << "" << "|1";
-        QTest::newRow("stray close") << "a) b" << "a) b|1";
-        QTest::newRow("weight no bracket") << "x:1.2) y" << "x:1.2) y|1";
+        QTest::newRow("plain") << "normal text"
+                               << "normal text|1";
+        QTest::newRow("important") << "an (important) word"
+                                   << "an |1;important|1.1; word|1";
+        QTest::newRow("unbalanced") << "(unbalanced"
+                                    << "unbalanced|1.1";
+        QTest::newRow("literal") << "\\(literal\\]"
+                                 << "(literal]|1";
+        QTest::newRow("parens") << "(unnecessary)(parens)"
+                                << "unnecessaryparens|1.1";
+        QTest::newRow("mixed")
+            << "a (((house:1.3)) [on] a (hill:0.5), sun, (((sky)))."
+            << "a |1;house|1.5730000000000004; |1.1;on|1; a |1.1;hill|0.55;, sun, |1.1;sky|1.4641000000000006;.|1.1";
+        QTest::newRow("break") << "a cat BREAK a dog"
+                               << "a cat|1;BREAK|-1;a dog|1";
+        QTest::newRow("square") << "[faded]"
+                                << "faded|0.9090909090909091";
+        QTest::newRow("empty") << ""
+                               << "|1";
+        QTest::newRow("stray close") << "a) b"
+                                     << "a) b|1";
+        QTest::newRow("weight no bracket") << "x:1.2) y"
+                                           << "x:1.2) y|1";
     }
     void attention()
     {
@@ -188,7 +202,8 @@ private Q_SLOTS:
         auto hf = text::ClipTokenizer::find({ test::tempDir() / "nowhere", dir });
         QCOMPARE(hf.vocabSize(), openai.vocabSize());
         QCOMPARE(hf.encode("a photo of a cat"), (std::vector<int> { 320, 1125, 539, 320, 2368 }));
-        for (const char* t : { "A (red:1.5) Cat, sitting on a mat!", "naïve café — 東京 🙂", "<|endoftext|> don't", "  lots   of\tspace " })
+        for (const char* t : { "A (red:1.5) Cat, sitting on a mat!", "naïve café — 東京 🙂",
+                 "<|endoftext|> don't", "  lots   of\tspace " })
             QCOMPARE(hf.encode(t), openai.encode(t));
         QCOMPARE(hf.decode(hf.encode("a photo of a cat")), openai.decode(openai.encode("a photo of a cat")));
 
@@ -198,7 +213,8 @@ private Q_SLOTS:
             text::ClipTokenizer::fromHuggingFace(dir / "vocab.json", dir / "merges.txt");
             QFAIL("a vocab.json with a string id was accepted");
         } catch (const Error& e) {
-            QVERIFY2(QString(e.what()).contains("vocab.json") && QString(e.what()).contains("not an integer"), e.what());
+            QVERIFY2(
+                QString(e.what()).contains("vocab.json") && QString(e.what()).contains("not an integer"), e.what());
         }
     }
 };

@@ -22,7 +22,8 @@ namespace {
 
 models::UNetConfig smallConfig(int64_t coords)
 {
-    auto j = nlohmann::json::parse(R"({"in_channels": 4, "out_channels": 4, "model_channels": 32, "attention_resolutions": [2],
+    auto j = nlohmann::json::parse(
+        R"({"in_channels": 4, "out_channels": 4, "model_channels": 32, "attention_resolutions": [2],
         "num_res_blocks": 1, "channel_mult": [1, 2], "num_head_channels": 16, "use_spatial_transformer": true,
         "transformer_depth": 1, "context_dim": 16, "legacy": false})");
     if (coords)
@@ -115,7 +116,8 @@ private Q_SLOTS:
         QCOMPARE(c.layoutChannels, int64_t(text::kWorldLayoutChannels));
         QCOMPARE(c.unet.inChannels, int64_t(4 + text::kWorldLayoutChannels));
         QCOMPARE(models::configFromLdmJson(c.toJson()).layoutChannels, c.layoutChannels);
-        for (auto [key, value, field] : { std::tuple { "layout_channels", 5, "layout_channels" }, std::tuple { "in_channels", 4, "in_channels" } }) {
+        for (auto [key, value, field] : { std::tuple { "layout_channels", 5, "layout_channels" },
+                 std::tuple { "in_channels", 4, "in_channels" } }) {
             auto j = train::bundledDiffusionConfig();
             if (std::string(key) == "in_channels")
                 j["model"]["params"]["unet_config"]["params"]["in_channels"] = value;
@@ -204,7 +206,8 @@ private Q_SLOTS:
         o.bundleTo = out / "release";
         QCOMPARE(train::runTraining(o), 0);
         io::SafeTensorsFile bundled(out / "release" / "default" / "model.safetensors");
-        for (const char* k : { "decoder.conv_out.weight", "decoder.up.0.block.0.conv1.weight", "encoder.conv_in.weight" })
+        for (const char* k :
+            { "decoder.conv_out.weight", "decoder.up.0.block.0.conv1.weight", "encoder.conv_in.weight" })
             QVERIFY2(at::equal(bundled.load(std::string("first_stage_model.") + k), after.load(k).to(at::kHalf)), k);
 
         const auto bare = test::tempDir() / "decoder-without-autoencoder";
@@ -268,7 +271,8 @@ private Q_SLOTS:
         auto after = m->forward(x, t, ctx);
         QVERIFY((before - after).abs().max().item<double>() > 1e-3);
         // Non-square latents work too (the maps follow the input's own height and width).
-        QCOMPARE(m->forward(at::randn({ 2, 4, 8, 24 }), at::full({ 2 }, 10, at::kLong), ctx.expand({ 2, 5, 16 })).sizes(),
+        QCOMPARE(
+            m->forward(at::randn({ 2, 4, 8, 24 }), at::full({ 2 }, 10, at::kLong), ctx.expand({ 2, 5, 16 })).sizes(),
             (at::IntArrayRef { 2, 4, 8, 24 }));
     }
 

@@ -35,7 +35,8 @@ private Q_SLOTS:
         Scene s;
         s.objects.push_back({ 0, 0, 0, 0, 11, 11 });
         s.objects.push_back({ 1, 2, 1, 7, 32, 53 });
-        QCOMPARE(QString::fromStdString(s.caption()), QString("a small red circle at the top left and a large blue square at the bottom"));
+        QCOMPARE(QString::fromStdString(s.caption()),
+            QString("a small red circle at the top left and a large blue square at the bottom"));
     }
 
     void detectorRecoversEveryObject()
@@ -48,7 +49,9 @@ private Q_SLOTS:
             for (const auto& o : s.objects) {
                 bool found = false;
                 for (const auto& d : dets)
-                    found = found || (d.color == o.color && d.shape == o.shape && d.size == o.size && d.cell == o.cell && iou(d.box, o.box()) >= 0.8);
+                    found = found
+                        || (d.color == o.color && d.shape == o.shape && d.size == o.size && d.cell == o.cell
+                            && iou(d.box, o.box()) >= 0.8);
                 QVERIFY2(found, qPrintable(QString::fromStdString(o.phrase())));
                 ++objects;
             }
@@ -60,7 +63,8 @@ private Q_SLOTS:
     {
         text::WorldTokenizer tok;
         std::vector<std::string> unknown;
-        auto ids = tok.encode("A small red Circle at the top-left, please", { { 0.1, 0.1, 0.4, 0.4, "red circle" } }, &unknown);
+        auto ids = tok.encode(
+            "A small red Circle at the top-left, please", { { 0.1, 0.1, 0.4, 0.4, "red circle" } }, &unknown);
         QCOMPARE(ids.size(), size_t(text::WorldTokenizer::kSequence));
         QCOMPARE(unknown, (std::vector<std::string> { "please" }));
         QVERIFY(std::find(ids.begin(), ids.end(), text::WorldTokenizer::kSep) != ids.end());
@@ -84,18 +88,21 @@ private Q_SLOTS:
                 const auto& b = boxes[k];
                 QCOMPARE(QString::fromStdString(b.label), QString::fromStdString(o.label()));
                 const double cx = (b.x0 + b.x1) / 2 * kWorldSize, cy = (b.y0 + b.y1) / 2 * kWorldSize;
-                QCOMPARE(static_cast<int>(cy / (kWorldSize / 3.0)) * 3 + static_cast<int>(cx / (kWorldSize / 3.0)), o.cell);
+                QCOMPARE(
+                    static_cast<int>(cy / (kWorldSize / 3.0)) * 3 + static_cast<int>(cx / (kWorldSize / 3.0)), o.cell);
                 QCOMPARE((b.x1 - b.x0) * kWorldSize >= 14, o.size == 1);
             }
         }
         for (int shape = 0; shape < 3; ++shape)
             for (int size = 0; size < 2; ++size)
                 for (int cell = 0; cell < 9; ++cell) {
-                    WorldObject o { shape, 2, size, cell, text::worldCellCentre(cell % 3), text::worldCellCentre(cell / 3) };
+                    WorldObject o { shape, 2, size, cell, text::worldCellCentre(cell % 3),
+                        text::worldCellCentre(cell / 3) };
                     auto boxes = text::layoutFromCaption(o.phrase());
                     QCOMPARE(boxes.size(), size_t(1));
                     const auto& b = boxes[0];
-                    const std::array<int, 4> px { int(std::lround(b.x0 * 64)), int(std::lround(b.y0 * 64)), int(std::lround(b.x1 * 64)), int(std::lround(b.y1 * 64)) };
+                    const std::array<int, 4> px { int(std::lround(b.x0 * 64)), int(std::lround(b.y0 * 64)),
+                        int(std::lround(b.x1 * 64)), int(std::lround(b.y1 * 64)) };
                     QVERIFY2(iou(px, o.box()) >= 0.8, qPrintable(QString::fromStdString(o.phrase())));
                 }
         QVERIFY(text::layoutFromCaption("a red circle").empty()); // no position: nothing to lay out
@@ -111,7 +118,8 @@ private Q_SLOTS:
     void layoutChannels()
     {
         const int h = 16, w = 16;
-        auto map = text::rasteriseWorldLayout({ { 0.0, 0.0, 0.5, 0.25 + 0.5 / 16, "green square" }, { 0.5, 0.5, 1.0, 1.0, "unicorn" } }, h, w);
+        auto map = text::rasteriseWorldLayout(
+            { { 0.0, 0.0, 0.5, 0.25 + 0.5 / 16, "green square" }, { 0.5, 0.5, 1.0, 1.0, "unicorn" } }, h, w);
         QCOMPARE(map.size(), size_t(text::kWorldLayoutChannels * h * w));
         auto at = [&](int c, int y, int x) { return map[(static_cast<size_t>(c) * h + y) * w + x]; };
         for (int c = 0; c < text::kWorldLayoutChannels; ++c)
@@ -119,7 +127,8 @@ private Q_SLOTS:
                 for (int x = 0; x < w; ++x) {
                     const bool on = c == 1 || c == 5; // green, square
                     const float want = !on || x >= 8 || y > 4 ? 0.0f : (y == 4 ? 0.5f : 1.0f);
-                    QVERIFY2(std::abs(at(c, y, x) - want) < 1e-6, qPrintable(QString("c %1 y %2 x %3: %4").arg(c).arg(y).arg(x).arg(at(c, y, x))));
+                    QVERIFY2(std::abs(at(c, y, x) - want) < 1e-6,
+                        qPrintable(QString("c %1 y %2 x %3: %4").arg(c).arg(y).arg(x).arg(at(c, y, x))));
                 }
     }
 };

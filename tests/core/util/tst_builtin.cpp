@@ -51,8 +51,10 @@ private Q_SLOTS:
     {
         QCOMPARE(sha(""), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
         QCOMPARE(sha("abc"), std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
-        QCOMPARE(sha(std::string(1000000, 'a')), std::string("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
-        // Every length around the 55/56/64-byte padding edges, fed in odd pieces, against ls::sha256 (OpenSSL where built).
+        QCOMPARE(sha(std::string(1000000, 'a')),
+            std::string("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
+        // Every length around the 55/56/64-byte padding edges, fed in odd pieces, against ls::sha256 (OpenSSL where
+        // built).
         for (size_t n = 0; n < 300; ++n) {
             const std::string s = randomBytes(n, static_cast<uint32_t>(n), false);
             builtin::Sha256 h;
@@ -68,8 +70,10 @@ private Q_SLOTS:
         QCOMPARE(builtin::adler32(1, "Wikipedia", 9), 0x11E60398u);
 #ifdef LS_WITH_ZLIB
         const std::string s = randomBytes(200000, 3, false);
-        QCOMPARE(builtin::crc32(0, s.data(), s.size()), static_cast<uint32_t>(::crc32(0, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size()))));
-        QCOMPARE(builtin::adler32(1, s.data(), s.size()), static_cast<uint32_t>(::adler32(1, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size()))));
+        QCOMPARE(builtin::crc32(0, s.data(), s.size()),
+            static_cast<uint32_t>(::crc32(0, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size()))));
+        QCOMPARE(builtin::adler32(1, s.data(), s.size()),
+            static_cast<uint32_t>(::adler32(1, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size()))));
 #endif
     }
 
@@ -84,14 +88,18 @@ private Q_SLOTS:
                 for (int level : { 0, 1, 6, 9 }) {
                     uLongf m = compressBound(static_cast<uLong>(n));
                     std::string z(m, '\0');
-                    QCOMPARE(compress2(reinterpret_cast<Bytef*>(z.data()), &m, reinterpret_cast<const Bytef*>(s.data()), static_cast<uLong>(n), level), Z_OK);
+                    QCOMPARE(compress2(reinterpret_cast<Bytef*>(z.data()), &m, reinterpret_cast<const Bytef*>(s.data()),
+                                 static_cast<uLong>(n), level),
+                        Z_OK);
                     z.resize(m);
                     QVERIFY(builtin::zlibDecompress(z, "case", n + 1) == s);
                 }
                 const std::string stored = builtin::zlibStore(s);
                 uLongf back = static_cast<uLongf>(n + 1);
                 std::string out(back, '\0');
-                QCOMPARE(uncompress(reinterpret_cast<Bytef*>(out.data()), &back, reinterpret_cast<const Bytef*>(stored.data()), static_cast<uLong>(stored.size())), Z_OK);
+                QCOMPARE(uncompress(reinterpret_cast<Bytef*>(out.data()), &back,
+                             reinterpret_cast<const Bytef*>(stored.data()), static_cast<uLong>(stored.size())),
+                    Z_OK);
                 out.resize(back);
                 QVERIFY(out == s);
             }
