@@ -158,64 +158,76 @@ std::vector<pipeline::LayoutBox> readBoxes(const fs::path& p)
 
 } // namespace
 
+// --settings-from: the PNG's request (Latent Studio JSON or AUTOMATIC1111 infotext) for this job, then every flag given
+// on the command line over it (its CLI11 callback runs again), and one warning listing what was not used. Returns
+// whether the file gave the size.
+bool applySettingsFrom(JobOptions& o)
+{
+    pipeline::GenerationRequest& r = o.request;
+    auto png = io::readImage(o.settingsFrom);
+    pipeline::GenerationRequest from;
+    from.mode = r.mode;
+    std::vector<std::string> unused;
+    if (png.metadata.count("latent_studio")) {
+        const json j = json::parse(png.metadata["latent_studio"], nullptr, false);
+        if (j.is_discarded())
+            fail(ErrorKind::Format, o.settingsFrom + ": its 'latent_studio' settings are not valid JSON");
+        from = pipeline::GenerationRequest::fromJson(j);
+        if (from.mode != r.mode && from.hiresEnabled() && r.mode != pipeline::JobMode::Txt2Img) {
+            from.hiresScale = 1.0;
+            from.hiresWidth = from.hiresHeight = 0;
+            unused.push_back(std::string("the hires pass (") + pipeline::jobModeName(r.mode) + " has none)");
+        }
+        from.mode = r.mode;
+    } else if (png.metadata.count("parameters")) {
+        from = pipeline::requestFromInfotext(pipeline::parseInfotext(png.metadata["parameters"]), from, &unused);
+    } else {
+        fail(ErrorKind::InvalidInput,
+            o.settingsFrom + ": holds no generation settings (no 'parameters' or 'latent_studio' text)");
+    }
+    const bool sizeFromFile = png.metadata.count("latent_studio")
+        || !pipeline::parseInfotext(png.metadata["parameters"]).get("Size").empty();
+    r = from;
+    // Every flag given on the command line wins: its value is written again over the file's.
+    for (auto* opt : o.command->get_options())
+        if (opt->count() > 0 && opt->get_name() != "--settings-from")
+            opt->run_callback();
+    if (!unused.empty()) {
+        std::string list;
+        for (const auto& u : unused)
+            list += (list.empty() ? "" : "; ") + u;
+        std::fprintf(stderr, "warning: %s: settings not used: %s\n", o.settingsFrom.c_str(), list.c_str());
+    }
+    return sizeFromFile;
+}
+
+// Sampler names as A1111 writes them ("DPM++ 2M Karras", "k_euler_a"): ours, with the schedule the name carries; a
+// --schedule that says otherwise is an error naming both.
+void canonicalNames(JobOptions& o)
+{
+    pipeline::GenerationRequest& r = o.request;
+    std::string named = r.schedule;
+    const std::string sampler = pipeline::canonicalSampler(r.sampler, &named);
+    if (named != r.schedule) {
+        const bool scheduleGiven = o.command->get_option("--schedule")->count() > 0;
+        if (scheduleGiven && pipeline::canonicalSchedule(r.schedule) != "Automatic"
+            && pipeline::canonicalSchedule(r.schedule) != named)
+            fail(ErrorKind::InvalidInput,
+                "--sampler '" + r.sampler + "' names the schedule " + named + " but --schedule says " + r.schedule);
+        r.schedule = named;
+    }
+    r.sampler = sampler;
+    r.schedule = pipeline::canonicalSchedule(r.schedule);
+    if (!r.hiresSampler.empty())
+        r.hiresSampler = pipeline::canonicalSampler(r.hiresSampler);
+}
+
 int runJob(JobOptions& o)
 {
     configureThreads(o.threads);
     pipeline::GenerationRequest& r = o.request;
-    bool sizeFromFile = false;
-    if (!o.settingsFrom.empty()) {
-        auto png = io::readImage(o.settingsFrom);
-        pipeline::GenerationRequest from;
-        from.mode = r.mode;
-        std::vector<std::string> unused;
-        if (png.metadata.count("latent_studio")) {
-            const json j = json::parse(png.metadata["latent_studio"], nullptr, false);
-            if (j.is_discarded())
-                fail(ErrorKind::Format, o.settingsFrom + ": its 'latent_studio' settings are not valid JSON");
-            from = pipeline::GenerationRequest::fromJson(j);
-            if (from.mode != r.mode && from.hiresEnabled() && r.mode != pipeline::JobMode::Txt2Img) {
-                from.hiresScale = 1.0;
-                from.hiresWidth = from.hiresHeight = 0;
-                unused.push_back(std::string("the hires pass (") + pipeline::jobModeName(r.mode) + " has none)");
-            }
-            from.mode = r.mode;
-        } else if (png.metadata.count("parameters")) {
-            from = pipeline::requestFromInfotext(pipeline::parseInfotext(png.metadata["parameters"]), from, &unused);
-        } else {
-            fail(ErrorKind::InvalidInput,
-                o.settingsFrom + ": holds no generation settings (no 'parameters' or 'latent_studio' text)");
-        }
-        sizeFromFile = png.metadata.count("latent_studio")
-            || !pipeline::parseInfotext(png.metadata["parameters"]).get("Size").empty();
-        r = from;
-        // Every flag given on the command line wins: its value is written again over the file's.
-        for (auto* opt : o.command->get_options())
-            if (opt->count() > 0 && opt->get_name() != "--settings-from")
-                opt->run_callback();
-        if (!unused.empty()) {
-            std::string list;
-            for (const auto& u : unused)
-                list += (list.empty() ? "" : "; ") + u;
-            std::fprintf(stderr, "warning: %s: settings not used: %s\n", o.settingsFrom.c_str(), list.c_str());
-        }
-    }
-    // Sampler names as A1111 writes them ("DPM++ 2M Karras", "k_euler_a"): ours, with the schedule the name carries.
-    {
-        std::string named = r.schedule;
-        const std::string sampler = pipeline::canonicalSampler(r.sampler, &named);
-        if (named != r.schedule) {
-            const bool scheduleGiven = o.command->get_option("--schedule")->count() > 0;
-            if (scheduleGiven && pipeline::canonicalSchedule(r.schedule) != "Automatic"
-                && pipeline::canonicalSchedule(r.schedule) != named)
-                fail(ErrorKind::InvalidInput,
-                    "--sampler '" + r.sampler + "' names the schedule " + named + " but --schedule says " + r.schedule);
-            r.schedule = named;
-        }
-        r.sampler = sampler;
-        r.schedule = pipeline::canonicalSchedule(r.schedule);
-        if (!r.hiresSampler.empty())
-            r.hiresSampler = pipeline::canonicalSampler(r.hiresSampler);
-    }
+    const bool sizeFromFile = !o.settingsFrom.empty() && applySettingsFrom(o);
+    canonicalNames(o);
     if (!o.extend.empty()) {
         int e[4] = { 0, 0, 0, 0 };
         if (std::sscanf(o.extend.c_str(), "%d,%d,%d,%d", &e[0], &e[1], &e[2], &e[3]) != 4)

@@ -240,14 +240,14 @@ ParsedInfotext parseInfotext(const std::string& text)
     return p;
 }
 
-GenerationRequest requestFromInfotext(
-    const ParsedInfotext& p, GenerationRequest r, std::vector<std::string>* unhonoured)
-{
-    r.prompt = p.prompt;
-    r.negativePrompt = p.negativePrompt;
-    std::vector<std::string> left; // keys this request cannot carry out
-    auto text = [&](const std::string& key) { return p.get(key); };
-    auto toInt = [&](const std::string& key, int def) {
+namespace {
+
+// The values of one parsed infotext, read as numbers and sizes; bad values are errors naming the key.
+struct Values {
+    const ParsedInfotext& p;
+    std::string text(const std::string& key) const { return p.get(key); }
+    int toInt(const std::string& key, int def) const
+    {
         const std::string v = p.get(key);
         if (v.empty())
             return def;
@@ -260,8 +260,9 @@ GenerationRequest requestFromInfotext(
         } catch (const std::exception&) {
             fail(ErrorKind::InvalidInput, "infotext: '" + key + "' is not a whole number: " + v);
         }
-    };
-    auto toDouble = [&](const std::string& key, double def) {
+    }
+    double toDouble(const std::string& key, double def) const
+    {
         const std::string v = p.get(key);
         if (v.empty())
             return def;
@@ -274,8 +275,9 @@ GenerationRequest requestFromInfotext(
         } catch (const std::exception&) {
             fail(ErrorKind::InvalidInput, "infotext: '" + key + "' is not a number: " + v);
         }
-    };
-    auto toSize = [&](const std::string& key, int& w, int& h) {
+    }
+    bool toSize(const std::string& key, int& w, int& h) const
+    {
         const std::string v = p.get(key);
         if (v.empty())
             return false;
@@ -289,58 +291,46 @@ GenerationRequest requestFromInfotext(
         w = std::stoi(v.substr(0, x));
         h = std::stoi(v.substr(x + 1));
         return true;
-    };
-
-    r.steps = toInt("Steps", r.steps);
-    r.cfgScale = toDouble("CFG scale", r.cfgScale);
-    if (!text("Seed").empty())
-        r.seed = static_cast<int64_t>(toDouble("Seed", 0));
-    if (p.has("Sampler"))
-        r.sampler = canonicalSampler(text("Sampler"), &r.schedule);
-    if (p.has("Schedule type"))
-        r.schedule = canonicalSchedule(text("Schedule type"));
-    toSize("Size", r.width, r.height);
-    r.strength = toDouble("Denoising strength", r.strength);
-    // A1111 turns its hires fix on for a strength with an upscale, an upscaler or a resize
-    const bool hires
-        = p.has("Denoising strength") && (p.has("Hires upscale") || p.has("Hires upscaler") || p.has("Hires resize"));
-    if (hires) { // the size is the first pass's; the strength the second's
-        r.hiresScale = toDouble("Hires upscale", 1.0);
-        int hw = 0, hh = 0;
-        if (toSize("Hires resize", hw, hh)) {
-            r.hiresWidth = hw;
-            r.hiresHeight = hh;
-            if (hw == 0 && hh == 0 && r.hiresScale <= 1.0)
-                r.hiresScale = 2.0; // A1111's default upscale
-        } else if (!p.has("Hires upscale")) {
-            r.hiresScale = 2.0;
-        }
-        r.hiresSteps = toInt("Hires steps", 0);
-        r.hiresStrength = r.strength;
-        const std::string upscaler = text("Hires upscaler");
-        if (!upscaler.empty() && upscaler != "Lanczos" && upscaler != "None")
-            left.push_back("Hires upscaler: " + upscaler + " (Lanczos is used)");
-        if (p.has("Hires sampler")) {
-            const std::string hs = text("Hires sampler");
-            std::string hsSchedule = r.schedule;
-            r.hiresSampler = hs == "Use same sampler" ? std::string() : canonicalSampler(hs, &hsSchedule);
-            if (hsSchedule != r.schedule)
-                left.push_back("Hires sampler: " + hs + " (the first pass's schedule is used)");
-        }
-        r.hiresPrompt = text("Hires prompt");
-        r.hiresNegativePrompt = text("Hires negative prompt");
-        r.hiresCfgScale = toDouble("Hires CFG Scale", 0.0);
     }
-    r.clipSkip = toInt("Clip skip", r.clipSkip);
-    r.maskBlur = toInt("Mask blur", r.maskBlur);
-    if (p.has("Inpaint area"))
-        r.onlyMasked = text("Inpaint area") == "Only masked";
-    r.onlyMaskedPadding = toInt("Masked area padding", r.onlyMaskedPadding);
-    r.eta = toDouble("Eta DDIM", r.eta);
-    r.etaAncestral = toDouble("Eta", r.etaAncestral);
-    r.modelName = p.get("Model", r.modelName);
+};
 
-    // Everything else an A1111 picture may say: what describes the picture is fine, what changes it is reported.
+// A1111's hires fix: on for a strength with an upscale, an upscaler or a resize. The size is the first pass's; the
+// strength the second's.
+void readHires(const Values& v, GenerationRequest& r, std::vector<std::string>& left)
+{
+    const auto& p = v.p;
+    if (!p.has("Denoising strength") || !(p.has("Hires upscale") || p.has("Hires upscaler") || p.has("Hires resize")))
+        return;
+    r.hiresScale = v.toDouble("Hires upscale", 1.0);
+    int hw = 0, hh = 0;
+    if (v.toSize("Hires resize", hw, hh)) {
+        r.hiresWidth = hw;
+        r.hiresHeight = hh;
+        if (hw == 0 && hh == 0 && r.hiresScale <= 1.0)
+            r.hiresScale = 2.0; // A1111's default upscale
+    } else if (!p.has("Hires upscale")) {
+        r.hiresScale = 2.0;
+    }
+    r.hiresSteps = v.toInt("Hires steps", 0);
+    r.hiresStrength = r.strength;
+    const std::string upscaler = v.text("Hires upscaler");
+    if (!upscaler.empty() && upscaler != "Lanczos" && upscaler != "None")
+        left.push_back("Hires upscaler: " + upscaler + " (Lanczos is used)");
+    if (p.has("Hires sampler")) {
+        const std::string hs = v.text("Hires sampler");
+        std::string hsSchedule = r.schedule;
+        r.hiresSampler = hs == "Use same sampler" ? std::string() : canonicalSampler(hs, &hsSchedule);
+        if (hsSchedule != r.schedule)
+            left.push_back("Hires sampler: " + hs + " (the first pass's schedule is used)");
+    }
+    r.hiresPrompt = v.text("Hires prompt");
+    r.hiresNegativePrompt = v.text("Hires negative prompt");
+    r.hiresCfgScale = v.toDouble("Hires CFG Scale", 0.0);
+}
+
+// Everything else an A1111 picture may say: what describes the picture is fine, what changes it is reported.
+void listUnhonoured(const ParsedInfotext& p, std::vector<std::string>& left)
+{
     static const std::vector<std::string> honoured { "Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size",
         "Denoising strength", "Hires upscale", "Hires resize", "Hires steps", "Hires upscaler", "Hires sampler",
         "Hires prompt", "Hires negative prompt", "Hires CFG Scale", "Clip skip", "Mask blur", "Inpaint area",
@@ -360,6 +350,37 @@ GenerationRequest requestFromInfotext(
         if (std::find(left.begin(), left.end(), item) == left.end())
             left.push_back(item);
     }
+}
+
+} // namespace
+
+GenerationRequest requestFromInfotext(
+    const ParsedInfotext& p, GenerationRequest r, std::vector<std::string>* unhonoured)
+{
+    const Values v { p };
+    std::vector<std::string> left; // keys this request cannot carry out
+    r.prompt = p.prompt;
+    r.negativePrompt = p.negativePrompt;
+    r.steps = v.toInt("Steps", r.steps);
+    r.cfgScale = v.toDouble("CFG scale", r.cfgScale);
+    if (!v.text("Seed").empty())
+        r.seed = static_cast<int64_t>(v.toDouble("Seed", 0));
+    if (p.has("Sampler"))
+        r.sampler = canonicalSampler(v.text("Sampler"), &r.schedule);
+    if (p.has("Schedule type"))
+        r.schedule = canonicalSchedule(v.text("Schedule type"));
+    v.toSize("Size", r.width, r.height);
+    r.strength = v.toDouble("Denoising strength", r.strength);
+    readHires(v, r, left);
+    r.clipSkip = v.toInt("Clip skip", r.clipSkip);
+    r.maskBlur = v.toInt("Mask blur", r.maskBlur);
+    if (p.has("Inpaint area"))
+        r.onlyMasked = v.text("Inpaint area") == "Only masked";
+    r.onlyMaskedPadding = v.toInt("Masked area padding", r.onlyMaskedPadding);
+    r.eta = v.toDouble("Eta DDIM", r.eta);
+    r.etaAncestral = v.toDouble("Eta", r.etaAncestral);
+    r.modelName = p.get("Model", r.modelName);
+    listUnhonoured(p, left);
     if (r.mode != JobMode::Txt2Img && r.hiresEnabled()) { // a hires picture reused for another job: no hires pass
         r.hiresScale = 1.0;
         r.hiresWidth = r.hiresHeight = 0;

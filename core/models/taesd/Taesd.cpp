@@ -16,15 +16,18 @@ enum class Op { Clamp, Conv, ConvNoBias, ConvStride2, Relu, Block, Upsample };
 const std::vector<Op>& layers(TinyAutoencoderHalf::Kind kind)
 {
     using O = Op;
-    static const std::vector<Op> dec { O::Clamp, O::Conv, O::Relu, O::Block, O::Block, O::Block, O::Upsample, O::ConvNoBias,
-        O::Block, O::Block, O::Block, O::Upsample, O::ConvNoBias, O::Block, O::Block, O::Block, O::Upsample, O::ConvNoBias,
-        O::Block, O::Conv };
+    static const std::vector<Op> dec { O::Clamp, O::Conv, O::Relu, O::Block, O::Block, O::Block, O::Upsample,
+        O::ConvNoBias, O::Block, O::Block, O::Block, O::Upsample, O::ConvNoBias, O::Block, O::Block, O::Block,
+        O::Upsample, O::ConvNoBias, O::Block, O::Conv };
     static const std::vector<Op> enc { O::Conv, O::Block, O::ConvStride2, O::Block, O::Block, O::Block, O::ConvStride2,
         O::Block, O::Block, O::Block, O::ConvStride2, O::Block, O::Block, O::Block, O::Conv };
     return kind == TinyAutoencoderHalf::Kind::Decoder ? dec : enc;
 }
 
-const char* name(TinyAutoencoderHalf::Kind k) { return k == TinyAutoencoderHalf::Kind::Decoder ? "decoder" : "encoder"; }
+const char* name(TinyAutoencoderHalf::Kind k)
+{
+    return k == TinyAutoencoderHalf::Kind::Decoder ? "decoder" : "encoder";
+}
 
 } // namespace
 
@@ -39,8 +42,9 @@ TinyAutoencoderHalf TinyAutoencoderHalf::load(const io::WeightSource& source, Ki
     const int64_t latent = [&] { // the latent channels, read from the layer that faces the latent
         const std::string k = prefix + (kind == Kind::Decoder ? "1.weight" : std::to_string(last) + ".weight");
         if (!source.contains(k))
-            fail(ErrorKind::Format, source.path() + ": no '" + k + "': not a TAESD " + name(kind) + " (the published taesd_"
-                    + name(kind) + " layout: \"1.weight\", \"3.conv.0.weight\", ...)");
+            fail(ErrorKind::Format,
+                source.path() + ": no '" + k + "': not a TAESD " + name(kind) + " (the published taesd_" + name(kind)
+                    + " layout: \"1.weight\", \"3.conv.0.weight\", ...)");
         const auto s = source.info(k).shape;
         if (s.size() != 4)
             fail(ErrorKind::Format, source.path() + ": '" + k + "' is not a convolution weight");
@@ -85,7 +89,8 @@ TinyAutoencoderHalf TinyAutoencoderHalf::load(const io::WeightSource& source, Ki
             std::string s;
             for (auto d : info.shape)
                 s += (s.empty() ? "" : ", ") + std::to_string(d);
-            fail(ErrorKind::Format, source.path() + ": TAESD weight '" + key + "' has shape [" + s + "], not the " + name(kind) + "'s");
+            fail(ErrorKind::Format,
+                source.path() + ": TAESD weight '" + key + "' has shape [" + s + "], not the " + name(kind) + "'s");
         }
         h.m_w[key.substr(prefix.size())] = source.load(key).to(at::kFloat).contiguous();
     }
@@ -104,7 +109,8 @@ void TinyAutoencoderHalf::to(const at::TensorOptions& options)
 at::Tensor TinyAutoencoderHalf::conv(const at::Tensor& x, const std::string& key, int64_t stride) const
 {
     const auto b = m_w.find(key + ".bias");
-    return at::conv2d(x, m_w.at(key + ".weight"), b == m_w.end() ? at::Tensor() : b->second, { stride, stride }, { 1, 1 });
+    return at::conv2d(
+        x, m_w.at(key + ".weight"), b == m_w.end() ? at::Tensor() : b->second, { stride, stride }, { 1, 1 });
 }
 
 at::Tensor TinyAutoencoderHalf::block(const at::Tensor& x, int index) const

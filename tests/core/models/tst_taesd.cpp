@@ -1,6 +1,7 @@
 // TAESD: the published key layout loads strictly (a decoder is not an encoder, a missing weight is named), and the
 // pipeline's per-step previews come from it at full size when a decoder is set (else the latent-size projection);
-// a file that cannot be used leaves the projection and says why. Parity with taesd.py: golden cases taesd_decode/encode.
+// a file that cannot be used leaves the projection and says why. Parity with taesd.py: golden cases
+// taesd_decode/encode.
 #include "TestUtil.h"
 #include "TinySd1.h"
 
@@ -36,10 +37,13 @@ std::vector<std::pair<int, int>> previewSizes(pipeline::Generator& g, std::vecto
 {
     std::vector<std::pair<int, int>> sizes;
     StopToken stop;
-    auto res = g.run(request(), [&](const pipeline::StepInfo& s) {
-        if (s.preview)
-            sizes.emplace_back(s.preview->width, s.preview->height);
-    }, stop);
+    auto res = g.run(
+        request(),
+        [&](const pipeline::StepInfo& s) {
+            if (s.preview)
+                sizes.emplace_back(s.preview->width, s.preview->height);
+        },
+        stop);
     if (warnings)
         *warnings = res.warnings;
     return sizes;
