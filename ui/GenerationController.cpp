@@ -87,7 +87,7 @@ public Q_SLOTS:
             auto s = m_engine.load(path.toStdString(), o,
                 [this](const std::string& m) { Q_EMIT m_owner->modelStatus(QString::fromStdString(m)); });
             Q_EMIT m_owner->modelLoaded(
-                QString::fromStdString(s.path), QString::fromStdString(s.family), s.nativeResolution);
+                QString::fromStdString(s.path), QString::fromStdString(s.family), s.nativeResolution, s.upscaler);
             for (const auto& w : s.warnings)
                 Q_EMIT m_owner->modelStatus(QStringLiteral("Warning: ") + QString::fromStdString(w));
         } catch (const ls::Error& e) {

@@ -47,7 +47,7 @@ public:
 Q_SIGNALS:
     void modelStatus(const QString& message);
     void modelProgress(int percent); // share of the weights loaded; choosing another model stops the load
-    void modelLoaded(const QString& path, const QString& family, int nativeResolution);
+    void modelLoaded(const QString& path, const QString& family, int nativeResolution, bool upscaler);
     void modelFailed(const QString& message);
     void started(int jobId);
     void progress(int jobId, int step, int total, double itPerSecond, double etaSeconds);

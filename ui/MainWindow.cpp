@@ -224,7 +224,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         m_progress->setFormat(tr("Loading %p%"));
     });
     connect(m_controller, &GenerationController::modelLoaded, this,
-        [this](const QString& path, const QString& family, int native) {
+        [this](const QString& path, const QString& family, int native, bool upscaler) {
             m_modelReady = true;
             m_progress->setFormat(QStringLiteral("%p%"));
             m_panel->setSize(native, native);
@@ -238,8 +238,6 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
             }
             m_panel->setModelText(tr("%1 (%2)").arg(QFileInfo(path).fileName(), family));
             // An upscaler only upscales: the mode follows the model.
-            const bool upscaler = family.endsWith(QStringLiteral("-sr")) || family.contains(QStringLiteral("upscaler"))
-                || family.contains(QStringLiteral("sr-4x"));
             if (upscaler)
                 m_panel->setMode(QStringLiteral("upscale"));
             else if (m_panel->modeName() == QStringLiteral("upscale"))

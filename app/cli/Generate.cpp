@@ -168,25 +168,22 @@ bool applySettingsFrom(JobOptions& o)
     pipeline::GenerationRequest from;
     from.mode = r.mode;
     std::vector<std::string> unused;
+    bool sizeFromFile = true; // Latent Studio's settings always hold it
     if (png.metadata.count("latent_studio")) {
         const json j = json::parse(png.metadata["latent_studio"], nullptr, false);
         if (j.is_discarded())
             fail(ErrorKind::Format, o.settingsFrom + ": its 'latent_studio' settings are not valid JSON");
         from = pipeline::GenerationRequest::fromJson(j);
-        if (from.mode != r.mode && from.hiresEnabled() && r.mode != pipeline::JobMode::Txt2Img) {
-            from.hiresScale = 1.0;
-            from.hiresWidth = from.hiresHeight = 0;
-            unused.push_back(std::string("the hires pass (") + pipeline::jobModeName(r.mode) + " has none)");
-        }
         from.mode = r.mode;
+        pipeline::dropHiresPassForOtherJobs(from, &unused);
     } else if (png.metadata.count("parameters")) {
-        from = pipeline::requestFromInfotext(pipeline::parseInfotext(png.metadata["parameters"]), from, &unused);
+        const auto parsed = pipeline::parseInfotext(png.metadata["parameters"]);
+        from = pipeline::requestFromInfotext(parsed, from, &unused);
+        sizeFromFile = !parsed.get("Size").empty();
     } else {
         fail(ErrorKind::InvalidInput,
             o.settingsFrom + ": holds no generation settings (no 'parameters' or 'latent_studio' text)");
     }
-    const bool sizeFromFile = png.metadata.count("latent_studio")
-        || !pipeline::parseInfotext(png.metadata["parameters"]).get("Size").empty();
     r = from;
     // Every flag given on the command line wins: its value is written again over the file's.
     for (auto* opt : o.command->get_options())

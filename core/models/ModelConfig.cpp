@@ -12,6 +12,8 @@ namespace ls::models {
 
 using nlohmann::json;
 
+bool isUpscaler(Family f) { return f == Family::LdmSR || f == Family::SD2Upscaler || f == Family::SyntheticSR; }
+
 const char* familyName(Family f)
 {
     switch (f) {

@@ -16,6 +16,8 @@ enum class Family { SD1, SD1Inpaint, SD2, SD2Inpaint, SD2Upscaler, LdmSR, Layout
 enum class CondStage { None, Clip, OpenClip, Bert };
 
 const char* familyName(Family f);
+// The families whose only job is upscaling: LDM-SR 4x, the SD x4 upscaler, the bundled SR model.
+bool isUpscaler(Family f);
 
 struct ModelConfig {
     Family family = Family::SD1;

@@ -79,8 +79,7 @@ ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOpt
     d->modelFile = resolved;
     d->applyLoraFolders();
     const auto f = m.model->config.family;
-    const bool upscaler
-        = f == models::Family::LdmSR || f == models::Family::SD2Upscaler || f == models::Family::SyntheticSR;
+    const bool upscaler = models::isUpscaler(f);
     std::vector<JobMode> jobs;
     if (upscaler)
         jobs = { JobMode::Upscale };

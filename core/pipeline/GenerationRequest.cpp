@@ -74,14 +74,6 @@ JobMode jobModeFromName(const std::string& n)
     fail(ErrorKind::InvalidInput, "mode: unknown job '" + n + "' (txt2img, img2img, inpaint, layout, upscale)");
 }
 
-std::vector<std::string> samplerNames()
-{
-    return { "DDIM", "PLMS", "Euler", "Euler a", "Heun", "LMS", "DPM2", "DPM2 a", "DPM++ 2S a", "DPM++ 2M", "DPM++ SDE",
-        "DPM++ 2M SDE", "UniPC", "LCM" };
-}
-
-std::vector<std::string> scheduleNames() { return { "Automatic", "Uniform", "Karras", "Exponential", "SGM Uniform" }; }
-
 namespace {
 
 template <class T> bool contains(const std::vector<T>& v, const T& x)

@@ -99,7 +99,7 @@ struct GenerationRequest {
     static GenerationRequest fromJson(const nlohmann::json& j);
 };
 
-// Sampler and schedule names users know (AUTOMATIC1111 spelling).
+// Sampler and schedule names users know (AUTOMATIC1111 spelling), from the name table of pipeline/SamplerNames.cpp.
 std::vector<std::string> samplerNames();
 std::vector<std::string> scheduleNames();
 

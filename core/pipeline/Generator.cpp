@@ -2,19 +2,10 @@
 
 #include "pipeline/jobs/Jobs.h"
 
-#include "pipeline/ImageOps.h"
-#include "pipeline/Infotext.h"
 #include "pipeline/LoraFiles.h"
-#include "pipeline/Preview.h"
-#include "pipeline/Sampling.h"
-#include "models/Lora.h"
-#include "models/TextualInversion.h"
-#include "text/WorldLayout.h"
+#include "text/WorldTokenizer.h"
 #include "util/Error.h"
-#include "util/Sha256.h"
-#include "util/Threads.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <chrono>
@@ -25,7 +16,6 @@
 namespace ls::pipeline {
 
 using models::Family;
-using nlohmann::json;
 
 using detail::Clock;
 

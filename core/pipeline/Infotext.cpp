@@ -354,6 +354,16 @@ void listUnhonoured(const ParsedInfotext& p, std::vector<std::string>& left)
 
 } // namespace
 
+void dropHiresPassForOtherJobs(GenerationRequest& r, std::vector<std::string>* unhonoured)
+{
+    if (r.mode == JobMode::Txt2Img || !r.hiresEnabled())
+        return;
+    r.hiresScale = 1.0;
+    r.hiresWidth = r.hiresHeight = 0;
+    if (unhonoured)
+        unhonoured->push_back("the hires pass (" + std::string(jobModeName(r.mode)) + " has none)");
+}
+
 GenerationRequest requestFromInfotext(
     const ParsedInfotext& p, GenerationRequest r, std::vector<std::string>* unhonoured)
 {
@@ -381,11 +391,7 @@ GenerationRequest requestFromInfotext(
     r.etaAncestral = v.toDouble("Eta", r.etaAncestral);
     r.modelName = p.get("Model", r.modelName);
     listUnhonoured(p, left);
-    if (r.mode != JobMode::Txt2Img && r.hiresEnabled()) { // a hires picture reused for another job: no hires pass
-        r.hiresScale = 1.0;
-        r.hiresWidth = r.hiresHeight = 0;
-        left.push_back("the hires pass (" + std::string(jobModeName(r.mode)) + " has none)");
-    }
+    dropHiresPassForOtherJobs(r, &left);
     if (unhonoured)
         *unhonoured = std::move(left);
     return r;

@@ -29,6 +29,10 @@ ParsedInfotext parseInfotext(const std::string& text);
 // Applies what an A1111 PNG says to a request for the job base.mode (bad values reported as InvalidInput). Keys it
 // cannot carry out (e.g. "Variation seed: 5", "Hires upscaler: Latent", a hires pass for img2img, which is dropped)
 // are listed in *unhonoured as "Key: value"; keys that only describe the picture (Model hash, Version, ...) are not.
+// A picture's settings reused for a job other than text-to-image carry no hires pass: it is turned off and said so
+// in *unhonoured ("the hires pass (img2img has none)").
+void dropHiresPassForOtherJobs(GenerationRequest& r, std::vector<std::string>* unhonoured);
+
 GenerationRequest requestFromInfotext(
     const ParsedInfotext& p, GenerationRequest base = {}, std::vector<std::string>* unhonoured = nullptr);
 

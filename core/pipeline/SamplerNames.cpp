@@ -47,6 +47,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& samplerAlia
     return t;
 }
 
+constexpr size_t kScheduleCount = 5;
+
 const std::vector<std::pair<std::string, std::vector<std::string>>>& scheduleAliases()
 {
     static const std::vector<std::pair<std::string, std::vector<std::string>>> t {
@@ -54,7 +56,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& scheduleAli
         { "Uniform", { "uniform" } },
         { "Karras", { "karras" } },
         { "Exponential", { "exponential" } },
-        { "SGM Uniform", { "sgm_uniform", "SGMUniform" } },
+        { "SGM Uniform", { "sgm_uniform", "SGMUniform" } }, // the schedules we have end here (kScheduleCount)
         // A1111's other schedules: recognised so that a combined name splits, then reported as unsupported by
         // validation
         { "Polyexponential", { "polyexponential" } },
@@ -119,6 +121,22 @@ bool samplerUsesAncestralEta(const std::string& sampler)
         if (sampler == s)
             return true;
     return false;
+}
+
+std::vector<std::string> samplerNames()
+{
+    std::vector<std::string> names;
+    for (const auto& [ours, aliases] : samplerAliases())
+        names.push_back(ours);
+    return names;
+}
+
+std::vector<std::string> scheduleNames()
+{
+    std::vector<std::string> names;
+    for (size_t i = 0; i < kScheduleCount; ++i)
+        names.push_back(scheduleAliases()[i].first);
+    return names;
 }
 
 } // namespace ls::pipeline

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <dlfcn.h>
 #include <fstream>
 #include <sstream>
@@ -85,11 +84,9 @@ void adaptThreadsToLoad()
     const int configured = g_configured.load();
     if (configured <= 1)
         return;
-    static const bool off = [] {
-        const char* v = std::getenv("LS_ADAPT_THREADS");
-        return v && std::strcmp(v, "0") == 0;
-    }();
-    if (off)
+    static const std::string mode
+        = std::getenv("LS_ADAPT_THREADS") ? std::getenv("LS_ADAPT_THREADS") : ""; // 0, verbose
+    if (mode == "0")
         return;
     thread_local std::chrono::steady_clock::time_point last {};
     const auto now = std::chrono::steady_clock::now();
@@ -98,9 +95,7 @@ void adaptThreadsToLoad()
     last = now;
     const int others = otherRunnableTasks();
     const int want = threadsForLoad(configured, others, defaultThreadCount());
-    static const bool verbose
-        = std::getenv("LS_ADAPT_THREADS") && std::strcmp(std::getenv("LS_ADAPT_THREADS"), "verbose") == 0;
-    if (verbose)
+    if (mode == "verbose")
         std::fprintf(stderr, "threads: %d other runnable, %d -> %d\n", others, at::get_num_threads(), want);
     if (want != at::get_num_threads())
         applyThreads(want);

@@ -121,11 +121,7 @@ struct GeneratorState {
         return f * (1 << (model->config.unet.channelMult.size() - 1));
     }
     bool inpaintModel() const { return model->config.unet.inChannels == model->config.firstStage.embedDim * 2 + 1; }
-    bool isUpscaler() const
-    {
-        const auto f = model->config.family;
-        return f == models::Family::LdmSR || f == models::Family::SD2Upscaler || f == models::Family::SyntheticSR;
-    }
+    bool isUpscaler() const { return models::isUpscaler(model->config.family); }
 
     // Guided eps for a batch: contexts stacked as [uncond..., cond...] (or only cond when scale == 1). concat is
     // appended to every copy's input; layout ([1, K, h, w] for the condition and for the unconditional copy) follows
