@@ -5,6 +5,7 @@
 #include "models/Accel.h"
 #include "models/KnownConfigs.h"
 #include "models/RandomWeights.h"
+#include "models/sdxl/SdxlConditioning.h"
 #include "models/taesd/Taesd.h"
 #include "pipeline/Conditioning.h"
 #include "pipeline/Preview.h"
@@ -201,7 +202,11 @@ int runBench(const BenchOptions& o)
 
     // Text encoding: the vocabulary when given, else a fixed id sequence of a typical prompt length.
     t0 = Clock::now();
-    at::Tensor cond, uncond;
+    at::Tensor cond, uncond, condVec, uncondVec; // SDXL: the vector condition of each
+    const bool sdxl = models::isSdxl(m->config.family);
+    auto vectorFor = [&](const at::Tensor& pooled) {
+        return models::sdxl::vectorCondition(m->config.family, pooled, models::sdxl::forSize(w, h)).to(device);
+    };
     if (m->bert) {
         pipeline::Conditioner cd(*m, nullptr);
         cond = m->config.family == models::Family::Synthetic
@@ -214,7 +219,26 @@ int runBench(const BenchOptions& o)
         if (tok) {
             pipeline::Conditioner cd(*m, tok);
             cond = cd.encodePrompt("a photograph of an astronaut riding a horse on the moon, highly detailed");
+            if (sdxl)
+                condVec = vectorFor(cd.pooled());
             uncond = cd.encodePrompt("");
+            if (sdxl)
+                uncondVec = vectorFor(cd.pooled());
+        } else if (sdxl) {
+            std::vector<int64_t> ids(77, models::sdxl::kClipLPad);
+            ids[0] = 49406;
+            for (int i = 1; i < 16; ++i)
+                ids[i] = 320 + i;
+            auto idL = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).view({ 1, 77 }).to(device);
+            auto idG = idL.clone();
+            idG.narrow(1, 17, 60).fill_(models::sdxl::kClipGPad);
+            idG[0][16] = 49407;
+            idL[0][16] = 49407;
+            auto t = models::sdxl::encodeText(*m, idL, idG);
+            cond = t.context;
+            uncond = cond.clone();
+            condVec = vectorFor(t.pooled);
+            uncondVec = condVec.clone();
         } else {
             std::vector<int64_t> ids(77, 49407);
             ids[0] = 49406;
@@ -259,6 +283,8 @@ int runBench(const BenchOptions& o)
         at::Tensor y = m->config.unet.numClasses > 0
             ? at::full({ xin.size(0) }, 20, at::TensorOptions().dtype(at::kLong).device(device))
             : at::Tensor();
+        if (condVec.defined())
+            y = at::cat({ uncondVec.expand({ o.batch, -1 }), condVec.expand({ o.batch, -1 }) });
         auto out = m->denoise(xin, t, ctx, y);
         x = x - 0.01 * out.narrow(0, 0, o.batch).to(x.scalar_type());
         sync(device);
@@ -281,6 +307,8 @@ int runBench(const BenchOptions& o)
         at::Tensor yv = m->config.unet.numClasses > 0
             ? at::full({ xv.size(0) }, 20, at::TensorOptions().dtype(at::kLong))
             : at::Tensor();
+        if (condVec.defined())
+            yv = at::cat({ uncondVec.expand({ o.batch, -1 }), condVec.expand({ o.batch, -1 }) }).cpu();
         at::Tensor reference;
         for (const auto& v : variantsFor(device, m->computeType())) {
             fast.attention = v.attention;

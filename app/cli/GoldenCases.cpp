@@ -1,4 +1,6 @@
 #include "cli/GoldenCases.h"
+#include "cli/GoldenContext.h"
+#include "cli/GoldenSdxl.h"
 
 #include "io/DiffusersFolder.h"
 #include "io/SafeTensors.h"
@@ -24,130 +26,7 @@ using namespace ls::models;
 
 namespace {
 
-at::Device g_device = at::kCPU;
-fs::path g_vocabulary; // --vocab: the CLIP vocabulary for tokenizer cases
-
-struct Ctx {
-    fs::path dir;
-    json cj;
-    std::unique_ptr<io::SafeTensorsFile> io;
-    std::shared_ptr<io::WeightSource> override;
-    GoldenResult r;
-    double atol = 0, rtol = 0;
-
-    at::Tensor in(const std::string& name)
-    {
-        const json& inputs = cj["inputs"];
-        const std::string key
-            = inputs.contains(name) && inputs[name].is_string() ? inputs[name].get<std::string>() : name;
-        return io->load(key).clone().to(g_device);
-    }
-    at::Tensor expected(const std::string& name)
-    {
-        const json& outputs = cj["outputs"];
-        std::string key = name;
-        if (outputs.contains(name) && outputs[name].is_string())
-            key = outputs[name].get<std::string>();
-        return io->load(key).clone();
-    }
-    std::pair<double, double> tolFor(const std::string& name) const
-    {
-        const json& t = cj["tolerance"];
-        if (t.is_object() && t.contains("per_output") && t["per_output"].contains(name))
-            return { t["per_output"][name].value("atol", atol), t["per_output"][name].value("rtol", rtol) };
-        return { atol, rtol };
-    }
-    void check(const std::string& name, const at::Tensor& got0, const at::Tensor& exp0)
-    {
-        auto [a, rt] = tolFor(name);
-        auto got = got0.detach().cpu().to(at::kDouble).contiguous();
-        auto exp = exp0.detach().to(at::kDouble).contiguous();
-        if (got.sizes() != exp.sizes()) {
-            if (got.numel() == exp.numel()) {
-                got = got.view(exp.sizes());
-            } else {
-                r.ok = false;
-                r.details.push_back(name + ": shape " + io::shapeToString(got.sizes().vec()) + " != expected "
-                    + io::shapeToString(exp.sizes().vec()));
-                if (r.message.empty())
-                    r.message = name + " has the wrong shape";
-                return;
-            }
-        }
-        auto err = (got - exp).abs();
-        const double maxErr = err.numel() ? err.max().item<double>() : 0.0;
-        auto ratio = at::where(err == 0, at::zeros_like(err), err / (a + rt * exp.abs()));
-        double worst = ratio.numel() ? ratio.max().item<double>() : 0.0;
-        if (std::isnan(maxErr) || !at::isfinite(got).all().item<bool>())
-            worst = INFINITY;
-        r.maxErr = std::max(r.maxErr, maxErr);
-        char buf[256];
-        std::snprintf(buf, sizeof buf, "%s: max_err=%.3g worst=%.3g of tol (atol=%.3g rtol=%.3g)", name.c_str(), maxErr,
-            worst, a, rt);
-        r.details.push_back(buf);
-        if (!(worst <= 1.0)) {
-            r.ok = false;
-            if (r.message.empty())
-                r.message = std::string("out of tolerance: ") + buf;
-        }
-    }
-    void checkOut(const std::string& name, const at::Tensor& got) { check(name, got, expected(name)); }
-
-    fs::path resolve(const std::string& rel) const { return fs::weakly_canonical(dir / rel); }
-
-    std::shared_ptr<io::WeightSource> weights()
-    {
-        if (override)
-            return override;
-        if (!cj.contains("weights") || !cj["weights"].is_string())
-            fail(ErrorKind::InvalidInput, (dir / "case.json").string() + ": case has no weights");
-        return std::make_shared<io::SafeTensorsFile>(resolve(cj["weights"].get<std::string>()));
-    }
-};
-
-at::TensorOptions f32() { return at::TensorOptions().dtype(at::kFloat).device(g_device); }
-
-template <class M> M loadPart(M module, const io::WeightSource& w, const std::string& prefix)
-{
-    LoadReport rep;
-    LoadOptions lo;
-    lo.optional = { "embeddings.position_ids" };
-    loadModule(*module, w, prefix, rep, lo);
-    if (!rep.ok())
-        fail(ErrorKind::Mismatch, rep.describe(w.path()));
-    return module;
-}
-
-// The LDM config of a checkpoint-kind case beside a weights file (the golden tiny checkpoints).
-json checkpointConfigFor(const fs::path& weightsFile)
-{
-    const fs::path cj = weightsFile.parent_path() / "case.json";
-    if (!fs::exists(cj))
-        fail(ErrorKind::InvalidInput, weightsFile.string() + ": no case.json beside it to read the model config from");
-    std::ifstream in(cj);
-    return json::parse(in)["config"];
-}
-
-std::shared_ptr<LatentModel> tinyModel(Ctx& c, const std::string& weightsRel, const json& ldmConfig)
-{
-    std::shared_ptr<io::WeightSource> w = c.override
-        ? c.override
-        : std::shared_ptr<io::WeightSource>(std::make_shared<io::SafeTensorsFile>(c.resolve(weightsRel)));
-    return LatentModel::load(*w, configFromLdmJson(ldmConfig, w.get()), f32());
-}
-
-sampling::EpsFn cfgEps(
-    LatentModel& m, const at::Tensor& cond, const at::Tensor& uncond, double scale, const at::Tensor& concat = {})
-{
-    return [&m, cond, uncond, scale, concat](const at::Tensor& x, const at::Tensor& t, double) {
-        auto xin = at::cat({ x, x });
-        if (concat.defined())
-            xin = at::cat({ xin, at::cat({ concat, concat }) }, 1);
-        auto out = m.unet(xin, at::cat({ t, t }), at::cat({ uncond, cond }));
-        auto parts = out.chunk(2);
-        return parts[0] + static_cast<float>(scale) * (parts[1] - parts[0]);
-    };
-}
+using namespace golden;
 
 // ---------------------------------------------------------------- module cases
 
@@ -325,19 +204,6 @@ void caseSchedule(Ctx& c)
 }
 
 // ---------------------------------------------------------------- sampler cases
-
-struct Trajectory {
-    std::vector<at::Tensor> latents, x0;
-};
-
-sampling::StepFn record(Trajectory& tr)
-{
-    return [&tr](int64_t, int64_t, const at::Tensor& x, const at::Tensor& x0) {
-        tr.latents.push_back(x.clone());
-        tr.x0.push_back(x0.clone());
-        return true;
-    };
-}
 
 void caseSample(Ctx& c, const std::string& kind)
 {
@@ -540,11 +406,20 @@ void caseCheckpoint(Ctx& c)
     if (det.family != fromJson.family)
         diffs.push_back(
             std::string("family: detected ") + familyName(det.family) + " vs " + familyName(fromJson.family));
-    if (det.cond == CondStage::Clip) {
+    if (det.cond == CondStage::Clip || det.cond == CondStage::SdxlBase) {
         ClipTextConfig ca = det.clip, cb = fromJson.clip;
         ca.numHeads = cb.numHeads;
         if (!(ca == cb))
             diffs.push_back("clip: detected " + ca.toJson().dump() + " vs " + cb.toJson().dump());
+    }
+    if (det.cond == CondStage::SdxlBase || det.cond == CondStage::SdxlRefiner) {
+        OpenClipTextConfig oa = det.openclip, ob = fromJson.openclip;
+        oa.heads = ob.heads;
+        if (!(oa == ob))
+            diffs.push_back("openclip: detected " + oa.toJson().dump() + " vs " + ob.toJson().dump());
+        if (det.scaleFactor != fromJson.scaleFactor)
+            diffs.push_back("scale factor: detected " + std::to_string(det.scaleFactor) + " vs "
+                + std::to_string(fromJson.scaleFactor));
     }
     c.r.details.push_back(std::string("detected family ") + familyName(det.family));
     for (auto& d : diffs)
@@ -701,7 +576,7 @@ void caseDiffusers(Ctx& c)
 
 } // namespace
 
-void setGoldenVocabulary(const fs::path& path) { g_vocabulary = path; }
+void setGoldenVocabulary(const fs::path& path) { golden::g_vocabulary = path; }
 
 void setGoldenDevice(const std::string& device)
 {
@@ -715,7 +590,7 @@ void setGoldenDevice(const std::string& device)
         fail(ErrorKind::Unsupported, "golden --device cuda: this libtorch build has no CUDA (or no GPU is visible)");
     at::globalContext().setAllowTF32CuBLAS(false);
     at::globalContext().setAllowTF32CuDNN(false);
-    g_device = at::kCUDA;
+    golden::g_device = at::kCUDA;
 }
 
 GoldenResult runGoldenCase(const fs::path& dir, const json& cj, std::shared_ptr<io::WeightSource> weights)
@@ -780,6 +655,8 @@ GoldenResult runGoldenCase(const fs::path& dir, const json& cj, std::shared_ptr<
         caseLayoutTokens(c);
     else if (kind == "diffusers_folder")
         caseDiffusers(c);
+    else if (golden::runSdxlCase(c, kind))
+        ;
     else {
         c.r.ok = false;
         c.r.message = "unsupported case kind '" + kind + "'";

@@ -70,12 +70,54 @@ const char* const kLayout = R"({
    "vocab_size": 8192, "max_seq_len": 92}}
 })";
 
+// Stability-AI/generative-models configs/inference/sd_xl_base.yaml and sd_xl_refiner.yaml (model params).
+const char* const kSdxlBase = R"({
+ "scale_factor": 0.13025,
+ "denoiser_config": {"target": "sgm.modules.diffusionmodules.denoiser.DiscreteDenoiser", "params": {"num_idx": 1000,
+   "scaling_config": {"target": "sgm.modules.diffusionmodules.denoiser_scaling.EpsScaling"},
+   "discretization_config": {"target": "sgm.modules.diffusionmodules.discretizer.LegacyDDPMDiscretization"}}},
+ "network_config": {"target": "sgm.modules.diffusionmodules.openaimodel.UNetModel", "params": {"adm_in_channels": 2816,
+   "num_classes": "sequential", "in_channels": 4, "out_channels": 4, "model_channels": 320, "attention_resolutions": [4, 2],
+   "num_res_blocks": 2, "channel_mult": [1, 2, 4], "num_head_channels": 64, "use_linear_in_transformer": true,
+   "transformer_depth": [1, 2, 10], "context_dim": 2048}},
+ "conditioner_config": {"target": "sgm.modules.GeneralConditioner", "params": {"emb_models": [
+   {"input_key": "txt", "target": "sgm.modules.encoders.modules.FrozenCLIPEmbedder", "params": {"layer": "hidden", "layer_idx": 11}},
+   {"input_key": "txt", "target": "sgm.modules.encoders.modules.FrozenOpenCLIPEmbedder2", "params": {"arch": "ViT-bigG-14",
+     "layer": "penultimate", "always_return_pooled": true, "legacy": false}},
+   {"input_key": "original_size_as_tuple", "target": "sgm.modules.encoders.modules.ConcatTimestepEmbedderND", "params": {"outdim": 256}},
+   {"input_key": "crop_coords_top_left", "target": "sgm.modules.encoders.modules.ConcatTimestepEmbedderND", "params": {"outdim": 256}},
+   {"input_key": "target_size_as_tuple", "target": "sgm.modules.encoders.modules.ConcatTimestepEmbedderND", "params": {"outdim": 256}}]}},
+ "first_stage_config": {"target": "sgm.models.autoencoder.AutoencoderKL", "params": {"embed_dim": 4, "ddconfig": {"double_z": true,
+   "z_channels": 4, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128, "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2,
+   "attn_resolutions": [], "dropout": 0.0}}}
+})";
+
+const char* const kSdxlRefiner = R"({
+ "scale_factor": 0.13025,
+ "denoiser_config": {"target": "sgm.modules.diffusionmodules.denoiser.DiscreteDenoiser", "params": {"num_idx": 1000,
+   "scaling_config": {"target": "sgm.modules.diffusionmodules.denoiser_scaling.EpsScaling"},
+   "discretization_config": {"target": "sgm.modules.diffusionmodules.discretizer.LegacyDDPMDiscretization"}}},
+ "network_config": {"target": "sgm.modules.diffusionmodules.openaimodel.UNetModel", "params": {"adm_in_channels": 2560,
+   "num_classes": "sequential", "in_channels": 4, "out_channels": 4, "model_channels": 384, "attention_resolutions": [4, 2],
+   "num_res_blocks": 2, "channel_mult": [1, 2, 4, 4], "num_head_channels": 64, "use_linear_in_transformer": true,
+   "transformer_depth": 4, "context_dim": [1280, 1280, 1280, 1280]}},
+ "conditioner_config": {"target": "sgm.modules.GeneralConditioner", "params": {"emb_models": [
+   {"input_key": "txt", "target": "sgm.modules.encoders.modules.FrozenOpenCLIPEmbedder2", "params": {"arch": "ViT-bigG-14",
+     "layer": "penultimate", "always_return_pooled": true, "legacy": false}},
+   {"input_key": "original_size_as_tuple", "target": "sgm.modules.encoders.modules.ConcatTimestepEmbedderND", "params": {"outdim": 256}},
+   {"input_key": "crop_coords_top_left", "target": "sgm.modules.encoders.modules.ConcatTimestepEmbedderND", "params": {"outdim": 256}},
+   {"input_key": "aesthetic_score", "target": "sgm.modules.encoders.modules.ConcatTimestepEmbedderND", "params": {"outdim": 256}}]}},
+ "first_stage_config": {"target": "sgm.models.autoencoder.AutoencoderKL", "params": {"embed_dim": 4, "ddconfig": {"double_z": true,
+   "z_channels": 4, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128, "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2,
+   "attn_resolutions": [], "dropout": 0.0}}}
+})";
+
 } // namespace
 
 std::vector<std::string> knownConfigNames()
 {
     return { "sd1_v1_inference", "sd1_v1_inpainting", "sd2_v2_inference_v", "sd2_x4_upscaling", "ldm_sr_4x_bsr",
-        "layout2img-openimages256" };
+        "layout2img-openimages256", "sd_xl_base_1.0", "sd_xl_refiner_1.0" };
 }
 
 ModelConfig knownConfig(const std::string& name)
@@ -95,6 +137,10 @@ ModelConfig knownConfig(const std::string& name)
         j = json::parse(kLdmSr);
     } else if (name == "layout2img-openimages256") {
         j = json::parse(kLayout);
+    } else if (name == "sd_xl_base_1.0") {
+        j = json::parse(kSdxlBase);
+    } else if (name == "sd_xl_refiner_1.0") {
+        j = json::parse(kSdxlRefiner);
     } else {
         std::string names;
         for (const auto& n : knownConfigNames())

@@ -18,6 +18,15 @@ std::vector<std::pair<std::string, torch::nn::Module*>> parts(LatentModel& m)
     std::vector<std::pair<std::string, torch::nn::Module*>> p;
     p.emplace_back("model.diffusion_model.", m.unet.get());
     p.emplace_back("first_stage_model.", m.firstStage.get());
+    if (m.config.cond == CondStage::SdxlBase) {
+        p.emplace_back("conditioner.embedders.0.transformer.text_model.", m.clip.get());
+        p.emplace_back("conditioner.embedders.1.model.", m.openclip.get());
+        return p;
+    }
+    if (m.config.cond == CondStage::SdxlRefiner) {
+        p.emplace_back("conditioner.embedders.0.model.", m.openclip.get());
+        return p;
+    }
     if (m.clip)
         p.emplace_back("cond_stage_model.transformer.text_model.", m.clip.get());
     if (m.openclip)
@@ -36,7 +45,10 @@ bool isAuxiliaryKey(const std::string& key)
             return true;
     return key.rfind("model_ema.", 0) == 0 || key.rfind("low_scale_model.", 0) == 0
         || key.rfind("cond_stage_model.model.visual.", 0) == 0 || key == "cond_stage_model.model.attn_mask"
-        || key.rfind("loss.", 0) == 0 || key.rfind("first_stage_model.loss.", 0) == 0;
+        || key.rfind("loss.", 0) == 0 || key.rfind("first_stage_model.loss.", 0) == 0
+        || key == "denoiser.sigmas" // sgm's DiscreteDenoiser buffer (recomputed from the schedule)
+        || (key.rfind("conditioner.embedders.", 0) == 0
+            && (key.find(".model.visual.") != std::string::npos || key.ends_with(".model.attn_mask")));
 }
 
 std::shared_ptr<LatentModel> LatentModel::build(const ModelConfig& c, const at::TensorOptions& o)
@@ -55,6 +67,13 @@ std::shared_ptr<LatentModel> LatentModel::build(const ModelConfig& c, const at::
         break;
     case CondStage::Bert:
         m->bert = BertEmbedder(c.bert, o);
+        break;
+    case CondStage::SdxlBase:
+        m->clip = ClipTextModel(c.clip, o);
+        m->openclip = OpenClipTextModel(c.openclip, o);
+        break;
+    case CondStage::SdxlRefiner:
+        m->openclip = OpenClipTextModel(c.openclip, o);
         break;
     case CondStage::None:
         break;

@@ -79,6 +79,7 @@ LoraResolver::LoraResolver(LatentModel& model)
     m_unetConfig = { { "layers_per_block", u.numResBlocks.empty() ? 2 : u.numResBlocks.front() },
         { "up_block_types", upTypes } };
     m_openClip = static_cast<bool>(model.openclip);
+    m_sdxl = model.config.cond == CondStage::SdxlBase || model.config.cond == CondStage::SdxlRefiner;
     m_textWidth = model.config.openclip.width;
 }
 
@@ -88,21 +89,37 @@ at::Tensor LoraResolver::tensor(const std::string& key) const
     return it == m_tensors.end() ? at::Tensor() : it->second;
 }
 
-std::optional<LoraTarget> LoraResolver::text(const std::string& hf) const
+std::optional<LoraTarget> LoraResolver::text(const std::string& hf, int encoder) const
 {
+    if (m_sdxl) {
+        const bool refiner = !m_tensors.count("conditioner.embedders.1.model.token_embedding.weight");
+        if (encoder == 2 || refiner)
+            return openClipText(hf, refiner ? "conditioner.embedders.0.model." : "conditioner.embedders.1.model.");
+        const std::string key = "conditioner.embedders.0.transformer." + hf + ".weight";
+        if (m_tensors.count(key))
+            return LoraTarget { key };
+        return std::nullopt;
+    }
+    if (encoder != 1)
+        return std::nullopt;
     if (!m_openClip) {
         const std::string key = "cond_stage_model.transformer." + hf + ".weight";
         if (m_tensors.count(key))
             return LoraTarget { key };
         return std::nullopt;
     }
-    // OpenCLIP (SD2): the same layers under open_clip's names, q/k/v fused into one in_proj_weight.
+    return openClipText(hf, "cond_stage_model.model.");
+}
+
+std::optional<LoraTarget> LoraResolver::openClipText(const std::string& hf, const std::string& prefix) const
+{
+    // OpenCLIP (SD2, SDXL's bigG): the same layers under open_clip's names, q/k/v fused into one in_proj_weight.
     static const std::regex layer(
         R"(^text_model\.encoder\.layers\.(\d+)\.(self_attn\.(q|k|v|out)_proj|mlp\.fc1|mlp\.fc2)$)");
     std::smatch m;
     if (!std::regex_match(hf, m, layer))
         return std::nullopt;
-    const std::string base = "cond_stage_model.model.transformer.resblocks." + m[1].str() + ".";
+    const std::string base = prefix + "transformer.resblocks." + m[1].str() + ".";
     const std::string what = m[2];
     LoraTarget t;
     if (what == "mlp.fc1")
@@ -141,10 +158,16 @@ std::optional<LoraTarget> LoraResolver::resolve(const std::string& name) const
     }
     if (module.starts_with("lora_te_"))
         return text(restoreDots(module.substr(8)));
+    if (module.starts_with("lora_te1_"))
+        return text(restoreDots(module.substr(9)), 1);
+    if (module.starts_with("lora_te2_"))
+        return text(restoreDots(module.substr(9)), 2);
     if (module.starts_with("unet."))
         return unet(module.substr(5));
     if (module.starts_with("text_encoder."))
         return text(module.substr(13));
+    if (module.starts_with("text_encoder_2."))
+        return text(module.substr(15), 2);
     if (module.starts_with("down_blocks.") || module.starts_with("mid_block.") || module.starts_with("up_blocks."))
         return unet(module); // diffusers attention processors, saved without a prefix
     return std::nullopt;

@@ -7,8 +7,9 @@
 //   ".lora_linear_layer.down.weight", attention processors "<path>.processor.to_q_lora.down.weight", the same under
 //   "text_encoder." (also "self_attn.to_q_lora"), and PEFT's "base_model.model." prefix.
 // Each pair changes the weight it names by multiplier * alpha / rank * up @ down (alpha = rank when the file has
-// none). Text encoder deltas in Hugging Face CLIP names also reach OpenCLIP (SD2): q/k/v land on their rows of the
-// fused in_proj_weight. LyCORIS variants (LoHa, LoKr, Tucker mid weights), DoRA and full weight diffs are refused by
+// none). Text encoder deltas in Hugging Face CLIP names also reach OpenCLIP (SD2, SDXL's bigG): q/k/v land on their
+// rows of the fused in_proj_weight. SDXL: "lora_te1_" / "text_encoder." is CLIP ViT-L, "lora_te2_" /
+// "text_encoder_2." bigG; UNet names are the original (sgm) or the diffusers ones. LyCORIS variants (LoHa, LoKr, Tucker mid weights), DoRA and full weight diffs are refused by
 // name.
 #include "io/WeightSource.h"
 #include "models/LatentModel.h"
@@ -39,8 +40,11 @@ public:
     at::Tensor tensor(const std::string& key) const;
 
 private:
-    std::optional<LoraTarget> text(const std::string& hfPath) const;
+    // encoder: 1 = the first text encoder (CLIP ViT-L; SD2's OpenCLIP), 2 = SDXL's second (OpenCLIP bigG).
+    std::optional<LoraTarget> text(const std::string& hfPath, int encoder = 1) const;
+    std::optional<LoraTarget> openClipText(const std::string& hfPath, const std::string& prefix) const;
     bool m_openClip = false;
+    bool m_sdxl = false;
     int64_t m_textWidth = 0;
     std::map<std::string, at::Tensor> m_tensors;
     std::map<std::string, std::string> m_flatUnet; // "input_blocks_1_1_proj_in" -> its .weight key

@@ -12,7 +12,8 @@ nlohmann::json manifestJson(const std::string& name)
     auto cfg = knownConfig(name);
     auto m = LatentModel::build(cfg, at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
     static const char* const prefixes[] = { "model.diffusion_model.", "first_stage_model.",
-        "cond_stage_model.transformer.text_model.", "cond_stage_model.model.", "cond_stage_model." };
+        "cond_stage_model.transformer.text_model.", "cond_stage_model.model.", "cond_stage_model.",
+        "conditioner.embedders.0.", "conditioner.embedders.1." };
     json keys = json::array();
     std::map<std::string, int64_t> counts;
     int64_t total = 0;
@@ -31,6 +32,10 @@ nlohmann::json manifestJson(const std::string& name)
         }
         keys.push_back(e);
     });
+    if (isSdxl(cfg.family)) {
+        keys.push_back({ "denoiser.sigmas", { cfg.timesteps } }); // sgm's DiscreteDenoiser buffer, not a parameter
+        counts["denoiser."] = 0;
+    }
     json out;
     out["model"] = name;
     out["param_counts"] = counts;

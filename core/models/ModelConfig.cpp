@@ -14,6 +14,8 @@ using nlohmann::json;
 
 bool isUpscaler(Family f) { return f == Family::LdmSR || f == Family::SD2Upscaler || f == Family::SyntheticSR; }
 
+bool isSdxl(Family f) { return f == Family::SDXL || f == Family::SDXLRefiner; }
+
 const char* familyName(Family f)
 {
     switch (f) {
@@ -35,6 +37,10 @@ const char* familyName(Family f)
         return "latent-studio-synthetic";
     case Family::SyntheticSR:
         return "latent-studio-synthetic-sr";
+    case Family::SDXL:
+        return "sdxl";
+    case Family::SDXLRefiner:
+        return "sdxl-refiner";
     case Family::Custom:
         return "custom";
     }
@@ -73,6 +79,15 @@ json ModelConfig::toJson() const
         j["cond_stage"] = "bert";
         j["bert_config"] = { { "n_embed", bert.nEmbed }, { "n_layer", bert.nLayer }, { "vocab_size", bert.vocabSize },
             { "max_seq_len", bert.maxSeqLen } };
+        break;
+    case CondStage::SdxlBase:
+        j["cond_stage"] = "sdxl";
+        j["clip_config"] = clip.toJson();
+        j["openclip_config"] = openclip.toJson();
+        break;
+    case CondStage::SdxlRefiner:
+        j["cond_stage"] = "sdxl-refiner";
+        j["openclip_config"] = openclip.toJson();
         break;
     }
     if (family == Family::SD2Upscaler)
@@ -126,6 +141,7 @@ UNetConfig detectUNet(const KeyView& kv, const std::string& p)
     int64_t ds = 1, resInLevel = 0;
     c.useSpatialTransformer = false;
     c.contextDim = 0;
+    std::vector<int64_t> depths;
     for (int64_t i = 1; i < nIn; ++i) {
         const std::string b = p + "input_blocks." + std::to_string(i) + ".";
         if (kv.has(b + "0.op.weight")) {
@@ -134,8 +150,10 @@ UNetConfig detectUNet(const KeyView& kv, const std::string& p)
             ds *= 2;
             continue;
         }
-        if (resInLevel == 0)
+        if (resInLevel == 0) {
             c.channelMult.push_back(kv.shape(b + "0.out_layers.3.weight")[0] / c.modelChannels);
+            depths.push_back(0);
+        }
         ++resInLevel;
         if (kv.anyWithPrefix(b + "1.")) {
             if (std::find(c.attentionResolutions.begin(), c.attentionResolutions.end(), ds)
@@ -144,7 +162,7 @@ UNetConfig detectUNet(const KeyView& kv, const std::string& p)
             if (kv.has(b + "1.transformer_blocks.0.attn2.to_k.weight")) {
                 c.useSpatialTransformer = true;
                 c.contextDim = kv.shape(b + "1.transformer_blocks.0.attn2.to_k.weight")[1];
-                c.transformerDepth = countIndexed(kv, b + "1.transformer_blocks.");
+                depths.back() = countIndexed(kv, b + "1.transformer_blocks.");
                 c.useLinearInTransformer = kv.shape(b + "1.proj_in.weight").size() == 2;
                 const auto inner = kv.shape(b + "1.transformer_blocks.0.attn1.to_k.weight");
                 const size_t level = c.channelMult.size() - 1;
@@ -155,6 +173,11 @@ UNetConfig detectUNet(const KeyView& kv, const std::string& p)
         }
     }
     c.numResBlocks.push_back(resInLevel);
+    if (c.useSpatialTransformer) {
+        c.transformerDepthPerLevel = depths;
+        c.transformerDepthMiddle = countIndexed(kv, p + "middle_block.1.transformer_blocks.");
+        c.canonicalizeDepths();
+    }
     if (std::none_of(c.disableSelfAttentions.begin(), c.disableSelfAttentions.end(), [](bool b) { return b; }))
         c.disableSelfAttentions.clear();
     else
@@ -164,6 +187,34 @@ UNetConfig detectUNet(const KeyView& kv, const std::string& p)
         c.useScaleShiftNorm = kv.shape(p + "input_blocks.1.0.emb_layers.1.weight")[0]
             == 2 * kv.shape(p + "input_blocks.1.0.out_layers.3.weight")[0];
     c.numClasses = kv.has(p + "label_emb.weight") ? kv.shape(p + "label_emb.weight")[0] : 0;
+    c.admInChannels = kv.has(p + "label_emb.0.0.weight") ? kv.shape(p + "label_emb.0.0.weight")[1] : 0;
+    return c;
+}
+
+ClipTextConfig detectClip(const KeyView& kv, const std::string& p)
+{
+    ClipTextConfig c;
+    auto tok = kv.shape(p + "embeddings.token_embedding.weight");
+    c.vocabSize = tok[0];
+    c.hiddenSize = tok[1];
+    c.maxPositions = kv.shape(p + "embeddings.position_embedding.weight")[0];
+    c.numLayers = countIndexed(kv, p + "encoder.layers.");
+    c.intermediateSize = kv.shape(p + "encoder.layers.0.mlp.fc1.weight")[0];
+    c.numHeads = std::max<int64_t>(1, c.hiddenSize / 64); // ViT-L/14: 768 / 64 = 12 heads
+    return c;
+}
+
+OpenClipTextConfig detectOpenClip(const KeyView& kv, const std::string& p)
+{
+    OpenClipTextConfig c;
+    auto tok = kv.shape(p + "token_embedding.weight");
+    c.vocabSize = tok[0];
+    c.width = tok[1];
+    c.contextLength = kv.shape(p + "positional_embedding")[0];
+    c.layers = countIndexed(kv, p + "transformer.resblocks.");
+    c.mlp = kv.shape(p + "transformer.resblocks.0.mlp.c_fc.weight")[0];
+    c.heads = std::max<int64_t>(1, c.width / 64); // ViT-H/14: 16 heads, ViT-bigG/14: 20
+    c.embedDim = kv.has(p + "text_projection") ? kv.shape(p + "text_projection")[1] : c.width;
     return c;
 }
 
@@ -203,9 +254,6 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
 {
     KeyView kv { w };
     const std::string file = w.path();
-    if (kv.anyWithPrefix("conditioner.embedders."))
-        fail(ErrorKind::Unsupported,
-            file + ": this looks like an SDXL checkpoint (conditioner.embedders.*), not supported yet");
     if (kv.anyWithPrefix("model.diffusion_model.joint_blocks."))
         fail(ErrorKind::Unsupported,
             file + ": this looks like a Stable Diffusion 3 checkpoint (joint_blocks), not supported yet");
@@ -233,27 +281,26 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
     c.source = "weights";
     c.unet = detectUNet(kv, "model.diffusion_model.");
     c.firstStage = detectFirstStage(kv, "first_stage_model.");
-    if (kv.has("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight")) {
+    if (kv.has("conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight")) {
+        c.cond = CondStage::SdxlBase;
+        c.clip = detectClip(kv, "conditioner.embedders.0.transformer.text_model.");
+        if (!kv.has("conditioner.embedders.1.model.token_embedding.weight"))
+            fail(ErrorKind::Mismatch,
+                file + ": an SDXL checkpoint with CLIP ViT-L but without the OpenCLIP bigG text encoder "
+                       "(conditioner.embedders.1.model.*)");
+        c.openclip = detectOpenClip(kv, "conditioner.embedders.1.model.");
+    } else if (kv.has("conditioner.embedders.0.model.token_embedding.weight")) {
+        c.cond = CondStage::SdxlRefiner;
+        c.openclip = detectOpenClip(kv, "conditioner.embedders.0.model.");
+    } else if (kv.anyWithPrefix("conditioner.embedders.")) {
+        fail(ErrorKind::Unsupported,
+            file + ": an sgm checkpoint (conditioner.embedders.*) whose text encoders are not SDXL's");
+    } else if (kv.has("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight")) {
         c.cond = CondStage::Clip;
-        const std::string p = "cond_stage_model.transformer.text_model.";
-        auto tok = kv.shape(p + "embeddings.token_embedding.weight");
-        c.clip.vocabSize = tok[0];
-        c.clip.hiddenSize = tok[1];
-        c.clip.maxPositions = kv.shape(p + "embeddings.position_embedding.weight")[0];
-        c.clip.numLayers = countIndexed(kv, p + "encoder.layers.");
-        c.clip.intermediateSize = kv.shape(p + "encoder.layers.0.mlp.fc1.weight")[0];
-        c.clip.numHeads = c.clip.hiddenSize / 64; // ViT-L/14: 768 / 64 = 12 heads
+        c.clip = detectClip(kv, "cond_stage_model.transformer.text_model.");
     } else if (kv.has("cond_stage_model.model.token_embedding.weight")) {
         c.cond = CondStage::OpenClip;
-        const std::string p = "cond_stage_model.model.";
-        auto tok = kv.shape(p + "token_embedding.weight");
-        c.openclip.vocabSize = tok[0];
-        c.openclip.width = tok[1];
-        c.openclip.contextLength = kv.shape(p + "positional_embedding")[0];
-        c.openclip.layers = countIndexed(kv, p + "transformer.resblocks.");
-        c.openclip.mlp = kv.shape(p + "transformer.resblocks.0.mlp.c_fc.weight")[0];
-        c.openclip.heads = c.openclip.width / 64;
-        c.openclip.embedDim = kv.has(p + "text_projection") ? kv.shape(p + "text_projection")[1] : c.openclip.width;
+        c.openclip = detectOpenClip(kv, "cond_stage_model.model.");
     } else if (kv.has("cond_stage_model.transformer.token_emb.weight")) {
         c.cond = CondStage::Bert;
         const std::string p = "cond_stage_model.transformer.";
@@ -267,7 +314,19 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
     }
     // Attention heads are not visible in the weights; these are the published configurations of each family.
     auto& u = c.unet;
-    if (c.cond == CondStage::Clip) {
+    if (c.cond == CondStage::SdxlBase || c.cond == CondStage::SdxlRefiner) {
+        u.numHeads = -1;
+        u.numHeadChannels = 64;
+        u.legacy = false;
+        c.family = c.cond == CondStage::SdxlBase ? Family::SDXL : Family::SDXLRefiner;
+        c.scaleFactor = 0.13025;
+        c.linearStart = 0.00085;
+        c.linearEnd = 0.012;
+        if (u.inChannels != 4)
+            fail(ErrorKind::Unsupported,
+                file + ": an SDXL UNet with " + std::to_string(u.inChannels)
+                    + " input channels (SDXL inpainting checkpoints are not supported yet)");
+    } else if (c.cond == CondStage::Clip) {
         u.numHeads = 8;
         u.numHeadChannels = -1;
         c.family = u.inChannels == 9 ? Family::SD1Inpaint : Family::SD1;
@@ -330,9 +389,93 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
     return c;
 }
 
+namespace {
+
+// sgm's DiffusionEngine params (SDXL base and refiner yaml files).
+ModelConfig configFromSgmJson(const json& p, const json& extras, const io::WeightSource* weights)
+{
+    ModelConfig c;
+    if (weights) {
+        try {
+            c = detectConfig(*weights);
+        } catch (const Error&) {
+        }
+    }
+    c.source = "config";
+    c.unet = UNetConfig::fromSgmJson(p["network_config"]);
+    if (p.contains("first_stage_config"))
+        c.firstStage = AutoencoderConfig::fromJson(p["first_stage_config"]);
+    c.scaleFactor = p.value("scale_factor", 0.13025);
+    c.linearStart = 0.00085; // LegacyDDPMDiscretization's defaults
+    c.linearEnd = 0.012;
+    c.timesteps = 1000;
+    c.parameterization = "eps";
+    if (p.contains("denoiser_config")) {
+        const std::string scaling = p["denoiser_config"].value("params", json::object()).value("scaling_config",
+            json::object()).value("target", std::string());
+        if (scaling.find("VScaling") != std::string::npos)
+            c.parameterization = "v";
+    }
+    bool clipL = false, clipG = false;
+    const json conditioner = p.value("conditioner_config", json::object()).value("params", json::object());
+    for (const auto& e : conditioner.value("emb_models", json::array())) {
+        const std::string t = e.value("target", std::string());
+        if (t.find("FrozenOpenCLIPEmbedder2") != std::string::npos)
+            clipG = true;
+        else if (t.find("FrozenCLIPEmbedder") != std::string::npos)
+            clipL = true;
+        else if (t.find("ConcatTimestepEmbedderND") == std::string::npos)
+            fail(ErrorKind::Unsupported, "model config: conditioner embedder '" + t + "' is not supported");
+    }
+    if (!clipG)
+        fail(ErrorKind::Unsupported,
+            "model config: an sgm model without the OpenCLIP bigG text encoder (FrozenOpenCLIPEmbedder2) is not SDXL");
+    c.cond = clipL ? CondStage::SdxlBase : CondStage::SdxlRefiner;
+    c.family = clipL ? Family::SDXL : Family::SDXLRefiner;
+    if (extras.contains("clip_config"))
+        c.clip = ClipTextConfig::fromJson(extras["clip_config"]); // else detected, or ViT-L/14 (the defaults)
+    if (extras.contains("open_clip_config")) {
+        const json& oc = extras["open_clip_config"];
+        const json& t = oc.value("text_cfg", json::object());
+        c.openclip.width = t.value("width", int64_t(1280));
+        c.openclip.heads = t.value("heads", c.openclip.width / 64);
+        c.openclip.layers = t.value("layers", int64_t(32));
+        c.openclip.contextLength = t.value("context_length", int64_t(77));
+        c.openclip.vocabSize = t.value("vocab_size", int64_t(49408));
+        c.openclip.mlp = static_cast<int64_t>(t.value("mlp_ratio", 4.0) * static_cast<double>(c.openclip.width));
+        c.openclip.embedDim = oc.value("embed_dim", c.openclip.width);
+    } else if (!weights) {
+        c.openclip = OpenClipTextConfig { 49408, 1280, 32, 20, 5120, 77, 1280 }; // ViT-bigG/14
+    }
+    return c;
+}
+
+} // namespace
+
 ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
 {
     checkJsonNumbers(in0, "model config");
+    {
+        // sgm (SDXL): {model: {target, params}}, a golden case's config, or the params with network_config.
+        const json* r = &in0;
+        for (int depth = 0; depth < 3 && r->is_object(); ++depth) {
+            const json& params = r->contains("params") && (*r)["params"].is_object() ? (*r)["params"] : *r;
+            if (params.contains("network_config")) {
+                // clip_config / open_clip_config beside the params or inside them.
+                json extras = r->is_object() ? *r : json::object();
+                for (const char* k : { "clip_config", "open_clip_config" })
+                    if (params.contains(k))
+                        extras[k] = params[k];
+                return configFromSgmJson(params, extras, weights);
+            }
+            if (r->contains("model") && (*r)["model"].is_object())
+                r = &(*r)["model"];
+            else if (r->contains("config") && (*r)["config"].is_object())
+                r = &(*r)["config"];
+            else
+                break;
+        }
+    }
     // Accept the yaml's top level ({model: {target, params}}), a golden case.json ({config: ...}) or the params.
     const json* root = &in0;
     for (int depth = 0; depth < 3; ++depth) {
@@ -420,7 +563,8 @@ ModelConfig configFromLdmJson(const json& in0, const io::WeightSource* weights)
     if (p.contains("family") && p["family"].is_string()) {
         const std::string f = p["family"].get<std::string>();
         for (Family k : { Family::SD1, Family::SD1Inpaint, Family::SD2, Family::SD2Inpaint, Family::SD2Upscaler,
-                 Family::LdmSR, Family::Layout2Img, Family::Synthetic, Family::SyntheticSR, Family::Custom })
+                 Family::LdmSR, Family::Layout2Img, Family::Synthetic, Family::SyntheticSR, Family::SDXL,
+                 Family::SDXLRefiner, Family::Custom })
             if (f == familyName(k))
                 c.family = k;
     }

@@ -12,10 +12,26 @@
 
 namespace ls::models {
 
-enum class Family { SD1, SD1Inpaint, SD2, SD2Inpaint, SD2Upscaler, LdmSR, Layout2Img, Synthetic, SyntheticSR, Custom };
-enum class CondStage { None, Clip, OpenClip, Bert };
+enum class Family {
+    SD1,
+    SD1Inpaint,
+    SD2,
+    SD2Inpaint,
+    SD2Upscaler,
+    LdmSR,
+    Layout2Img,
+    Synthetic,
+    SyntheticSR,
+    SDXL,
+    SDXLRefiner,
+    Custom
+};
+// SdxlBase: CLIP ViT-L (conditioner.embedders.0) and OpenCLIP bigG (conditioner.embedders.1); SdxlRefiner: bigG only
+// (conditioner.embedders.0). Both add a vector condition (pooled text, sizes; the refiner an aesthetic score).
+enum class CondStage { None, Clip, OpenClip, Bert, SdxlBase, SdxlRefiner };
 
 const char* familyName(Family f);
+bool isSdxl(Family f);
 // The families whose only job is upscaling: LDM-SR 4x, the SD x4 upscaler, the bundled SR model.
 bool isUpscaler(Family f);
 
@@ -45,12 +61,14 @@ struct ModelConfig {
 };
 
 // Detects the family and every part's configuration from key names and shapes. Throws a clear Unsupported error
-// for known families we do not support (SDXL, SD3, Flux...) and for unrecognised files. predictionHint ("eps"/"v")
+// for known families we do not support (SD3, Flux...) and for unrecognised files. predictionHint ("eps"/"v")
 // overrides the parameterisation, which weights cannot reveal (SD2 768-v).
 ModelConfig detectConfig(const io::WeightSource& weights, const std::string& predictionHint = {});
 
 // Reads LatentDiffusion params (the original yaml as JSON: unet_config, first_stage_config, cond_stage_config,
-// linear_start, scale_factor, ...). Parts the JSON leaves out are detected from the weights when given.
+// linear_start, scale_factor, ...) or sgm DiffusionEngine params (SDXL: network_config, conditioner_config,
+// first_stage_config, scale_factor; clip_config / open_clip_config where the text towers are not the published
+// ones). Parts the JSON leaves out are detected from the weights when given.
 ModelConfig configFromLdmJson(const nlohmann::json& ldm, const io::WeightSource* weights = nullptr);
 
 // Looks for a JSON config beside the checkpoint (`<stem>.json`, or `config.json` in its folder).

@@ -5,19 +5,26 @@
 
 namespace ls::models {
 
-at::Tensor readEmbedding(const std::filesystem::path& file, int64_t dim)
+at::Tensor readEmbedding(const std::filesystem::path& file, int64_t dim, const std::string& part)
 {
     const std::string where = file.string();
     auto src = io::openWeights(file);
     const auto keys = src->keys();
-    for (const auto& k : keys)
-        if (k == "clip_l" || k == "clip_g")
-            fail(ErrorKind::Unsupported,
-                where + ": an SDXL embedding (clip_l/clip_g); this model's text encoder takes one set of vectors");
-    std::string key;
-    for (const char* preferred : { "emb_params", "string_to_param.*" })
-        if (src->contains(preferred))
-            key = preferred;
+    if (part.empty()) {
+        for (const auto& k : keys)
+            if (k == "clip_l" || k == "clip_g")
+                fail(ErrorKind::Unsupported,
+                    where + ": an SDXL embedding (clip_l/clip_g); this model's text encoder takes one set of vectors");
+    } else if (!src->contains(part)) {
+        fail(ErrorKind::Mismatch,
+            where + ": no '" + part
+                + "' vectors: SDXL takes embeddings with clip_l and clip_g tensors (this one was made for SD 1.x/2.x)");
+    }
+    std::string key = part;
+    if (part.empty())
+        for (const char* preferred : { "emb_params", "string_to_param.*" })
+            if (src->contains(preferred))
+                key = preferred;
     if (key.empty()) {
         std::vector<std::string> candidates;
         for (const auto& k : keys)

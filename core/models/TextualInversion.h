@@ -11,6 +11,7 @@ namespace ls::models {
 
 // The embedding's vectors, [N, dim] fp32. Throws naming the file: no or several candidate tensors, SDXL embeddings
 // (clip_l/clip_g), vectors of another width than the text encoder's (`dim`), more than 75 vectors.
-at::Tensor readEmbedding(const std::filesystem::path& file, int64_t dim);
+// part "clip_l" / "clip_g": one tower's vectors of an SDXL embedding (throws for a one-set SD1/SD2 file).
+at::Tensor readEmbedding(const std::filesystem::path& file, int64_t dim, const std::string& part = {});
 
 } // namespace ls::models

@@ -164,6 +164,14 @@ std::vector<Problem> GenerationRequest::validate() const
         p.push_back({ "hires_cfg", "guidance scale must be 0 (the first pass's) or a finite number up to 100" });
     if (!std::isfinite(etaAncestral) || etaAncestral < 0)
         p.push_back({ "eta_ancestral", "must be >= 0" });
+    for (const auto& [name, v] : { std::pair { "sdxl_original_size", std::min(sdxlOriginalWidth, sdxlOriginalHeight) },
+             std::pair { "sdxl_crop", std::min(sdxlCropLeft, sdxlCropTop) },
+             std::pair { "sdxl_target_size", std::min(sdxlTargetWidth, sdxlTargetHeight) } })
+        if (v < 0)
+            p.push_back({ name, "must be 0 (the painted size) or a positive number of pixels" });
+    if (!std::isfinite(aestheticScore) || !std::isfinite(negativeAestheticScore) || aestheticScore < 0
+        || aestheticScore > 10 || negativeAestheticScore < 0 || negativeAestheticScore > 10)
+        p.push_back({ "aesthetic_score", "aesthetic scores are between 0 and 10" });
     if (!std::isfinite(hiresStrength) || hiresStrength <= 0 || hiresStrength > 1)
         p.push_back({ "hires_strength", "must be in (0, 1]" });
     if (hiresSteps < 0 || hiresSteps > 1000)
@@ -287,6 +295,11 @@ json GenerationRequest::toJson() const
     j["hires_prompt"] = hiresPrompt;
     j["hires_negative_prompt"] = hiresNegativePrompt;
     j["hires_cfg_scale"] = hiresCfgScale;
+    j["sdxl_original_size"] = { sdxlOriginalWidth, sdxlOriginalHeight };
+    j["sdxl_crop"] = { sdxlCropLeft, sdxlCropTop };
+    j["sdxl_target_size"] = { sdxlTargetWidth, sdxlTargetHeight };
+    j["aesthetic_score"] = aestheticScore;
+    j["negative_aesthetic_score"] = negativeAestheticScore;
     j["upscale_factor"] = upscaleFactor;
     j["tile_size"] = tileSize;
     j["tile_overlap"] = tileOverlap;
@@ -345,6 +358,17 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         r.hiresPrompt = j.value("hires_prompt", r.hiresPrompt);
         r.hiresNegativePrompt = j.value("hires_negative_prompt", r.hiresNegativePrompt);
         r.hiresCfgScale = j.value("hires_cfg_scale", r.hiresCfgScale);
+        auto pair = [&](const char* key, int& a, int& b) {
+            if (j.contains(key) && j[key].is_array() && j[key].size() == 2) {
+                a = j[key][0].get<int>();
+                b = j[key][1].get<int>();
+            }
+        };
+        pair("sdxl_original_size", r.sdxlOriginalWidth, r.sdxlOriginalHeight);
+        pair("sdxl_crop", r.sdxlCropLeft, r.sdxlCropTop);
+        pair("sdxl_target_size", r.sdxlTargetWidth, r.sdxlTargetHeight);
+        r.aestheticScore = j.value("aesthetic_score", r.aestheticScore);
+        r.negativeAestheticScore = j.value("negative_aesthetic_score", r.negativeAestheticScore);
         r.upscaleFactor = j.value("upscale_factor", r.upscaleFactor);
         r.tileSize = j.value("tile_size", r.tileSize);
         r.tileOverlap = j.value("tile_overlap", r.tileOverlap);

@@ -72,6 +72,13 @@ struct GenerationRequest {
     bool hiresEnabled() const { return hiresScale > 1.0 || hiresWidth > 0 || hiresHeight > 0; }
     // The size the hires pass paints at (width x height when the pass is off).
     std::pair<int, int> hiresSize() const;
+    // SDXL micro-conditioning (sgm's size and crop embeddings): the size and top-left crop the picture is to look
+    // like it was cut from, and the target size; 0 = the size being painted (crop 0, 0), as A1111 and the reference
+    // demo do. The refiner: aesthetic scores of the positive and the negative branch (the demo's 6 and 2.5).
+    int sdxlOriginalWidth = 0, sdxlOriginalHeight = 0;
+    int sdxlCropLeft = 0, sdxlCropTop = 0;
+    int sdxlTargetWidth = 0, sdxlTargetHeight = 0;
+    double aestheticScore = 6.0, negativeAestheticScore = 2.5;
     // upscaling
     int upscaleFactor = 4;
     int tileSize = 128; // low-resolution pixels per tile side

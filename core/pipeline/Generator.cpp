@@ -35,6 +35,8 @@ Generator::Generator(std::shared_ptr<models::LatentModel> model, std::shared_ptr
         const auto f = d->model->config.family;
         if (f == Family::SD1 || f == Family::SD1Inpaint || f == Family::SD2 || f == Family::SD2Inpaint)
             d->taesdFile = findPreviewDecoder(d->model->path);
+        else if (models::isSdxl(f))
+            d->taesdFile = findPreviewDecoder(d->model->path, true);
     }
 }
 

@@ -103,7 +103,7 @@ std::optional<fs::path> findLoraFile(const std::string& name, const std::vector<
     return std::nullopt;
 }
 
-std::filesystem::path findPreviewDecoder(const std::filesystem::path& modelFile)
+std::filesystem::path findPreviewDecoder(const std::filesystem::path& modelFile, bool sdxl)
 {
     if (const char* env = std::getenv("LS_TAESD_DECODER"); env && *env)
         return env;
@@ -111,7 +111,8 @@ std::filesystem::path findPreviewDecoder(const std::filesystem::path& modelFile)
         return {};
     const auto dir = modelFile.parent_path();
     for (const auto& folder : { dir, dir / "vae_approx" })
-        for (const char* name : { "taesd_decoder.safetensors", "taesd_decoder.pth" }) {
+        for (const std::string ext : { ".safetensors", ".pth" }) {
+            const std::string name = (sdxl ? "taesdxl_decoder" : "taesd_decoder") + ext;
             std::error_code ec;
             if (std::filesystem::is_regular_file(folder / name, ec))
                 return folder / name;

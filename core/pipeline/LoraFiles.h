@@ -31,8 +31,9 @@ std::optional<std::filesystem::path> findLoraFile(
 std::vector<std::filesystem::path> defaultEmbeddingFolders(const std::filesystem::path& modelFile);
 std::vector<LoraFile> listEmbeddingFiles(const std::vector<std::filesystem::path>& folders);
 
-// A TAESD decoder for previews of an SD1/SD2 model: $LS_TAESD_DECODER, else taesd_decoder.safetensors (or .pth)
-// beside the model file or in its folder's vae_approx/ (AUTOMATIC1111's folder for it). Empty when none.
-std::filesystem::path findPreviewDecoder(const std::filesystem::path& modelFile);
+// A TAESD decoder for previews: $LS_TAESD_DECODER, else taesd_decoder.safetensors (or .pth; for SDXL
+// taesdxl_decoder.*) beside the model file or in its folder's vae_approx/ (AUTOMATIC1111's folder for it). Empty when
+// none.
+std::filesystem::path findPreviewDecoder(const std::filesystem::path& modelFile, bool sdxl = false);
 
 } // namespace ls::pipeline

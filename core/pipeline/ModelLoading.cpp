@@ -85,6 +85,9 @@ int nativeResolution(const models::ModelConfig& c)
     case models::Family::SD2:
     case models::Family::SD2Inpaint:
         return c.parameterization == "v" ? 768 : 512;
+    case models::Family::SDXL:
+    case models::Family::SDXLRefiner:
+        return 1024;
     default:
         return 512;
     }
@@ -171,7 +174,8 @@ LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
         status("hashing");
         lm.info.hash = sha256File(path).substr(0, 10);
     }
-    if (cfg.cond == models::CondStage::Clip || cfg.cond == models::CondStage::OpenClip) {
+    if (cfg.cond == models::CondStage::Clip || cfg.cond == models::CondStage::OpenClip
+        || cfg.cond == models::CondStage::SdxlBase || cfg.cond == models::CondStage::SdxlRefiner) {
         status("reading the CLIP vocabulary");
         lm.tokenizer = std::make_shared<text::ClipTokenizer>(
             text::ClipTokenizer::find(vocabularySearchPath(path, o.vocabulary)));

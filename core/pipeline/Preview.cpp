@@ -20,6 +20,15 @@ LatentPreviewer::LatentPreviewer(models::LatentModel& model)
         m_bias = at::zeros({ 3 });
         return;
     }
+    const bool sdxlLike = !fs.vq && c == 4 && std::abs(model.config.scaleFactor - 0.13025) < 1e-6 && fs.ch == 128;
+    if (sdxlLike) {
+        // The SDXL VAE's factors (as ComfyUI's latent_formats.SDXL), output in [-1, 1].
+        m_weights = at::tensor({ 0.3651f, 0.4232f, 0.4341f, -0.2533f, -0.0042f, 0.1068f, 0.1076f, 0.1111f, -0.0362f,
+                                   -0.3165f, -0.2492f, -0.2188f })
+                        .view({ 4, 3 });
+        m_bias = at::tensor({ 0.1084f, -0.0175f, -0.0011f });
+        return;
+    }
     // Fit: decode random latents, average-pool the image to latent size, solve least squares [z, 1] W = rgb.
     auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
     auto z = at::randn({ 2, c, 16, 16 }, gen, at::TensorOptions().dtype(at::kFloat));

@@ -98,6 +98,14 @@ at::Tensor samplePlms(const EpsFn& eps, at::Tensor x, const DdimParams& p, const
 
 at::Tensor KDenoiser::operator()(const at::Tensor& x, double sigma) const
 {
+    if (m_discrete) {
+        const int64_t idx = m_discrete->quantize(sigma);
+        const double q = m_discrete->sigmas()[idx].item<double>();
+        auto t = at::full({ x.size(0) }, static_cast<double>(idx), x.options().dtype(at::kFloat));
+        const auto cIn = static_cast<float>(1.0 / std::sqrt(q * q + 1.0));
+        auto e = m_eps(x * cIn, t, 1.0 / (q * q + 1.0));
+        return x + e * static_cast<float>(-q);
+    }
     auto s = at::full({ x.size(0) }, sigma, x.options().dtype(at::kFloat));
     auto t = m_schedule.sigmaToT(s);
     const double cIn = 1.0 / std::sqrt(sigma * sigma + 1.0);

@@ -40,12 +40,21 @@ public:
         , m_schedule(schedule)
     {
     }
+    // sgm's DiscreteDenoiser (the SDXL reference): sigma quantized to the nearest of the table's sigmas, the UNet fed
+    // that integer index, instead of k-diffusion's interpolated fractional timestep.
+    KDenoiser(EpsFn eps, const SigmaSchedule& schedule, const SgmDiscreteSchedule* discrete)
+        : m_eps(std::move(eps))
+        , m_schedule(schedule)
+        , m_discrete(discrete)
+    {
+    }
     at::Tensor operator()(const at::Tensor& x, double sigma) const;
     const SigmaSchedule& schedule() const { return m_schedule; }
 
 private:
     EpsFn m_eps;
     const SigmaSchedule& m_schedule;
+    const SgmDiscreteSchedule* m_discrete = nullptr;
 };
 
 struct KOptions {

@@ -2,6 +2,7 @@
 
 #include "util/Error.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace ls::sampling {
@@ -143,6 +144,42 @@ at::Tensor exponentialSigmas(int64_t n, double sigmaMin, double sigmaMax)
 {
     auto sigmas = at::linspace(std::log(sigmaMax), std::log(sigmaMin), n, at::TensorOptions().dtype(at::kFloat)).exp();
     return at::cat({ sigmas, at::zeros({ 1 }, sigmas.options()) });
+}
+
+SgmDiscreteSchedule::SgmDiscreteSchedule(const BetaSchedule& s)
+{
+    m_sigmas = ((1.0 - s.alphasCumprod64) / s.alphasCumprod64).to(at::kFloat).sqrt();
+}
+
+std::vector<int64_t> SgmDiscreteSchedule::legacyTimesteps(int64_t n) const
+{
+    const int64_t total = m_sigmas.size(0);
+    const double start = static_cast<double>(total - 1), step = (0.0 - start) / static_cast<double>(n); // numpy
+    std::vector<int64_t> t;
+    for (int64_t k = n - 1; k >= 0; --k)
+        t.push_back(static_cast<int64_t>(static_cast<double>(k) * step + start));
+    return t;
+}
+
+at::Tensor SgmDiscreteSchedule::legacySigmas(int64_t n) const
+{
+    auto t = legacyTimesteps(n);
+    std::reverse(t.begin(), t.end());
+    auto idx = at::tensor(t, at::TensorOptions().dtype(at::kLong));
+    return at::cat({ m_sigmas.index_select(0, idx), at::zeros({ 1 }, m_sigmas.options()) });
+}
+
+int64_t SgmDiscreteSchedule::quantize(double sigma) const
+{
+    auto d = (m_sigmas.to(at::kDouble) - sigma).abs();
+    return d.argmin().item<int64_t>();
+}
+
+at::Tensor img2imgSigmas(const at::Tensor& sigmas, double strength)
+{
+    const int64_t n = sigmas.size(0);
+    const int64_t keep = std::max<int64_t>(static_cast<int64_t>(strength * static_cast<double>(n)), 1);
+    return sigmas.narrow(0, n - keep, keep);
 }
 
 } // namespace ls::sampling

@@ -55,6 +55,25 @@ private:
 };
 
 at::Tensor karrasSigmas(int64_t n, double sigmaMin, double sigmaMax, double rho = 7.0); // + final 0
+
+// sgm (Stability-AI/generative-models, the SDXL reference): DiscreteDenoiser's table and LegacyDDPMDiscretization.
+class SgmDiscreteSchedule {
+public:
+    // sigmas = sqrt(float32((1 - acp) / acp)) from float64 alphas_cumprod, ascending (index = timestep).
+    explicit SgmDiscreteSchedule(const BetaSchedule& s);
+    const at::Tensor& sigmas() const { return m_sigmas; }
+    // int(linspace(T-1, 0, n, endpoint=False)) ascending: for n = 10, 99, 199, ..., 999 (the smallest is T/n - 1).
+    std::vector<int64_t> legacyTimesteps(int64_t n) const;
+    // The sigmas of legacyTimesteps, descending, with a final 0 (n + 1 values).
+    at::Tensor legacySigmas(int64_t n) const;
+    // The nearest table index (first minimum of |sigma - sigmas|): the UNet's integer timestep.
+    int64_t quantize(double sigma) const;
+
+private:
+    at::Tensor m_sigmas;
+};
+// Img2ImgDiscretizationWrapper: of n + 1 descending sigmas (final 0 included) keeps the last max(int(strength (n+1)),1).
+at::Tensor img2imgSigmas(const at::Tensor& sigmas, double strength);
 at::Tensor exponentialSigmas(int64_t n, double sigmaMin, double sigmaMax); // + final 0
 
 } // namespace ls::sampling

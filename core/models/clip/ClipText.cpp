@@ -107,7 +107,7 @@ ClipTextOutput ClipTextModelImpl::forwardAll(const at::Tensor& ids)
     return out;
 }
 
-at::Tensor ClipTextModelImpl::forward(const at::Tensor& ids, int clipSkip)
+at::Tensor ClipTextModelImpl::hidden(const at::Tensor& ids, int64_t layersRun)
 {
     const int64_t t = ids.size(1);
     if (t > config.maxPositions)
@@ -116,10 +116,15 @@ at::Tensor ClipTextModelImpl::forward(const at::Tensor& ids, int clipSkip)
                 + " positions");
     auto x = embed(ids);
     auto mask = at::full({ t, t }, -std::numeric_limits<float>::infinity(), x.options()).triu(1);
-    const int64_t run = std::max<int64_t>(1, config.numLayers - std::max(0, clipSkip - 1));
-    for (int64_t i = 0; i < run; ++i)
+    for (int64_t i = 0; i < layersRun; ++i)
         x = layers[i]->forward(x, mask);
-    return final_layer_norm(x);
+    return x;
+}
+
+at::Tensor ClipTextModelImpl::forward(const at::Tensor& ids, int clipSkip)
+{
+    const int64_t run = std::max<int64_t>(1, config.numLayers - std::max(0, clipSkip - 1));
+    return final_layer_norm(hidden(ids, run));
 }
 
 } // namespace ls::models

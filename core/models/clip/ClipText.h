@@ -31,6 +31,8 @@ struct ClipTextModelImpl : torch::nn::Module {
     // clipSkip 1 = last layer; 2 = penultimate layer, both passed through final_layer_norm (A1111 semantics).
     at::Tensor forward(const at::Tensor& ids, int clipSkip = 1);
     ClipTextOutput forwardAll(const at::Tensor& ids);
+    // The output of the first `layersRun` layers, without final_layer_norm (SDXL: numLayers - 1).
+    at::Tensor hidden(const at::Tensor& ids, int64_t layersRun);
     at::Tensor embed(const at::Tensor& ids);
 
     ClipTextConfig config;

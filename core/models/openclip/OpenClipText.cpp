@@ -69,4 +69,31 @@ at::Tensor OpenClipTextModelImpl::forward(const at::Tensor& ids, int skipLast)
     return ln_final(x);
 }
 
+OpenClipTextModelImpl::Pooled OpenClipTextModelImpl::forwardPooled(const at::Tensor& ids, std::vector<at::Tensor>* all)
+{
+    const int64_t t = ids.size(1);
+    auto x = token_embedding(ids);
+    x = x + nn::like(positional_embedding.narrow(0, 0, t), x);
+    auto mask = at::full({ t, t }, -std::numeric_limits<float>::infinity(), x.options()).triu(1);
+    Pooled out;
+    if (all)
+        all->push_back(x);
+    for (size_t i = 0; i < blocks.size(); ++i) {
+        if (i + 1 == blocks.size())
+            out.penultimate = x;
+        x = blocks[i]->forward(x, mask);
+        if (all)
+            all->push_back(x);
+    }
+    out.last = x;
+    auto normed = ln_final(x);
+    auto eot = ids.argmax(-1).cpu(); // the end token has the largest id; padding is 0
+    std::vector<at::Tensor> picked;
+    for (int64_t b = 0; b < ids.size(0); ++b)
+        picked.push_back(normed.select(0, b).select(0, eot[b].item<int64_t>()));
+    auto rows = at::stack(picked); // [B, W]
+    out.pooled = at::matmul(rows, nn::like(text_projection, rows));
+    return out;
+}
+
 } // namespace ls::models

@@ -1,6 +1,7 @@
 #pragma once
-// The OpenCLIP ViT-H/14 text tower of SD2 (FrozenOpenCLIPEmbedder, keys under `cond_stage_model.model.`).
-// SD2 uses the penultimate layer's output passed through ln_final.
+// The OpenCLIP text tower: ViT-H/14 in SD2 (FrozenOpenCLIPEmbedder, keys under `cond_stage_model.model.`), which uses
+// the penultimate layer's output passed through ln_final; ViT-bigG/14 in SDXL (FrozenOpenCLIPEmbedder2, keys under
+// `conditioner.embedders.1.model.`), which uses the penultimate layer's output without ln_final and a pooled vector.
 #include "models/Layers.h"
 
 #include <nlohmann/json_fwd.hpp>
@@ -23,6 +24,13 @@ struct OpenClipTextModelImpl : torch::nn::Module {
     OpenClipTextModelImpl(const OpenClipTextConfig& c, const nn::Options& o);
     // skipLast 1 = "penultimate" (SD2 default), 0 = "last".
     at::Tensor forward(const at::Tensor& ids, int skipLast = 1);
+    // SDXL (FrozenOpenCLIPEmbedder2, legacy False): the penultimate hidden state (input of the last block, no
+    // ln_final) and pooled = ln_final(last hidden state)[b, argmax(ids[b])] @ text_projection. all: every hidden state
+    // ([0] = embeddings) when given.
+    struct Pooled {
+        at::Tensor penultimate, pooled, last;
+    };
+    Pooled forwardPooled(const at::Tensor& ids, std::vector<at::Tensor>* all = nullptr);
 
     OpenClipTextConfig config;
     struct Block;

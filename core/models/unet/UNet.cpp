@@ -45,24 +45,79 @@ UNetConfig UNetConfig::fromJson(const json& in)
     c.numHeads = p.value("num_heads", int64_t(-1));
     c.numHeadChannels = p.value("num_head_channels", int64_t(-1));
     c.useSpatialTransformer = p.value("use_spatial_transformer", false);
-    if (p.contains("transformer_depth") && p["transformer_depth"].is_array())
-        fail(ErrorKind::Unsupported, "unet config: per-level transformer_depth (SDXL-style) is not supported yet");
-    c.transformerDepth = p.value("transformer_depth", int64_t(1));
-    c.contextDim
-        = (p.contains("context_dim") && p["context_dim"].is_number_integer()) ? p["context_dim"].get<int64_t>() : 0;
+    if (p.contains("transformer_depth") && p["transformer_depth"].is_array()) {
+        c.transformerDepthPerLevel = p["transformer_depth"].get<std::vector<int64_t>>();
+        if (c.transformerDepthPerLevel.size() != c.channelMult.size())
+            fail(ErrorKind::InvalidInput, "unet config: transformer_depth must be a number or one entry per level");
+        c.transformerDepth = c.transformerDepthPerLevel.back();
+    } else {
+        c.transformerDepth = p.value("transformer_depth", int64_t(1));
+    }
+    if (p.contains("transformer_depth_middle") && p["transformer_depth_middle"].is_number_integer())
+        c.transformerDepthMiddle = p["transformer_depth_middle"].get<int64_t>();
+    c.contextDim = 0;
+    if (p.contains("context_dim") && p["context_dim"].is_number_integer())
+        c.contextDim = p["context_dim"].get<int64_t>();
+    else if (p.contains("context_dim") && p["context_dim"].is_array() && !p["context_dim"].empty()) {
+        // sgm: one entry per transformer block; every published model gives them all the same width.
+        const auto dims = p["context_dim"].get<std::vector<int64_t>>();
+        if (std::any_of(dims.begin(), dims.end(), [&](int64_t d) { return d != dims.front(); }))
+            fail(ErrorKind::Unsupported, "unet config: context_dim entries of different widths are not supported");
+        c.contextDim = dims.front();
+    }
     c.useLinearInTransformer = p.value("use_linear_in_transformer", false);
     c.legacy = p.value("legacy", true);
     c.useScaleShiftNorm = p.value("use_scale_shift_norm", false);
     c.numClasses
         = (p.contains("num_classes") && p["num_classes"].is_number_integer()) ? p["num_classes"].get<int64_t>() : 0;
+    if (p.contains("num_classes") && p["num_classes"].is_string()) {
+        if (p["num_classes"].get<std::string>() != "sequential" || !p.contains("adm_in_channels"))
+            fail(ErrorKind::InvalidInput,
+                "unet config: num_classes must be a number, or \"sequential\" with adm_in_channels");
+        c.admInChannels = p["adm_in_channels"].get<int64_t>();
+    }
     if (p.contains("disable_self_attentions") && p["disable_self_attentions"].is_array())
         c.disableSelfAttentions = p["disable_self_attentions"].get<std::vector<bool>>();
     c.disableMiddleSelfAttn = p.value("disable_middle_self_attn", false);
+    c.canonicalizeDepths();
     if (c.numHeads == -1 && c.numHeadChannels == -1)
         fail(ErrorKind::InvalidInput, "unet config: either num_heads or num_head_channels must be set");
     if (c.useSpatialTransformer && c.contextDim <= 0)
         fail(ErrorKind::InvalidInput, "unet config: use_spatial_transformer needs context_dim");
     return c;
+}
+
+void UNetConfig::canonicalizeDepths()
+{
+    if (transformerDepthPerLevel.empty())
+        return;
+    const int64_t middle = middleDepth();
+    std::vector<int64_t> used;
+    for (size_t level = 0; level < transformerDepthPerLevel.size(); ++level) {
+        const int64_t ds = int64_t(1) << level;
+        if (std::find(attentionResolutions.begin(), attentionResolutions.end(), ds) == attentionResolutions.end())
+            transformerDepthPerLevel[level] = 0;
+        else
+            used.push_back(transformerDepthPerLevel[level]);
+    }
+    transformerDepthMiddle = -1;
+    if (std::all_of(used.begin(), used.end(), [&](int64_t d) { return d == middle; })) {
+        transformerDepthPerLevel.clear();
+        transformerDepth = middle;
+    } else {
+        transformerDepth = middle;
+        if (middle != transformerDepthPerLevel.back())
+            transformerDepthMiddle = middle;
+    }
+}
+
+UNetConfig UNetConfig::fromSgmJson(const json& in)
+{
+    json p = in.contains("params") ? in["params"] : in;
+    p["use_spatial_transformer"] = true;
+    if (!p.contains("legacy"))
+        p["legacy"] = false;
+    return fromJson(p);
 }
 
 json UNetConfig::toJson() const
@@ -79,12 +134,21 @@ json UNetConfig::toJson() const
     j["num_heads"] = numHeads;
     j["num_head_channels"] = numHeadChannels;
     j["use_spatial_transformer"] = useSpatialTransformer;
-    j["transformer_depth"] = transformerDepth;
+    if (transformerDepthPerLevel.empty())
+        j["transformer_depth"] = transformerDepth;
+    else
+        j["transformer_depth"] = transformerDepthPerLevel;
+    if (transformerDepthMiddle >= 0)
+        j["transformer_depth_middle"] = transformerDepthMiddle;
     j["context_dim"] = contextDim > 0 ? json(contextDim) : json(nullptr);
     j["use_linear_in_transformer"] = useLinearInTransformer;
     j["legacy"] = legacy;
     j["use_scale_shift_norm"] = useScaleShiftNorm;
     j["num_classes"] = numClasses > 0 ? json(numClasses) : json(nullptr);
+    if (admInChannels > 0) {
+        j["num_classes"] = "sequential";
+        j["adm_in_channels"] = admInChannels;
+    }
     if (!disableSelfAttentions.empty())
         j["disable_self_attentions"] = disableSelfAttentions;
     j["disable_middle_self_attn"] = disableMiddleSelfAttn;
@@ -335,8 +399,12 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
     time_embed_2 = reg(*this, "time_embed.2", nn::Linear(ted, ted, true, o));
     if (c.numClasses > 0)
         label_emb = reg(*this, "label_emb", nn::Embedding(c.numClasses, ted, o));
+    if (c.admInChannels > 0) {
+        label_emb_0 = reg(*this, "label_emb.0.0", nn::Linear(c.admInChannels, ted, true, o));
+        label_emb_2 = reg(*this, "label_emb.0.2", nn::Linear(ted, ted, true, o));
+    }
 
-    auto attentionLayer = [&](int64_t ch, bool disableSelfAttn) -> std::shared_ptr<UNetLayer> {
+    auto attentionLayer = [&](int64_t ch, bool disableSelfAttn, int64_t depth) -> std::shared_ptr<UNetLayer> {
         int64_t heads = c.numHeads, dimHead = 0;
         if (c.numHeadChannels == -1) {
             dimHead = ch / heads;
@@ -350,7 +418,7 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
             return std::make_shared<AttentionBlock>(
                 ch, c.numHeadChannels == -1 ? c.numHeads : ch / c.numHeadChannels, o);
         return std::make_shared<SpatialTransformer>(
-            ch, heads, dimHead, c.transformerDepth, c.contextDim, disableSelfAttn, c.useLinearInTransformer, o);
+            ch, heads, dimHead, depth, c.contextDim, disableSelfAttn, c.useLinearInTransformer, o);
     };
     auto container = nn::container(*this, "input_blocks");
     auto newBlock = [&](torch::nn::Module& parent, std::vector<TimestepEmbedSequential>& list) {
@@ -373,7 +441,7 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
             b->append(std::make_shared<ResBlock>(ch, ted, c.channelMult[level] * mc, c.useScaleShiftNorm, o));
             ch = c.channelMult[level] * mc;
             if (hasAttn(ds))
-                b->append(attentionLayer(ch, disableSA));
+                b->append(attentionLayer(ch, disableSA, c.depthAt(level)));
             chans.push_back(ch);
         }
         if (level + 1 != levels) {
@@ -384,7 +452,7 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
     }
     middle_block = register_module("middle_block", TimestepEmbedSequential());
     middle_block->append(std::make_shared<ResBlock>(ch, ted, ch, c.useScaleShiftNorm, o));
-    middle_block->append(attentionLayer(ch, c.disableMiddleSelfAttn));
+    middle_block->append(attentionLayer(ch, c.disableMiddleSelfAttn, c.middleDepth()));
     middle_block->append(std::make_shared<ResBlock>(ch, ted, ch, c.useScaleShiftNorm, o));
 
     auto outContainer = nn::container(*this, "output_blocks");
@@ -397,7 +465,7 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
             b->append(std::make_shared<ResBlock>(ch + ich, ted, mc * c.channelMult[li], c.useScaleShiftNorm, o));
             ch = mc * c.channelMult[li];
             if (hasAttn(ds))
-                b->append(attentionLayer(ch, disableSA));
+                b->append(attentionLayer(ch, disableSA, c.depthAt(li)));
             if (li > 0 && i == c.numResBlocks[li]) {
                 b->append(std::make_shared<Upsample>(ch, o));
                 ds /= 2;
@@ -420,6 +488,12 @@ at::Tensor UNetModelImpl::forward(
         if (!y.defined())
             fail(ErrorKind::InvalidInput, "this UNet has a class embedding (num_classes) and needs labels y");
         emb = emb + label_emb(y);
+    }
+    if (label_emb_0) {
+        if (!y.defined() || y.dim() != 2 || y.size(1) != config.admInChannels)
+            fail(ErrorKind::InvalidInput,
+                "this UNet needs a vector condition y of " + std::to_string(config.admInChannels) + " values per image");
+        emb = emb + label_emb_2(at::silu(label_emb_0(y.to(dtype))));
     }
     at::Tensor ctx = context.defined() ? context.to(dtype) : context;
     std::vector<at::Tensor> hs;

@@ -26,19 +26,39 @@ struct UNetConfig {
     int64_t numHeads = 8; // -1 when numHeadChannels is set
     int64_t numHeadChannels = -1; // -1 when numHeads is set
     bool useSpatialTransformer = true;
-    int64_t transformerDepth = 1;
+    int64_t transformerDepth = 1; // every level's and the middle block's, unless the two fields below say otherwise
+    std::vector<int64_t> transformerDepthPerLevel; // SDXL: [1, 2, 10] (empty = transformerDepth everywhere)
+    int64_t transformerDepthMiddle = -1; // -1: the last level's depth (sgm's transformer_depth_middle default)
     int64_t contextDim = 768; // 0 = no cross-attention
     bool useLinearInTransformer = false;
     bool legacy = false;
     bool useScaleShiftNorm = false;
     int64_t numClasses = 0; // > 0: label_emb (x4 upscaler noise level)
+    // SDXL's num_classes "sequential": label_emb = Linear(adm_in_channels, 4 mc), SiLU, Linear(4 mc, 4 mc) on the
+    // vector condition y (pooled text embedding and size embeddings), added to the time embedding.
+    int64_t admInChannels = 0;
     std::vector<bool> disableSelfAttentions; // per level, empty = none
     bool disableMiddleSelfAttn = false;
 
     // Reads the original yaml's unet_config.params names (also accepts the params object itself).
     static UNetConfig fromJson(const nlohmann::json& params);
+    // sgm's UNetModel params (SDXL's network_config): always SpatialTransformer, no use_spatial_transformer key.
+    static UNetConfig fromSgmJson(const nlohmann::json& params);
     nlohmann::json toJson() const;
     bool operator==(const UNetConfig&) const = default;
+    // Depths of levels without attention mean nothing: set to 0, and per-level lists that are uniform (middle
+    // included) folded into transformerDepth, so that a config read from a yaml equals one detected from weights.
+    void canonicalizeDepths();
+    int64_t depthAt(size_t level) const
+    {
+        return level < transformerDepthPerLevel.size() ? transformerDepthPerLevel[level] : transformerDepth;
+    }
+    int64_t middleDepth() const
+    {
+        if (transformerDepthMiddle >= 0)
+            return transformerDepthMiddle;
+        return transformerDepthPerLevel.empty() ? transformerDepth : transformerDepthPerLevel.back();
+    }
 };
 
 // One entry of a TimestepEmbedSequential.
@@ -55,13 +75,15 @@ TORCH_MODULE(TimestepEmbedSequential);
 
 struct UNetModelImpl : torch::nn::Module {
     UNetModelImpl(const UNetConfig& config, const nn::Options& o);
-    // x [B, C, H, W]; timesteps [B] (integer or fractional); context [B, T, D] or undefined; y [B] class labels.
+    // x [B, C, H, W]; timesteps [B] (integer or fractional); context [B, T, D] or undefined; y [B] class labels, or
+    // [B, adm_in_channels] (SDXL's vector condition).
     at::Tensor forward(
         const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context = {}, const at::Tensor& y = {});
 
     UNetConfig config;
     nn::Linear time_embed_0 { nullptr }, time_embed_2 { nullptr };
     nn::Embedding label_emb { nullptr };
+    nn::Linear label_emb_0 { nullptr }, label_emb_2 { nullptr }; // adm: label_emb.0.0, label_emb.0.2
     std::vector<TimestepEmbedSequential> input_blocks;
     TimestepEmbedSequential middle_block { nullptr };
     std::vector<TimestepEmbedSequential> output_blocks;

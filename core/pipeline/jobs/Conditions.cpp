@@ -3,6 +3,7 @@
 // box prompt, blended by soft box masks over the global one).
 #include "pipeline/jobs/Jobs.h"
 
+#include "models/sdxl/SdxlConditioning.h"
 #include "pipeline/Conditioning.h"
 #include "text/LayoutTokens.h"
 #include "text/WorldLayout.h"
@@ -18,7 +19,7 @@ JobCondition conditionFor(
     GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh, int64_t lw)
 {
     JobCondition c;
-    auto& [cond, uncond, condCount, combine, layout] = c;
+    auto& [cond, uncond, condCount, combine, layout, condVector_, uncondVector_] = c;
     auto& m = *d.model;
     if (m.config.family == Family::Layout2Img) {
         text::LayoutTokenBuilder builder;
@@ -53,14 +54,18 @@ JobCondition conditionFor(
         }
     } else if (m.clip || m.openclip) {
         Conditioner cd(m, d.tokenizer, &d.embeddingTokens);
+        std::vector<at::Tensor> pooled; // SDXL: one per condition, then the negative prompt's
         cond = cd.encodePrompt(r.prompt, r.clipSkip);
+        pooled.push_back(cd.pooled());
         uncond = cd.encodePrompt(r.negativePrompt, r.clipSkip);
+        at::Tensor uncondPooled = cd.pooled();
         if (r.mode == JobMode::Layout) {
             // Regional guidance: one noise prediction per box prompt, blended by soft box masks over the global one.
             std::vector<at::Tensor> conds { cond };
             std::vector<at::Tensor> masks;
             for (const auto& b : r.boxes) {
                 conds.push_back(cd.encodePrompt(b.prompt.empty() ? b.label : b.prompt, r.clipSkip));
+                pooled.push_back(cd.pooled());
                 auto mk = at::zeros({ 1, 1, genH, genW });
                 const int x0 = std::clamp(static_cast<int>(std::round(b.x)), 0, genW),
                           y0 = std::clamp(static_cast<int>(std::round(b.y)), 0, genH);
@@ -95,6 +100,27 @@ JobCondition conditionFor(
             };
         } else {
             cd.matchLengths(cond, uncond, r.clipSkip);
+        }
+        if (models::isSdxl(m.config.family)) {
+            if (r.negativePrompt.empty()) {
+                // As AUTOMATIC1111 (and sgm's demo for the base): an empty negative prompt is zeros, not "" encoded.
+                uncond = at::zeros_like(uncond);
+                uncondPooled = at::zeros_like(uncondPooled);
+            }
+            auto mc = models::sdxl::forSize(genW, genH, r.aestheticScore);
+            if (r.sdxlOriginalWidth > 0 && r.sdxlOriginalHeight > 0) {
+                mc.originalWidth = r.sdxlOriginalWidth;
+                mc.originalHeight = r.sdxlOriginalHeight;
+            }
+            if (r.sdxlTargetWidth > 0 && r.sdxlTargetHeight > 0) {
+                mc.targetWidth = r.sdxlTargetWidth;
+                mc.targetHeight = r.sdxlTargetHeight;
+            }
+            mc.cropLeft = r.sdxlCropLeft;
+            mc.cropTop = r.sdxlCropTop;
+            c.condVector = models::sdxl::vectorCondition(m.config.family, at::cat(pooled), mc);
+            mc.aestheticScore = r.negativeAestheticScore;
+            c.uncondVector = models::sdxl::vectorCondition(m.config.family, uncondPooled, mc);
         }
     }
     return c;

@@ -25,7 +25,7 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
     const int64_t lh = genH / f, lw = genW / f;
 
     // 2. The condition (per text-encoder family; regional guidance for layout boxes on text models)
-    const auto [cond, uncond, condCount, combine, layout] = conditionFor(d, r, genW, genH, f, lh, lw);
+    const JobCondition condition = conditionFor(d, r, genW, genH, f, lh, lw);
 
     // 3. Noise, and where sampling starts: the input's latent (img2img, inpaint), the masks, an inpainting model's
     // extra input
@@ -83,7 +83,7 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
     }
 
     // 4. Sampling
-    auto eps = d.guidedEps(stop, cond, uncond, r.cfgScale, concat, {}, combine, condCount, layout);
+    auto eps = d.guidedEps(stop, condition, r.cfgScale, concat);
     SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta, r.etaAncestral };
     auto latent = runSampling(plan, m.schedule, eps, xT, stepNoise, start, blend, d.stepReporter(r, onStep, t0, 1, 1));
 

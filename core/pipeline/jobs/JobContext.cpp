@@ -1,4 +1,5 @@
 #include "pipeline/jobs/JobContext.h"
+#include "pipeline/jobs/Jobs.h"
 
 #include "models/TextualInversion.h"
 #include "pipeline/ImageOps.h"
@@ -53,18 +54,26 @@ void GeneratorState::prepareEmbeddings(const GenerationRequest& r)
 {
     embeddingTokens.clear();
     embeddingsUsed.clear();
-    nn::Embedding table { nullptr };
+    nn::Embedding table { nullptr }, tableG { nullptr };
     int64_t dim = 0;
-    if (model && model->clip) {
+    const bool sdxl = model && models::isSdxl(model->config.family);
+    if (sdxl) {
+        // SDXL embeddings hold one set of vectors per tower (clip_l, clip_g), under the same new token ids.
+        if (model->clip)
+            table = model->clip->token_embedding;
+        tableG = model->openclip->token_embedding;
+    } else if (model && model->clip) {
         table = model->clip->token_embedding;
         dim = model->config.clip.hiddenSize;
     } else if (model && model->openclip) {
         table = model->openclip->token_embedding;
         dim = model->config.openclip.width;
     }
-    if (!table)
+    if (!table && !tableG)
         return;
-    table->extra = at::Tensor();
+    for (auto* t : { &table, &tableG })
+        if (*t)
+            (*t)->extra = at::Tensor();
     const auto files = listEmbeddingFiles(embeddingFolders);
     if (files.empty())
         return;
@@ -74,20 +83,32 @@ void GeneratorState::prepareEmbeddings(const GenerationRequest& r)
     std::string text = r.prompt + "\n" + r.negativePrompt;
     for (const auto& b : r.boxes)
         text += "\n" + b.prompt;
-    std::vector<at::Tensor> vectors;
-    int64_t next = table->weight.size(0); // the first id past the vocabulary
+    std::vector<at::Tensor> vectors, vectorsG;
+    int64_t next = (table ? table : tableG)->weight.size(0); // the first id past the vocabulary
     for (const auto& name : text::embeddingNamesIn(text, names)) {
         const auto& path = files[static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin())].path;
         const auto& e = embeddingCache.get(path, [&] {
-            return EmbeddingFile { models::readEmbedding(path, dim), sha256File(path).substr(0, 12) };
+            EmbeddingFile f;
+            if (sdxl) {
+                f.vectors = models::readEmbedding(path, model->config.clip.hiddenSize, "clip_l");
+                f.vectorsG = models::readEmbedding(path, model->config.openclip.width, "clip_g");
+            } else {
+                f.vectors = models::readEmbedding(path, dim);
+            }
+            f.hash = sha256File(path).substr(0, 12);
+            return f;
         });
         const auto& v = e.vectors;
         embeddingTokens.push_back({ name, static_cast<int>(next), static_cast<int>(v.size(0)) });
         embeddingsUsed.emplace_back(name, e.hash);
         vectors.push_back(v);
+        if (e.vectorsG.defined())
+            vectorsG.push_back(e.vectorsG);
         next += v.size(0);
     }
-    if (!vectors.empty())
+    if (tableG && !vectorsG.empty())
+        tableG->extra = at::cat(vectorsG);
+    if (table && !vectors.empty())
         table->extra = at::cat(vectors);
 }
 
@@ -99,13 +120,17 @@ std::string GeneratorState::describeLoraFolders() const
     return s.empty() ? std::string("no LoRA folder") : s + " (or give a path)";
 }
 
-sampling::EpsFn GeneratorState::guidedEps(const StopToken& stop, at::Tensor cond, at::Tensor uncond, double scale,
-    at::Tensor concat, at::Tensor classLabels, std::function<at::Tensor(const at::Tensor&)> combineCond, int condCount,
-    LayoutChannels layout)
+sampling::EpsFn GeneratorState::guidedEps(const StopToken& stop, const JobCondition& condition, double scale,
+    at::Tensor concat, at::Tensor classLabels)
 {
     const bool v = model->config.parameterization == "v";
-    return [this, &stop, cond, uncond, scale, concat, classLabels, combineCond, condCount, v, layout](
-               const at::Tensor& x, const at::Tensor& t, double acp) {
+    const at::Tensor cond = condition.cond, uncond = condition.uncond;
+    const at::Tensor condVector = condition.condVector, uncondVector = condition.uncondVector;
+    const int condCount = condition.condCount;
+    const auto combineCond = condition.combine;
+    const LayoutChannels layout = condition.layout;
+    return [this, &stop, cond, uncond, scale, concat, classLabels, combineCond, condCount, v, layout, condVector,
+               uncondVector](const at::Tensor& x, const at::Tensor& t, double acp) {
         stop.check();
         adaptThreadsToLoad(); // as many threads as the cores other programs leave free
         const int64_t b = x.size(0);
@@ -135,6 +160,14 @@ sampling::EpsFn GeneratorState::guidedEps(const StopToken& stop, at::Tensor cond
             ctx = at::cat(cs);
         }
         at::Tensor y = classLabels.defined() ? classLabels.repeat({ copies }) : at::Tensor();
+        if (condVector.defined()) {
+            std::vector<at::Tensor> ys;
+            if (cfg)
+                ys.push_back(uncondVector.expand({ b, -1 }));
+            for (int k = 0; k < condCount; ++k)
+                ys.push_back(condVector.narrow(0, k, 1).expand({ b, -1 }));
+            y = at::cat(ys);
+        }
         auto out = model->denoise(xin, tin, ctx, y).to(at::kCPU, at::kFloat);
         if (v) {
             // v -> eps at x_t: eps = sqrt(acp) v + sqrt(1 - acp) x_t

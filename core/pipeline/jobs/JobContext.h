@@ -78,6 +78,7 @@ struct NoiseSource {
 struct LayoutChannels {
     at::Tensor cond, uncond;
 };
+struct JobCondition;
 
 struct GeneratorState {
     std::shared_ptr<models::LatentModel> model;
@@ -103,7 +104,8 @@ struct GeneratorState {
     // Textual inversion: the embeddings the request's prompts name become the text encoder's extra token rows.
     std::vector<std::filesystem::path> embeddingFolders;
     struct EmbeddingFile {
-        at::Tensor vectors;
+        at::Tensor vectors; // SDXL: clip_l's
+        at::Tensor vectorsG; // SDXL: clip_g's (bigG)
         std::string hash;
     };
     FileCache<EmbeddingFile> embeddingCache;
@@ -123,13 +125,12 @@ struct GeneratorState {
     bool inpaintModel() const { return model->config.unet.inChannels == model->config.firstStage.embedDim * 2 + 1; }
     bool isUpscaler() const { return models::isUpscaler(model->config.family); }
 
-    // Guided eps for a batch: contexts stacked as [uncond..., cond...] (or only cond when scale == 1). concat is
-    // appended to every copy's input; layout ([1, K, h, w] for the condition and for the unconditional copy) follows
-    // it, per copy.
-    sampling::EpsFn guidedEps(const StopToken& stop, at::Tensor cond, at::Tensor uncond, double scale,
-        at::Tensor concat = {}, at::Tensor classLabels = {},
-        std::function<at::Tensor(const at::Tensor&)> combineCond = nullptr, int condCount = 1,
-        LayoutChannels layout = {});
+    // Guided eps for a batch: contexts stacked as [uncond, cond...] (or only cond when scale == 1; condCount of them
+    // for regional guidance, merged by the condition's combine), SDXL's vectors likewise. concat is appended to every
+    // copy's input; layout channels ([1, K, h, w] for the condition and for the unconditional copy) follow it.
+    // classLabels: the x4 upscaler's noise level, per image.
+    sampling::EpsFn guidedEps(const StopToken& stop, const JobCondition& condition, double scale,
+        at::Tensor concat = {}, at::Tensor classLabels = {});
 
     Image decodeImage(const at::Tensor& latent, int index, int vaeTile);
 

@@ -14,6 +14,8 @@ struct JobCondition {
     int condCount = 1; // regional guidance: the global prompt, then one per box
     std::function<at::Tensor(const at::Tensor&)> combine; // [condCount, B, C, h, w] -> [B, C, h, w]
     LayoutChannels layout;
+    // SDXL's vector condition (pooled text and micro-conditions): [condCount, adm] and [1, adm].
+    at::Tensor condVector, uncondVector;
 };
 // genW x genH: the painted size (the model's multiple); f: the autoencoder's factor; lh x lw: the latent size.
 JobCondition conditionFor(

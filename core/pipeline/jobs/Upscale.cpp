@@ -66,7 +66,10 @@ void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallbac
             } else {
                 concat = crop;
             }
-            auto eps = d.guidedEps(stop, x4 ? cond : at::Tensor(), uncond, x4 ? r.cfgScale : 1.0, concat, labels);
+            JobCondition condition;
+            condition.cond = x4 ? cond : at::Tensor();
+            condition.uncond = uncond;
+            auto eps = d.guidedEps(stop, condition, x4 ? r.cfgScale : 1.0, concat, labels);
             SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta, r.etaAncestral };
             auto start = fullNoise.narrow(2, ty, std::min(ph, static_cast<int>(fullNoise.size(2)) - ty))
                              .narrow(3, tx, std::min(pw, static_cast<int>(fullNoise.size(3)) - tx));
