@@ -76,6 +76,10 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
             "SDXL: the LEFT TOP corner of that crop (0 0: uncropped)");
         pairOption("--sdxl-target-size", o.request.sdxlTargetWidth, o.request.sdxlTargetHeight,
             "SDXL: the target WIDTH HEIGHT (0 0: the painted size)");
+        cmd->add_option("--refiner", o.request.refinerModel,
+            "A second checkpoint (the SDXL refiner) that takes over sampling at --refiner-switch-at");
+        cmd->add_option("--refiner-switch-at", o.request.refinerSwitchAt,
+            "Share of the way (by timestep, as A1111) sampled by --model before the refiner takes over");
         cmd->add_option("--aesthetic-score", o.request.aestheticScore, "SDXL refiner: aesthetic score (0-10)");
         cmd->add_option("--negative-aesthetic-score", o.request.negativeAestheticScore,
             "SDXL refiner: aesthetic score of the negative branch (0-10)");

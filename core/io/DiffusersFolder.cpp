@@ -86,7 +86,8 @@ std::string DiffusersFolder::toOriginal(const std::string& component, const std:
         const auto upTypes = cfg.value("up_block_types", std::vector<std::string> {});
         static const std::pair<const char*, const char*> direct[] = { { "time_embedding.linear_1.", "time_embed.0." },
             { "time_embedding.linear_2.", "time_embed.2." }, { "class_embedding.", "label_emb." },
-            { "conv_in.", "input_blocks.0.0." }, { "conv_norm_out.", "out.0." }, { "conv_out.", "out.2." } };
+            { "conv_in.", "input_blocks.0.0." }, { "conv_norm_out.", "out.0." }, { "conv_out.", "out.2." },
+            { "add_embedding.linear_1.", "label_emb.0.0." }, { "add_embedding.linear_2.", "label_emb.0.2." } };
         for (const auto& [d, o] : direct)
             if (key.rfind(d, 0) == 0)
                 return "model.diffusion_model." + std::string(o) + key.substr(std::strlen(d));
@@ -173,17 +174,17 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
     const std::string where = folder.string();
     json index = fs::exists(folder / "model_index.json") ? readJson(folder / "model_index.json") : json::object();
     const std::string cls = index.value("_class_name", std::string("StableDiffusionPipeline"));
-    if (cls.find("XL") != std::string::npos)
-        fail(ErrorKind::Unsupported, where + ": this is an SDXL diffusers pipeline (" + cls + "), not supported yet");
     if (!fs::is_directory(folder / "unet") || !fs::is_directory(folder / "vae"))
         fail(ErrorKind::Format, where + ": a diffusers folder needs unet/ and vae/ subfolders");
     const json unetCfg = readJson(folder / "unet" / "config.json");
+    const bool sdxl = fs::is_directory(folder / "text_encoder_2")
+        || unetCfg.value("addition_embed_type", json()).is_string() || cls.find("XL") != std::string::npos;
     const json vaeCfg = readJson(folder / "vae" / "config.json");
     json textCfg;
     const bool hasText = fs::is_directory(folder / "text_encoder");
     if (hasText)
         textCfg = readJson(folder / "text_encoder" / "config.json");
-    if (hasText && textCfg.value("hidden_act", std::string("quick_gelu")) != "quick_gelu")
+    if (!sdxl && hasText && textCfg.value("hidden_act", std::string("quick_gelu")) != "quick_gelu")
         fail(ErrorKind::Unsupported,
             where
                 + ": SD2-style diffusers text encoders (OpenCLIP converted to CLIPTextModel) are not supported yet; "
@@ -202,9 +203,19 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
     if (hasText)
         comps.push_back({ "text_encoder", openComponent(folder / "text_encoder", textFiles), &textCfg });
     std::vector<std::string> unknown;
+    json text2Cfg;
+    if (sdxl) {
+        if (!fs::is_directory(folder / "text_encoder_2"))
+            fail(ErrorKind::Format, where + ": an SDXL diffusers folder needs text_encoder_2/ (OpenCLIP bigG)");
+        text2Cfg = readJson(folder / "text_encoder_2" / "config.json");
+        addOpenClipText(openComponent(folder / "text_encoder_2", textFiles),
+            hasText ? "conditioner.embedders.1.model." : "conditioner.embedders.0.model.", unknown);
+    }
     for (const auto& c : comps) {
         for (const auto& k : c.file->keys()) {
-            const std::string orig = toOriginal(c.name, k, *c.cfg);
+            std::string orig = toOriginal(c.name, k, *c.cfg);
+            if (sdxl && c.name == "text_encoder" && !orig.empty())
+                orig = "conditioner.embedders.0.transformer." + k;
             if (orig.empty()) {
                 if (k.find("position_ids") == std::string::npos)
                     unknown.push_back(c.name + "/" + k);
@@ -271,6 +282,46 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
         { "in_channels", vaeCfg.value("in_channels", 3) }, { "out_ch", vaeCfg.value("out_channels", 3) },
         { "ch", vboc[0] }, { "ch_mult", vmult }, { "num_res_blocks", vaeCfg.value("layers_per_block", 2) },
         { "attn_resolutions", json::array() }, { "dropout", 0.0 } };
+    const fs::path sched = folder / "scheduler" / "scheduler_config.json";
+    json s = fs::exists(sched) ? readJson(sched) : json::object();
+    const std::string bs = s.value("beta_schedule", std::string("scaled_linear"));
+    if (bs != "scaled_linear")
+        fail(ErrorKind::Unsupported,
+            sched.string() + ": beta_schedule '" + bs + "' is not supported (only scaled_linear, the SD schedule)");
+    if (sdxl) {
+        // sgm's DiffusionEngine params (models::configFromLdmJson reads them).
+        if (unetCfg.contains("transformer_layers_per_block"))
+            u["transformer_depth"] = unetCfg["transformer_layers_per_block"];
+        u["num_classes"] = "sequential";
+        u["adm_in_channels"] = unetCfg.value("projection_class_embeddings_input_dim", 2816);
+        json embedders = json::array();
+        if (hasText)
+            embedders.push_back({ { "input_key", "txt" }, { "target", "sgm.modules.encoders.modules.FrozenCLIPEmbedder" } });
+        embedders.push_back(
+            { { "input_key", "txt" }, { "target", "sgm.modules.encoders.modules.FrozenOpenCLIPEmbedder2" } });
+        const int64_t w = text2Cfg.value("hidden_size", 1280);
+        m_ldm = { { "network_config", { { "params", u } } },
+            { "conditioner_config", { { "params", { { "emb_models", embedders } } } } },
+            { "first_stage_config",
+                { { "target", "sgm.models.autoencoder.AutoencoderKL" },
+                    { "params", { { "embed_dim", latent }, { "ddconfig", dd } } } } },
+            { "scale_factor", vaeCfg.value("scaling_factor", 0.13025) },
+            { "open_clip_config",
+                { { "embed_dim", text2Cfg.value("projection_dim", w) },
+                    { "text_cfg",
+                        { { "width", w }, { "heads", text2Cfg.value("num_attention_heads", 20) },
+                            { "layers", text2Cfg.value("num_hidden_layers", 32) },
+                            { "context_length", text2Cfg.value("max_position_embeddings", 77) },
+                            { "vocab_size", text2Cfg.value("vocab_size", 49408) },
+                            { "mlp_ratio",
+                                static_cast<double>(text2Cfg.value("intermediate_size", 4 * w))
+                                    / static_cast<double>(w) } } } } },
+            { "parameterization",
+                s.value("prediction_type", std::string("epsilon")) == "v_prediction" ? "v" : "eps" } };
+        if (hasText)
+            m_ldm["clip_config"] = textCfg;
+        return;
+    }
     m_ldm["unet_config"] = { { "target", "ldm.modules.diffusionmodules.openaimodel.UNetModel" }, { "params", u } };
     m_ldm["first_stage_config"] = { { "target", "ldm.models.autoencoder.AutoencoderKL" },
         { "params", { { "embed_dim", latent }, { "ddconfig", dd } } } };
@@ -280,17 +331,60 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
     }
     m_ldm["scale_factor"] = vaeCfg.value("scaling_factor", 0.18215);
     m_ldm["conditioning_key"] = u["in_channels"].get<int>() == 9 ? "hybrid" : "crossattn";
-    const fs::path sched = folder / "scheduler" / "scheduler_config.json";
-    json s = fs::exists(sched) ? readJson(sched) : json::object();
     m_ldm["linear_start"] = s.value("beta_start", 0.00085);
     m_ldm["linear_end"] = s.value("beta_end", 0.012);
     m_ldm["timesteps"] = s.value("num_train_timesteps", 1000);
     m_ldm["parameterization"] = s.value("prediction_type", std::string("epsilon")) == "v_prediction" ? "v" : "eps";
     m_ldm["rescale_betas_zero_snr"] = s.value("rescale_betas_zero_snr", false);
-    const std::string bs = s.value("beta_schedule", std::string("scaled_linear"));
-    if (bs != "scaled_linear")
-        fail(ErrorKind::Unsupported,
-            sched.string() + ": beta_schedule '" + bs + "' is not supported (only scaled_linear, the SD schedule)");
+}
+
+void DiffusersFolder::addOpenClipText(
+    const std::shared_ptr<WeightSource>& file, const std::string& prefix, std::vector<std::string>& unknown)
+{
+    // Hugging Face CLIPTextModelWithProjection names -> open_clip's (diffusers convert_open_clip_checkpoint, inverted).
+    static const std::regex layer(R"(^text_model\.encoder\.layers\.(\d+)\.(.*)$)");
+    static const std::pair<const char*, const char*> inLayer[] = { { "self_attn.out_proj.", "attn.out_proj." },
+        { "layer_norm1.", "ln_1." }, { "layer_norm2.", "ln_2." }, { "mlp.fc1.", "mlp.c_fc." },
+        { "mlp.fc2.", "mlp.c_proj." } };
+    for (const auto& k : file->keys()) {
+        Entry e { file, k, "text_encoder_2", file->info(k).shape };
+        std::string orig;
+        std::smatch m;
+        if (k == "text_model.embeddings.token_embedding.weight") {
+            orig = "token_embedding.weight";
+        } else if (k == "text_model.embeddings.position_embedding.weight") {
+            orig = "positional_embedding";
+        } else if (k.rfind("text_model.final_layer_norm.", 0) == 0) {
+            orig = "ln_final." + k.substr(28);
+        } else if (k == "text_projection.weight") {
+            orig = "text_projection";
+            e.transpose = true;
+            e.shape = { e.shape.at(1), e.shape.at(0) };
+        } else if (k.size() < kMaxKeyLength && std::regex_match(k, m, layer)) {
+            const std::string base = "transformer.resblocks." + m[1].str() + ".";
+            const std::string rest = m[2];
+            for (const auto& [hf, oc] : inLayer)
+                if (rest.rfind(hf, 0) == 0)
+                    orig = base + oc + rest.substr(std::strlen(hf));
+            for (const char* part : { "weight", "bias" }) {
+                if (rest != std::string("self_attn.q_proj.") + part)
+                    continue;
+                // q, k, v stacked into one in_proj tensor; the k and v keys are consumed by the q entry.
+                const std::string stem = "text_model.encoder.layers." + m[1].str() + ".self_attn.";
+                e.fused = { stem + "q_proj." + part, stem + "k_proj." + part, stem + "v_proj." + part };
+                e.shape[0] *= 3;
+                orig = base + "attn.in_proj_" + part;
+            }
+            if (orig.empty() && (rest.rfind("self_attn.k_proj.", 0) == 0 || rest.rfind("self_attn.v_proj.", 0) == 0))
+                continue;
+        }
+        if (orig.empty()) {
+            if (k.find("position_ids") == std::string::npos)
+                unknown.push_back("text_encoder_2/" + k);
+            continue;
+        }
+        m_map[prefix + orig] = e;
+    }
 }
 
 DiffusersFolder::~DiffusersFolder() = default;
@@ -308,7 +402,8 @@ TensorInfo DiffusersFolder::info(const std::string& key) const
     auto it = m_map.find(key);
     if (it == m_map.end())
         fail(ErrorKind::Mismatch, path() + ": no tensor named '" + key + "'");
-    return { it->second.file->info(it->second.key).dtype, it->second.shape };
+    return { it->second.file->info(it->second.fused.empty() ? it->second.key : it->second.fused.front()).dtype,
+        it->second.shape };
 }
 
 at::Tensor DiffusersFolder::load(const std::string& key) const
@@ -316,7 +411,17 @@ at::Tensor DiffusersFolder::load(const std::string& key) const
     auto it = m_map.find(key);
     if (it == m_map.end())
         fail(ErrorKind::Mismatch, path() + ": no tensor named '" + key + "'");
-    return it->second.file->load(it->second.key).reshape(it->second.shape);
+    const Entry& e = it->second;
+    if (!e.fused.empty()) {
+        std::vector<at::Tensor> parts;
+        for (const auto& k : e.fused)
+            parts.push_back(e.file->load(k));
+        return at::cat(parts, 0);
+    }
+    auto t = e.file->load(e.key);
+    if (e.transpose)
+        return t.t().contiguous();
+    return t.reshape(e.shape);
 }
 
 std::string DiffusersFolder::diffusersName(const std::string& originalKey) const

@@ -2,6 +2,10 @@
 // A Hugging Face diffusers StableDiffusionPipeline folder seen through the original single-file key space
 // (model.diffusion_model.*, first_stage_model.*, cond_stage_model.transformer.text_model.*). The renaming lives in
 // one table of rules in DiffusersFolder.cpp (ref: diffusers single_file_utils.py convert_ldm_*_checkpoint, inverted).
+// SDXL pipelines (StableDiffusionXLPipeline, the refiner's StableDiffusionXLImg2ImgPipeline) map to sgm's layout:
+// text_encoder -> conditioner.embedders.0.transformer.*, text_encoder_2 (CLIPTextModelWithProjection) -> open_clip
+// names under conditioner.embedders.1.model.* (the refiner: .0.), q/k/v fused into in_proj, text_projection
+// transposed; add_embedding -> label_emb.
 #include "io/WeightSource.h"
 
 #include <nlohmann/json.hpp>
@@ -38,7 +42,11 @@ private:
         std::string key;
         std::string component;
         std::vector<int64_t> shape; // original shape (may differ from the file by a reshape)
+        std::vector<std::string> fused; // several file tensors concatenated along dim 0 (q;k;v), in place of key
+        bool transpose = false; // a [P, W] Linear weight stored as open_clip's [W, P] projection
     };
+    void addOpenClipText(const std::shared_ptr<WeightSource>& file, const std::string& prefix,
+        std::vector<std::string>& unknown);
     std::filesystem::path m_folder;
     std::map<std::string, Entry> m_map;
     nlohmann::json m_ldm;

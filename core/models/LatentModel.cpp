@@ -91,7 +91,7 @@ std::shared_ptr<LatentModel> LatentModel::load(
     m->path = w.path();
     LoadReport report;
     LoadOptions lo;
-    lo.optional = { "embeddings.position_ids" };
+    lo.optional = { "embeddings.position_ids", "logit_scale" }; // logit_scale: unused, absent from diffusers files
     for (auto& [prefix, mod] : parts(*m))
         loadModule(*mod, w, prefix, report, lo);
     // Keys outside every part: schedule buffers and training state are fine, anything else is unexpected.

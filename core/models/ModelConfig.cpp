@@ -322,10 +322,11 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
         c.scaleFactor = 0.13025;
         c.linearStart = 0.00085;
         c.linearEnd = 0.012;
-        if (u.inChannels != 4)
+        // 9 input channels: SDXL inpainting (latent, mask, masked-image latent, as SD1/SD2 inpainting models).
+        if (u.inChannels != 4 && u.inChannels != 9)
             fail(ErrorKind::Unsupported,
-                file + ": an SDXL UNet with " + std::to_string(u.inChannels)
-                    + " input channels (SDXL inpainting checkpoints are not supported yet)");
+                file + ": an SDXL UNet with " + std::to_string(u.inChannels) + " input channels is not supported");
+        c.conditioningKey = u.inChannels == 9 ? "hybrid" : "crossattn";
     } else if (c.cond == CondStage::Clip) {
         u.numHeads = 8;
         u.numHeadChannels = -1;

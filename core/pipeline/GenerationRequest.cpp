@@ -169,6 +169,10 @@ std::vector<Problem> GenerationRequest::validate() const
              std::pair { "sdxl_target_size", std::min(sdxlTargetWidth, sdxlTargetHeight) } })
         if (v < 0)
             p.push_back({ name, "must be 0 (the painted size) or a positive number of pixels" });
+    if (!refinerModel.empty() && (!std::isfinite(refinerSwitchAt) || refinerSwitchAt <= 0 || refinerSwitchAt >= 1))
+        p.push_back({ "refiner_switch_at", "must be between 0 and 1 (the share of the way sampled by the first model)" });
+    if (!refinerModel.empty() && mode == JobMode::Upscale)
+        p.push_back({ "refiner", "the upscale job takes no refiner" });
     if (!std::isfinite(aestheticScore) || !std::isfinite(negativeAestheticScore) || aestheticScore < 0
         || aestheticScore > 10 || negativeAestheticScore < 0 || negativeAestheticScore > 10)
         p.push_back({ "aesthetic_score", "aesthetic scores are between 0 and 10" });
@@ -298,6 +302,10 @@ json GenerationRequest::toJson() const
     j["sdxl_original_size"] = { sdxlOriginalWidth, sdxlOriginalHeight };
     j["sdxl_crop"] = { sdxlCropLeft, sdxlCropTop };
     j["sdxl_target_size"] = { sdxlTargetWidth, sdxlTargetHeight };
+    if (!refinerModel.empty()) {
+        j["refiner"] = refinerModel;
+        j["refiner_switch_at"] = refinerSwitchAt;
+    }
     j["aesthetic_score"] = aestheticScore;
     j["negative_aesthetic_score"] = negativeAestheticScore;
     j["upscale_factor"] = upscaleFactor;
@@ -368,6 +376,8 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         pair("sdxl_crop", r.sdxlCropLeft, r.sdxlCropTop);
         pair("sdxl_target_size", r.sdxlTargetWidth, r.sdxlTargetHeight);
         r.aestheticScore = j.value("aesthetic_score", r.aestheticScore);
+        r.refinerModel = j.value("refiner", r.refinerModel);
+        r.refinerSwitchAt = j.value("refiner_switch_at", r.refinerSwitchAt);
         r.negativeAestheticScore = j.value("negative_aesthetic_score", r.negativeAestheticScore);
         r.upscaleFactor = j.value("upscale_factor", r.upscaleFactor);
         r.tileSize = j.value("tile_size", r.tileSize);

@@ -79,6 +79,11 @@ struct GenerationRequest {
     int sdxlCropLeft = 0, sdxlCropTop = 0;
     int sdxlTargetWidth = 0, sdxlTargetHeight = 0;
     double aestheticScore = 6.0, negativeAestheticScore = 2.5;
+    // A second model that takes over sampling once refinerSwitchAt of the way is done (AUTOMATIC1111's "Refiner":
+    // switched by timestep, (999 - t) / 1000 >= refinerSwitchAt; typically the SDXL refiner after the SDXL base).
+    // A checkpoint path; empty = none.
+    std::string refinerModel;
+    double refinerSwitchAt = 0.8;
     // upscaling
     int upscaleFactor = 4;
     int tileSize = 128; // low-resolution pixels per tile side

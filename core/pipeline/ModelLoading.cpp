@@ -174,8 +174,9 @@ LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
         status("hashing");
         lm.info.hash = sha256File(path).substr(0, 10);
     }
-    if (cfg.cond == models::CondStage::Clip || cfg.cond == models::CondStage::OpenClip
-        || cfg.cond == models::CondStage::SdxlBase || cfg.cond == models::CondStage::SdxlRefiner) {
+    if (o.tokenizer
+        && (cfg.cond == models::CondStage::Clip || cfg.cond == models::CondStage::OpenClip
+            || cfg.cond == models::CondStage::SdxlBase || cfg.cond == models::CondStage::SdxlRefiner)) {
         status("reading the CLIP vocabulary");
         lm.tokenizer = std::make_shared<text::ClipTokenizer>(
             text::ClipTokenizer::find(vocabularySearchPath(path, o.vocabulary)));

@@ -20,6 +20,7 @@ struct ModelLoadOptions {
     bool vaeFallback = false; // a VAE that does not fit: keep the model's own, with a warning (else an error)
     at::ScalarType dtype = at::kFloat;
     bool hash = true; // compute the SHA-256 model hash for metadata
+    bool tokenizer = true; // read the CLIP vocabulary (off: the caller has one, e.g. a refiner beside its base)
     std::function<void(const std::string&)> onStatus; // progress messages
     // Share of the weights copied so far (0..1, rising; 1 once the weights are in). Returning false stops the load:
     // loadModel throws ErrorKind::Cancelled and nothing is kept.

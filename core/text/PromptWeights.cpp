@@ -238,13 +238,15 @@ std::vector<PromptChunk> tokenizePrompt(const ClipTokenizer& tokenizer, const st
     PromptChunk cur;
     int lastComma = -1;
     auto nextChunk = [&]() {
+        // [BOS] + tokens + [EOS] + padding: A1111 pads with EOS and then sets everything after the first EOS to the
+        // pad id, and open_clip's tokenize pads after the EOS, so the end token always follows the words (padding
+        // with EOS, CLIP ViT-L's, gives the same sequence either way).
         const size_t toAdd = kChunk - cur.tokens.size();
-        cur.tokens.insert(cur.tokens.end(), toAdd, padId);
-        cur.multipliers.insert(cur.multipliers.end(), toAdd, 1.0f);
         cur.tokens.insert(cur.tokens.begin(), ClipTokenizer::kBos);
         cur.tokens.push_back(ClipTokenizer::kEos);
+        cur.tokens.insert(cur.tokens.end(), toAdd, padId);
         cur.multipliers.insert(cur.multipliers.begin(), 1.0f);
-        cur.multipliers.push_back(1.0f);
+        cur.multipliers.insert(cur.multipliers.end(), toAdd + 1, 1.0f);
         chunks.push_back(cur);
         cur = {};
         lastComma = -1;

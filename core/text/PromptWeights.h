@@ -18,7 +18,7 @@ struct WeightedText {
 std::vector<WeightedText> parsePromptAttention(const std::string& prompt);
 
 struct PromptChunk {
-    std::vector<int> tokens; // 77: BOS, 75 tokens or padding, EOS
+    std::vector<int> tokens; // 77: BOS, up to 75 tokens, EOS, padding (the pad id; CLIP ViT-L pads with EOS)
     std::vector<float> multipliers; // 77
 };
 

@@ -409,8 +409,9 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
         if (c.numHeadChannels == -1) {
             dimHead = ch / heads;
         } else {
-            heads = ch / c.numHeadChannels;
-            dimHead = c.numHeadChannels;
+            // A level narrower than one head (only tiny test models; the reference would build 0 heads): one head.
+            heads = std::max<int64_t>(1, ch / c.numHeadChannels);
+            dimHead = std::min(c.numHeadChannels, ch);
         }
         if (c.legacy)
             dimHead = c.useSpatialTransformer ? ch / heads : c.numHeadChannels;

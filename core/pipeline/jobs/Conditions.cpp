@@ -15,12 +15,12 @@ namespace ls::pipeline::detail {
 
 using models::Family;
 
-JobCondition conditionFor(
-    GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh, int64_t lw)
+JobCondition conditionFor(GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh,
+    int64_t lw, models::LatentModel* on)
 {
     JobCondition c;
     auto& [cond, uncond, condCount, combine, layout, condVector_, uncondVector_] = c;
-    auto& m = *d.model;
+    auto& m = on ? *on : *d.model;
     if (m.config.family == Family::Layout2Img) {
         text::LayoutTokenBuilder builder;
         builder.noObjectClasses = static_cast<int64_t>(d.classes.size());
@@ -53,7 +53,8 @@ JobCondition conditionFor(
             layout.uncond = at::zeros_like(layout.cond);
         }
     } else if (m.clip || m.openclip) {
-        Conditioner cd(m, d.tokenizer, &d.embeddingTokens);
+        // Textual-inversion words are the model's own extra token rows: the refiner reads them as plain words.
+        Conditioner cd(m, d.tokenizer, on ? nullptr : &d.embeddingTokens);
         std::vector<at::Tensor> pooled; // SDXL: one per condition, then the negative prompt's
         cond = cd.encodePrompt(r.prompt, r.clipSkip);
         pooled.push_back(cd.pooled());

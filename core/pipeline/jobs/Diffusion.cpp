@@ -10,6 +10,28 @@
 
 namespace ls::pipeline::detail {
 
+namespace {
+
+// AUTOMATIC1111's refiner: the first model predicts until (T-1 - t) / T >= refinerSwitchAt for the timestep t of the
+// step (the nearest table index), the refiner from then on, with its own condition.
+sampling::EpsFn withRefiner(GeneratorState& d, const GenerationRequest& r, const StopToken& stop, sampling::EpsFn base,
+    const JobCondition& refinerCondition, at::Tensor concat, std::shared_ptr<models::LatentModel> refiner)
+{
+    if (concat.defined() && refiner->config.unet.inChannels == refiner->config.unet.outChannels)
+        concat = at::Tensor(); // a plain refiner after an inpainting model: latent blending keeps the rest
+    auto refined = d.guidedEps(stop, refinerCondition, r.cfgScale, concat, {}, refiner);
+    const double last = static_cast<double>(d.model->schedule.size() - 1);
+    const double switchAt = r.refinerSwitchAt;
+    auto switched = std::make_shared<bool>(false);
+    return [base, refined, last, switchAt, switched](const at::Tensor& x, const at::Tensor& t, double acp) {
+        if (!*switched && (last - std::round(t.max().item<double>())) / (last + 1) >= switchAt)
+            *switched = true;
+        return (*switched ? refined : base)(x, t, acp);
+    };
+}
+
+} // namespace
+
 void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop,
     Clock::time_point t0, ResultWriter& out)
 {
@@ -84,6 +106,11 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
 
     // 4. Sampling
     auto eps = d.guidedEps(stop, condition, r.cfgScale, concat);
+    if (!r.refinerModel.empty()) {
+        auto refiner = d.refinerFor(r.refinerModel);
+        eps = withRefiner(
+            d, r, stop, eps, conditionFor(d, r, genW, genH, f, lh, lw, refiner.get()), concat, refiner);
+    }
     SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta, r.etaAncestral };
     auto latent = runSampling(plan, m.schedule, eps, xT, stepNoise, start, blend, d.stepReporter(r, onStep, t0, 1, 1));
 

@@ -4,6 +4,7 @@
 #include "models/TextualInversion.h"
 #include "pipeline/ImageOps.h"
 #include "pipeline/LoraFiles.h"
+#include "pipeline/ModelLoading.h"
 #include "text/WorldTokenizer.h"
 #include "util/Error.h"
 #include "util/Sha256.h"
@@ -120,16 +121,39 @@ std::string GeneratorState::describeLoraFolders() const
     return s.empty() ? std::string("no LoRA folder") : s + " (or give a path)";
 }
 
-sampling::EpsFn GeneratorState::guidedEps(const StopToken& stop, const JobCondition& condition, double scale,
-    at::Tensor concat, at::Tensor classLabels)
+std::shared_ptr<models::LatentModel> GeneratorState::refinerFor(const std::filesystem::path& path)
 {
+    if (refiner && refinerPath == path)
+        return refiner;
+    refiner.reset();
+    ModelLoadOptions o;
+    o.dtype = model->options.dtype().toScalarType();
+    o.tokenizer = false; // the base's vocabulary reads the prompts
+    auto lm = loadModel(path, o);
+    if (lm.model->config.unet.outChannels != model->config.unet.outChannels
+        || lm.model->config.firstStage.downFactor() != model->config.firstStage.downFactor())
+        fail(ErrorKind::Mismatch,
+            path.string() + ": a " + models::familyName(lm.model->config.family)
+                + " model cannot refine this model's latents (" + models::familyName(model->config.family) + ")");
+    if (model->device().is_cuda())
+        lm.model->moveTo(model->device());
+    refiner = lm.model;
+    refinerInfo = lm.info;
+    refinerPath = path;
+    return refiner;
+}
+
+sampling::EpsFn GeneratorState::guidedEps(const StopToken& stop, const JobCondition& condition, double scale,
+    at::Tensor concat, at::Tensor classLabels, std::shared_ptr<models::LatentModel> on)
+{
+    auto model = on ? on : this->model;
     const bool v = model->config.parameterization == "v";
     const at::Tensor cond = condition.cond, uncond = condition.uncond;
     const at::Tensor condVector = condition.condVector, uncondVector = condition.uncondVector;
     const int condCount = condition.condCount;
     const auto combineCond = condition.combine;
     const LayoutChannels layout = condition.layout;
-    return [this, &stop, cond, uncond, scale, concat, classLabels, combineCond, condCount, v, layout, condVector,
+    return [model, &stop, cond, uncond, scale, concat, classLabels, combineCond, condCount, v, layout, condVector,
                uncondVector](const at::Tensor& x, const at::Tensor& t, double acp) {
         stop.check();
         adaptThreadsToLoad(); // as many threads as the cores other programs leave free

@@ -113,6 +113,13 @@ struct GeneratorState {
     std::vector<std::pair<std::string, std::string>> embeddingsUsed; // name, hash
     void prepareEmbeddings(const GenerationRequest& r);
 
+    // The refiner (GenerationRequest::refinerModel): loaded on first use with the model's dtype and device, kept while
+    // the same file is asked for.
+    std::shared_ptr<models::LatentModel> refiner;
+    ModelInfo refinerInfo;
+    std::filesystem::path refinerPath;
+    std::shared_ptr<models::LatentModel> refinerFor(const std::filesystem::path& path);
+
     // The bundled model: a warning naming the prompt words it does not know (empty when it knows them all).
     std::string unknownWordsWarning(const GenerationRequest& r) const;
 
@@ -129,8 +136,9 @@ struct GeneratorState {
     // for regional guidance, merged by the condition's combine), SDXL's vectors likewise. concat is appended to every
     // copy's input; layout channels ([1, K, h, w] for the condition and for the unconditional copy) follow it.
     // classLabels: the x4 upscaler's noise level, per image.
+    // `on`: the model that predicts (the refiner's turn), else `model`.
     sampling::EpsFn guidedEps(const StopToken& stop, const JobCondition& condition, double scale,
-        at::Tensor concat = {}, at::Tensor classLabels = {});
+        at::Tensor concat = {}, at::Tensor classLabels = {}, std::shared_ptr<models::LatentModel> on = nullptr);
 
     Image decodeImage(const at::Tensor& latent, int index, int vaeTile);
 

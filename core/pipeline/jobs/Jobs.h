@@ -18,8 +18,9 @@ struct JobCondition {
     at::Tensor condVector, uncondVector;
 };
 // genW x genH: the painted size (the model's multiple); f: the autoencoder's factor; lh x lw: the latent size.
-JobCondition conditionFor(
-    GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh, int64_t lw);
+// on: the model to condition (the refiner), else d.model.
+JobCondition conditionFor(GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh,
+    int64_t lw, models::LatentModel* on = nullptr);
 
 // Each job adds its pictures to `out`. r is ready to run: validated, seed chosen, LoRA tags out of its prompts.
 void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop,

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sstream>
+
 namespace ls::pipeline::detail {
 
 using nlohmann::json;
@@ -41,6 +43,13 @@ void ResultWriter::add(const Image& img, int64_t seed)
     }
     if (!tiHashes.empty())
         extra.emplace_back("TI hashes", tiHashes);
+    if (!rec.refinerModel.empty()) { // AUTOMATIC1111's "name [hash]"
+        const auto& ri = m_state.refinerInfo;
+        extra.emplace_back("Refiner", ri.name + (ri.hash.empty() ? "" : " [" + ri.hash + "]"));
+        std::ostringstream at;
+        at << rec.refinerSwitchAt;
+        extra.emplace_back("Refiner switch at", at.str());
+    }
     if (!m_state.info.vae.empty()) { // AUTOMATIC1111's names
         if (!m_state.info.vaeHash.empty())
             extra.emplace_back("VAE hash", m_state.info.vaeHash);

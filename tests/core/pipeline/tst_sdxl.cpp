@@ -3,6 +3,7 @@
 // LoRA and textual-inversion names on the full-size SDXL tensor table.
 #include "TestUtil.h"
 
+#include "io/DiffusersFolder.h"
 #include "io/SafeTensors.h"
 #include "models/KnownConfigs.h"
 #include "models/LatentModel.h"
@@ -14,6 +15,10 @@
 #include "util/Error.h"
 
 #include <QtTest/QtTest>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include <torch/csrc/autograd/grad_mode.h>
 
@@ -80,6 +85,223 @@ at::Tensor golden(const std::string& caseName, const std::string& tensor)
 {
     io::SafeTensorsFile f(test::goldenDir() / caseName / "io.safetensors");
     return f.load(tensor);
+}
+
+// A tiny SDXL refiner checkpoint in sd_xl_refiner_1.0's layout: the refiner UNet of the golden case, tiny_sdxl's
+// autoencoder and its bigG text tower under conditioner.embedders.0, with the sgm config beside it.
+fs::path tinyRefiner(const fs::path& dir)
+{
+    const fs::path file = dir / "tiny_refiner.safetensors";
+    if (fs::exists(file))
+        return file;
+    io::SafeTensorsFile unet(test::goldenDir() / "unet_sdxl_refiner" / "weights.safetensors");
+    io::SafeTensorsFile base(tinySdxlWeights());
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    for (const auto& k : unet.keys())
+        if (k.rfind("model.diffusion_model.", 0) == 0)
+            out.emplace_back(k, unet.load(k));
+    const std::string g = "conditioner.embedders.1.model.";
+    for (const auto& k : base.keys()) {
+        if (k.rfind("first_stage_model.", 0) == 0)
+            out.emplace_back(k, base.load(k));
+        else if (k.rfind(g, 0) == 0)
+            out.emplace_back("conditioner.embedders.0.model." + k.substr(g.size()), base.load(k));
+    }
+    io::writeSafeTensors(file, out);
+    std::ifstream rin(test::goldenDir() / "unet_sdxl_refiner" / "case.json");
+    std::ifstream bin(test::goldenDir() / "tiny_sdxl" / "case.json");
+    const auto refinerCase = nlohmann::json::parse(rin);
+    const auto baseCase = nlohmann::json::parse(bin);
+    nlohmann::json params = baseCase["config"]["params"];
+    params["network_config"] = refinerCase["config"]["network_config"];
+    auto& embedders = params["conditioner_config"]["params"]["emb_models"];
+    nlohmann::json kept = nlohmann::json::array();
+    for (const auto& e : embedders)
+        if (e.value("target", std::string()).find("FrozenCLIPEmbedder") == std::string::npos
+            || e.value("target", std::string()).find("FrozenOpenCLIPEmbedder2") != std::string::npos)
+            kept.push_back(e);
+    embedders = kept;
+    std::ofstream(dir / "tiny_refiner.json") << nlohmann::json { { "model", { { "params", params } } } }.dump();
+    return file;
+}
+
+// diffusers' names for an original SDXL key (convert_ldm_unet_checkpoint / convert_ldm_vae_checkpoint /
+// convert_open_clip_checkpoint, written here independently of the engine's rule table), for a tiny 3-level model with
+// two resnets per level and attention at levels 1 and 2. Fills `out` per component; q/k/v split from in_proj.
+using Named = std::map<std::string, std::vector<std::pair<std::string, at::Tensor>>>;
+
+std::string after(const std::string& s, const std::string& prefix) { return s.substr(prefix.size()); }
+
+std::string resnetName(std::string rest)
+{
+    static const std::pair<const char*, const char*> r[] = { { "in_layers.0.", "norm1." }, { "in_layers.2.", "conv1." },
+        { "emb_layers.1.", "time_emb_proj." }, { "out_layers.0.", "norm2." }, { "out_layers.3.", "conv2." },
+        { "skip_connection.", "conv_shortcut." } };
+    for (const auto& [o, d] : r)
+        if (rest.rfind(o, 0) == 0)
+            return d + rest.substr(std::strlen(o));
+    return rest;
+}
+
+void toDiffusers(const std::string& key, const at::Tensor& t, Named& out)
+{
+    const std::string u = "model.diffusion_model.", v = "first_stage_model.",
+                      l = "conditioner.embedders.0.transformer.", g = "conditioner.embedders.1.model.";
+    auto add = [&](const std::string& comp, const std::string& name, const at::Tensor& x) {
+        out[comp].emplace_back(name, x.contiguous());
+    };
+    auto dotted = [](const std::string& s) {
+        std::vector<std::string> p;
+        std::stringstream ss(s);
+        for (std::string x; std::getline(ss, x, '.');)
+            p.push_back(x);
+        return p;
+    };
+    if (key.rfind(l, 0) == 0)
+        return add("text_encoder", after(key, l), t);
+    if (key.rfind(g, 0) == 0) {
+        const std::string k = after(key, g);
+        if (k == "token_embedding.weight")
+            return add("text_encoder_2", "text_model.embeddings.token_embedding.weight", t);
+        if (k == "positional_embedding")
+            return add("text_encoder_2", "text_model.embeddings.position_embedding.weight", t);
+        if (k == "text_projection")
+            return add("text_encoder_2", "text_projection.weight", t.t());
+        if (k.rfind("ln_final.", 0) == 0)
+            return add("text_encoder_2", "text_model.final_layer_norm." + after(k, "ln_final."), t);
+        if (k == "logit_scale")
+            return;
+        auto p = dotted(k); // transformer resblocks N ...
+        const std::string base = "text_model.encoder.layers." + p[2] + ".";
+        const std::string rest = k.substr(("transformer.resblocks." + p[2] + ".").size());
+        if (rest.rfind("attn.in_proj_", 0) == 0) {
+            const std::string part = after(rest, "attn.in_proj_");
+            auto qkv = t.chunk(3, 0);
+            add("text_encoder_2", base + "self_attn.q_proj." + part, qkv[0]);
+            add("text_encoder_2", base + "self_attn.k_proj." + part, qkv[1]);
+            add("text_encoder_2", base + "self_attn.v_proj." + part, qkv[2]);
+            return;
+        }
+        static const std::pair<const char*, const char*> r[] = { { "attn.out_proj.", "self_attn.out_proj." },
+            { "ln_1.", "layer_norm1." }, { "ln_2.", "layer_norm2." }, { "mlp.c_fc.", "mlp.fc1." },
+            { "mlp.c_proj.", "mlp.fc2." } };
+        for (const auto& [o, d] : r)
+            if (rest.rfind(o, 0) == 0)
+                return add("text_encoder_2", base + d + rest.substr(std::strlen(o)), t);
+        QFAIL(("no diffusers name for " + key).c_str());
+    }
+    if (key.rfind(u, 0) == 0) {
+        const std::string k = after(key, u);
+        static const std::pair<const char*, const char*> direct[] = { { "time_embed.0.", "time_embedding.linear_1." },
+            { "time_embed.2.", "time_embedding.linear_2." }, { "label_emb.0.0.", "add_embedding.linear_1." },
+            { "label_emb.0.2.", "add_embedding.linear_2." }, { "input_blocks.0.0.", "conv_in." },
+            { "out.0.", "conv_norm_out." }, { "out.2.", "conv_out." } };
+        for (const auto& [o, d] : direct)
+            if (k.rfind(o, 0) == 0)
+                return add("unet", d + k.substr(std::strlen(o)), t);
+        auto p = dotted(k);
+        if (p[0] == "middle_block") {
+            const std::string rest = k.substr(p[0].size() + p[1].size() + 2);
+            if (p[1] == "1")
+                return add("unet", "mid_block.attentions.0." + rest, t);
+            return add("unet", "mid_block.resnets." + std::string(p[1] == "0" ? "0" : "1") + "." + resnetName(rest), t);
+        }
+        const int i = std::stoi(p[1]);
+        const std::string sub = p[2];
+        const std::string rest = k.substr(p[0].size() + p[1].size() + p[2].size() + 3);
+        if (p[0] == "input_blocks") {
+            const int level = (i - 1) / 3, j = (i - 1) % 3;
+            const std::string b = "down_blocks." + std::to_string(level) + ".";
+            if (j == 2)
+                return add("unet", b + "downsamplers.0.conv." + after(rest, "op."), t);
+            if (sub == "0")
+                return add("unet", b + "resnets." + std::to_string(j) + "." + resnetName(rest), t);
+            return add("unet", b + "attentions." + std::to_string(j) + "." + rest, t);
+        }
+        const int level = i / 3, j = i % 3;
+        const std::string b = "up_blocks." + std::to_string(level) + ".";
+        const bool attention = level < 2; // up block 0, 1 = levels 2, 1
+        if (sub == "0")
+            return add("unet", b + "resnets." + std::to_string(j) + "." + resnetName(rest), t);
+        if (sub == "1" && attention)
+            return add("unet", b + "attentions." + std::to_string(j) + "." + rest, t);
+        return add("unet", b + "upsamplers.0." + rest, t);
+    }
+    if (key.rfind(v, 0) == 0) {
+        std::string k = after(key, v);
+        auto p = dotted(k);
+        auto shortcut = [](std::string r) {
+            return r.rfind("nin_shortcut.", 0) == 0 ? "conv_shortcut." + after(r, "nin_shortcut.") : r;
+        };
+        if ((p[0] == "encoder" || p[0] == "decoder") && (p[1] == "down" || p[1] == "up")) {
+            const bool enc = p[1] == "down";
+            const int level = enc ? std::stoi(p[2]) : 2 - std::stoi(p[2]);
+            const std::string b = p[0] + (enc ? ".down_blocks." : ".up_blocks.") + std::to_string(level) + ".";
+            const std::string rest = k.substr(p[0].size() + p[1].size() + p[2].size() + 3);
+            if (p[3] == "block")
+                return add("vae", b + "resnets." + p[4] + "." + shortcut(rest.substr(p[3].size() + p[4].size() + 2)), t);
+            return add("vae", b + (enc ? "downsamplers.0." : "upsamplers.0.") + rest.substr(p[3].size() + 1), t);
+        }
+        if (p.size() > 2 && p[1] == "mid") {
+            const std::string b = p[0] + ".mid_block.";
+            const std::string rest = k.substr(p[0].size() + p[1].size() + p[2].size() + 3);
+            if (p[2] == "attn_1") {
+                static const std::pair<const char*, const char*> r[] = { { "norm.", "group_norm." }, { "q.", "to_q." },
+                    { "k.", "to_k." }, { "v.", "to_v." }, { "proj_out.", "to_out.0." } };
+                for (const auto& [o, d] : r)
+                    if (rest.rfind(o, 0) == 0)
+                        return add("vae", b + "attentions.0." + d + rest.substr(std::strlen(o)),
+                            t.dim() == 4 ? t.flatten(1) : t);
+            }
+            return add("vae", b + "resnets." + (p[2] == "block_1" ? "0" : "1") + "." + shortcut(rest), t);
+        }
+        if (k.rfind("encoder.norm_out.", 0) == 0 || k.rfind("decoder.norm_out.", 0) == 0)
+            return add("vae", p[0] + ".conv_norm_out." + k.substr(p[0].size() + 10), t);
+        return add("vae", k, t);
+    }
+}
+
+// tiny_sdxl as a diffusers StableDiffusionXLPipeline folder.
+fs::path tinySdxlDiffusers(const fs::path& dir)
+{
+    io::SafeTensorsFile w(tinySdxlWeights());
+    Named named;
+    for (const auto& k : w.keys())
+        if (k != "denoiser.sigmas")
+            toDiffusers(k, w.load(k), named);
+    const fs::path root = dir / "tiny-sdxl-diffusers";
+    const std::map<std::string, std::string> files { { "unet", "diffusion_pytorch_model.safetensors" },
+        { "vae", "diffusion_pytorch_model.safetensors" }, { "text_encoder", "model.safetensors" },
+        { "text_encoder_2", "model.safetensors" } };
+    std::ifstream in(test::goldenDir() / "tiny_sdxl" / "case.json");
+    const auto cfg = nlohmann::json::parse(in)["config"]["params"];
+    const std::map<std::string, nlohmann::json> configs {
+        { "unet",
+            { { "block_out_channels", { 32, 32, 64 } }, { "layers_per_block", 2 },
+                { "down_block_types", { "DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D" } },
+                { "up_block_types", { "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D" } },
+                { "attention_head_dim", { 2, 2, 4 } }, { "transformer_layers_per_block", { 1, 1, 2 } },
+                { "cross_attention_dim", 20 }, { "use_linear_projection", true },
+                { "addition_embed_type", "text_time" }, { "projection_class_embeddings_input_dim", 1552 },
+                { "in_channels", 4 }, { "out_channels", 4 } } },
+        { "vae",
+            { { "block_out_channels", { 32, 32, 64 } }, { "layers_per_block", 1 }, { "latent_channels", 4 },
+                { "scaling_factor", 0.13025 } } },
+        { "text_encoder", cfg["clip_config"] },
+        { "text_encoder_2",
+            { { "hidden_size", 12 }, { "num_attention_heads", 2 }, { "num_hidden_layers", 10 },
+                { "intermediate_size", 48 }, { "projection_dim", 16 }, { "hidden_act", "gelu" },
+                { "max_position_embeddings", 77 }, { "vocab_size", 49408 } } } };
+    for (const auto& [comp, file] : files) {
+        fs::create_directories(root / comp);
+        io::writeSafeTensors(root / comp / file, named[comp]);
+        std::ofstream(root / comp / "config.json") << configs.at(comp).dump();
+    }
+    fs::create_directories(root / "scheduler");
+    std::ofstream(root / "scheduler" / "scheduler_config.json")
+        << R"({"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "prediction_type": "epsilon"})";
+    std::ofstream(root / "model_index.json") << R"({"_class_name": "StableDiffusionXLPipeline"})";
+    return root;
 }
 
 } // namespace
@@ -196,6 +418,62 @@ private Q_SLOTS:
         const auto hires = run(h);
         QCOMPARE(hires.images[0].width, 192);
         QCOMPARE(hires.images[0].height, 128);
+    }
+
+    void refinerTakesOverAtTheSwitch()
+    {
+        QTemporaryDir tmp;
+        const fs::path refiner = tinyRefiner(tmp.path().toStdString());
+        {
+            io::SafeTensorsFile w(refiner);
+            auto c = models::configFromLdmJson(*models::findConfigBeside(refiner), &w);
+            QCOMPARE(std::string(models::familyName(c.family)), std::string("sdxl-refiner"));
+        }
+        auto r = request();
+        r.steps = 6;
+        const auto base = run(r).images[0];
+        r.refinerModel = refiner.string();
+        r.refinerSwitchAt = 0.5;
+        const auto refined = run(r);
+        QVERIFY(!samePixels(base, refined.images[0]));
+        const std::string info = refined.metadata[0].at("parameters");
+        QVERIFY2(info.find("Refiner: tiny_refiner [") != std::string::npos, info.c_str());
+        QVERIFY2(info.find("Refiner switch at: 0.5") != std::string::npos, info.c_str());
+        // A switch past the last step's timestep (t = 0: (999 - 0) / 1000 = 0.999) leaves the base alone.
+        r.refinerSwitchAt = 0.9995;
+        QVERIFY(samePixels(base, run(r).images[0]));
+        // The upscale job and a nonsense switch are refused by name.
+        r.refinerSwitchAt = 1.5;
+        bool named = false;
+        for (const auto& p : r.validate())
+            named = named || p.field == "refiner_switch_at";
+        QVERIFY(named);
+    }
+
+    void diffusersFolderIsTheSameModel()
+    {
+        QTemporaryDir tmp;
+        const fs::path folder = tinySdxlDiffusers(tmp.path().toStdString());
+        io::DiffusersFolder d(folder);
+        io::SafeTensorsFile w(tinySdxlWeights());
+        int compared = 0;
+        for (const auto& k : w.keys()) {
+            if (k == "denoiser.sigmas" || k.ends_with("logit_scale"))
+                continue;
+            QVERIFY2(d.contains(k), ("not reachable from the folder: " + k).c_str());
+            QVERIFY2(at::equal(d.load(k), w.load(k)), ("differs: " + k + " (" + d.diffusersName(k) + ")").c_str());
+            ++compared;
+        }
+        QVERIFY(compared > 900);
+        // The folder's own config builds the same model, and it paints the same pixels as the checkpoint.
+        ModelLoadOptions o;
+        o.vocabulary = test::sharedDir() / "data" / "clip";
+        o.hash = false;
+        auto lm = loadModel(folder, o);
+        QCOMPARE(std::string(models::familyName(lm.model->config.family)), std::string("sdxl"));
+        Generator g(lm.model, lm.tokenizer, lm.info);
+        StopToken stop;
+        QVERIFY(samePixels(g.run(request(), nullptr, stop).images[0], run(request()).images[0]));
     }
 
     void loraNamesReachTheFullSizeSdxlTensors()
