@@ -23,6 +23,37 @@ namespace ls::cli {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+namespace {
+
+// SDXL's micro-conditioning and the refiner pass.
+void addSdxlOptions(CLI::App* cmd, pipeline::GenerationRequest& r)
+{
+    auto pairOption = [&](const std::string& name, int& a, int& b, const std::string& help) {
+        cmd->add_option_function<std::pair<int, int>>(
+               name,
+               [&a, &b](const std::pair<int, int>& v) {
+                   a = v.first;
+                   b = v.second;
+               },
+               help)
+            ->type_name("INT INT");
+    };
+    pairOption("--sdxl-original-size", r.sdxlOriginalWidth, r.sdxlOriginalHeight,
+        "SDXL: the WIDTH HEIGHT the picture should look cut from (0 0: the painted size)");
+    pairOption("--sdxl-crop", r.sdxlCropLeft, r.sdxlCropTop, "SDXL: the LEFT TOP corner of that crop (0 0: uncropped)");
+    pairOption("--sdxl-target-size", r.sdxlTargetWidth, r.sdxlTargetHeight,
+        "SDXL: the target WIDTH HEIGHT (0 0: the painted size)");
+    cmd->add_option("--refiner", r.refinerModel,
+        "A second checkpoint (the SDXL refiner) that takes over sampling at --refiner-switch-at");
+    cmd->add_option("--refiner-switch-at", r.refinerSwitchAt,
+        "Share of the way (by timestep, as A1111) sampled by --model before the refiner takes over");
+    cmd->add_option("--aesthetic-score", r.aestheticScore, "SDXL refiner: aesthetic score (0-10)");
+    cmd->add_option("--negative-aesthetic-score", r.negativeAestheticScore,
+        "SDXL refiner: aesthetic score of the negative branch (0-10)");
+}
+
+} // namespace
+
 void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
 {
     o.mode = mode;
@@ -59,31 +90,8 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
             ->default_str("--negative");
         cmd->add_option("--hires-cfg", o.request.hiresCfgScale, "Hires pass guidance scale (0: --cfg's)");
     }
-    if (mode != pipeline::JobMode::Upscale) {
-        auto pairOption = [&](const std::string& name, int& a, int& b, const std::string& help) {
-            cmd->add_option_function<std::pair<int, int>>(
-                   name,
-                   [&a, &b](const std::pair<int, int>& v) {
-                       a = v.first;
-                       b = v.second;
-                   },
-                   help)
-                ->type_name("INT INT");
-        };
-        pairOption("--sdxl-original-size", o.request.sdxlOriginalWidth, o.request.sdxlOriginalHeight,
-            "SDXL: the WIDTH HEIGHT the picture should look cut from (0 0: the painted size)");
-        pairOption("--sdxl-crop", o.request.sdxlCropLeft, o.request.sdxlCropTop,
-            "SDXL: the LEFT TOP corner of that crop (0 0: uncropped)");
-        pairOption("--sdxl-target-size", o.request.sdxlTargetWidth, o.request.sdxlTargetHeight,
-            "SDXL: the target WIDTH HEIGHT (0 0: the painted size)");
-        cmd->add_option("--refiner", o.request.refinerModel,
-            "A second checkpoint (the SDXL refiner) that takes over sampling at --refiner-switch-at");
-        cmd->add_option("--refiner-switch-at", o.request.refinerSwitchAt,
-            "Share of the way (by timestep, as A1111) sampled by --model before the refiner takes over");
-        cmd->add_option("--aesthetic-score", o.request.aestheticScore, "SDXL refiner: aesthetic score (0-10)");
-        cmd->add_option("--negative-aesthetic-score", o.request.negativeAestheticScore,
-            "SDXL refiner: aesthetic score of the negative branch (0-10)");
-    }
+    if (mode != pipeline::JobMode::Upscale)
+        addSdxlOptions(cmd, o.request);
     cmd->add_flag("--caption-layout,!--no-caption-layout", o.request.captionLayout,
         "Bundled model: lay out the prompt's \"at the top left\"-style phrases as boxes (default on)");
     cmd->add_option("--vae-tile", o.request.vaeTile,

@@ -46,7 +46,8 @@ void caseClipG(Ctx& c)
     cfg.vocabSize = t.value("vocab_size", cfg.vocabSize);
     cfg.mlp = static_cast<int64_t>(t.value("mlp_ratio", 4.0) * static_cast<double>(cfg.width));
     cfg.embedDim = oc.value("embed_dim", cfg.width);
-    auto model = loadPart(OpenClipTextModel(cfg, f32()), *w, c.cj.value("weights_prefix", "conditioner.embedders.1.model."));
+    auto model
+        = loadPart(OpenClipTextModel(cfg, f32()), *w, c.cj.value("weights_prefix", "conditioner.embedders.1.model."));
     auto ids = c.in("input_ids");
     std::vector<at::Tensor> all;
     auto out = model->forwardPooled(ids, &all);
@@ -71,7 +72,8 @@ struct SdxlCondition {
 
 // The conditioner as sgm runs it; zero: force_uc_zero_embeddings=["txt"] (what Latent Studio does for an empty
 // negative prompt, as AUTOMATIC1111 does).
-SdxlCondition condition(Ctx& c, LatentModel& m, const std::string& prefix, bool zero, sdxl::TextEmbedding* text = nullptr)
+SdxlCondition condition(
+    Ctx& c, LatentModel& m, const std::string& prefix, bool zero, sdxl::TextEmbedding* text = nullptr)
 {
     auto t = sdxl::encodeText(m, c.in(prefix + "clip_l_input_ids"), c.in(prefix + "clip_g_input_ids"));
     if (text)
@@ -137,8 +139,8 @@ void caseScheduleSdxl(Ctx& c)
     }
     const json& edm = cfg["edm"];
     c.checkOut("edm_sigmas_n10",
-        sampling::karrasSigmas(10, edm["sigma_min"].get<double>(), edm["sigma_max"].get<double>(),
-            edm["rho"].get<double>()));
+        sampling::karrasSigmas(
+            10, edm["sigma_min"].get<double>(), edm["sigma_max"].get<double>(), edm["rho"].get<double>()));
     auto probe = c.in("probe_sigma").to(at::kDouble);
     std::vector<int64_t> idx;
     for (int64_t i = 0; i < probe.numel(); ++i)
@@ -154,8 +156,8 @@ void caseScheduleSdxl(Ctx& c)
 }
 
 // CFG over [uc, c] with the vector condition, as sgm's VanillaCFG; records the integer timesteps the UNet saw.
-sampling::EpsFn guided(LatentModel& m, const SdxlCondition& cond, const SdxlCondition& uncond, double scale,
-    std::vector<int64_t>* visited)
+sampling::EpsFn guided(
+    LatentModel& m, const SdxlCondition& cond, const SdxlCondition& uncond, double scale, std::vector<int64_t>* visited)
 {
     return [&m, cond, uncond, scale, visited](const at::Tensor& x, const at::Tensor& t, double) {
         if (visited)

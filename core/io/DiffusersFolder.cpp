@@ -221,7 +221,7 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
                     unknown.push_back(c.name + "/" + k);
                 continue;
             }
-            Entry e { c.file, k, c.name, c.file->info(k).shape };
+            Entry e { c.file, k, c.name, c.file->info(k).shape, {}, false };
             // VAE mid-block attention: Linear [C, C] in diffusers, 1x1 conv [C, C, 1, 1] in the original.
             if (c.name == "vae" && orig.find(".mid.attn_1.") != std::string::npos && e.shape.size() == 2)
                 e.shape = { e.shape[0], e.shape[1], 1, 1 };
@@ -296,7 +296,8 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
         u["adm_in_channels"] = unetCfg.value("projection_class_embeddings_input_dim", 2816);
         json embedders = json::array();
         if (hasText)
-            embedders.push_back({ { "input_key", "txt" }, { "target", "sgm.modules.encoders.modules.FrozenCLIPEmbedder" } });
+            embedders.push_back(
+                { { "input_key", "txt" }, { "target", "sgm.modules.encoders.modules.FrozenCLIPEmbedder" } });
         embedders.push_back(
             { { "input_key", "txt" }, { "target", "sgm.modules.encoders.modules.FrozenOpenCLIPEmbedder2" } });
         const int64_t w = text2Cfg.value("hidden_size", 1280);
@@ -343,11 +344,11 @@ void DiffusersFolder::addOpenClipText(
 {
     // Hugging Face CLIPTextModelWithProjection names -> open_clip's (diffusers convert_open_clip_checkpoint, inverted).
     static const std::regex layer(R"(^text_model\.encoder\.layers\.(\d+)\.(.*)$)");
-    static const std::pair<const char*, const char*> inLayer[] = { { "self_attn.out_proj.", "attn.out_proj." },
-        { "layer_norm1.", "ln_1." }, { "layer_norm2.", "ln_2." }, { "mlp.fc1.", "mlp.c_fc." },
-        { "mlp.fc2.", "mlp.c_proj." } };
+    static const std::pair<const char*, const char*> inLayer[]
+        = { { "self_attn.out_proj.", "attn.out_proj." }, { "layer_norm1.", "ln_1." }, { "layer_norm2.", "ln_2." },
+              { "mlp.fc1.", "mlp.c_fc." }, { "mlp.fc2.", "mlp.c_proj." } };
     for (const auto& k : file->keys()) {
-        Entry e { file, k, "text_encoder_2", file->info(k).shape };
+        Entry e { file, k, "text_encoder_2", file->info(k).shape, {}, false };
         std::string orig;
         std::smatch m;
         if (k == "text_model.embeddings.token_embedding.weight") {

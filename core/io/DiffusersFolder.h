@@ -45,8 +45,8 @@ private:
         std::vector<std::string> fused; // several file tensors concatenated along dim 0 (q;k;v), in place of key
         bool transpose = false; // a [P, W] Linear weight stored as open_clip's [W, P] projection
     };
-    void addOpenClipText(const std::shared_ptr<WeightSource>& file, const std::string& prefix,
-        std::vector<std::string>& unknown);
+    void addOpenClipText(
+        const std::shared_ptr<WeightSource>& file, const std::string& prefix, std::vector<std::string>& unknown);
     std::filesystem::path m_folder;
     std::map<std::string, Entry> m_map;
     nlohmann::json m_ldm;

@@ -179,7 +179,10 @@ at::Tensor LatentModel::encodeImage(const at::Tensor& image, const at::Tensor& n
 
 at::Tensor LatentModel::decodeLatent(const at::Tensor& latent, int64_t tile)
 {
-    auto z = latent.to(device(), computeType()) / config.scaleFactor;
+    // SDXL's VAE overflows in fp16 (NaN pictures): it decodes in fp32 (the fp16 weights cast per layer), as A1111's
+    // --no-half-vae.
+    const auto dtype = isSdxl(config.family) && computeType() == at::kHalf ? at::kFloat : computeType();
+    auto z = latent.to(device(), dtype) / config.scaleFactor;
     const int64_t side = std::max(z.size(2), z.size(3));
     if (tile < 0)
         tile = side > 96 ? 64 : 0;

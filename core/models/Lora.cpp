@@ -100,7 +100,7 @@ std::optional<LoraTarget> LoraResolver::text(const std::string& hf, int encoder)
             return LoraTarget { key };
         return std::nullopt;
     }
-    if (encoder != 1)
+    if (encoder != 0)
         return std::nullopt;
     if (!m_openClip) {
         const std::string key = "cond_stage_model.transformer." + hf + ".weight";
@@ -290,7 +290,7 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
         LoraPatch patch;
         patch.target = *target;
         patch.module = module;
-        patch.textEncoder = target->key.starts_with("cond_stage_model.");
+        patch.textEncoder = !target->key.starts_with("model.diffusion_model.");
         patch.up = src->load(p.up).to(at::kFloat).clone();
         patch.down = src->load(p.down).to(at::kFloat).clone();
         const at::Tensor w = resolver.tensor(target->key);

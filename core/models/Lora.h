@@ -9,8 +9,8 @@
 // Each pair changes the weight it names by multiplier * alpha / rank * up @ down (alpha = rank when the file has
 // none). Text encoder deltas in Hugging Face CLIP names also reach OpenCLIP (SD2, SDXL's bigG): q/k/v land on their
 // rows of the fused in_proj_weight. SDXL: "lora_te1_" / "text_encoder." is CLIP ViT-L, "lora_te2_" /
-// "text_encoder_2." bigG; UNet names are the original (sgm) or the diffusers ones. LyCORIS variants (LoHa, LoKr, Tucker mid weights), DoRA and full weight diffs are refused by
-// name.
+// "text_encoder_2." bigG; UNet names are the original (sgm) or the diffusers ones. LyCORIS variants (LoHa, LoKr, Tucker
+// mid weights), DoRA and full weight diffs are refused by name.
 #include "io/WeightSource.h"
 #include "models/LatentModel.h"
 
@@ -40,8 +40,9 @@ public:
     at::Tensor tensor(const std::string& key) const;
 
 private:
-    // encoder: 1 = the first text encoder (CLIP ViT-L; SD2's OpenCLIP), 2 = SDXL's second (OpenCLIP bigG).
-    std::optional<LoraTarget> text(const std::string& hfPath, int encoder = 1) const;
+    // encoder: 0 = the model's text encoder (lora_te_, text_encoder.), 1 / 2 = SDXL's first (CLIP ViT-L) / second
+    // (OpenCLIP bigG); 1 and 2 name nothing on the other families.
+    std::optional<LoraTarget> text(const std::string& hfPath, int encoder = 0) const;
     std::optional<LoraTarget> openClipText(const std::string& hfPath, const std::string& prefix) const;
     bool m_openClip = false;
     bool m_sdxl = false;

@@ -11,9 +11,9 @@ nlohmann::json manifestJson(const std::string& name)
 {
     auto cfg = knownConfig(name);
     auto m = LatentModel::build(cfg, at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
-    static const char* const prefixes[] = { "model.diffusion_model.", "first_stage_model.",
-        "cond_stage_model.transformer.text_model.", "cond_stage_model.model.", "cond_stage_model.",
-        "conditioner.embedders.0.", "conditioner.embedders.1." };
+    static const char* const prefixes[]
+        = { "model.diffusion_model.", "first_stage_model.", "cond_stage_model.transformer.text_model.",
+              "cond_stage_model.model.", "cond_stage_model.", "conditioner.embedders.0.", "conditioner.embedders.1." };
     json keys = json::array();
     std::map<std::string, int64_t> counts;
     int64_t total = 0;

@@ -170,7 +170,8 @@ std::vector<Problem> GenerationRequest::validate() const
         if (v < 0)
             p.push_back({ name, "must be 0 (the painted size) or a positive number of pixels" });
     if (!refinerModel.empty() && (!std::isfinite(refinerSwitchAt) || refinerSwitchAt <= 0 || refinerSwitchAt >= 1))
-        p.push_back({ "refiner_switch_at", "must be between 0 and 1 (the share of the way sampled by the first model)" });
+        p.push_back(
+            { "refiner_switch_at", "must be between 0 and 1 (the share of the way sampled by the first model)" });
     if (!refinerModel.empty() && mode == JobMode::Upscale)
         p.push_back({ "refiner", "the upscale job takes no refiner" });
     if (!std::isfinite(aestheticScore) || !std::isfinite(negativeAestheticScore) || aestheticScore < 0

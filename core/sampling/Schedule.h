@@ -72,7 +72,8 @@ public:
 private:
     at::Tensor m_sigmas;
 };
-// Img2ImgDiscretizationWrapper: of n + 1 descending sigmas (final 0 included) keeps the last max(int(strength (n+1)),1).
+// Img2ImgDiscretizationWrapper: of n + 1 descending sigmas (final 0 included) keeps the last max(int(strength
+// (n+1)),1).
 at::Tensor img2imgSigmas(const at::Tensor& sigmas, double strength);
 at::Tensor exponentialSigmas(int64_t n, double sigmaMin, double sigmaMax); // + final 0
 

@@ -493,7 +493,8 @@ at::Tensor UNetModelImpl::forward(
     if (label_emb_0) {
         if (!y.defined() || y.dim() != 2 || y.size(1) != config.admInChannels)
             fail(ErrorKind::InvalidInput,
-                "this UNet needs a vector condition y of " + std::to_string(config.admInChannels) + " values per image");
+                "this UNet needs a vector condition y of " + std::to_string(config.admInChannels)
+                    + " values per image");
         emb = emb + label_emb_2(at::silu(label_emb_0(y.to(dtype))));
     }
     at::Tensor ctx = context.defined() ? context.to(dtype) : context;

@@ -108,8 +108,7 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
     auto eps = d.guidedEps(stop, condition, r.cfgScale, concat);
     if (!r.refinerModel.empty()) {
         auto refiner = d.refinerFor(r.refinerModel);
-        eps = withRefiner(
-            d, r, stop, eps, conditionFor(d, r, genW, genH, f, lh, lw, refiner.get()), concat, refiner);
+        eps = withRefiner(d, r, stop, eps, conditionFor(d, r, genW, genH, f, lh, lw, refiner.get()), concat, refiner);
     }
     SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta, r.etaAncestral };
     auto latent = runSampling(plan, m.schedule, eps, xT, stepNoise, start, blend, d.stepReporter(r, onStep, t0, 1, 1));

@@ -20,6 +20,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
 using namespace ls;
@@ -134,9 +135,9 @@ std::string after(const std::string& s, const std::string& prefix) { return s.su
 
 std::string resnetName(std::string rest)
 {
-    static const std::pair<const char*, const char*> r[] = { { "in_layers.0.", "norm1." }, { "in_layers.2.", "conv1." },
-        { "emb_layers.1.", "time_emb_proj." }, { "out_layers.0.", "norm2." }, { "out_layers.3.", "conv2." },
-        { "skip_connection.", "conv_shortcut." } };
+    static const std::pair<const char*, const char*> r[]
+        = { { "in_layers.0.", "norm1." }, { "in_layers.2.", "conv1." }, { "emb_layers.1.", "time_emb_proj." },
+              { "out_layers.0.", "norm2." }, { "out_layers.3.", "conv2." }, { "skip_connection.", "conv_shortcut." } };
     for (const auto& [o, d] : r)
         if (rest.rfind(o, 0) == 0)
             return d + rest.substr(std::strlen(o));
@@ -182,9 +183,9 @@ void toDiffusers(const std::string& key, const at::Tensor& t, Named& out)
             add("text_encoder_2", base + "self_attn.v_proj." + part, qkv[2]);
             return;
         }
-        static const std::pair<const char*, const char*> r[] = { { "attn.out_proj.", "self_attn.out_proj." },
-            { "ln_1.", "layer_norm1." }, { "ln_2.", "layer_norm2." }, { "mlp.c_fc.", "mlp.fc1." },
-            { "mlp.c_proj.", "mlp.fc2." } };
+        static const std::pair<const char*, const char*> r[]
+            = { { "attn.out_proj.", "self_attn.out_proj." }, { "ln_1.", "layer_norm1." }, { "ln_2.", "layer_norm2." },
+                  { "mlp.c_fc.", "mlp.fc1." }, { "mlp.c_proj.", "mlp.fc2." } };
         for (const auto& [o, d] : r)
             if (rest.rfind(o, 0) == 0)
                 return add("text_encoder_2", base + d + rest.substr(std::strlen(o)), t);
@@ -192,10 +193,10 @@ void toDiffusers(const std::string& key, const at::Tensor& t, Named& out)
     }
     if (key.rfind(u, 0) == 0) {
         const std::string k = after(key, u);
-        static const std::pair<const char*, const char*> direct[] = { { "time_embed.0.", "time_embedding.linear_1." },
-            { "time_embed.2.", "time_embedding.linear_2." }, { "label_emb.0.0.", "add_embedding.linear_1." },
-            { "label_emb.0.2.", "add_embedding.linear_2." }, { "input_blocks.0.0.", "conv_in." },
-            { "out.0.", "conv_norm_out." }, { "out.2.", "conv_out." } };
+        static const std::pair<const char*, const char*> direct[]
+            = { { "time_embed.0.", "time_embedding.linear_1." }, { "time_embed.2.", "time_embedding.linear_2." },
+                  { "label_emb.0.0.", "add_embedding.linear_1." }, { "label_emb.0.2.", "add_embedding.linear_2." },
+                  { "input_blocks.0.0.", "conv_in." }, { "out.0.", "conv_norm_out." }, { "out.2.", "conv_out." } };
         for (const auto& [o, d] : direct)
             if (k.rfind(o, 0) == 0)
                 return add("unet", d + k.substr(std::strlen(o)), t);
@@ -239,7 +240,8 @@ void toDiffusers(const std::string& key, const at::Tensor& t, Named& out)
             const std::string b = p[0] + (enc ? ".down_blocks." : ".up_blocks.") + std::to_string(level) + ".";
             const std::string rest = k.substr(p[0].size() + p[1].size() + p[2].size() + 3);
             if (p[3] == "block")
-                return add("vae", b + "resnets." + p[4] + "." + shortcut(rest.substr(p[3].size() + p[4].size() + 2)), t);
+                return add(
+                    "vae", b + "resnets." + p[4] + "." + shortcut(rest.substr(p[3].size() + p[4].size() + 2)), t);
             return add("vae", b + (enc ? "downsamplers.0." : "upsamplers.0.") + rest.substr(p[3].size() + 1), t);
         }
         if (p.size() > 2 && p[1] == "mid") {
@@ -291,7 +293,8 @@ fs::path tinySdxlDiffusers(const fs::path& dir)
         { "text_encoder_2",
             { { "hidden_size", 12 }, { "num_attention_heads", 2 }, { "num_hidden_layers", 10 },
                 { "intermediate_size", 48 }, { "projection_dim", 16 }, { "hidden_act", "gelu" },
-                { "max_position_embeddings", 77 }, { "vocab_size", 49408 } } } };
+                { "max_position_embeddings", 77 }, { "vocab_size", 49408 } } }
+    };
     for (const auto& [comp, file] : files) {
         fs::create_directories(root / comp);
         io::writeSafeTensors(root / comp / file, named[comp]);
@@ -335,8 +338,8 @@ private Q_SLOTS:
         const auto crossattn = golden("sdxl_conditioner", "crossattn");
         const auto vector = golden("sdxl_conditioner", "vector");
         const auto sizes = golden("sdxl_conditioner", "original_size_as_tuple");
-        const char* prompts[] = { "a photo of an astronaut riding a horse on mars",
-            "a red cube on a blue sphere, studio lighting" };
+        const char* prompts[]
+            = { "a photo of an astronaut riding a horse on mars", "a red cube on a blue sphere, studio lighting" };
         for (int i = 0; i < 2; ++i) {
             auto ctx = cd.encodePrompt(prompts[i]);
             QVERIFY(at::allclose(ctx[0], crossattn[i], 1e-4, 1e-4));
@@ -474,6 +477,63 @@ private Q_SLOTS:
         Generator g(lm.model, lm.tokenizer, lm.info);
         StopToken stop;
         QVERIFY(samePixels(g.run(request(), nullptr, stop).images[0], run(request()).images[0]));
+    }
+
+    void sdxlEmbeddingsAndLorasApply()
+    {
+        QTemporaryDir tmp;
+        const fs::path dir = tmp.path().toStdString();
+        fs::create_directories(dir / "embeddings");
+        fs::create_directories(dir / "loras");
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+        const auto f32 = at::TensorOptions().dtype(at::kFloat);
+        io::writeSafeTensors(dir / "embeddings" / "shinystyle.safetensors",
+            { { "clip_l", at::randn({ 2, 8 }, gen, f32) }, { "clip_g", at::randn({ 2, 12 }, gen, f32) } });
+        io::writeSafeTensors(
+            dir / "embeddings" / "oldstyle.safetensors", { { "emb_params", at::randn({ 1, 8 }, gen, f32) } });
+        // A kohya SDXL LoRA touching the UNet, CLIP ViT-L (te1) and bigG (te2, q rows of the fused in_proj).
+        std::vector<std::pair<std::string, at::Tensor>> lora;
+        auto pair = [&](const std::string& name, int64_t out, int64_t in) {
+            lora.emplace_back(name + ".lora_down.weight", at::randn({ 2, in }, gen, f32));
+            lora.emplace_back(name + ".lora_up.weight", at::randn({ out, 2 }, gen, f32));
+            lora.emplace_back(name + ".alpha", at::full({}, 2.0, f32));
+        };
+        pair("lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k", 32, 20);
+        pair("lora_te1_text_model_encoder_layers_0_self_attn_q_proj", 8, 8);
+        pair("lora_te2_text_model_encoder_layers_9_self_attn_q_proj", 12, 12);
+        io::writeSafeTensors(dir / "loras" / "xlstyle.safetensors", lora);
+
+        auto& lm = tinySdxl();
+        Generator g(lm.model, lm.tokenizer, lm.info);
+        g.setEmbeddingFolders({ dir / "embeddings" });
+        g.setLoraFolders({ dir / "loras" });
+        StopToken stop;
+        auto r = request();
+        const auto plain = g.run(r, nullptr, stop).images[0];
+        r.prompt += ", shinystyle";
+        const auto withTi = g.run(r, nullptr, stop);
+        QVERIFY(!samePixels(plain, withTi.images[0]));
+        QVERIFY2(withTi.metadata[0].at("parameters").find("TI hashes: \"shinystyle: ") != std::string::npos
+                || withTi.metadata[0].at("parameters").find("TI hashes: shinystyle: ") != std::string::npos,
+            withTi.metadata[0].at("parameters").c_str());
+        // A one-set SD1 embedding is refused by name on SDXL.
+        auto bad = request();
+        bad.prompt += ", oldstyle";
+        try {
+            g.run(bad, nullptr, stop);
+            QFAIL("an SD1 embedding was accepted by an SDXL model");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("clip_l") != std::string::npos, e.what());
+        }
+        auto lr = request();
+        lr.prompt += " <lora:xlstyle:1>";
+        const auto withLora = g.run(lr, nullptr, stop);
+        QVERIFY(!samePixels(plain, withLora.images[0]));
+        QCOMPARE(withLora.loras.size(), size_t(1));
+        QCOMPARE(withLora.loras[0].unetModules, 1);
+        QCOMPARE(withLora.loras[0].textModules, 2);
+        // Restored exactly afterwards.
+        QVERIFY(samePixels(plain, g.run(request(), nullptr, stop).images[0]));
     }
 
     void loraNamesReachTheFullSizeSdxlTensors()
