@@ -114,9 +114,7 @@ int run(int argc, char** argv)
     std::string manifestName;
     auto* manifest
         = app.add_subcommand("manifest", "Print a full-size model's checkpoint keys and shapes (no weights allocated)");
-    manifest->add_option("name", manifestName, "Model name")
-        ->required()
-        ->check(CLI::IsMember(models::knownConfigNames()));
+    manifest->add_option("name", manifestName, "Model name")->required()->check(CLI::IsMember(models::manifestNames()));
 
     std::string rcName, rcOut, rcDtype = "fp32";
     uint64_t rcSeed = 0;

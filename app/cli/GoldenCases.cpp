@@ -1,5 +1,6 @@
 #include "cli/GoldenCases.h"
 #include "cli/GoldenContext.h"
+#include "cli/GoldenControl.h"
 #include "cli/GoldenSdxl.h"
 
 #include "io/DiffusersFolder.h"
@@ -611,6 +612,8 @@ GoldenResult runGoldenCase(const fs::path& dir, const json& cj, std::shared_ptr<
     if (fs::exists(dir / "io.safetensors"))
         c.io = std::make_unique<io::SafeTensorsFile>(dir / "io.safetensors");
     const std::string kind = cj.value("kind", std::string());
+    if (golden::runControlCase(c, kind))
+        return c.r;
     if (kind == "unet")
         caseUnet(c);
     else if (kind == "unet_sr")

@@ -172,6 +172,11 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
     : m_folder(folder)
 {
     const std::string where = folder.string();
+    if (!fs::exists(folder / "model_index.json") && fs::exists(folder / "config.json")
+        && readJson(folder / "config.json").value("_class_name", std::string()) == "ControlNetModel") {
+        openControlNet();
+        return;
+    }
     json index = fs::exists(folder / "model_index.json") ? readJson(folder / "model_index.json") : json::object();
     const std::string cls = index.value("_class_name", std::string("StableDiffusionPipeline"));
     if (!fs::is_directory(folder / "unet") || !fs::is_directory(folder / "vae"))
@@ -386,6 +391,52 @@ void DiffusersFolder::addOpenClipText(
         }
         m_map[prefix + orig] = e;
     }
+}
+
+void DiffusersFolder::openControlNet()
+{
+    // A diffusers ControlNetModel (diffusers convert_controlnet_checkpoint, inverted): the UNet encoder's names as in
+    // a pipeline's unet/, the hint block, zero convolutions and the middle block's output under their own names.
+    const json cfg = readJson(m_folder / "config.json");
+    auto file = openComponent(m_folder,
+        { "diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
+            "diffusion_pytorch_model.bin" });
+    json unetCfg = cfg;
+    std::vector<std::string> unknown;
+    static const std::regex blocks(R"(^controlnet_cond_embedding\.blocks\.(\d+)\.(.*)$)");
+    static const std::regex down(R"(^controlnet_down_blocks\.(\d+)\.(.*)$)");
+    const std::string out = "control_model.";
+    for (const auto& k : file->keys()) {
+        std::smatch m;
+        std::string orig;
+        if (k.size() > kMaxKeyLength)
+            orig.clear();
+        else if (k.rfind("controlnet_cond_embedding.conv_in.", 0) == 0)
+            orig = out + "input_hint_block.0." + k.substr(34);
+        else if (k.rfind("controlnet_cond_embedding.conv_out.", 0) == 0)
+            orig = out + "input_hint_block.14." + k.substr(35);
+        else if (std::regex_match(k, m, blocks))
+            orig = out + "input_hint_block." + std::to_string(2 * (std::stoi(m[1]) + 1)) + "." + m[2].str();
+        else if (std::regex_match(k, m, down))
+            orig = out + "zero_convs." + m[1].str() + ".0." + m[2].str();
+        else if (k.rfind("controlnet_mid_block.", 0) == 0)
+            orig = out + "middle_block_out.0." + k.substr(21);
+        else {
+            const std::string u = toOriginal("unet", k, unetCfg);
+            if (u.rfind("model.diffusion_model.", 0) == 0)
+                orig = out + u.substr(22);
+        }
+        if (orig.empty()) {
+            unknown.push_back(k);
+            continue;
+        }
+        m_map[orig] = Entry { file, k, "controlnet", file->info(k).shape, {}, false };
+    }
+    if (!unknown.empty())
+        fail(ErrorKind::Mismatch,
+            m_folder.string() + ": " + std::to_string(unknown.size())
+                + " diffusers ControlNet key(s) have no original name, first " + unknown.front());
+    m_ldm = { { "controlnet_config", cfg } };
 }
 
 DiffusersFolder::~DiffusersFolder() = default;

@@ -5,7 +5,8 @@
 // SDXL pipelines (StableDiffusionXLPipeline, the refiner's StableDiffusionXLImg2ImgPipeline) map to sgm's layout:
 // text_encoder -> conditioner.embedders.0.transformer.*, text_encoder_2 (CLIPTextModelWithProjection) -> open_clip
 // names under conditioner.embedders.1.model.* (the refiner: .0.), q/k/v fused into in_proj, text_projection
-// transposed; add_embedding -> label_emb.
+// transposed; add_embedding -> label_emb. A ControlNetModel folder (config.json and the weights, no model_index.json)
+// maps to the original ControlNet keys under control_model.
 #include "io/WeightSource.h"
 
 #include <nlohmann/json.hpp>
@@ -45,6 +46,7 @@ private:
         std::vector<std::string> fused; // several file tensors concatenated along dim 0 (q;k;v), in place of key
         bool transpose = false; // a [P, W] Linear weight stored as open_clip's [W, P] projection
     };
+    void openControlNet(); // a ControlNetModel folder: keys under control_model.
     void addOpenClipText(
         const std::shared_ptr<WeightSource>& file, const std::string& prefix, std::vector<std::string>& unknown);
     std::filesystem::path m_folder;

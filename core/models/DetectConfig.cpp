@@ -172,12 +172,9 @@ AutoencoderConfig detectFirstStage(const KeyView& kv, const std::string& p)
     return c;
 }
 
-} // namespace
-
-ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictionHint)
+// Files that are not a whole checkpoint of a family we load, each named for what it is.
+void refuseOtherFiles(const KeyView& kv, const std::string& file)
 {
-    KeyView kv { w };
-    const std::string file = w.path();
     if (kv.has("conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight")
         && !kv.has("conditioner.embedders.1.model.token_embedding.weight"))
         fail(ErrorKind::Mismatch,
@@ -207,6 +204,15 @@ ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictio
     }
     if (!kv.has("first_stage_model.encoder.conv_in.weight"))
         fail(ErrorKind::Mismatch, file + ": the checkpoint has a UNet but no autoencoder (first_stage_model.*)");
+}
+
+} // namespace
+
+ModelConfig detectConfig(const io::WeightSource& w, const std::string& predictionHint)
+{
+    KeyView kv { w };
+    const std::string file = w.path();
+    refuseOtherFiles(kv, file);
     ModelConfig c;
     c.source = "weights";
     c.unet = detectUNet(kv, "model.diffusion_model.");

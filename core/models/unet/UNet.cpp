@@ -390,7 +390,7 @@ at::Tensor TimestepEmbedSequentialImpl::forward(at::Tensor x, const at::Tensor& 
 
 // ---------------------------------------------------------------- model
 
-UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
+UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o, bool encoderOnly)
     : config(c)
 {
     const int64_t mc = c.modelChannels;
@@ -455,6 +455,9 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
     middle_block->append(std::make_shared<ResBlock>(ch, ted, ch, c.useScaleShiftNorm, o));
     middle_block->append(attentionLayer(ch, c.disableMiddleSelfAttn, c.middleDepth()));
     middle_block->append(std::make_shared<ResBlock>(ch, ted, ch, c.useScaleShiftNorm, o));
+    inputChannels = chans;
+    if (encoderOnly)
+        return;
 
     auto outContainer = nn::container(*this, "output_blocks");
     for (size_t li = levels; li-- > 0;) {
@@ -477,13 +480,12 @@ UNetModelImpl::UNetModelImpl(const UNetConfig& c, const Options& o)
     out_2 = reg(*this, "out.2", nn::Conv2d(mc, c.outChannels, 3, 1, 1, o));
 }
 
-at::Tensor UNetModelImpl::forward(
-    const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context, const at::Tensor& y)
+at::Tensor UNetModelImpl::embed(const at::Tensor& timesteps, int64_t batch, const at::Tensor& y)
 {
     const auto dtype = nn::computeType(time_embed_0->weight);
     auto t = timesteps;
     if (t.dim() == 0)
-        t = t.expand({ x.size(0) });
+        t = t.expand({ batch });
     auto emb = time_embed_2(at::silu(time_embed_0(timestepEmbedding(t, config.modelChannels).to(dtype))));
     if (label_emb) {
         if (!y.defined())
@@ -497,6 +499,14 @@ at::Tensor UNetModelImpl::forward(
                     + " values per image");
         emb = emb + label_emb_2(at::silu(label_emb_0(y.to(dtype))));
     }
+    return emb;
+}
+
+at::Tensor UNetModelImpl::forward(const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context,
+    const at::Tensor& y, const std::vector<at::Tensor>* control, bool onlyMidControl)
+{
+    const auto dtype = nn::computeType(time_embed_0->weight);
+    auto emb = embed(timesteps, x.size(0), y);
     at::Tensor ctx = context.defined() ? context.to(dtype) : context;
     std::vector<at::Tensor> hs;
     auto h = x.to(dtype);
@@ -512,9 +522,22 @@ at::Tensor UNetModelImpl::forward(
         hs.push_back(h);
     }
     h = middle_block(h, emb, ctx);
+    if (control && control->size() != hs.size() + 1)
+        fail(ErrorKind::Mismatch,
+            "ControlNet residuals: " + std::to_string(control->size()) + " for a UNet with "
+                + std::to_string(hs.size() + 1) + " (another model's ControlNet)");
+    size_t next = control ? control->size() : 0; // residuals are taken from the end, as the skips
+    if (control)
+        h = h + (*control)[--next].to(h.scalar_type());
     for (auto& block : output_blocks) {
-        h = at::cat({ h, hs.back() }, 1);
+        auto skip = hs.back();
         hs.pop_back();
+        if (control) {
+            const auto& c = (*control)[--next];
+            if (!onlyMidControl)
+                skip = skip + c.to(skip.scalar_type());
+        }
+        h = at::cat({ h, skip }, 1);
         h = block(h, emb, ctx);
     }
     return out_2(at::silu(groupNorm32(out_0, h)));

@@ -74,11 +74,17 @@ struct TimestepEmbedSequentialImpl : torch::nn::Module {
 TORCH_MODULE(TimestepEmbedSequential);
 
 struct UNetModelImpl : torch::nn::Module {
-    UNetModelImpl(const UNetConfig& config, const nn::Options& o);
+    // encoderOnly: time embedding, input and middle blocks (a ControlNet's copy of the encoder), no output blocks.
+    UNetModelImpl(const UNetConfig& config, const nn::Options& o, bool encoderOnly = false);
     // x [B, C, H, W]; timesteps [B] (integer or fractional); context [B, T, D] or undefined; y [B] class labels, or
-    // [B, adm_in_channels] (SDXL's vector condition).
-    at::Tensor forward(
-        const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context = {}, const at::Tensor& y = {});
+    // [B, adm_in_channels] (SDXL's vector condition). control: ControlNet residuals, one per input block and the
+    // middle block's last (cldm ControlledUnetModel: the last is added to the middle block's output, the others to
+    // the skip tensors before each output block concatenates them); onlyMidControl adds the last one alone.
+    at::Tensor forward(const at::Tensor& x, const at::Tensor& timesteps, const at::Tensor& context = {},
+        const at::Tensor& y = {}, const std::vector<at::Tensor>* control = nullptr, bool onlyMidControl = false);
+    // The time embedding plus the class / vector embedding, in the compute dtype.
+    at::Tensor embed(const at::Tensor& timesteps, int64_t batch, const at::Tensor& y);
+    std::vector<int64_t> inputChannels; // output channels of each input block
 
     UNetConfig config;
     nn::Linear time_embed_0 { nullptr }, time_embed_2 { nullptr };

@@ -375,6 +375,24 @@ private Q_SLOTS:
         QCOMPARE(run(big).images[0].width, 128);
     }
 
+    void fewStepSettingsSkipTheUnconditionalPass()
+    {
+        // Turbo / Lightning / LCM use: LCM or Euler a on SGM Uniform, a few steps, CFG 1 = one UNet call per step
+        // without the negative prompt (so the negative prompt cannot change the picture).
+        for (const char* sampler : { "LCM", "Euler a" }) {
+            auto r = request();
+            r.sampler = sampler;
+            r.schedule = "SGM Uniform";
+            r.steps = 2;
+            r.cfgScale = 1.0;
+            const auto a = run(r);
+            r.negativePrompt = "blurry, low quality";
+            QVERIFY(samePixels(a.images[0], run(r).images[0]));
+            r.cfgScale = 2.0;
+            QVERIFY(!samePixels(a.images[0], run(r).images[0]));
+        }
+    }
+
     void imageToImageAndInpaintingKeepWhatTheyMust()
     {
         auto r = request();
