@@ -52,6 +52,67 @@ void addSdxlOptions(CLI::App* cmd, pipeline::GenerationRequest& r)
         "SDXL refiner: aesthetic score of the negative branch (0-10)");
 }
 
+// --control MODEL[,key=value...] or key=value pairs: model, image, preprocessor (pre), strength (weight), start, end,
+// guess, low, high. Errors name the option and the key.
+pipeline::ControlUnit parseControl(const std::string& spec)
+{
+    pipeline::ControlUnit u;
+    std::string image;
+    std::stringstream ss(spec);
+    bool first = true;
+    for (std::string part; std::getline(ss, part, ',');) {
+        const auto eq = part.find('=');
+        if (eq == std::string::npos) {
+            if (first)
+                u.model = part;
+            else if (part == "guess")
+                u.guessMode = true;
+            else
+                fail(ErrorKind::InvalidInput, "--control " + spec + ": '" + part + "' is not KEY=VALUE");
+            first = false;
+            continue;
+        }
+        first = false;
+        const std::string k = part.substr(0, eq), v = part.substr(eq + 1);
+        auto number = [&] {
+            try {
+                size_t used = 0;
+                const double d = std::stod(v, &used);
+                if (used != v.size())
+                    throw std::invalid_argument(v);
+                return d;
+            } catch (const std::exception&) {
+                fail(ErrorKind::InvalidInput, "--control " + spec + ": " + k + " must be a number (got '" + v + "')");
+            }
+        };
+        if (k == "model")
+            u.model = v;
+        else if (k == "image")
+            image = v;
+        else if (k == "pre" || k == "preprocessor")
+            u.preprocessor = v;
+        else if (k == "strength" || k == "weight")
+            u.strength = number();
+        else if (k == "start")
+            u.start = number();
+        else if (k == "end")
+            u.end = number();
+        else if (k == "low")
+            u.cannyLow = number();
+        else if (k == "high")
+            u.cannyHigh = number();
+        else if (k == "guess")
+            u.guessMode = v == "1" || v == "true" || v == "on";
+        else
+            fail(ErrorKind::InvalidInput,
+                "--control " + spec + ": unknown key '" + k
+                    + "' (model, image, pre, strength, start, end, guess, low, high)");
+    }
+    if (!image.empty())
+        u.image = io::readImage(image).image;
+    return u;
+}
+
 } // namespace
 
 void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
@@ -92,6 +153,11 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
     }
     if (mode != pipeline::JobMode::Upscale)
         addSdxlOptions(cmd, o.request);
+    if (mode != pipeline::JobMode::Upscale)
+        cmd->add_option("--control", o.controls,
+               "A ControlNet: FILE,image=PNG[,pre=none|canny|invert|inpaint|tile][,strength=1][,start=0][,end=1]"
+               "[,guess][,low=100,high=200]; repeat for several (their residuals add up)")
+            ->type_name("SPEC");
     cmd->add_flag("--caption-layout,!--no-caption-layout", o.request.captionLayout,
         "Bundled model: lay out the prompt's \"at the top left\"-style phrases as boxes (default on)");
     cmd->add_option("--vae-tile", o.request.vaeTile,
@@ -280,6 +346,8 @@ int runJob(JobOptions& o)
         r.mask = io::readImage(o.mask).image;
     if (!o.boxes.empty())
         r.boxes = readBoxes(o.boxes);
+    for (const auto& spec : o.controls)
+        r.controls.push_back(parseControl(spec));
     if (r.mode == pipeline::JobMode::Upscale && o.command->get_option("--sampler")->count() == 0
         && o.settingsFrom.empty())
         r.sampler = "DDIM"; // the upscalers' own sampler, unless one was asked for

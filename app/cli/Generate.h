@@ -15,7 +15,7 @@ struct JobOptions {
     std::string extend, settingsFrom, taesd;
     std::string model, config, prediction, vocab, vae, output, previewDir, init, mask, boxes, classes;
     std::string device = "cpu", dtype = "fp32";
-    std::vector<std::string> loras, loraDirs, embeddingDirs;
+    std::vector<std::string> loras, loraDirs, embeddingDirs, controls;
     int threads = 0;
     bool json = false;
     bool noHash = false;

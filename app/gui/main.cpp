@@ -64,11 +64,13 @@ int main(int argc, char** argv)
         QStringLiteral("Benchmark: load the model and run N queued generations while a 5 ms timer measures the longest "
                        "event-loop stall; prints JSON and quits"),
         QStringLiteral("N"));
+    QCommandLineOption size(
+        QStringLiteral("size"), QStringLiteral("Picture size WxH (default: the model's own)"), QStringLiteral("WxH"));
     QCommandLineOption mode(QStringLiteral("mode"),
         QStringLiteral("Job: Auto, txt2img, img2img, inpaint, layout or upscale"), QStringLiteral("name"));
     QCommandLineOption guidance(
         QStringLiteral("guidance"), QStringLiteral("Guidance scale to put in the panel"), QStringLiteral("scale"));
-    parser.addOptions({ model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe, mode, guidance });
+    parser.addOptions({ model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe, mode, size, guidance });
     parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("Image or project (.lsproj folder) to open"));
     parser.process(app);
     ls::ui::StartupOptions o;
@@ -98,6 +100,16 @@ int main(int argc, char** argv)
             return 2;
         }
         w.promptPanel()->setGuidance(g);
+    }
+    if (parser.isSet(size)) {
+        const QStringList wh = parser.value(size).split(QLatin1Char('x'));
+        const int sw = wh.size() == 2 ? wh[0].toInt() : 0, sh = wh.size() == 2 ? wh[1].toInt() : 0;
+        if (sw <= 0 || sh <= 0) {
+            std::fprintf(stderr, "--size: expected WxH, e.g. 512x512\n");
+            return 2;
+        }
+        QObject::connect(w.controller(), &ls::ui::GenerationController::modelLoaded, &w,
+            [&w, sw, sh] { w.promptPanel()->setSize(sw, sh); });
     }
     if (parser.isSet(mode)) {
         const QString m = parser.value(mode);

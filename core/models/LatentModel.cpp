@@ -156,12 +156,18 @@ void LatentModel::setChannelsLast(bool on)
             p.set_data(p.contiguous(format));
 }
 
-at::Tensor LatentModel::denoise(
-    const at::Tensor& x, const at::Tensor& t, const at::Tensor& context, const at::Tensor& y)
+at::Tensor LatentModel::denoise(const at::Tensor& x, const at::Tensor& t, const at::Tensor& context,
+    const at::Tensor& y, const std::vector<at::Tensor>* control)
 {
     const auto dev = device();
     std::vector<at::Tensor> in { x.to(dev, computeType()), t.to(dev), context.defined() ? context.to(dev) : context,
         y.defined() ? y.to(dev) : y };
+    if (control) {
+        std::vector<at::Tensor> c;
+        for (const auto& r : *control)
+            c.push_back(r.to(dev));
+        return unet->forward(in[0], in[1], in[2], in[3], &c);
+    }
     if (!dev.is_cuda())
         return unet(in[0], in[1], in[2], in[3]);
     const bool hadError = !unetGraphs->error().empty();

@@ -44,8 +44,9 @@ struct LatentModel {
     // One UNet call with inputs from anywhere (taken to the model's device and compute dtype); the output is on the
     // model's device. On CUDA it replays a captured graph per input shape (accel::GraphCache); a failed capture is
     // reported once on stderr (and in unetGraphs->error()) and the eager path used from then on.
-    at::Tensor denoise(
-        const at::Tensor& x, const at::Tensor& t, const at::Tensor& context = {}, const at::Tensor& y = {});
+    // control: ControlNet residuals (eager: no captured graph).
+    at::Tensor denoise(const at::Tensor& x, const at::Tensor& t, const at::Tensor& context = {},
+        const at::Tensor& y = {}, const std::vector<at::Tensor>* control = nullptr);
     std::shared_ptr<accel::GraphCache> unetGraphs = std::make_shared<accel::GraphCache>();
     // Scaled latent <-> image in [-1, 1], on the model's device (inputs from anywhere).
     at::Tensor encodeImage(const at::Tensor& image, const at::Tensor& noise = {});

@@ -105,6 +105,12 @@ std::pair<int, int> GenerationRequest::hiresSize() const
     return { hiresWidth, hiresHeight };
 }
 
+const std::vector<std::string>& controlPreprocessors()
+{
+    static const std::vector<std::string> names { "none", "canny", "invert", "inpaint", "tile" };
+    return names;
+}
+
 std::vector<Problem> GenerationRequest::validate() const
 {
     std::vector<Problem> p;
@@ -172,6 +178,30 @@ std::vector<Problem> GenerationRequest::validate() const
     if (!refinerModel.empty() && (!std::isfinite(refinerSwitchAt) || refinerSwitchAt <= 0 || refinerSwitchAt >= 1))
         p.push_back(
             { "refiner_switch_at", "must be between 0 and 1 (the share of the way sampled by the first model)" });
+    for (size_t i = 0; i < controls.size(); ++i) {
+        const auto& c = controls[i];
+        const std::string f = "control " + std::to_string(i);
+        if (c.model.empty())
+            p.push_back({ f, "names no ControlNet file" });
+        if (!contains(controlPreprocessors(), c.preprocessor))
+            p.push_back(
+                { f, "unknown preprocessor '" + c.preprocessor + "'; valid: " + joinNames(controlPreprocessors()) });
+        if (c.image.empty() && c.preprocessor != "inpaint" && c.preprocessor != "tile")
+            p.push_back({ f, "needs a control image" });
+        if ((c.preprocessor == "inpaint" || c.preprocessor == "tile") && c.image.empty() && initImage.empty())
+            p.push_back(
+                { f, "the " + c.preprocessor + " preprocessor reads the job's input image, and there is none" });
+        if (c.preprocessor == "inpaint" && mode != JobMode::Inpaint)
+            p.push_back({ f, "the inpaint preprocessor is for the inpaint job (it reads the mask)" });
+        if (!std::isfinite(c.strength) || c.strength < 0 || c.strength > 2)
+            p.push_back({ f, "strength must be between 0 and 2" });
+        if (!(c.start >= 0 && c.start < c.end && c.end <= 1))
+            p.push_back({ f, "start and end must satisfy 0 <= start < end <= 1" });
+        if (!(c.cannyLow >= 0 && c.cannyLow <= c.cannyHigh && c.cannyHigh <= 1000))
+            p.push_back({ f, "canny thresholds must satisfy 0 <= low <= high <= 1000" });
+    }
+    if (!controls.empty() && mode == JobMode::Upscale)
+        p.push_back({ "control", "the upscale job takes no ControlNet" });
     if (!refinerModel.empty() && mode == JobMode::Upscale)
         p.push_back({ "refiner", "the upscale job takes no refiner" });
     if (!std::isfinite(aestheticScore) || !std::isfinite(negativeAestheticScore) || aestheticScore < 0
@@ -320,6 +350,14 @@ json GenerationRequest::toJson() const
         lj.push_back({ { "name", l.name }, { "te", l.textWeight }, { "unet", l.unetWeight } });
     j["loras"] = lj;
     j["model"] = modelName;
+    if (!controls.empty()) {
+        json cs = json::array();
+        for (const auto& c : controls)
+            cs.push_back({ { "model", c.model }, { "image_png", imageToJson(c.image) },
+                { "preprocessor", c.preprocessor }, { "strength", c.strength }, { "start", c.start }, { "end", c.end },
+                { "guess_mode", c.guessMode }, { "canny_low", c.cannyLow }, { "canny_high", c.cannyHigh } });
+        j["controls"] = cs;
+    }
     j["mask_png"] = imageToJson(mask);
     j["init_png"] = imageToJson(initImage);
     return j;
@@ -393,6 +431,21 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         r.modelName = j.value("model", r.modelName);
         if (j.contains("mask_png"))
             r.mask = imageFromJson(j["mask_png"]);
+        if (j.contains("controls") && j["controls"].is_array())
+            for (const auto& c : j["controls"]) {
+                ControlUnit u;
+                u.model = c.value("model", u.model);
+                if (c.contains("image_png"))
+                    u.image = imageFromJson(c["image_png"]);
+                u.preprocessor = c.value("preprocessor", u.preprocessor);
+                u.strength = c.value("strength", u.strength);
+                u.start = c.value("start", u.start);
+                u.end = c.value("end", u.end);
+                u.guessMode = c.value("guess_mode", u.guessMode);
+                u.cannyLow = c.value("canny_low", u.cannyLow);
+                u.cannyHigh = c.value("canny_high", u.cannyHigh);
+                r.controls.push_back(std::move(u));
+            }
         if (j.contains("init_png"))
             r.initImage = imageFromJson(j["init_png"]);
     } catch (const json::exception& e) {

@@ -22,6 +22,21 @@ struct LayoutBox {
     std::string label; // a class name (layout2img model)
 };
 
+// One ControlNet steering a job (lllyasviel/ControlNet): its file, the control image and how it becomes the hint.
+struct ControlUnit {
+    std::string model; // a ControlNet file (.safetensors/.pth, control_model.* or bare keys) or a diffusers folder
+    Image image; // the control image, any size (resized to the picture's); empty with "inpaint": the job's input
+    // none: the image is the hint (a sketch, a depth or pose map); canny: its edges (OpenCV, cannyLow/High);
+    // invert: 1 - image (line art and scribbles drawn dark on light); inpaint: the job's input with masked pixels at
+    // -1 (control_v11p_sd15_inpaint); tile: the input picture itself (control_v11f1e_sd15_tile)
+    std::string preprocessor = "none";
+    double strength = 1.0;
+    double start = 0.0, end = 1.0; // the share of the way, by timestep, during which it acts
+    bool guessMode = false; // the original's guess mode: the negative branch uncontrolled, scales 0.825^(12-i)
+    double cannyLow = 100, cannyHigh = 200;
+};
+const std::vector<std::string>& controlPreprocessors();
+
 // Layout boxes from JSON text: a list of {"x", "y", "w", "h"} (pixels) with optional "prompt" and "label" strings,
 // or an object with such a list under "boxes". Errors name `where`, the box and the field.
 std::vector<LayoutBox> parseLayoutBoxes(const std::string& text, const std::string& where);
@@ -84,6 +99,7 @@ struct GenerationRequest {
     // A checkpoint path; empty = none.
     std::string refinerModel;
     double refinerSwitchAt = 0.8;
+    std::vector<ControlUnit> controls; // ControlNets, their residuals summed
     // upscaling
     int upscaleFactor = 4;
     int tileSize = 128; // low-resolution pixels per tile side

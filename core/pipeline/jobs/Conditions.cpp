@@ -19,7 +19,11 @@ JobCondition conditionFor(GeneratorState& d, const GenerationRequest& r, int gen
     int64_t lw, models::LatentModel* on)
 {
     JobCondition c;
-    auto& [cond, uncond, condCount, combine, layout, condVector_, uncondVector_] = c;
+    auto& cond = c.cond;
+    auto& uncond = c.uncond;
+    auto& condCount = c.condCount;
+    auto& combine = c.combine;
+    auto& layout = c.layout;
     auto& m = on ? *on : *d.model;
     if (m.config.family == Family::Layout2Img) {
         text::LayoutTokenBuilder builder;

@@ -47,7 +47,7 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
     const int64_t lh = genH / f, lw = genW / f;
 
     // 2. The condition (per text-encoder family; regional guidance for layout boxes on text models)
-    const JobCondition condition = conditionFor(d, r, genW, genH, f, lh, lw);
+    JobCondition condition = conditionFor(d, r, genW, genH, f, lh, lw);
 
     // 3. Noise, and where sampling starts: the input's latent (img2img, inpaint), the masks, an inpainting model's
     // extra input
@@ -104,7 +104,9 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
         concat = at::cat({ at::ones({ r.batch, 1, lh, lw }), zeros }, 1);
     }
 
-    // 4. Sampling
+    // 4. ControlNets (their hints from the control images or from what the job paints), then sampling
+    attachControls(
+        d, r, condition, genW, genH, lh, lw, work.empty() ? nullptr : &work, workMask.defined() ? &workMask : nullptr);
     auto eps = d.guidedEps(stop, condition, r.cfgScale, concat);
     if (!r.refinerModel.empty()) {
         auto refiner = d.refinerFor(r.refinerModel);

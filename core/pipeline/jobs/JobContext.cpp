@@ -153,8 +153,9 @@ sampling::EpsFn GeneratorState::guidedEps(const StopToken& stop, const JobCondit
     const int condCount = condition.condCount;
     const auto combineCond = condition.combine;
     const LayoutChannels layout = condition.layout;
+    const auto control = condition.control;
     return [model, &stop, cond, uncond, scale, concat, classLabels, combineCond, condCount, v, layout, condVector,
-               uncondVector](const at::Tensor& x, const at::Tensor& t, double acp) {
+               uncondVector, control](const at::Tensor& x, const at::Tensor& t, double acp) {
         stop.check();
         adaptThreadsToLoad(); // as many threads as the cores other programs leave free
         const int64_t b = x.size(0);
@@ -192,7 +193,10 @@ sampling::EpsFn GeneratorState::guidedEps(const StopToken& stop, const JobCondit
                 ys.push_back(condVector.narrow(0, k, 1).expand({ b, -1 }));
             y = at::cat(ys);
         }
-        auto out = model->denoise(xin, tin, ctx, y).to(at::kCPU, at::kFloat);
+        std::vector<at::Tensor> residuals;
+        if (control)
+            residuals = control(xin, tin, ctx, cfg ? b : 0, t.max().item<double>());
+        auto out = model->denoise(xin, tin, ctx, y, residuals.empty() ? nullptr : &residuals).to(at::kCPU, at::kFloat);
         if (v) {
             // v -> eps at x_t: eps = sqrt(acp) v + sqrt(1 - acp) x_t
             auto xr = xin.narrow(1, 0, x.size(1)).to(at::kFloat);

@@ -4,6 +4,7 @@
 // each job in core/pipeline/jobs works on it.
 #include "models/LatentModel.h"
 #include "models/Lora.h"
+#include "models/controlnet/ControlNet.h"
 #include "models/taesd/Taesd.h"
 #include "pipeline/GenerationRequest.h"
 #include "pipeline/GenerationTypes.h"
@@ -112,6 +113,9 @@ struct GeneratorState {
     std::vector<text::EmbeddingToken> embeddingTokens;
     std::vector<std::pair<std::string, std::string>> embeddingsUsed; // name, hash
     void prepareEmbeddings(const GenerationRequest& r);
+
+    // ControlNets, read once per file (while it stays the same) for this model.
+    FileCache<std::shared_ptr<models::ControlNet>> controlNets;
 
     // The refiner (GenerationRequest::refinerModel): loaded on first use with the model's dtype and device, kept while
     // the same file is asked for.

@@ -16,7 +16,17 @@ struct JobCondition {
     LayoutChannels layout;
     // SDXL's vector condition (pooled text and micro-conditions): [condCount, adm] and [1, adm].
     at::Tensor condVector, uncondVector;
+    // ControlNet residuals for one guided UNet call: (xin, t, context, rows of the unconditional copy at the top,
+    // timestep of the step) -> residuals, or none while no ControlNet acts at this step.
+    std::function<std::vector<at::Tensor>(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, double)>
+        control;
 };
+
+// The request's ControlNets ready for a job painting genW x genH (latent lh x lw): each file read once (cached in
+// d), its hint prepared (resized, preprocessed), combined into JobCondition::control. work/workMask: the job's input
+// and mask at the painted size (inpaint and tile hints).
+void attachControls(GeneratorState& d, const GenerationRequest& r, JobCondition& c, int genW, int genH, int64_t lh,
+    int64_t lw, const Image* work, const at::Tensor* workMask);
 // genW x genH: the painted size (the model's multiple); f: the autoencoder's factor; lh x lw: the latent size.
 // on: the model to condition (the refiner), else d.model.
 JobCondition conditionFor(GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh,

@@ -43,6 +43,16 @@ void ResultWriter::add(const Image& img, int64_t seed)
     }
     if (!tiHashes.empty())
         extra.emplace_back("TI hashes", tiHashes);
+    for (size_t i = 0; i < rec.controls.size(); ++i) { // as sd-webui-controlnet writes its units
+        const auto& u = rec.controls[i];
+        std::ostringstream v;
+        v << "Module: " << u.preprocessor << ", Model: " << std::filesystem::path(u.model).stem().string()
+          << ", Weight: " << u.strength << ", Guidance Start: " << u.start << ", Guidance End: " << u.end
+          << ", Control Mode: " << (u.guessMode ? "ControlNet is more important" : "Balanced");
+        if (u.preprocessor == "canny")
+            v << ", Threshold A: " << u.cannyLow << ", Threshold B: " << u.cannyHigh;
+        extra.emplace_back("ControlNet " + std::to_string(i), v.str());
+    }
     if (!rec.refinerModel.empty()) { // AUTOMATIC1111's "name [hash]"
         const auto& ri = m_state.refinerInfo;
         extra.emplace_back("Refiner", ri.name + (ri.hash.empty() ? "" : " [" + ri.hash + "]"));
