@@ -100,6 +100,21 @@ private Q_SLOTS:
             QStringList { "inpaint" } + tiny
                 + QStringList { "-p", "a red door", "-i", "@INIT@", "-m", "@MASK@", "--steps", "4", "--seed", "11",
                     "--sampler", "DDIM" });
+        // SDXL (the tiny golden checkpoint: both text towers, the vector condition) and a ControlNet on tiny SD1.
+        const QStringList xl { "--model",
+            QString::fromStdString((test::goldenDir() / "tiny_sdxl" / "weights.safetensors").string()), "--config",
+            QString::fromStdString((test::goldenDir() / "tiny_sdxl" / "case.json").string()), "--vocab",
+            QString::fromStdString((test::sharedDir() / "data" / "clip").string()) };
+        row("sdxl_txt2img",
+            QStringList { "generate" } + xl
+                + QStringList { "-p", "a red cube on a blue sphere", "-n", "blurry", "-W", "96", "-H", "64", "--steps",
+                    "4", "--seed", "12", "--sampler", "Euler" });
+        row("sd1_controlnet_canny",
+            QStringList { "generate" } + tiny
+                + QStringList { "-p", "a house on a hill", "-W", "64", "-H", "64", "--steps", "4", "--seed", "13",
+                    "--control",
+                    QString::fromStdString((test::goldenDir() / "tiny_controlnet" / "weights.safetensors").string())
+                        + ",image=@INIT@,pre=canny,strength=0.8" });
     }
 
     void jobsKeepTheirPixels()

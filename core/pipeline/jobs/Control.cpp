@@ -102,7 +102,7 @@ void attachControls(GeneratorState& d, const GenerationRequest& r, JobCondition&
     const double last = static_cast<double>(d.model->schedule.size() - 1);
     const int64_t latentC = d.model->config.unet.outChannels;
     c.control = [units, last, latentC](const at::Tensor& xin, const at::Tensor& t, const at::Tensor& ctx,
-                    int64_t uncondRows, double timestep) {
+                    const at::Tensor& y, int64_t uncondRows, double timestep) {
         // Where sampling is, as a share of the way: (T-1 - t) / T, the refiner's measure.
         const double done = (last - std::round(timestep)) / (last + 1);
         std::vector<at::Tensor> sum;
@@ -113,7 +113,7 @@ void attachControls(GeneratorState& d, const GenerationRequest& r, JobCondition&
             const auto dev = net->time_embed_0->weight.device();
             auto x = xin.narrow(1, 0, std::min<int64_t>(latentC, net->config.inChannels)).to(dev);
             auto hint = u.hint.to(dev).expand({ x.size(0), -1, -1, -1 });
-            auto res = net->residuals(x, hint, t.to(dev), ctx.to(dev));
+            auto res = net->residuals(x, hint, t.to(dev), ctx.to(dev), y.defined() ? y.to(dev) : y);
             res.resize(u.scales.size()); // zip(control, control_scales)
             for (size_t i = 0; i < res.size(); ++i) {
                 res[i] = res[i] * u.scales[i];

@@ -195,7 +195,7 @@ sampling::EpsFn GeneratorState::guidedEps(const StopToken& stop, const JobCondit
         }
         std::vector<at::Tensor> residuals;
         if (control)
-            residuals = control(xin, tin, ctx, cfg ? b : 0, t.max().item<double>());
+            residuals = control(xin, tin, ctx, y, cfg ? b : 0, t.max().item<double>());
         auto out = model->denoise(xin, tin, ctx, y, residuals.empty() ? nullptr : &residuals).to(at::kCPU, at::kFloat);
         if (v) {
             // v -> eps at x_t: eps = sqrt(acp) v + sqrt(1 - acp) x_t

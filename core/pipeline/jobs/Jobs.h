@@ -16,9 +16,10 @@ struct JobCondition {
     LayoutChannels layout;
     // SDXL's vector condition (pooled text and micro-conditions): [condCount, adm] and [1, adm].
     at::Tensor condVector, uncondVector;
-    // ControlNet residuals for one guided UNet call: (xin, t, context, rows of the unconditional copy at the top,
-    // timestep of the step) -> residuals, or none while no ControlNet acts at this step.
-    std::function<std::vector<at::Tensor>(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, double)>
+    // ControlNet residuals for one guided UNet call: (xin, t, context, y (SDXL's vectors), rows of the unconditional
+    // copy at the top, timestep of the step) -> residuals, or none while no ControlNet acts at this step.
+    std::function<std::vector<at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, double)>
         control;
 };
 
