@@ -554,6 +554,69 @@ private Q_SLOTS:
         QVERIFY(samePixels(plain, g.run(request(), nullptr, stop).images[0]));
     }
 
+    void inpaintingModelAndStandAloneVae()
+    {
+        QTemporaryDir tmp;
+        const fs::path dir = tmp.path().toStdString();
+        io::SafeTensorsFile base(tinySdxlWeights());
+        // A 9-channel SDXL inpainting checkpoint (latent, mask, masked-image latent), as sd_xl_base_1.0_inpainting.
+        std::vector<std::pair<std::string, at::Tensor>> nine, vae;
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(9);
+        for (const auto& k : base.keys()) {
+            auto t = base.load(k);
+            if (k == "model.diffusion_model.input_blocks.0.0.weight")
+                t = at::cat({ t, 0.05 * at::randn({ t.size(0), 5, 3, 3 }, gen) }, 1);
+            nine.emplace_back(k, t);
+            if (k.rfind("first_stage_model.", 0) == 0) // a stand-alone VAE file: the original names without prefix
+                vae.emplace_back(k.substr(18), t);
+        }
+        io::writeSafeTensors(dir / "xl-inpainting.safetensors", nine);
+        std::ifstream in(test::goldenDir() / "tiny_sdxl" / "case.json");
+        auto cfg = nlohmann::json::parse(in)["config"];
+        cfg["params"]["network_config"]["params"]["in_channels"] = 9;
+        std::ofstream(dir / "xl-inpainting.json") << cfg.dump();
+        io::writeSafeTensors(dir / "xl-vae.safetensors", vae);
+
+        ModelLoadOptions o;
+        o.vocabulary = test::sharedDir() / "data" / "clip";
+        o.hash = false;
+        auto lm = loadModel(dir / "xl-inpainting.safetensors", o);
+        QCOMPARE(lm.model->config.unet.inChannels, int64_t(9));
+        {
+            io::SafeTensorsFile w(dir / "xl-inpainting.safetensors");
+            QCOMPARE(std::string(models::familyName(models::detectConfig(w).family)), std::string("sdxl"));
+        }
+        Generator g(lm.model, lm.tokenizer, lm.info);
+        StopToken stop;
+        auto r = request();
+        r.mode = JobMode::Inpaint;
+        r.initImage = gradient(96, 64);
+        r.mask = Image(96, 64, 1);
+        for (int y = 16; y < 48; ++y)
+            for (int x = 32; x < 64; ++x)
+                r.mask.at(x, y)[0] = 255;
+        r.maskBlur = 0;
+        r.strength = 1.0;
+        const auto out = g.run(r, nullptr, stop).images[0];
+        int changedOutside = 0;
+        for (int y = 0; y < 64; ++y)
+            for (int x = 0; x < 96; ++x)
+                if (!(x >= 32 && x < 64 && y >= 16 && y < 48))
+                    changedOutside += out.at(x, y)[0] != r.initImage.at(x, y)[0];
+        QCOMPARE(changedOutside, 0);
+
+        // The SDXL VAE as a file of its own: the same weights give the same pixels as the model's own VAE.
+        ModelLoadOptions ov;
+        ov.configFile = test::goldenDir() / "tiny_sdxl" / "case.json";
+        ov.vocabulary = test::sharedDir() / "data" / "clip";
+        ov.hash = false;
+        ov.vae = dir / "xl-vae.safetensors";
+        auto withVae = loadModel(tinySdxlWeights(), ov);
+        QCOMPARE(withVae.info.vae, std::string("xl-vae.safetensors"));
+        Generator gv(withVae.model, withVae.tokenizer, withVae.info);
+        QVERIFY(samePixels(gv.run(request(), nullptr, stop).images[0], run(request()).images[0]));
+    }
+
     void loraNamesReachTheFullSizeSdxlTensors()
     {
         // kohya (sgm and diffusers UNet names, lora_te1 = CLIP ViT-L, lora_te2 = bigG with q/k/v rows of the fused
