@@ -58,6 +58,22 @@ pipeline::ControlUnit parseControl(const std::string& spec)
 {
     pipeline::ControlUnit u;
     std::string image;
+    if (spec.find('=') == std::string::npos && spec.find(',') == std::string::npos
+        && spec.find(':') != std::string::npos) {
+        // The short form MODEL:IMAGE[:STRENGTH[:START:END]].
+        std::vector<std::string> f;
+        std::stringstream cs(spec);
+        for (std::string part; std::getline(cs, part, ':');)
+            f.push_back(part);
+        if (f.size() < 2 || f.size() == 4 || f.size() > 5)
+            fail(ErrorKind::InvalidInput, "--control " + spec + ": expected MODEL:IMAGE[:STRENGTH[:START:END]]");
+        std::string rebuilt = "model=" + f[0] + ",image=" + f[1];
+        if (f.size() > 2)
+            rebuilt += ",strength=" + f[2];
+        if (f.size() == 5)
+            rebuilt += ",start=" + f[3] + ",end=" + f[4];
+        return parseControl(rebuilt);
+    }
     std::stringstream ss(spec);
     bool first = true;
     for (std::string part; std::getline(ss, part, ',');) {
@@ -156,8 +172,15 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
     if (mode != pipeline::JobMode::Upscale)
         cmd->add_option("--control", o.controls,
                "A ControlNet: FILE,image=PNG[,pre=none|canny|invert|inpaint|tile][,strength=1][,start=0][,end=1]"
-               "[,guess][,low=100,high=200]; repeat for several (their residuals add up)")
+               "[,guess][,low=100,high=200], or FILE:IMAGE[:STRENGTH[:START:END]]; repeat for several (their "
+               "residuals add up)")
             ->type_name("SPEC");
+    if (mode != pipeline::JobMode::Upscale) {
+        cmd->add_option("--control-preprocess", o.controlPreprocess,
+               "Preprocessor of the --control units that name none: none, canny, invert, inpaint, tile")
+            ->check(CLI::IsMember(pipeline::controlPreprocessors()));
+        cmd->add_flag("--guess-mode", o.guessMode, "Every --control unit in the original's guess mode");
+    }
     cmd->add_flag("--caption-layout,!--no-caption-layout", o.request.captionLayout,
         "Bundled model: lay out the prompt's \"at the top left\"-style phrases as boxes (default on)");
     cmd->add_option("--vae-tile", o.request.vaeTile,
@@ -346,8 +369,14 @@ int runJob(JobOptions& o)
         r.mask = io::readImage(o.mask).image;
     if (!o.boxes.empty())
         r.boxes = readBoxes(o.boxes);
-    for (const auto& spec : o.controls)
+    for (const auto& spec : o.controls) {
         r.controls.push_back(parseControl(spec));
+        auto& u = r.controls.back();
+        const bool named = spec.find("pre=") != std::string::npos || spec.find("preprocessor=") != std::string::npos;
+        if (!named && !o.controlPreprocess.empty())
+            u.preprocessor = o.controlPreprocess;
+        u.guessMode = u.guessMode || o.guessMode;
+    }
     if (r.mode == pipeline::JobMode::Upscale && o.command->get_option("--sampler")->count() == 0
         && o.settingsFrom.empty())
         r.sampler = "DDIM"; // the upscalers' own sampler, unless one was asked for

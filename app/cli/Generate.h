@@ -12,7 +12,7 @@ struct JobOptions {
     pipeline::JobMode mode = pipeline::JobMode::Txt2Img;
     pipeline::GenerationRequest request;
     CLI::App* command = nullptr;
-    std::string extend, settingsFrom, taesd;
+    std::string extend, settingsFrom, taesd, controlPreprocess;
     std::string model, config, prediction, vocab, vae, output, previewDir, init, mask, boxes, classes;
     std::string device = "cpu", dtype = "fp32";
     std::vector<std::string> loras, loraDirs, embeddingDirs, controls;
@@ -20,6 +20,7 @@ struct JobOptions {
     bool json = false;
     bool noHash = false;
     bool lanczos = false;
+    bool guessMode = false;
 };
 
 void addJobOptions(CLI::App* cmd, JobOptions& options, pipeline::JobMode mode);

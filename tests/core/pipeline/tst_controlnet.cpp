@@ -149,6 +149,11 @@ private Q_SLOTS:
         // Strength 0 adds exact zeros: the same pixels as without the unit.
         r.controls[0].strength = 0.0;
         QVERIFY(same(plain, run(r).images[0]));
+        // An empty window (no step's timestep inside it: DDIM's last is t = 1, (999 - 1) / 1000 = 0.998) too.
+        r.controls[0].strength = 1.0;
+        r.controls[0].start = 0.999;
+        QVERIFY(same(plain, run(r).images[0]));
+        r.controls[0].start = 0.0;
         // Guess mode (negative branch uncontrolled, decaying scales) is another picture.
         r.controls[0].strength = 1.0;
         r.controls[0].guessMode = true;
