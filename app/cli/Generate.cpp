@@ -129,6 +129,33 @@ pipeline::ControlUnit parseControl(const std::string& spec)
     return u;
 }
 
+// ControlNet units: --control (repeatable), and the preprocessor and guess mode for all of them.
+void addControlOptions(CLI::App* cmd, JobOptions& o)
+{
+    cmd->add_option("--control", o.controls,
+           "A ControlNet: FILE,image=PNG[,pre=none|canny|invert|inpaint|tile][,strength=1][,start=0][,end=1]"
+           "[,guess][,low=100,high=200], or FILE:IMAGE[:STRENGTH[:START:END]]; repeat for several (their "
+           "residuals add up)")
+        ->type_name("SPEC");
+    cmd->add_option("--control-preprocess", o.controlPreprocess,
+           "Preprocessor of the --control units that name none: none, canny, invert, inpaint, tile")
+        ->check(CLI::IsMember(pipeline::controlPreprocessors()));
+    cmd->add_flag("--guess-mode", o.guessMode, "Every --control unit in the original's guess mode");
+}
+
+// The --control units, with --control-preprocess for those that name no preprocessor and --guess-mode for all.
+void readControls(const JobOptions& o, pipeline::GenerationRequest& r)
+{
+    for (const auto& spec : o.controls) {
+        r.controls.push_back(parseControl(spec));
+        auto& u = r.controls.back();
+        const bool named = spec.find("pre=") != std::string::npos || spec.find("preprocessor=") != std::string::npos;
+        if (!named && !o.controlPreprocess.empty())
+            u.preprocessor = o.controlPreprocess;
+        u.guessMode = u.guessMode || o.guessMode;
+    }
+}
+
 } // namespace
 
 void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
@@ -170,17 +197,7 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
     if (mode != pipeline::JobMode::Upscale)
         addSdxlOptions(cmd, o.request);
     if (mode != pipeline::JobMode::Upscale)
-        cmd->add_option("--control", o.controls,
-               "A ControlNet: FILE,image=PNG[,pre=none|canny|invert|inpaint|tile][,strength=1][,start=0][,end=1]"
-               "[,guess][,low=100,high=200], or FILE:IMAGE[:STRENGTH[:START:END]]; repeat for several (their "
-               "residuals add up)")
-            ->type_name("SPEC");
-    if (mode != pipeline::JobMode::Upscale) {
-        cmd->add_option("--control-preprocess", o.controlPreprocess,
-               "Preprocessor of the --control units that name none: none, canny, invert, inpaint, tile")
-            ->check(CLI::IsMember(pipeline::controlPreprocessors()));
-        cmd->add_flag("--guess-mode", o.guessMode, "Every --control unit in the original's guess mode");
-    }
+        addControlOptions(cmd, o);
     cmd->add_flag("--caption-layout,!--no-caption-layout", o.request.captionLayout,
         "Bundled model: lay out the prompt's \"at the top left\"-style phrases as boxes (default on)");
     cmd->add_option("--vae-tile", o.request.vaeTile,
@@ -369,14 +386,7 @@ int runJob(JobOptions& o)
         r.mask = io::readImage(o.mask).image;
     if (!o.boxes.empty())
         r.boxes = readBoxes(o.boxes);
-    for (const auto& spec : o.controls) {
-        r.controls.push_back(parseControl(spec));
-        auto& u = r.controls.back();
-        const bool named = spec.find("pre=") != std::string::npos || spec.find("preprocessor=") != std::string::npos;
-        if (!named && !o.controlPreprocess.empty())
-            u.preprocessor = o.controlPreprocess;
-        u.guessMode = u.guessMode || o.guessMode;
-    }
+    readControls(o, r);
     if (r.mode == pipeline::JobMode::Upscale && o.command->get_option("--sampler")->count() == 0
         && o.settingsFrom.empty())
         r.sampler = "DDIM"; // the upscalers' own sampler, unless one was asked for
