@@ -7,6 +7,7 @@
 #include "models/KnownConfigs.h"
 #include "models/LatentModel.h"
 #include "models/Manifest.h"
+#include "models/controlnet/ControlNetFile.h"
 #include "models/RandomWeights.h"
 #include "cli/Bench.h"
 #include "train/Trainer.h"
@@ -32,6 +33,23 @@ namespace {
 int cmdInfo(const std::string& path, const std::string& prediction)
 {
     auto w = io::openWeights(path);
+    if (!w->contains("model.diffusion_model.input_blocks.0.0.weight")
+        && (w->contains("control_model.input_hint_block.0.weight") || w->contains("input_hint_block.0.weight"))) {
+        // A ControlNet: what it holds and the text width that says which family it is for.
+        const auto info = models::inspectControlNet(*w);
+        const std::string k = info.prefix + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight";
+        json c = { { "layout", info.prefix.empty() ? "bare keys" : info.prefix + "*" },
+            { "difference", info.difference }, { "hint_channels", info.hintChannels },
+            { "model_channels", w->info(info.prefix + "input_blocks.0.0.weight").shape.at(0) } };
+        if (w->contains(k) && w->info(k).shape.size() == 2) {
+            const int64_t width = w->info(k).shape[1];
+            c["context_dim"] = width;
+            c["for"] = width == 768 ? "SD 1.x" : width == 1024 ? "SD 2.x" : width == 2048 ? "SDXL" : "?";
+        }
+        std::cout << json { { "file", path }, { "tensors", w->keys().size() }, { "controlnet", c } }.dump(2)
+                  << std::endl;
+        return 0;
+    }
     models::ModelConfig cfg;
     if (auto* d = dynamic_cast<io::DiffusersFolder*>(w.get()))
         cfg = models::configFromLdmJson(d->ldmConfig(), d);

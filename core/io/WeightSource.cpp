@@ -19,7 +19,8 @@ std::unique_ptr<WeightSource> openWeights(const fs::path& path)
     if (!fs::exists(path, ec))
         fail(ErrorKind::Io, path.string() + ": no such file or folder");
     if (fs::is_directory(path, ec)) {
-        if (fs::exists(path / "model_index.json", ec) || fs::exists(path / "unet" / "config.json", ec))
+        if (fs::exists(path / "model_index.json", ec) || fs::exists(path / "unet" / "config.json", ec)
+            || (fs::exists(path / "config.json", ec) && fs::exists(path / "diffusion_pytorch_model.safetensors", ec)))
             return std::make_unique<DiffusersFolder>(path);
         fail(ErrorKind::Io, path.string() + ": is a directory, but not a diffusers model folder (no model_index.json)");
     }

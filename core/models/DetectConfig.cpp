@@ -192,6 +192,13 @@ void refuseOtherFiles(const KeyView& kv, const std::string& file)
             file
                 + ": this is a LoRA file, not a full checkpoint: load a model, then add the LoRA to the prompt "
                   "(<lora:NAME:0.8>, the LoRA menu, or latent-cli --lora)");
+    if (!kv.has("model.diffusion_model.input_blocks.0.0.weight")
+        && (kv.has("control_model.input_hint_block.0.weight") || kv.has("input_hint_block.0.weight")
+            || kv.has("controlnet_cond_embedding.conv_in.weight")))
+        fail(ErrorKind::Unsupported,
+            file
+                + ": this is a ControlNet file, not a full checkpoint: load a model, then add the ControlNet "
+                  "(latent-cli --control FILE,image=PNG)");
     if (!kv.has("model.diffusion_model.input_blocks.0.0.weight")) {
         if (kv.has("encoder.conv_in.weight") && kv.has("decoder.conv_out.weight"))
             fail(ErrorKind::Unsupported,

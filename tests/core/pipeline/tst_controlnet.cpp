@@ -134,6 +134,11 @@ private Q_SLOTS:
         io::writeSafeTensors(notControl, { { "lora_unet_x.lora_down.weight", at::zeros({ 1, 1 }) } });
         io::SafeTensorsFile nw(notControl);
         QVERIFY(test::errorOf([&] { models::inspectControlNet(nw); }).find("not a ControlNet") != std::string::npos);
+        // Opened as a model, a ControlNet file says what it is and how to use it.
+        io::SafeTensorsFile cw(tinyControl());
+        const auto asModel = test::errorOf([&] { models::detectConfig(cw); });
+        QVERIFY2(asModel.find("ControlNet file") != std::string::npos && asModel.find("--control") != std::string::npos,
+            asModel.c_str());
     }
 
     void aUnitSteersTheJob()
