@@ -61,4 +61,26 @@ std::string errorOf(const std::function<void()>& fn)
     return {};
 }
 
+Image gradient(int w, int h)
+{
+    Image img(w, h, 3);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            auto* p = img.at(x, y);
+            p[0] = static_cast<uint8_t>(x * 255 / w);
+            p[1] = static_cast<uint8_t>(y * 255 / h);
+            p[2] = 90;
+        }
+    return img;
+}
+
+Image rectMask(int w, int h, int x0, int y0, int x1, int y1)
+{
+    Image m(w, h, 1);
+    for (int y = y0; y < y1; ++y)
+        for (int x = x0; x < x1; ++x)
+            m.at(x, y)[0] = 255;
+    return m;
+}
+
 } // namespace ls::test

@@ -307,20 +307,6 @@ void caseInpaintMasked(Ctx& c)
     c.checkOut("image", m->decodeLatent(final));
 }
 
-// weights_by_prefix: each file gives only the keys under its own prefix (both files may hold a UNet); an entry that
-// names no key prefix ("schedule buffers (betas, ...)") gives its file's top-level keys, which have no '.'.
-void addWeightsByPrefix(io::MergedSource& merged, const Ctx& c)
-{
-    for (auto& [prefix, file] : c.cj["weights_by_prefix"].items()) {
-        auto source = std::make_shared<io::SafeTensorsFile>(c.resolve(file.get<std::string>()));
-        const bool keyPrefix = !prefix.empty() && prefix.back() == '.' && prefix.find(' ') == std::string::npos;
-        if (keyPrefix)
-            merged.add(source, prefix);
-        else
-            merged.add(source, [](const std::string& key) { return key.find('.') == std::string::npos; });
-    }
-}
-
 void caseInpaint9(Ctx& c)
 {
     const json& cfg = c.cj["config"];

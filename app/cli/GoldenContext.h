@@ -156,4 +156,21 @@ inline sampling::StepFn record(Trajectory& tr)
     };
 }
 
+// weights_by_prefix: each file gives only the keys under its own prefix (both files may hold a UNet); an entry that
+// names no key prefix ("schedule buffers (betas, ...)") gives its file's top-level keys, which have no '.'.
+// skip: a prefix left out (a ControlNet's own file, loaded apart).
+inline void addWeightsByPrefix(io::MergedSource& merged, const Ctx& c, const std::string& skip = {})
+{
+    for (auto& [prefix, file] : c.cj["weights_by_prefix"].items()) {
+        if (!skip.empty() && prefix == skip)
+            continue;
+        auto source = std::make_shared<io::SafeTensorsFile>(c.resolve(file.get<std::string>()));
+        const bool keyPrefix = !prefix.empty() && prefix.back() == '.' && prefix.find(' ') == std::string::npos;
+        if (keyPrefix)
+            merged.add(source, prefix);
+        else
+            merged.add(source, [](const std::string& key) { return key.find('.') == std::string::npos; });
+    }
+}
+
 } // namespace ls::cli::golden

@@ -82,16 +82,7 @@ void caseSampleControl(Ctx& c)
     const json& in = c.cj["inputs"];
     // The base model from every prefix but the control's, the ControlNet from its own file.
     auto merged = std::make_shared<io::MergedSource>();
-    for (auto& [prefix, file] : c.cj["weights_by_prefix"].items()) {
-        if (prefix == "control_model.")
-            continue;
-        auto source = std::make_shared<io::SafeTensorsFile>(c.resolve(file.get<std::string>()));
-        const bool keyPrefix = !prefix.empty() && prefix.back() == '.' && prefix.find(' ') == std::string::npos;
-        if (keyPrefix)
-            merged->add(source, prefix);
-        else
-            merged->add(source, [](const std::string& key) { return key.find('.') == std::string::npos; });
-    }
+    addWeightsByPrefix(*merged, c, "control_model.");
     std::ifstream cfgIn(c.resolve(c.cj["model_config"].get<std::string>()));
     const json modelCase = json::parse(cfgIn);
     auto m = LatentModel::load(*merged, configFromLdmJson(modelCase["config"], merged.get()), f32());

@@ -182,10 +182,7 @@ private Q_SLOTS:
         auto r = request();
         r.mode = JobMode::Inpaint;
         r.initImage = shapes(64, 64);
-        r.mask = Image(64, 64, 1);
-        for (int y = 16; y < 48; ++y)
-            for (int x = 16; x < 48; ++x)
-                r.mask.at(x, y)[0] = 255;
+        r.mask = test::rectMask(64, 64, 16, 16, 48, 48);
         r.maskBlur = 0;
         ControlUnit u;
         u.model = tinyControl().string();

@@ -33,18 +33,7 @@ LoadedModel& tinySd1() // with the file hash (the metadata tests read it)
     return m;
 }
 
-Image gradient(int w, int h)
-{
-    Image img(w, h, 3);
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) {
-            auto* p = img.at(x, y);
-            p[0] = static_cast<uint8_t>(x * 255 / w);
-            p[1] = static_cast<uint8_t>(y * 255 / h);
-            p[2] = 90;
-        }
-    return img;
-}
+using test::gradient;
 
 GenerationRequest baseRequest()
 {

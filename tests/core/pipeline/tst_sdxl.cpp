@@ -43,18 +43,7 @@ LoadedModel& tinySdxl()
     return m;
 }
 
-Image gradient(int w, int h)
-{
-    Image img(w, h, 3);
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) {
-            auto* p = img.at(x, y);
-            p[0] = static_cast<uint8_t>(x * 255 / w);
-            p[1] = static_cast<uint8_t>(y * 255 / h);
-            p[2] = 90;
-        }
-    return img;
-}
+using test::gradient;
 
 GenerationRequest request()
 {
@@ -403,10 +392,7 @@ private Q_SLOTS:
         QCOMPARE(img.width, 96);
 
         r.mode = JobMode::Inpaint;
-        r.mask = Image(96, 64, 1);
-        for (int y = 16; y < 48; ++y)
-            for (int x = 32; x < 64; ++x)
-                r.mask.at(x, y)[0] = 255;
+        r.mask = test::rectMask(96, 64, 32, 16, 64, 48);
         r.maskBlur = 0;
         r.strength = 1.0;
         const auto out = run(r).images[0];
@@ -591,10 +577,7 @@ private Q_SLOTS:
         auto r = request();
         r.mode = JobMode::Inpaint;
         r.initImage = gradient(96, 64);
-        r.mask = Image(96, 64, 1);
-        for (int y = 16; y < 48; ++y)
-            for (int x = 32; x < 64; ++x)
-                r.mask.at(x, y)[0] = 255;
+        r.mask = test::rectMask(96, 64, 32, 16, 64, 48);
         r.maskBlur = 0;
         r.strength = 1.0;
         const auto out = g.run(r, nullptr, stop).images[0];
