@@ -353,14 +353,7 @@ void caseLdmSr(Ctx& c)
         return m->unet(at::cat({ x, lr }, 1), t);
     };
     auto p = sampling::ddimParams(m->schedule, sampling::ddimTimesteps(cfg.value("steps", 5)), cfg.value("eta", 1.0));
-    Trajectory tr;
-    sampling::DdimOptions o;
-    o.eta = cfg.value("eta", 1.0);
-    o.noise = [&](int64_t i, const at::Tensor&) { return stepNoise[i]; };
-    o.onStep = record(tr);
-    auto final = sampling::sampleDdim(eps, c.in("x_T"), p, o);
-    c.checkOut("latents", at::stack(tr.latents));
-    c.checkOut("pred_x0", at::stack(tr.x0));
+    auto final = checkedDdim(c, eps, p, cfg.value("eta", 1.0), stepNoise);
     c.checkOut("final_latent", final);
     c.checkOut("final_indices", m->firstStage->quantize(final / m->config.scaleFactor).second.flatten());
     c.checkOut("image", m->decodeLatent(final));

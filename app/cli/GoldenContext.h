@@ -173,4 +173,20 @@ inline void addWeightsByPrefix(io::MergedSource& merged, const Ctx& c, const std
     }
 }
 
+// DDIM from the case's x_T (step_noise[i] at step i when eta > 0), checking the case's latents and pred_x0 after
+// every step; returns the final latent.
+inline at::Tensor checkedDdim(
+    Ctx& c, const sampling::EpsFn& eps, const sampling::DdimParams& p, double eta, const at::Tensor& stepNoise)
+{
+    Trajectory tr;
+    sampling::DdimOptions o;
+    o.eta = eta;
+    o.noise = [&stepNoise](int64_t i, const at::Tensor&) { return stepNoise[i]; };
+    o.onStep = record(tr);
+    auto final = sampling::sampleDdim(eps, c.in("x_T"), p, o);
+    c.checkOut("latents", at::stack(tr.latents));
+    c.checkOut("pred_x0", at::stack(tr.x0));
+    return final;
+}
+
 } // namespace ls::cli::golden

@@ -133,17 +133,10 @@ void caseSampleControl(Ctx& c)
         return eU + static_cast<float>(scale) * (eC - eU);
     };
     auto p = sampling::ddimParams(m->schedule, sampling::ddimTimesteps(in.value("ddim_steps", 10)), eta);
-    Trajectory tr;
-    sampling::DdimOptions o;
-    o.eta = eta;
     at::Tensor stepNoise;
     if (in.contains("step_noise"))
         stepNoise = c.in("step_noise");
-    o.noise = [&](int64_t i, const at::Tensor&) { return stepNoise[i]; };
-    o.onStep = record(tr);
-    auto final = sampling::sampleDdim(eps, c.in("x_T"), p, o);
-    c.checkOut("latents", at::stack(tr.latents));
-    c.checkOut("pred_x0", at::stack(tr.x0));
+    auto final = checkedDdim(c, eps, p, eta, stepNoise);
     c.checkOut("final_latent", final);
     auto img = m->decodeLatent(final, 0);
     c.checkOut("image", img);
