@@ -12,8 +12,6 @@ namespace ls::cli::golden {
 
 namespace {
 
-UNetConfig controlUnetConfig(const json& params) { return UNetConfig::fromJson(params); }
-
 // The case's ControlNet weights: the override (a diffusers folder), weights_by_prefix["control_model."], or weights.
 std::shared_ptr<io::WeightSource> controlWeights(Ctx& c)
 {
@@ -29,7 +27,7 @@ void caseControlNet(Ctx& c)
 {
     const json& cfg = c.cj["config"];
     auto w = controlWeights(c);
-    auto net = loadControlNet(*w, controlUnetConfig(cfg), f32());
+    auto net = loadControlNet(*w, UNetConfig::fromJson(cfg), f32());
     at::Tensor guided;
     auto outs = net->residuals(c.in("x"), c.in("hint"), c.in("timesteps"), c.in("context"), {}, &guided);
     for (size_t i = 0; i < outs.size(); ++i)
@@ -61,7 +59,7 @@ void caseControlCheckpoint(Ctx& c)
     const json& p = c.cj["config"]["params"];
     auto w = c.weights();
     auto info = inspectControlNet(*w);
-    auto net = loadControlNet(*w, controlUnetConfig(p["control_stage_config"]["params"]), f32());
+    auto net = loadControlNet(*w, UNetConfig::fromJson(p["control_stage_config"]["params"]), f32());
     const auto residuals = net->inputChannels.size() + 1;
     c.r.details.push_back("prefix '" + info.prefix + "', " + std::to_string(residuals) + " residuals");
     if (c.cj.contains("n_control_residuals") && c.cj["n_control_residuals"].get<size_t>() != residuals) {
@@ -86,8 +84,8 @@ void caseSampleControl(Ctx& c)
     std::ifstream cfgIn(c.resolve(c.cj["model_config"].get<std::string>()));
     const json modelCase = json::parse(cfgIn);
     auto m = LatentModel::load(*merged, configFromLdmJson(modelCase["config"], merged.get()), f32());
-    auto net = loadControlNet(
-        *controlWeights(c), controlUnetConfig(modelCase["config"]["params"]["control_stage_config"]["params"]), f32());
+    auto net = loadControlNet(*controlWeights(c),
+        UNetConfig::fromJson(modelCase["config"]["params"]["control_stage_config"]["params"]), f32());
 
     // The hint: canny of the input image (exactly OpenCV's), as the scripts' detected_map / 255.
     const auto image = c.in("input_image");

@@ -64,9 +64,7 @@ ControlNet loadControlNet(
             w.path() + ": this ControlNet's UNet copy has " + std::to_string(in0[0]) + " channels and "
                 + std::to_string(in0[1]) + " inputs; the model's has " + std::to_string(base.modelChannels) + " and "
                 + std::to_string(base.inChannels) + ": it was made for another model");
-    UNetConfig c = base;
-    c.outChannels = base.outChannels;
-    ControlNet net(c, info.hintChannels, options);
+    ControlNet net(base, info.hintChannels, options);
     LoadReport report;
     LoadOptions lo;
     if (p.empty())

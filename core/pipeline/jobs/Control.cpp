@@ -64,8 +64,8 @@ at::Tensor hintFor(const ControlUnit& u, int w, int h, const Image* work, const 
 
 } // namespace
 
-void attachControls(GeneratorState& d, const GenerationRequest& r, JobCondition& c, int genW, int genH, int64_t lh,
-    int64_t lw, const Image* work, const at::Tensor* workMask)
+void attachControls(GeneratorState& d, const GenerationRequest& r, JobCondition& c, int64_t lh, int64_t lw,
+    const Image* work, const at::Tensor* workMask)
 {
     if (r.controls.empty())
         return;
@@ -84,13 +84,7 @@ void attachControls(GeneratorState& d, const GenerationRequest& r, JobCondition&
                     "control '" + u.model + "': the inpaint preprocessor needs the job's mask");
             mask = at::upsample_nearest2d(*workMask, { hh, hw });
         }
-        const Image* src = work;
-        Image resized;
-        if (work && (work->width != genW || work->height != genH)) {
-            resized = resizeLanczos(*work, genW, genH);
-            src = &resized;
-        }
-        a.hint = hintFor(u, hw, hh, src, mask.defined() ? &mask : nullptr);
+        a.hint = hintFor(u, hw, hh, work, mask.defined() ? &mask : nullptr); // resized to the hint's size there
         if (a.hint.size(1) != (*a.net)->hintChannels)
             a.hint = a.hint.narrow(1, 0, 1).expand({ 1, (*a.net)->hintChannels, hh, hw }).contiguous();
         a.scales = models::controlScales((*a.net)->inputChannels.size() + 1, u.strength, u.guessMode);

@@ -105,8 +105,7 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
     }
 
     // 4. ControlNets (their hints from the control images or from what the job paints), then sampling
-    attachControls(
-        d, r, condition, genW, genH, lh, lw, work.empty() ? nullptr : &work, workMask.defined() ? &workMask : nullptr);
+    attachControls(d, r, condition, lh, lw, work.empty() ? nullptr : &work, workMask.defined() ? &workMask : nullptr);
     auto eps = d.guidedEps(stop, condition, r.cfgScale, concat);
     if (!r.refinerModel.empty()) {
         auto refiner = d.refinerFor(r.refinerModel);

@@ -23,11 +23,11 @@ struct JobCondition {
         control;
 };
 
-// The request's ControlNets ready for a job painting genW x genH (latent lh x lw): each file read once (cached in
+// The request's ControlNets ready for a job whose latent is lh x lw: each file read once (cached in
 // d), its hint prepared (resized, preprocessed), combined into JobCondition::control. work/workMask: the job's input
 // and mask at the painted size (inpaint and tile hints).
-void attachControls(GeneratorState& d, const GenerationRequest& r, JobCondition& c, int genW, int genH, int64_t lh,
-    int64_t lw, const Image* work, const at::Tensor* workMask);
+void attachControls(GeneratorState& d, const GenerationRequest& r, JobCondition& c, int64_t lh, int64_t lw,
+    const Image* work, const at::Tensor* workMask);
 // genW x genH: the painted size (the model's multiple); f: the autoencoder's factor; lh x lw: the latent size.
 // on: the model to condition (the refiner), else d.model.
 JobCondition conditionFor(GeneratorState& d, const GenerationRequest& r, int genW, int genH, int f, int64_t lh,
