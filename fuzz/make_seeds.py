@@ -79,4 +79,25 @@ put("config", "diffusers_unet.json", json.dumps({"_class_name": "UNet2DCondition
 put("project", "project.json", json.dumps({"format": "latent-studio-project", "version": 1,
     "boxes": [{"x": 1, "y": 2, "w": 10, "h": 20, "prompt": "red circle"}], "panel": {"mode": "Auto"},
     "history": [{"file": "history/a.png", "parameters": "p", "settings": "{}"}], "mask": False}))
+
+# api: AUTOMATIC1111 request bodies (latent-cli serve) with a small base64 PNG inside.
+def small_png(w, h):
+    def chunk(k, b):
+        return struct.pack(">I", len(b)) + k + b + struct.pack(">I", zlib.crc32(k + b) & 0xffffffff)
+    raw = b"".join(b"\0" + bytes(v for x in range(w) for v in (x * 16 % 256, y * 16 % 256, 99)) for y in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+import base64
+img = base64.b64encode(small_png(8, 8)).decode()
+put("api", "txt2img.json", json.dumps({"prompt": "a cat <lora:x:0.5>", "negative_prompt": "dog", "seed": -1,
+    "sampler_name": "DPM++ 2M Karras", "steps": 20, "width": 64, "height": 64, "batch_size": 2, "n_iter": 2,
+    "enable_hr": True, "hr_scale": 2, "denoising_strength": 0.5,
+    "override_settings": {"sd_model_checkpoint": "m", "CLIP_stop_at_last_layers": 2},
+    "alwayson_scripts": {"latent studio layout": {"args": [{"boxes": [{"x": 0, "y": 0, "w": 10, "h": 10, "prompt": "a"}]}]}}}))
+put("api", "img2img.json", json.dumps({"prompt": "p", "init_images": ["data:image/png;base64," + img], "mask": img,
+    "mask_blur": 2, "inpainting_fill": 2, "inpaint_full_res": False, "resize_mode": 1, "width": 16, "height": 8,
+    "alwayson_scripts": {"controlnet": {"args": [{"module": "canny", "model": "c", "weight": 0.5, "image": img,
+                                                   "guidance_start": 0.1, "guidance_end": 0.9}]}}}))
+put("api", "extras.json", json.dumps({"image": img, "upscaler_1": "Lanczos", "resize_mode": 1,
+    "upscaling_resize_w": 16, "upscaling_resize_h": 16}))
 print("seeds written to", root)

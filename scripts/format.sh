@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 command -v clang-format >/dev/null || { echo "format: clang-format is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
 # The CUDA header stand-ins mirror NVIDIA's declarations and stay as they are.
-mapfile -t files < <(git ls-files '*.cpp' '*.h' 2>/dev/null | grep -v '^tests/cuda-stub/' || find app core fuzz plugins tests ui -name '*.cpp' -o -name '*.h' | grep -v '^tests/cuda-stub/')
+mapfile -t files < <(git ls-files '*.cpp' '*.h' 2>/dev/null | grep -v '^tests/cuda-stub/' || find app core fuzz plugins server tests ui -name '*.cpp' -o -name '*.h' | grep -v '^tests/cuda-stub/')
 if [[ "${1:-}" == --check ]]; then
     bad=0
     for f in "${files[@]}"; do

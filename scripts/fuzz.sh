@@ -13,7 +13,7 @@ bdir="$here/build-fuzz"
 (cd "$here" && cmake --preset asan >/dev/null)
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-    targets=(safetensors ckpt pickle infotext prompt boxes config project)
+    targets=(safetensors ckpt pickle infotext prompt boxes config project api)
 fi
 ninja -C "$bdir" "${targets[@]/#/fuzz_}"
 report="$bdir/fuzz-report.txt"

@@ -16,6 +16,7 @@ build="${1:-$here/build}"
 pkgs=(build-essential cmake ninja-build ccache pkg-config file clang-format
       libtorch-dev libopenblas0-pthread libopenblas0-openmp libtcmalloc-minimal4
       qt6-base-dev libopenimageio-dev libopencv-core-dev libopencv-imgproc-dev libeigen3-dev
+      libcpp-httplib-dev python3 curl
       nlohmann-json3-dev libzip-dev libcli11-dev libutf8proc-dev libpcre2-dev libssl-dev libyaml-cpp-dev zlib1g-dev
       "${extra[@]}")
 if [[ "${LS_SKIP_APT:-0}" != 1 ]]; then

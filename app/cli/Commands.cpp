@@ -10,6 +10,7 @@
 #include "models/controlnet/ControlNetFile.h"
 #include "models/RandomWeights.h"
 #include "cli/Bench.h"
+#include "cli/Serve.h"
 #include "train/Trainer.h"
 #include "train/Evaluator.h"
 #include "util/Threads.h"
@@ -220,6 +221,9 @@ int run(int argc, char** argv)
         = app.add_subcommand("bench", "Measure load, text encoding, guided step, decode times and peak memory");
     addBenchOptions(benchCmd, bench);
 
+    CLI::App* serveCmd = nullptr;
+    const auto serve = addServeCommand(app, &serveCmd);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -232,6 +236,8 @@ int run(int argc, char** argv)
     }
     if (*benchCmd)
         return runBench(bench);
+    if (*serveCmd)
+        return runServe(*serve);
     if (*evalCmd) {
         configureThreads(evalThreads);
         evalOpts.model = evalModel;

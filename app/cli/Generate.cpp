@@ -260,6 +260,10 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
         cmd->add_flag("--only-masked", o.request.onlyMasked,
             "Work on the mask's bounding box at the model's resolution, then paste back");
         cmd->add_option("--padding", o.request.onlyMaskedPadding, "Context pixels around the mask for --only-masked");
+        cmd->add_option("--masked-content", o.request.maskedContent,
+               "What the masked area starts from: original, fill (surrounding colours blurred in), latent noise, "
+               "latent nothing")
+            ->check(CLI::IsMember(pipeline::maskedContentNames()));
     }
     if (mode == pipeline::JobMode::Layout) {
         cmd->add_option(

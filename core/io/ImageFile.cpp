@@ -299,6 +299,53 @@ std::vector<std::pair<std::string, std::vector<std::string>>> writableImageForma
     return out;
 }
 
+ImageWithMetadata decodeImage(const std::string& bytes, const std::string& where)
+{
+    if (bytes.empty())
+        fail(ErrorKind::Format, where + ": no image data (0 bytes)");
+    if (isPng(bytes))
+        return decodePng(bytes, where);
+#ifdef LS_WITH_OIIO
+    // OpenImageIO's readers want a file for some formats: a private temporary one, named so the reader is chosen by
+    // the content's signature.
+    const auto sig = [&](size_t at, const char* s) { return bytes.compare(at, std::strlen(s), s) == 0; };
+    const char* ext = bytes.size() > 3 && static_cast<unsigned char>(bytes[0]) == 0xFF
+            && static_cast<unsigned char>(bytes[1]) == 0xD8
+        ? ".jpg"
+        : bytes.size() > 12 && sig(0, "RIFF") && sig(8, "WEBP") ? ".webp"
+        : sig(0, "GIF8")                                        ? ".gif"
+        : sig(0, "BM")                                          ? ".bmp"
+        : sig(0, "II*") || sig(0, "MM")                         ? ".tif"
+                                                                : nullptr;
+    if (!ext)
+        fail(ErrorKind::Format, where + ": not a PNG, JPEG, WebP, GIF, BMP or TIFF image");
+    std::error_code ec;
+    const fs::path dir = fs::temp_directory_path(ec);
+    static std::atomic<uint64_t> counter { 0 };
+    const fs::path tmp = dir / ("latent-studio-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ext);
+    writeFileAtomic(tmp, bytes);
+    struct Remove {
+        fs::path p;
+        ~Remove()
+        {
+            std::error_code e;
+            fs::remove(p, e);
+        }
+    } remove { tmp };
+    try {
+        return readImage(tmp);
+    } catch (const Error& e) {
+        std::string msg = e.what();
+        const auto at = msg.find(tmp.string());
+        if (at != std::string::npos)
+            msg.replace(at, tmp.string().size(), where);
+        fail(e.kind(), msg);
+    }
+#else
+    fail(ErrorKind::Unsupported, where + ": only PNG can be read in this build (no OpenImageIO)");
+#endif
+}
+
 ImageWithMetadata readImage(const fs::path& path)
 {
     const std::string where = path.string();

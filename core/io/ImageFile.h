@@ -23,6 +23,10 @@ ImageWithMetadata readImage(const std::filesystem::path& path);
 void writeImage(
     const std::filesystem::path& path, const Image& image, const std::map<std::string, std::string>& metadata = {});
 
+// An image file's bytes (an upload, a base64 field): PNG by the built-in decoder, anything else (JPEG, WebP, ...)
+// through OpenImageIO where it is built in. Errors name `where`.
+ImageWithMetadata decodeImage(const std::string& bytes, const std::string& where);
+
 // Built-in PNG codec (8-bit gray/RGB/RGBA, tEXt/iTXt chunks), used when OIIO is not built in.
 std::string encodePng(const Image& image, const std::map<std::string, std::string>& metadata);
 ImageWithMetadata decodePng(const std::string& bytes, const std::string& where);

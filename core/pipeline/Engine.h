@@ -34,6 +34,8 @@ struct ModelSummary {
     std::string path;
     std::string family; // models::familyName
     std::string name;
+    std::string sha256; // of the file (empty when not hashed, or a folder)
+    bool inpainting = false; // a 9-channel inpainting model
     int nativeResolution = 512;
     bool upscaler = false; // an upscaling model: its only job is upscale
     std::vector<JobMode> jobs; // the jobs it does

@@ -105,6 +105,12 @@ std::pair<int, int> GenerationRequest::hiresSize() const
     return { hiresWidth, hiresHeight };
 }
 
+const std::vector<std::string>& maskedContentNames()
+{
+    static const std::vector<std::string> names { "original", "fill", "latent noise", "latent nothing" };
+    return names;
+}
+
 const std::vector<std::string>& controlPreprocessors()
 {
     static const std::vector<std::string> names { "none", "canny", "invert", "inpaint", "tile" };
@@ -246,6 +252,9 @@ std::vector<Problem> GenerationRequest::validate() const
             p.push_back({ "mask_grow", "must be between -256 and 256 pixels" });
         if (onlyMaskedPadding < 0)
             p.push_back({ "padding", "must be >= 0" });
+        if (!contains(maskedContentNames(), maskedContent))
+            p.push_back({ "masked_content",
+                "unknown masked content '" + maskedContent + "'; valid: " + joinNames(maskedContentNames()) });
     }
     if (mode == JobMode::Layout) {
         if (boxes.empty())
@@ -320,6 +329,7 @@ json GenerationRequest::toJson() const
     j["mask_grow"] = maskGrow;
     j["only_masked"] = onlyMasked;
     j["only_masked_padding"] = onlyMaskedPadding;
+    j["masked_content"] = maskedContent;
     j["extend"] = { extendLeft, extendTop, extendRight, extendBottom };
     j["hires_scale"] = hiresScale;
     j["hires_steps"] = hiresSteps;
@@ -390,6 +400,7 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         r.maskGrow = j.value("mask_grow", r.maskGrow);
         r.onlyMasked = j.value("only_masked", r.onlyMasked);
         r.onlyMaskedPadding = j.value("only_masked_padding", r.onlyMaskedPadding);
+        r.maskedContent = j.value("masked_content", r.maskedContent);
         if (j.contains("extend") && j["extend"].is_array() && j["extend"].size() == 4) {
             r.extendLeft = j["extend"][0];
             r.extendTop = j["extend"][1];

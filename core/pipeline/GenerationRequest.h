@@ -36,6 +36,7 @@ struct ControlUnit {
     double cannyLow = 100, cannyHigh = 200;
 };
 const std::vector<std::string>& controlPreprocessors();
+const std::vector<std::string>& maskedContentNames(); // original, fill, latent noise, latent nothing
 
 // Layout boxes from JSON text: a list of {"x", "y", "w", "h"} (pixels) with optional "prompt" and "label" strings,
 // or an object with such a list under "boxes". Errors name `where`, the box and the field.
@@ -70,6 +71,9 @@ struct GenerationRequest {
     int maskGrow = 0;
     bool onlyMasked = false;
     int onlyMaskedPadding = 32;
+    // What the masked area starts from (AUTOMATIC1111's "Masked content"): "original" (the picture), "fill" (colours
+    // of the surroundings blurred in), "latent noise" (the latent replaced by noise), "latent nothing" (zeros).
+    std::string maskedContent = "original";
     // outpainting: extend the canvas by this many pixels on each side and paint the new area (inpaint mode)
     int extendLeft = 0, extendTop = 0, extendRight = 0, extendBottom = 0;
     // text-to-image "hires fix" (AUTOMATIC1111): the picture made at width x height, enlarged hiresScale times

@@ -38,6 +38,7 @@ struct GenerationResult {
 struct ModelInfo {
     std::string name; // shown in metadata
     std::string hash; // first 10 hex of SHA-256 of the file (may be empty)
+    std::string sha256; // all of it
     std::string vae; // the stand-alone VAE file used instead of the model's own, by file name (empty: its own)
     std::string vaeHash; // first 10 hex of its SHA-256
 };

@@ -82,6 +82,47 @@ at::Tensor blurMask(const at::Tensor& mask, int radius)
 }
 
 namespace {
+
+// Mean over [i - r, i + r] along `dim`, the edge values extended.
+at::Tensor boxBlur(const at::Tensor& t, int64_t r, int64_t dim)
+{
+    const int64_t n = t.size(dim);
+    const auto idx = at::arange(-r - 1, n + r, at::TensorOptions().dtype(at::kLong)).clamp(0, n - 1);
+    auto c = at::cumsum(t.index_select(dim, idx).to(at::kDouble), dim);
+    return ((c.narrow(dim, 2 * r + 1, n) - c.narrow(dim, 0, n)) / static_cast<double>(2 * r + 1)).to(t.scalar_type());
+}
+
+at::Tensor gaussianApprox(at::Tensor t, double sigma)
+{
+    // three passes of a box of width w (odd): variance 3 (w^2 - 1) / 12 = sigma^2
+    const int64_t r = std::max<int64_t>(1, std::lround((std::sqrt(4.0 * sigma * sigma + 1.0) - 1.0) / 2.0));
+    for (int pass = 0; pass < 3; ++pass)
+        t = boxBlur(boxBlur(t, r, 3), r, 2);
+    return t;
+}
+
+} // namespace
+
+at::Tensor fillMasked(const at::Tensor& image, const at::Tensor& mask01)
+{
+    const auto keep = (mask01 < 0.5).to(at::kFloat);
+    const auto premultiplied = at::cat({ (image + 1) / 2 * keep, keep }, 1);
+    auto rgb = at::zeros_like(image);
+    auto alpha = at::zeros_like(keep);
+    for (const auto& [radius, repeats] : { std::pair { 256, 1 }, { 64, 1 }, { 16, 2 }, { 4, 4 }, { 2, 2 }, { 0, 1 } }) {
+        const auto b = radius > 0 ? gaussianApprox(premultiplied, radius) : premultiplied;
+        const auto a = b.narrow(1, 3, 1).clamp(0, 1);
+        const auto colour = at::where(a > 1e-6, b.narrow(1, 0, 3) / a.clamp_min(1e-6), at::zeros_like(image));
+        for (int k = 0; k < repeats; ++k) { // colour with alpha a over what is there
+            const auto outA = a + alpha * (1 - a);
+            rgb = at::where(outA > 1e-6, (colour * a + rgb * alpha * (1 - a)) / outA.clamp_min(1e-6), rgb);
+            alpha = outA;
+        }
+    }
+    return rgb.clamp(0, 1) * 2 - 1;
+}
+
+namespace {
 double lanczos3(double x)
 {
     x = std::abs(x);

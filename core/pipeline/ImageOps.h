@@ -12,6 +12,10 @@ at::Tensor maskToTensor(const Image& mask); // -> [1, 1, H, W] in [0, 1] (first 
 Image tensorToMask(const at::Tensor& m); // [1, 1, H, W] in [0, 1] -> 1 channel
 at::Tensor growMask(const at::Tensor& mask, int pixels); // dilate (> 0) or erode (< 0)
 at::Tensor blurMask(const at::Tensor& mask, int radius); // Gaussian feather, sigma = radius / 2
+// AUTOMATIC1111's "Masked content: fill" (modules/masking.py fill): the unmasked colours, blurred ever less (radius
+// 256, 64, 16, 4, 2, 0) and laid over each other, fill the masked area. [1, 3, H, W] in [-1, 1]; mask 1 = masked.
+// Gaussians approximated by three box blurs (as PIL does), edges extended.
+at::Tensor fillMasked(const at::Tensor& image, const at::Tensor& mask01);
 Image toRgb(const Image& img);
 // Separable Lanczos-3 resampling of an RGB(A) image.
 Image resizeLanczos(const Image& img, int width, int height);

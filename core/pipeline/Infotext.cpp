@@ -83,6 +83,8 @@ std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::s
             kv.emplace_back("Inpaint area", "Only masked");
             kv.emplace_back("Masked area padding", std::to_string(r.onlyMaskedPadding));
         }
+        if (r.maskedContent != "original")
+            kv.emplace_back("Masked content", r.maskedContent);
     }
     if (r.clipSkip > 1)
         kv.emplace_back("Clip skip", std::to_string(r.clipSkip));
@@ -334,8 +336,8 @@ void listUnhonoured(const ParsedInfotext& p, std::vector<std::string>& left)
     static const std::vector<std::string> honoured { "Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size",
         "Denoising strength", "Hires upscale", "Hires resize", "Hires steps", "Hires upscaler", "Hires sampler",
         "Hires prompt", "Hires negative prompt", "Hires CFG Scale", "Clip skip", "Mask blur", "Inpaint area",
-        "Masked area padding", "Eta DDIM", "Eta", "Model", "Model hash", "Version", "Lora hashes", "TI hashes", "VAE",
-        "VAE hash" };
+        "Masked area padding", "Masked content", "Eta DDIM", "Eta", "Model", "Model hash", "Version", "Lora hashes",
+        "TI hashes", "VAE", "VAE hash" };
     for (const auto& [k, v] : p.params) {
         if (std::find(honoured.begin(), honoured.end(), k) != honoured.end())
             continue;
@@ -387,6 +389,7 @@ GenerationRequest requestFromInfotext(
     if (p.has("Inpaint area"))
         r.onlyMasked = v.text("Inpaint area") == "Only masked";
     r.onlyMaskedPadding = v.toInt("Masked area padding", r.onlyMaskedPadding);
+    r.maskedContent = p.get("Masked content", r.maskedContent);
     r.eta = v.toDouble("Eta DDIM", r.eta);
     r.etaAncestral = v.toDouble("Eta", r.etaAncestral);
     r.modelName = p.get("Model", r.modelName);

@@ -172,7 +172,8 @@ LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
     lm.info.name = fs::is_directory(named) ? named.filename().string() : named.stem().string();
     if (o.hash && fs::is_regular_file(path)) {
         status("hashing");
-        lm.info.hash = sha256File(path).substr(0, 10);
+        lm.info.sha256 = sha256File(path);
+        lm.info.hash = lm.info.sha256.substr(0, 10);
     }
     if (o.tokenizer
         && (cfg.cond == models::CondStage::Clip || cfg.cond == models::CondStage::OpenClip

@@ -123,6 +123,20 @@ bool samplerUsesAncestralEta(const std::string& sampler)
     return false;
 }
 
+namespace {
+std::vector<std::string> aliasesIn(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& table, const std::string& name)
+{
+    for (const auto& [ours, aliases] : table)
+        if (ours == name)
+            return aliases;
+    return {};
+}
+} // namespace
+
+std::vector<std::string> samplerAliasNames(const std::string& name) { return aliasesIn(samplerAliases(), name); }
+std::vector<std::string> scheduleAliasNames(const std::string& name) { return aliasesIn(scheduleAliases(), name); }
+
 std::vector<std::string> samplerNames()
 {
     std::vector<std::string> names;

@@ -2,6 +2,7 @@
 // Sampler and schedule names as users, AUTOMATIC1111's infotexts and its API write them, mapped to ours (the A1111
 // labels of samplerNames()/scheduleNames()). Torch-free.
 #include <string>
+#include <vector>
 
 namespace ls::pipeline {
 
@@ -13,6 +14,10 @@ std::string canonicalSampler(const std::string& name, std::string* schedule = nu
 // "karras", "Karras", "sgm_uniform", "SGMUniform" -> "Karras", "SGM Uniform"; unknown names unchanged.
 std::string canonicalSchedule(const std::string& name);
 
+// A1111's aliases of one of our names ("Euler a" -> k_euler_a, k_euler_ancestral; "Karras" -> karras), as its
+// /sdapi/v1/samplers and /schedulers list them.
+std::vector<std::string> samplerAliasNames(const std::string& name);
+std::vector<std::string> scheduleAliasNames(const std::string& name);
 // Whether the sampler takes A1111's "Eta" (the ancestral and SDE samplers).
 bool samplerUsesAncestralEta(const std::string& sampler);
 

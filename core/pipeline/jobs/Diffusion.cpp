@@ -79,11 +79,19 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
             if (r.mode == JobMode::Inpaint)
                 workMask = at::constant_pad_nd(maskFull, { 0, genW - init.width, 0, genH - init.height }, 0);
         }
+        if (r.mode == JobMode::Inpaint && r.maskedContent == "fill")
+            work = tensorToImage(fillMasked(imageToTensor(work), workMask));
         auto encNoise = noise.draw({ m.config.firstStage.embedDim, lh, lw }, lat);
         auto initLatent
             = m.encodeImage(imageToTensor(work).repeat({ r.batch, 1, 1, 1 }), encNoise).to(at::kCPU, at::kFloat);
         if (r.mode == JobMode::Inpaint) {
             auto latentMask = at::max_pool2d(workMask, { f, f }); // any repainted pixel -> repaint the latent
+            // A1111's "latent noise" (the sampling noise of the seed, as its create_random_tensors gives) and
+            // "latent nothing" in the repainted latent
+            if (r.maskedContent == "latent noise")
+                initLatent = initLatent * (1 - latentMask) + xT * latentMask;
+            else if (r.maskedContent == "latent nothing")
+                initLatent = initLatent * (1 - latentMask);
             if (d.inpaintModel()) {
                 auto masked = imageToTensor(work) * (workMask < 0.5).to(at::kFloat);
                 auto maskedLatent
