@@ -1,5 +1,6 @@
 #include "GenerationController.h"
 #include "JobQueue.h"
+#include "RemoteBackend.h"
 
 #include "pipeline/Engine.h"
 #include "util/Error.h"
@@ -7,6 +8,7 @@
 #include <QMetaObject>
 #include <QMutex>
 #include <QThread>
+#include <QTimer>
 
 #include <atomic>
 
@@ -190,6 +192,14 @@ GenerationController::GenerationController(QObject* parent)
         },
         Qt::DirectConnection);
     m_thread->start();
+    m_remote = new RemoteBackend(this);
+    connect(m_remote, &RemoteBackend::started, this, &GenerationController::started);
+    connect(m_remote, &RemoteBackend::progress, this, &GenerationController::progress);
+    connect(m_remote, &RemoteBackend::preview, this, &GenerationController::preview);
+    connect(m_remote, &RemoteBackend::finished, this, &GenerationController::finished);
+    connect(m_remote, &RemoteBackend::failed, this, &GenerationController::failed);
+    connect(m_remote, &RemoteBackend::cancelled, this, &GenerationController::cancelled);
+    connect(m_remote, &RemoteBackend::queueChanged, this, [this] { Q_EMIT queueChanged(queuedJobs()); });
 }
 
 GenerationController::~GenerationController()
@@ -205,6 +215,15 @@ void GenerationController::loadModel(const QString& path, const QString& configF
     int threads, const QString& device, const QString& vae)
 {
     const int serial = ++m_worker->latestLoad; // a load still running for an earlier choice stops
+    if (isRemoteModelPath(path)) {
+        m_remoteModel = remoteModelTitle(path);
+        QTimer::singleShot(0, this, [this, path] {
+            if (remoteModelPath(m_remoteModel) == path) // (not another choice since)
+                Q_EMIT modelLoaded(path, QStringLiteral("remote"), 512, false);
+        });
+        return;
+    }
+    m_remoteModel.clear();
     m_worker->jobs.loadStarted(); // busy() until the worker has handled it (its load ends it)
     QMetaObject::invokeMethod(m_worker, "load", Qt::QueuedConnection, Q_ARG(QString, path), Q_ARG(QString, configFile),
         Q_ARG(QString, vocabulary), Q_ARG(int, threads), Q_ARG(QString, device), Q_ARG(QString, vae),
@@ -226,6 +245,10 @@ void GenerationController::setEmbeddingFolders(const QStringList& folders)
 int GenerationController::enqueue(const ls::pipeline::GenerationRequest& request, const QString& engineModel)
 {
     const int id = m_nextId++;
+    if (!m_remoteModel.isEmpty() && engineModel.isEmpty()) {
+        m_remote->enqueue(id, request, m_remoteModel);
+        return id;
+    }
     m_worker->jobs.push({ id, request, engineModel });
     Q_EMIT queueChanged(m_worker->jobs.size());
     QMetaObject::invokeMethod(m_worker, "drain", Qt::QueuedConnection);
@@ -235,6 +258,10 @@ int GenerationController::enqueue(const ls::pipeline::GenerationRequest& request
 // Signals go out after JobQueue has released its lock: slots may call back into the controller.
 void GenerationController::cancelCurrent()
 {
+    if (m_remote->busy()) {
+        m_remote->cancelCurrent();
+        return;
+    }
     const int dropped = m_worker->jobs.cancelCurrentOrNext([this] { m_worker->stop.requestStop(); });
     if (dropped != 0) {
         Q_EMIT cancelled(dropped);
@@ -244,6 +271,7 @@ void GenerationController::cancelCurrent()
 
 void GenerationController::clearQueue()
 {
+    m_remote->clearQueue();
     const std::vector<int> dropped = m_worker->jobs.clear();
     for (int id : dropped)
         Q_EMIT cancelled(id);
@@ -251,11 +279,14 @@ void GenerationController::clearQueue()
         Q_EMIT queueChanged(0);
 }
 
-int GenerationController::queuedJobs() const { return m_worker->jobs.size(); }
+int GenerationController::queuedJobs() const { return m_worker->jobs.size() + m_remote->queuedJobs(); }
 
-bool GenerationController::busy() const { return m_worker->jobs.busy(); }
+bool GenerationController::busy() const { return m_worker->jobs.busy() || m_remote->busy(); }
 
-bool GenerationController::jobsPending() const { return m_worker->jobs.running() || m_worker->jobs.size() > 0; }
+bool GenerationController::jobsPending() const
+{
+    return m_worker->jobs.running() || m_worker->jobs.size() > 0 || m_remote->busy();
+}
 
 } // namespace ls::ui
 

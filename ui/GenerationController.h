@@ -15,6 +15,7 @@ class QThread;
 namespace ls::ui {
 
 class GenerationWorker;
+class RemoteBackend;
 
 QImage toQImage(const ls::Image& img);
 ls::Image fromQImage(const QImage& img); // RGB
@@ -43,6 +44,10 @@ public:
     int queuedJobs() const;
     bool busy() const; // a job runs or waits, or a model is loading
     bool jobsPending() const; // a job runs or waits
+    // Remote servers (AUTOMATIC1111 API): a model path "remote:TITLE" (RemoteBackend.h) makes the following jobs run
+    // there, with the same signals; loading it loads nothing here.
+    RemoteBackend* remote() const { return m_remote; }
+    bool remoteActive() const { return !m_remoteModel.isEmpty(); }
 
 Q_SIGNALS:
     void modelStatus(const QString& message);
@@ -62,6 +67,8 @@ private:
     QThread* m_thread = nullptr;
     GenerationWorker* m_worker = nullptr;
     int m_nextId = 1;
+    RemoteBackend* m_remote = nullptr;
+    QString m_remoteModel; // the title of the remote model in use (empty: the local engine)
 };
 
 } // namespace ls::ui

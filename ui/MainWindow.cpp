@@ -2,6 +2,7 @@
 
 #include "Canvas.h"
 #include "GenerationController.h"
+#include "RemoteBackend.h"
 #include "PluginManager.h"
 #include "Project.h"
 #include "PromptPanel.h"
@@ -98,7 +99,9 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     m_settings = options.useStoredSettings ? AppSettings::load() : options.settings;
     if (!options.vocabulary.isEmpty())
         m_settings.vocabulary = options.vocabulary;
-    m_panel->setModelList(scanModelFolders(m_settings.modelFolders));
+    connect(m_controller->remote(), &RemoteBackend::modelsChanged, this, &MainWindow::refreshModelList);
+    m_controller->remote()->setServers(m_settings.remoteServers);
+    refreshModelList();
     applyLoraFolders();
     m_canvas->undoStack()->setMemoryLimit(qint64(m_settings.undoMemoryMB) << 20);
     m_queueLabel = new QLabel;
@@ -602,10 +605,20 @@ void MainWindow::applySettings(const AppSettings& s)
     const bool reload = s.threads != m_settings.threads || s.device != m_settings.device
         || s.vocabulary != m_settings.vocabulary || s.vae != m_settings.vae;
     m_settings = s;
-    m_panel->setModelList(scanModelFolders(s.modelFolders));
+    m_controller->remote()->setServers(s.remoteServers);
+    refreshModelList();
     applyLoraFolders();
     if (reload)
         loadModel(m_modelPath);
+}
+
+void MainWindow::refreshModelList()
+{
+    // local checkpoints, then what the remote servers offer (Settings > Backends)
+    auto models = scanModelFolders(m_settings.modelFolders);
+    for (const auto& title : m_controller->remote()->models())
+        models.push_back({ tr("%1 (remote)").arg(title), remoteModelPath(title) });
+    m_panel->setModelList(models);
 }
 
 void MainWindow::applyLoraFolders()

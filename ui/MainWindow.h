@@ -125,6 +125,7 @@ private:
     QStringList m_pluginsLoaded, m_pluginsFailed;
     void updateQueueLabel();
     void applyLoraFolders();
+    void refreshModelList();
 };
 
 } // namespace ls::ui

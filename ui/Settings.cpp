@@ -5,6 +5,9 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFormLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QTableWidget>
 #include <QHBoxLayout>
 #include <QLineEdit>
 #include <QListWidget>
@@ -34,6 +37,15 @@ AppSettings AppSettings::load(QSettings& s)
     a.vae = s.value(QStringLiteral("models/vae")).toString();
     a.undoMemoryMB = std::clamp(
         s.value(QStringLiteral("canvas/undo_memory_mb"), a.undoMemoryMB).toInt(), kMinUndoMemoryMB, kMaxUndoMemoryMB);
+    const int n = s.beginReadArray(QStringLiteral("backends"));
+    for (int i = 0; i < n; ++i) {
+        s.setArrayIndex(i);
+        RemoteServerConfig c { s.value(QStringLiteral("url")).toString(), s.value(QStringLiteral("user")).toString(),
+            s.value(QStringLiteral("password")).toString() };
+        if (!c.url.trimmed().isEmpty())
+            a.remoteServers << c;
+    }
+    s.endArray();
     return a;
 }
 
@@ -47,6 +59,14 @@ void AppSettings::save(QSettings& s) const
     s.setValue(QStringLiteral("text/vocabulary"), vocabulary);
     s.setValue(QStringLiteral("models/vae"), vae);
     s.setValue(QStringLiteral("canvas/undo_memory_mb"), undoMemoryMB);
+    s.beginWriteArray(QStringLiteral("backends"), static_cast<int>(remoteServers.size()));
+    for (int i = 0; i < remoteServers.size(); ++i) {
+        s.setArrayIndex(i);
+        s.setValue(QStringLiteral("url"), remoteServers[i].url);
+        s.setValue(QStringLiteral("user"), remoteServers[i].user);
+        s.setValue(QStringLiteral("password"), remoteServers[i].password);
+    }
+    s.endArray();
     s.sync();
 }
 
@@ -95,6 +115,7 @@ SettingsDialog::SettingsDialog(const AppSettings& a, bool cudaAvailable, QWidget
     , m_undoMemory(new QSpinBox)
     , m_vocab(new QLineEdit(a.vocabulary))
     , m_vae(new QLineEdit(a.vae))
+    , m_backends(new BackendsEditor(a.remoteServers))
 {
     setWindowTitle(tr("Settings"));
     auto* layout = new QVBoxLayout(this);
@@ -177,6 +198,7 @@ SettingsDialog::SettingsDialog(const AppSettings& a, bool cudaAvailable, QWidget
     m_undoMemory->setValue(a.undoMemoryMB);
     m_undoMemory->setToolTip(tr("Memory the canvas undo history may hold; the oldest edits are forgotten past it"));
     form->addRow(tr("Undo memory"), m_undoMemory);
+    form->addRow(tr("Backends"), m_backends);
 
     layout->addLayout(form);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
@@ -197,7 +219,94 @@ AppSettings SettingsDialog::settings() const
     a.vocabulary = m_vocab->text().trimmed();
     a.vae = m_vae->text().trimmed();
     a.undoMemoryMB = m_undoMemory->value();
+    a.remoteServers = m_backends->servers();
     return a;
 }
+
+BackendsEditor::BackendsEditor(const QList<RemoteServerConfig>& servers, QWidget* parent)
+    : QWidget(parent)
+    , m_table(new QTableWidget(0, 3))
+    , m_result(new QLabel)
+    , m_probe(new RemoteBackend(this))
+{
+    m_table->setObjectName(QStringLiteral("backends"));
+    m_table->setHorizontalHeaderLabels({ tr("Server URL"), tr("User"), tr("Password") });
+    m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_table->verticalHeader()->hide();
+    m_table->setToolTip(tr("Servers that speak the AUTOMATIC1111 API (latent-cli serve, AUTOMATIC1111 --api, Forge, "
+                           "SD.Next): their models appear in the model picker. The local engine is always used for "
+                           "local models."));
+    for (const auto& s : servers) {
+        const int row = m_table->rowCount();
+        m_table->insertRow(row);
+        m_table->setItem(row, 0, new QTableWidgetItem(s.url));
+        m_table->setItem(row, 1, new QTableWidgetItem(s.user));
+        auto* pw = new QTableWidgetItem(s.password);
+        m_table->setItem(row, 2, pw);
+    }
+    m_table->setMaximumHeight(110);
+    auto* add = new QPushButton(tr("Add server"));
+    auto* remove = new QPushButton(tr("Remove"));
+    auto* test = new QPushButton(tr("Test connection"));
+    test->setObjectName(QStringLiteral("testConnection"));
+    connect(add, &QPushButton::clicked, this, [this] {
+        const int row = m_table->rowCount();
+        m_table->insertRow(row);
+        m_table->setItem(row, 0, new QTableWidgetItem(QStringLiteral("http://127.0.0.1:7860")));
+        m_table->setItem(row, 1, new QTableWidgetItem);
+        m_table->setItem(row, 2, new QTableWidgetItem);
+        m_table->setCurrentCell(row, 0);
+        m_table->editItem(m_table->item(row, 0));
+    });
+    connect(remove, &QPushButton::clicked, this, [this] {
+        if (m_table->currentRow() >= 0)
+            m_table->removeRow(m_table->currentRow());
+    });
+    connect(test, &QPushButton::clicked, this, &BackendsEditor::testSelected);
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(add);
+    buttons->addWidget(remove);
+    buttons->addWidget(test);
+    buttons->addStretch(1);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_table);
+    layout->addLayout(buttons);
+    m_result->setWordWrap(true);
+    m_result->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layout->addWidget(m_result);
+}
+
+QList<RemoteServerConfig> BackendsEditor::servers() const
+{
+    QList<RemoteServerConfig> out;
+    for (int r = 0; r < m_table->rowCount(); ++r) {
+        auto text = [&](int c) { return m_table->item(r, c) ? m_table->item(r, c)->text().trimmed() : QString(); };
+        if (!text(0).isEmpty())
+            out << RemoteServerConfig { text(0), text(1),
+                m_table->item(r, 2) ? m_table->item(r, 2)->text() : QString() };
+    }
+    return out;
+}
+
+void BackendsEditor::testSelected()
+{
+    const auto all = servers();
+    const int row = std::max(0, m_table->currentRow());
+    if (row >= all.size()) {
+        m_result->setText(tr("Add a server first"));
+        return;
+    }
+    const RemoteServerConfig c = all[row];
+    m_result->setText(tr("Asking %1...").arg(c.url));
+    m_probe->testServer(c, [this, c](bool ok, const QString& message, const QStringList& models) {
+        const QString text = ok ? tr("%1 answers: %2\n%3").arg(c.url, message, models.join(QStringLiteral("\n")))
+                                : tr("%1 does not answer: %2").arg(c.url, message);
+        m_result->setText(text);
+        Q_EMIT tested(ok, text);
+    });
+}
+
+QString BackendsEditor::lastTestResult() const { return m_result->text(); }
 
 } // namespace ls::ui
