@@ -239,7 +239,9 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
                 m_blankCanvas = true; // still nothing of the user's
                 m_autosaveDirty = m_unsaved = false;
             }
-            m_panel->setModelText(tr("%1 (%2)").arg(QFileInfo(path).fileName(), family));
+            m_panel->setModelText(isRemoteModelPath(path)
+                    ? tr("%1 on a remote server (Settings > Backends)").arg(remoteModelTitle(path))
+                    : tr("%1 (%2)").arg(QFileInfo(path).fileName(), family));
             // An upscaler only upscales: the mode follows the model.
             if (upscaler)
                 m_panel->setMode(QStringLiteral("upscale"));

@@ -394,8 +394,10 @@ void RemoteBackend::done(Server& s, QNetworkReply* reply)
     }
     if (images.isEmpty())
         Q_EMIT failed(job.id, tr("The server %1 answered without a picture").arg(s.config.url));
-    else
+    else {
+        Q_EMIT progress(job.id, job.request.steps, job.request.steps, 0, 0); // the last poll may have missed the end
         Q_EMIT finished(job.id, images, params, settings);
+    }
     dispatch();
 }
 

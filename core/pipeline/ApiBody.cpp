@@ -35,9 +35,10 @@ ApiCall toApiCall(const GenerationRequest& r, const std::string& checkpoint)
 {
     if (r.mode == JobMode::Upscale)
         fail(ErrorKind::Unsupported, "upscaling runs on this machine only (a remote server's upscalers differ)");
-    if (r.extendLeft || r.extendTop || r.extendRight || r.extendBottom)
+    const bool inpaint = r.mode == JobMode::Inpaint;
+    if (inpaint && (r.extendLeft || r.extendTop || r.extendRight || r.extendBottom))
         fail(ErrorKind::Unsupported, "outpainting runs on this machine only: the A1111 API has no canvas extension");
-    if (r.maskGrow != 0)
+    if (inpaint && r.maskGrow != 0)
         fail(ErrorKind::Unsupported, "a grown or shrunk mask cannot be sent to a server: set mask grow to 0");
     if (!r.refinerModel.empty())
         fail(ErrorKind::Unsupported, "a refiner is a file on this machine: choose none for a remote model");
