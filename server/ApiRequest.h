@@ -61,6 +61,10 @@ std::string encodeApiImage(const Image& image, const std::map<std::string, std::
 // borders filled by stretching the edge rows or columns). Lanczos.
 Image resizeForApi(const Image& image, int mode, int width, int height);
 
+// A1111's create_binary_mask: the alpha channel of an RGBA mask that is not fully opaque, else the luminance;
+// rounded (> 128 repaints).
+Image binaryMask(const Image& mask);
+
 // POST /sdapi/v1/extra-single-image: the picture, the upscaler's name as the client wrote it ("LDM", "Lanczos",
 // "None") and its resize (2 = twice the size).
 struct ExtrasJob {

@@ -186,7 +186,10 @@ struct ApiServer::Impl {
         });
     }
 
-    void routes();
+    void routes(); // authentication, errors, then:
+    void jobRoutes(); // txt2img, img2img, extras, options, interrupt, png-info
+    void listRoutes(); // progress, models, samplers, schedulers, upscalers
+    void moreRoutes(); // the rest of what A1111 and sd-webui-controlnet list
 };
 
 ApiServer::ApiServer(ServerOptions options)
@@ -259,6 +262,13 @@ void ApiServer::Impl::routes()
                                             : "Error" } });
     });
 
+    jobRoutes();
+    listRoutes();
+    moreRoutes();
+}
+
+void ApiServer::Impl::jobRoutes()
+{
     post("/sdapi/v1/txt2img", [this](const httplib::Request& req, httplib::Response& res) {
         runJob(req, res, worker->generationTask(parseTxt2Img(worker->withOptions(parseBody(req)), o.maxPixels)));
     });
@@ -316,7 +326,10 @@ void ApiServer::Impl::routes()
         }
         sendJson(res, 200, { { "info", info }, { "items", items }, { "parameters", params } });
     });
+}
 
+void ApiServer::Impl::listRoutes()
+{
     http.Get("/sdapi/v1/progress", [this](const httplib::Request& req, httplib::Response& res) {
         const std::string skip = req.get_param_value("skip_current_image");
         sendJson(res, 200, worker->progress(skip == "true" || skip == "True" || skip == "1"));
@@ -355,6 +368,10 @@ void ApiServer::Impl::routes()
                 { "scale", u.second.empty() ? 4.0 : 4.0 } });
         sendJson(res, 200, out);
     });
+}
+
+void ApiServer::Impl::moreRoutes()
+{
     http.Get("/sdapi/v1/loras", [this](const httplib::Request&, httplib::Response& res) {
         json out = json::array();
         for (const auto& l : pipeline::listLoraFiles(worker->loraFolders()))
