@@ -292,6 +292,10 @@ void readScripts(Fields& f, ApiJob& job, int64_t maxPixels, std::vector<FieldPro
         if (lower == "controlnet") {
             for (size_t i = 0; i < args.size(); ++i)
                 readControlUnit(args[i], i, maxPixels, job, problems);
+        } else if (lower == "soft inpainting") {
+            // A1111's Soft Inpainting script: its first argument turns it on (its other settings belong to its own
+            // blending; ours is differential diffusion)
+            job.request.softInpainting = !args.empty() && args[0].is_boolean() && args[0].get<bool>();
         } else if (lower == "latent studio layout" || lower == "latent_studio_layout") {
             // Our own: {"args": [{"boxes": [{"x", "y", "w", "h", "prompt", "label"}, ...]}]} or {"args": [[...]]}
             for (const auto& a : args)

@@ -195,6 +195,11 @@ PromptPanel::PromptPanel(QWidget* parent)
     inForm->addRow(tr("Mask blur"), m_blur);
     inForm->addRow(tr("Mask grow"), m_grow);
     inForm->addRow(m_onlyMasked);
+    m_soft = new QCheckBox(tr("soft inpainting"));
+    m_soft->setObjectName(QStringLiteral("softInpainting"));
+    m_soft->setToolTip(tr("The mask's grey levels (a soft brush's edge, its opacity) act as per-pixel strengths, so a "
+                          "feathered stroke blends in instead of leaving a seam"));
+    inForm->addRow(m_soft);
     inForm->addRow(tr("Padding"), m_padding);
     layout->addWidget(inpaint);
 
@@ -360,6 +365,7 @@ ls::pipeline::GenerationRequest PromptPanel::request(bool hasMask, bool hasBoxes
     r.maskBlur = m_blur->value();
     r.maskGrow = m_grow->value();
     r.onlyMasked = m_onlyMasked->isChecked();
+    r.softInpainting = m_soft->isChecked();
     r.onlyMaskedPadding = m_padding->value();
     r.captionLayout = m_captionLayout->isChecked();
     r.eta = m_reused.eta;
@@ -405,6 +411,7 @@ void PromptPanel::applyRequest(const ls::pipeline::GenerationRequest& r)
     m_blur->setValue(r.maskBlur);
     m_grow->setValue(r.maskGrow);
     m_onlyMasked->setChecked(r.onlyMasked);
+    m_soft->setChecked(r.softInpainting);
     m_padding->setValue(r.onlyMaskedPadding);
     m_captionLayout->setChecked(r.captionLayout);
 }

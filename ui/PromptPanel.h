@@ -69,7 +69,7 @@ private:
     ls::pipeline::GenerationRequest m_reused;
     double m_reusedHiresScale = 1.0;
     QLineEdit* m_seed;
-    QCheckBox *m_randomSeed, *m_onlyMasked, *m_captionLayout;
+    QCheckBox *m_randomSeed, *m_onlyMasked, *m_soft, *m_captionLayout;
     QComboBox* m_upscaler;
     QPushButton *m_generate, *m_reuseSeed, *m_lora;
     QMenu* m_loraMenu;

@@ -264,6 +264,8 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
                "What the masked area starts from: original, fill (surrounding colours blurred in), latent noise, "
                "latent nothing")
             ->check(CLI::IsMember(pipeline::maskedContentNames()));
+        cmd->add_flag("--soft-inpainting", o.request.softInpainting,
+            "The mask's grey levels are per-pixel strengths (differential diffusion): soft edges blend in");
     }
     if (mode == pipeline::JobMode::Layout) {
         cmd->add_option(

@@ -90,6 +90,8 @@ ApiCall toApiCall(const GenerationRequest& r, const std::string& checkpoint)
         }
         scripts["controlnet"] = { { "args", units } };
     }
+    if (r.mode == JobMode::Inpaint && r.softInpainting) // A1111's script, its defaults after "enabled"
+        scripts["soft inpainting"] = { { "args", json::array({ true, 1, 0.5, 4, 0, 0.5, 2 }) } };
     b["alwayson_scripts"] = scripts;
     if (!img2img) {
         if (r.hiresEnabled()) {

@@ -74,6 +74,9 @@ struct GenerationRequest {
     // What the masked area starts from (AUTOMATIC1111's "Masked content"): "original" (the picture), "fill" (colours
     // of the surroundings blurred in), "latent noise" (the latent replaced by noise), "latent nothing" (zeros).
     std::string maskedContent = "original";
+    // Soft inpainting: the mask's grey levels (a soft brush's edge, its opacity) are per-pixel strengths
+    // (differential diffusion), so a feathered stroke blends in; pixels at 0 stay untouched, at 1 as a hard mask.
+    bool softInpainting = false;
     // outpainting: extend the canvas by this many pixels on each side and paint the new area (inpaint mode)
     int extendLeft = 0, extendTop = 0, extendRight = 0, extendBottom = 0;
     // text-to-image "hires fix" (AUTOMATIC1111): the picture made at width x height, enlarged hiresScale times

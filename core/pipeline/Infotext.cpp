@@ -85,6 +85,8 @@ std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::s
         }
         if (r.maskedContent != "original")
             kv.emplace_back("Masked content", r.maskedContent);
+        if (r.softInpainting)
+            kv.emplace_back("Soft inpainting", "differential");
     }
     if (r.clipSkip > 1)
         kv.emplace_back("Clip skip", std::to_string(r.clipSkip));
@@ -336,8 +338,8 @@ void listUnhonoured(const ParsedInfotext& p, std::vector<std::string>& left)
     static const std::vector<std::string> honoured { "Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size",
         "Denoising strength", "Hires upscale", "Hires resize", "Hires steps", "Hires upscaler", "Hires sampler",
         "Hires prompt", "Hires negative prompt", "Hires CFG Scale", "Clip skip", "Mask blur", "Inpaint area",
-        "Masked area padding", "Masked content", "Eta DDIM", "Eta", "Model", "Model hash", "Version", "Lora hashes",
-        "TI hashes", "VAE", "VAE hash" };
+        "Masked area padding", "Masked content", "Soft inpainting", "Eta DDIM", "Eta", "Model", "Model hash", "Version",
+        "Lora hashes", "TI hashes", "VAE", "VAE hash" };
     for (const auto& [k, v] : p.params) {
         if (std::find(honoured.begin(), honoured.end(), k) != honoured.end())
             continue;
@@ -390,6 +392,8 @@ GenerationRequest requestFromInfotext(
         r.onlyMasked = v.text("Inpaint area") == "Only masked";
     r.onlyMaskedPadding = v.toInt("Masked area padding", r.onlyMaskedPadding);
     r.maskedContent = p.get("Masked content", r.maskedContent);
+    if (p.has("Soft inpainting"))
+        r.softInpainting = p.get("Soft inpainting") == "differential";
     r.eta = v.toDouble("Eta DDIM", r.eta);
     r.etaAncestral = v.toDouble("Eta", r.etaAncestral);
     r.modelName = p.get("Model", r.modelName);

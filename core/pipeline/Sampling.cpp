@@ -100,15 +100,17 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
         o.onStep = onStep;
         if (blend) {
             auto acp = schedule.alphasCumprod;
-            o.preStep = [&, acp](int64_t i, int64_t t, const at::Tensor& xi) {
+            const double n = static_cast<double>(p.timesteps.size());
+            o.preStep = [&, acp, n](int64_t i, int64_t t, const at::Tensor& xi) {
                 const float a = acp[std::min<int64_t>(t, acp.size(0) - 1)].item<float>();
                 auto q = std::sqrt(a) * blend->initLatent + std::sqrt(1.0f - a) * stepNoise(1000 + i, xi);
-                return q * (1 - blend->mask) + blend->mask * xi;
+                const auto m = blend->maskAt(static_cast<double>(i) / n);
+                return q * (1 - m) + m * xi;
             };
         }
         x = plan.sampler == "DDIM" ? sampleDdim(eps, x, p, o) : samplePlms(eps, x, p, o);
         if (blend)
-            x = blend->initLatent * (1 - blend->mask) + blend->mask * x;
+            x = blend->initLatent * (1 - blend->maskAt(1.0)) + blend->maskAt(1.0) * x;
         return x;
     }
     SigmaSchedule ks(schedule.alphasCumprod);
@@ -136,8 +138,10 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
         for (int64_t i = 0; i < n; ++i) {
             const double s = sigmas[i].item<float>(), next = sigmas[i + 1].item<float>();
             auto den = plain(x, s);
-            if (blend)
-                den = blend->initLatent * (1 - blend->mask) + blend->mask * den;
+            if (blend) {
+                const auto m = blend->maskAt(static_cast<double>(i) / static_cast<double>(n));
+                den = blend->initLatent * (1 - m) + m * den;
+            }
             x = den;
             if (next > 0)
                 x = x + stepNoise(i, x) * static_cast<float>(next);
@@ -151,19 +155,27 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
     if (!blend)
         return sampleK(kind(plan.sampler), plain, x, sigmas, o);
     // Latent-blend inpainting in k-diffusion: keep the known part of the denoised prediction (A1111 CFGDenoiser).
+    std::vector<double> sigmaList; // soft inpainting: the step a model call belongs to, from its sigma
+    for (int64_t k = 0; k < sigmas.size(0); ++k)
+        sigmaList.push_back(sigmas[k].item<double>());
     EpsFn blendedEps = [&](const at::Tensor& xIn, const at::Tensor& t, double acp) {
         // Express the blend on eps: denoised' = x - sigma*eps' must equal init*(1-m) + m*denoised.
         auto e = eps(xIn, t, acp);
         const double sigma = std::sqrt((1.0 - acp) / acp);
         auto xs = xIn / static_cast<float>(std::sqrt(acp)); // back to the k-diffusion x
         auto denoised = xs - static_cast<float>(sigma) * e;
-        auto kept = blend->initLatent * (1 - blend->mask) + blend->mask * denoised;
+        size_t step = 0;
+        while (step + 2 < sigmaList.size() && sigmaList[step + 1] >= sigma * (1 - 1e-6))
+            ++step;
+        const auto m = blend->maskAt(static_cast<double>(step) / static_cast<double>(sigmaList.size() - 1));
+        auto kept = blend->initLatent * (1 - m) + m * denoised;
         return (xs - kept) / static_cast<float>(sigma);
     };
     KDenoiser blended(blendedEps, ks);
     x = plan.sampler == "UniPC" ? sampleUniPC(blended, x, sigmas, 3, onStep)
                                 : sampleK(kind(plan.sampler), blended, x, sigmas, o);
-    return blend->initLatent * (1 - blend->mask) + blend->mask * x;
+    const auto m = blend->maskAt(1.0);
+    return blend->initLatent * (1 - m) + m * x;
 }
 
 } // namespace ls::pipeline

@@ -28,6 +28,17 @@ struct LatentStart {
 struct LatentBlend {
     at::Tensor initLatent; // what to keep
     at::Tensor mask; // [B or 1, 1, h, w], 1 = generate, 0 = keep
+    // Soft inpainting (differential diffusion, Levin & Fried 2023): the mask's grey levels are per-pixel strengths.
+    // A pixel at m is kept (the known latent, noised to the step's level) for the first 1 - m of the steps and
+    // generated for the last m: 1 behaves as the hard mask, 0 is kept throughout.
+    bool soft = false;
+    // The mask in force at `progress` (0 at the first step, 1 after the last).
+    at::Tensor maskAt(double progress) const
+    {
+        if (!soft)
+            return mask;
+        return ((mask > 0) & (mask >= static_cast<float>(1.0 - progress) - 1e-6f)).to(mask.scalar_type());
+    }
 };
 
 // Number of UNet evaluations per step (for progress): 2 for Heun/DPM2/2S/SDE, else 1.

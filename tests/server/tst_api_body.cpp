@@ -68,12 +68,14 @@ private Q_SLOTS:
         r.onlyMasked = true;
         r.onlyMaskedPadding = 12;
         r.seed = 5;
+        r.softInpainting = true;
         for (const std::string content : { "original", "fill", "latent noise", "latent nothing" }) {
             r.maskedContent = content;
             const auto job = server::parseImg2Img(pipeline::toApiCall(r, {}).body, 4096LL * 4096);
             const auto& b = job.request;
             QCOMPARE(b.mode, JobMode::Inpaint);
             QCOMPARE(b.maskedContent, content);
+            QCOMPARE(b.softInpainting, true);
             QCOMPARE(b.initImage, r.initImage); // PNG both ways, same size: the same pixels
             QCOMPARE(b.mask, r.mask);
             QCOMPARE(b.strength, r.strength);

@@ -67,7 +67,9 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
             const Image crop = cropImage(init, region[0], region[1], region[2] - region[0], region[3] - region[1]);
             work = resizeLanczos(crop, genW, genH);
             auto mcrop = maskFull.narrow(2, region[1], crop.height).narrow(3, region[0], crop.width);
-            workMask = (at::upsample_bilinear2d(mcrop, { genH, genW }, false) > 0.0).to(at::kFloat);
+            workMask = at::upsample_bilinear2d(mcrop, { genH, genW }, false).clamp(0, 1);
+            if (!r.softInpainting)
+                workMask = (workMask > 0.0).to(at::kFloat);
         } else {
             work = init;
             if (genW != init.width || genH != init.height) {
@@ -99,8 +101,10 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
                 concat = at::cat(
                     { at::upsample_nearest2d(workMask, { lh, lw }).repeat({ r.batch, 1, 1, 1 }), maskedLatent }, 1);
                 start = LatentStart { initLatent, r.strength };
+                if (r.softInpainting) // the grey levels as strengths on the inpainting model too
+                    blend = LatentBlend { initLatent, latentMask, true };
             } else {
-                blend = LatentBlend { initLatent, latentMask };
+                blend = LatentBlend { initLatent, latentMask, r.softInpainting };
                 start = LatentStart { initLatent, r.strength };
             }
         } else {

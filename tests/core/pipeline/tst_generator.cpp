@@ -341,6 +341,52 @@ private Q_SLOTS:
         }
     }
 
+    // Soft inpainting: mask 0 stays bit-identical, a hard (0/255) mask paints exactly as without it, and grey levels
+    // change the picture in proportion (differential diffusion).
+    void softInpainting()
+    {
+        auto& lm = tinySd1();
+        Generator g(lm.model, lm.tokenizer, lm.info);
+        StopToken stop;
+        for (const char* sampler : { "DDIM", "Euler a" }) {
+            auto r = baseRequest();
+            r.mode = JobMode::Inpaint;
+            r.sampler = sampler;
+            r.strength = 1.0;
+            r.maskBlur = 0;
+            r.initImage = gradient(96, 64);
+            r.mask = Image(96, 64, 1, 0);
+            for (int y = 8; y < 56; ++y)
+                for (int x = 0; x < 64; ++x) // 0 .. 255 in steps of 64 pixels: a ramp of strengths
+                    *r.mask.at(x, y) = static_cast<uint8_t>(x * 4);
+            auto hard = r;
+            for (auto& v : hard.mask.pixels)
+                v = v >= 128 ? 255 : 0;
+            r.softInpainting = true;
+            auto soft = g.run(r, {}, stop).images.at(0);
+            auto softHard = hard;
+            softHard.softInpainting = true;
+            QCOMPARE(g.run(softHard, {}, stop).images.at(0), g.run(hard, {}, stop).images.at(0));
+            auto change = [&](int x0, int x1) {
+                double sum = 0;
+                int n = 0;
+                for (int y = 8; y < 56; ++y)
+                    for (int x = x0; x < x1; ++x)
+                        for (int c = 0; c < 3; ++c, ++n)
+                            sum += std::abs(soft.at(x, y)[c] - r.initImage.at(x, y)[c]);
+                return sum / n;
+            };
+            for (int y = 0; y < 64; ++y)
+                for (int x = 0; x < 96; ++x)
+                    if (*r.mask.at(x, y) == 0)
+                        QVERIFY2(std::memcmp(soft.at(x, y), r.initImage.at(x, y), 3) == 0,
+                            qPrintable(QString("%1: pixel %2,%3 at mask 0 changed").arg(sampler).arg(x).arg(y)));
+            const double low = change(1, 16), high = change(48, 64);
+            QVERIFY2(high > low * 1.5 && high > 4,
+                qPrintable(QString("%1: change at strength ~0.12 %2, at ~0.9 %3").arg(sampler).arg(low).arg(high)));
+        }
+    }
+
     void outpaintGrowsTheCanvasAndKeepsTheOriginal()
     {
         auto& lm = tinySd1();
