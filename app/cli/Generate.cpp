@@ -156,6 +156,25 @@ void readControls(const JobOptions& o, pipeline::GenerationRequest& r)
     }
 }
 
+// inpaint's own options: the mask and how it is used, outpainting
+void addInpaintOptions(CLI::App* cmd, JobOptions& o)
+{
+    cmd->add_option("--mask,-m", o.mask,
+        "Mask image, same size as the input: white = repaint, black = keep (optional with --extend)");
+    cmd->add_option("--extend", o.extend, "Outpaint: grow the canvas by L,T,R,B pixels and paint the new area");
+    cmd->add_option("--mask-blur", o.request.maskBlur, "Feather the mask edge by this many pixels");
+    cmd->add_option("--mask-grow", o.request.maskGrow, "Grow (or shrink, negative) the mask by this many pixels");
+    cmd->add_flag("--only-masked", o.request.onlyMasked,
+        "Work on the mask's bounding box at the model's resolution, then paste back");
+    cmd->add_option("--padding", o.request.onlyMaskedPadding, "Context pixels around the mask for --only-masked");
+    cmd->add_option("--masked-content", o.request.maskedContent,
+           "What the masked area starts from: original, fill (surrounding colours blurred in), latent noise, "
+           "latent nothing")
+        ->check(CLI::IsMember(pipeline::maskedContentNames()));
+    cmd->add_flag("--soft-inpainting", o.request.softInpainting,
+        "The mask's grey levels are per-pixel strengths (differential diffusion): soft edges blend in");
+}
+
 } // namespace
 
 void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
@@ -251,22 +270,8 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
         cmd->add_option("--init,-i", o.init, "Input image")->required();
     if (mode == pipeline::JobMode::Img2Img || mode == pipeline::JobMode::Inpaint)
         cmd->add_option("--strength", o.request.strength, "Denoising strength (0, 1]");
-    if (mode == pipeline::JobMode::Inpaint) {
-        cmd->add_option("--mask,-m", o.mask,
-            "Mask image, same size as the input: white = repaint, black = keep (optional with --extend)");
-        cmd->add_option("--extend", o.extend, "Outpaint: grow the canvas by L,T,R,B pixels and paint the new area");
-        cmd->add_option("--mask-blur", o.request.maskBlur, "Feather the mask edge by this many pixels");
-        cmd->add_option("--mask-grow", o.request.maskGrow, "Grow (or shrink, negative) the mask by this many pixels");
-        cmd->add_flag("--only-masked", o.request.onlyMasked,
-            "Work on the mask's bounding box at the model's resolution, then paste back");
-        cmd->add_option("--padding", o.request.onlyMaskedPadding, "Context pixels around the mask for --only-masked");
-        cmd->add_option("--masked-content", o.request.maskedContent,
-               "What the masked area starts from: original, fill (surrounding colours blurred in), latent noise, "
-               "latent nothing")
-            ->check(CLI::IsMember(pipeline::maskedContentNames()));
-        cmd->add_flag("--soft-inpainting", o.request.softInpainting,
-            "The mask's grey levels are per-pixel strengths (differential diffusion): soft edges blend in");
-    }
+    if (mode == pipeline::JobMode::Inpaint)
+        addInpaintOptions(cmd, o);
     if (mode == pipeline::JobMode::Layout) {
         cmd->add_option(
                "--boxes", o.boxes, "JSON list of {\"x\",\"y\",\"w\",\"h\"} in pixels with \"prompt\" or \"label\"")
