@@ -215,8 +215,7 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
     }
     if (mode != pipeline::JobMode::Upscale)
         addSdxlOptions(cmd, o.request);
-    if (mode != pipeline::JobMode::Upscale)
-        addControlOptions(cmd, o);
+    addControlOptions(cmd, o); // upscale: with a text-to-image model (tiled image-to-image), e.g. the tile ControlNet
     cmd->add_flag("--caption-layout,!--no-caption-layout", o.request.captionLayout,
         "Bundled model: lay out the prompt's \"at the top left\"-style phrases as boxes (default on)");
     cmd->add_option("--vae-tile", o.request.vaeTile,
@@ -270,6 +269,11 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
         cmd->add_option("--init,-i", o.init, "Input image")->required();
     if (mode == pipeline::JobMode::Img2Img || mode == pipeline::JobMode::Inpaint)
         cmd->add_option("--strength", o.request.strength, "Denoising strength (0, 1]");
+    if (mode == pipeline::JobMode::Upscale)
+        cmd->add_option("--strength", o.request.strength,
+               "With a text-to-image model (Lanczos, then image-to-image tile by tile at its resolution): denoising "
+               "strength of each tile")
+            ->default_str("0.35");
     if (mode == pipeline::JobMode::Inpaint)
         addInpaintOptions(cmd, o);
     if (mode == pipeline::JobMode::Layout) {
@@ -437,6 +441,10 @@ int runJob(JobOptions& o)
             r.width = summary.nativeResolution;
         if (ownSize && o.command->get_option("--height")->count() == 0)
             r.height = summary.nativeResolution;
+        // Upscaling with a text-to-image model: image-to-image per tile repaints detail, not the picture
+        if (r.mode == pipeline::JobMode::Upscale && !summary.upscaler
+            && o.command->get_option("--strength")->count() == 0 && o.settingsFrom.empty())
+            r.strength = 0.35;
     }
     if (!o.previewDir.empty())
         fs::create_directories(o.previewDir);

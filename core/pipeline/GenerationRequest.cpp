@@ -206,8 +206,6 @@ std::vector<Problem> GenerationRequest::validate() const
         if (!(c.cannyLow >= 0 && c.cannyLow <= c.cannyHigh && c.cannyHigh <= 1000))
             p.push_back({ f, "canny thresholds must satisfy 0 <= low <= high <= 1000" });
     }
-    if (!controls.empty() && mode == JobMode::Upscale)
-        p.push_back({ "control", "the upscale job takes no ControlNet" });
     if (!refinerModel.empty() && mode == JobMode::Upscale)
         p.push_back({ "refiner", "the upscale job takes no refiner" });
     if (!std::isfinite(aestheticScore) || !std::isfinite(negativeAestheticScore) || aestheticScore < 0

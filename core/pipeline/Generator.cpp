@@ -125,9 +125,12 @@ std::vector<Problem> Generator::check(const GenerationRequest& r) const
     if (upscaler && r.mode != JobMode::Upscale)
         p.push_back(
             { "model", "a " + fam + " model only upscales; choose a text-to-image model for " + jobModeName(r.mode) });
-    if (!upscaler && r.mode == JobMode::Upscale)
+    if (!upscaler && r.mode == JobMode::Upscale && f == Family::Layout2Img)
         p.push_back({ "model",
-            "a " + fam + " model cannot upscale; choose an upscaler model (LDM-SR 4x, SD x4) or none for Lanczos" });
+            "the layout2img model cannot upscale; choose an upscaler model (LDM-SR 4x, SD x4), a text-to-image model "
+            "(tiled image-to-image) or none for Lanczos" });
+    if (upscaler && !r.controls.empty())
+        p.push_back({ "control", "an upscaler model takes no ControlNet (a text-to-image model upscales with one)" });
     if (f == Family::Layout2Img && r.mode != JobMode::Layout)
         p.push_back({ "model", "the layout2img model only does layout-to-image (boxes with class labels)" });
     if ((d->model->clip || d->model->openclip) && !d->tokenizer)
@@ -244,7 +247,9 @@ GenerationResult Generator::runChecked(
 
     // 5. The job, each picture with its metadata
     detail::ResultWriter out(*d, result, r0, r, recordAs, loraUses, d->info.name.empty() ? r.modelName : d->info.name);
-    if (r.mode == JobMode::Upscale)
+    if (r.mode == JobMode::Upscale && d->model && !d->isUpscaler())
+        detail::runTiledUpscale(*d, r, onStep, stop, t0, out);
+    else if (r.mode == JobMode::Upscale)
         detail::runUpscale(*d, r, onStep, stop, t0, out);
     else
         detail::runDiffusion(*d, r, onStep, stop, t0, out);

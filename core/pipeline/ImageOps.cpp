@@ -103,6 +103,23 @@ at::Tensor gaussianApprox(at::Tensor t, double sigma)
 
 } // namespace
 
+at::Tensor seamWeights(int h, int w, int overlap, bool top, bool bottom, bool left, bool right)
+{
+    auto ramp = [&](int len, bool lowEdge, bool highEdge) {
+        auto v = at::ones({ len });
+        const int o = std::min(overlap, len);
+        if (o > 0) {
+            auto r1 = (at::arange(overlap, at::TensorOptions().dtype(at::kFloat)) + 1) / (overlap + 1);
+            if (lowEdge)
+                v.narrow(0, 0, o).copy_(r1.narrow(0, 0, o));
+            if (highEdge)
+                v.narrow(0, len - o, o).copy_(r1.flip(0).narrow(0, 0, o));
+        }
+        return v;
+    };
+    return (ramp(h, top, bottom).view({ -1, 1 }) * ramp(w, left, right).view({ 1, -1 })).view({ 1, 1, h, w });
+}
+
 at::Tensor fillMasked(const at::Tensor& image, const at::Tensor& mask01)
 {
     const auto keep = (mask01 < 0.5).to(at::kFloat);

@@ -16,6 +16,9 @@ at::Tensor blurMask(const at::Tensor& mask, int radius); // Gaussian feather, si
 // 256, 64, 16, 4, 2, 0) and laid over each other, fill the masked area. [1, 3, H, W] in [-1, 1]; mask 1 = masked.
 // Gaussians approximated by three box blurs (as PIL does), edges extended.
 at::Tensor fillMasked(const at::Tensor& image, const at::Tensor& mask01);
+// Blending weights of one tile among overlapping tiles, [1, 1, h, w]: linear ramps over `overlap` pixels on the sides
+// that have a neighbour (flags), 1 elsewhere; summed tiles divided by summed weights hide the seams.
+at::Tensor seamWeights(int h, int w, int overlap, bool top, bool bottom, bool left, bool right);
 Image toRgb(const Image& img);
 // Separable Lanczos-3 resampling of an RGB(A) image.
 Image resizeLanczos(const Image& img, int width, int height);

@@ -38,5 +38,8 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
     Clock::time_point t0, ResultWriter& out);
 void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop,
     Clock::time_point t0, ResultWriter& out);
+// Upscale with a text-to-image model: Lanczos, then image-to-image tile by tile (TiledUpscale.cpp).
+void runTiledUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallback& onStep, const StopToken& stop,
+    Clock::time_point t0, ResultWriter& out);
 
 } // namespace ls::pipeline::detail

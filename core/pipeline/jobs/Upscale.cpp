@@ -88,22 +88,7 @@ void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallbac
             stop.check();
             auto img = m.decodeLatent(latent).to(at::kCPU, at::kFloat).narrow(2, 0, th * f).narrow(3, 0, tw * f);
             // Linear ramps in the overlap so seams blend.
-            auto ramp = [&](int len, bool lowEdge, bool highEdge) {
-                auto w = at::ones({ len });
-                const int o = overlap * f;
-                if (o > 0) {
-                    auto r1 = (at::arange(o, at::TensorOptions().dtype(at::kFloat)) + 1) / (o + 1);
-                    if (lowEdge)
-                        w.narrow(0, 0, std::min(o, len)).copy_(r1.narrow(0, 0, std::min(o, len)));
-                    if (highEdge)
-                        w.narrow(0, len - std::min(o, len), std::min(o, len))
-                            .copy_(r1.flip(0).narrow(0, 0, std::min(o, len)));
-                }
-                return w;
-            };
-            auto wy = ramp(th * f, ty > 0, ty + th < lr.height);
-            auto wx = ramp(tw * f, tx > 0, tx + tw < lr.width);
-            auto w = (wy.view({ -1, 1 }) * wx.view({ 1, -1 })).view({ 1, 1, th * f, tw * f });
+            auto w = seamWeights(th * f, tw * f, overlap * f, ty > 0, ty + th<lr.height, tx> 0, tx + tw < lr.width);
             acc.narrow(2, ty * f, th * f).narrow(3, tx * f, tw * f).add_(img * w);
             wsum.narrow(2, ty * f, th * f).narrow(3, tx * f, tw * f).add_(w);
         }

@@ -573,7 +573,10 @@ private Q_SLOTS:
         auto u = baseRequest();
         u.mode = JobMode::Upscale;
         u.initImage = gradient(16, 16);
-        QVERIFY(test::errorOf([&] { g.run(u, {}, stop); }).find("cannot upscale") != std::string::npos);
+        u.upscaleFactor = 3;
+        QVERIFY(test::errorOf([&] { g.run(u, {}, stop); }).find("2 or 4") != std::string::npos);
+        u.upscaleFactor = 2; // a text-to-image model upscales by tiled image-to-image
+        QCOMPARE(g.run(u, {}, stop).images.at(0).width, 32);
         // Missing vocabulary: the message names where it looked.
         auto ev = test::errorOf(
             [&] { text::ClipTokenizer::find(vocabularySearchPath("/nonexistent/model.safetensors", "/nope/vocab")); });
