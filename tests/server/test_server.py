@@ -455,10 +455,14 @@ class ServerTest(unittest.TestCase):
         sock = socket.create_connection(("127.0.0.1", self.s.port))
         sock.sendall(b"POST /sdapi/v1/txt2img HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        def running(p):  # this job (1000 steps), not the state an earlier job left behind
+            st = p["state"]
+            return st["job_count"] == 1 and st["sampling_steps"] == 1000 and st["sampling_step"] >= 2
+
         deadline = time.time() + 60
-        while time.time() < deadline and self.s.get("/sdapi/v1/progress")[1]["state"]["sampling_step"] < 2:
+        while time.time() < deadline and not running(self.s.get("/sdapi/v1/progress")[1]):
             time.sleep(0.05)
-        self.assertGreaterEqual(self.s.get("/sdapi/v1/progress")[1]["state"]["sampling_step"], 2, "the job did not start")
+        self.assertTrue(running(self.s.get("/sdapi/v1/progress")[1]), "the job did not start")
         sock.close()
         deadline = time.time() + 30
         while time.time() < deadline and self.s.get("/sdapi/v1/progress")[1]["state"]["job_count"] != 0:
