@@ -113,6 +113,7 @@ public Q_SLOTS:
             f.emplace_back(s.toStdString());
         m_engine.setEmbeddingFolders(f);
     }
+    void setPreviewDecoder(const QString& file) { m_engine.setPreviewDecoder(file.toStdString()); }
     void drain()
     {
         while (auto next = jobs.takeNext([this] { stop.reset(); })) {
@@ -235,6 +236,11 @@ bool GenerationController::cudaAvailable() { return ls::pipeline::Engine::cudaAv
 void GenerationController::setLoraFolders(const QStringList& folders)
 {
     QMetaObject::invokeMethod(m_worker, "setLoraFolders", Qt::QueuedConnection, Q_ARG(QStringList, folders));
+}
+
+void GenerationController::setPreviewDecoder(const QString& taesdDecoder)
+{
+    QMetaObject::invokeMethod(m_worker, "setPreviewDecoder", Qt::QueuedConnection, Q_ARG(QString, taesdDecoder));
 }
 
 void GenerationController::setEmbeddingFolders(const QStringList& folders)

@@ -35,6 +35,8 @@ public:
     void setLoraFolders(const QStringList& folders);
     // The same for textual-inversion embeddings (used by their file name in a prompt).
     void setEmbeddingFolders(const QStringList& folders);
+    // TAESD decoder for the per-step previews (Settings > Preview decoder); empty: one beside the model, if any.
+    void setPreviewDecoder(const QString& taesdDecoder);
     // Queues a job and returns its id. engineModel empty: the loaded model; "lanczos": plain resampling; otherwise a
     // model (path or "bundled:NAME") that a second engine on the worker loads once and keeps, for upscaler plugins.
     int enqueue(const ls::pipeline::GenerationRequest& request, const QString& engineModel = {});

@@ -101,6 +101,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         m_settings.vocabulary = options.vocabulary;
     connect(m_controller->remote(), &RemoteBackend::modelsChanged, this, &MainWindow::refreshModelList);
     m_controller->remote()->setServers(m_settings.remoteServers);
+    m_controller->setPreviewDecoder(m_settings.taesd);
     refreshModelList();
     applyLoraFolders();
     m_canvas->undoStack()->setMemoryLimit(qint64(m_settings.undoMemoryMB) << 20);
@@ -608,6 +609,7 @@ void MainWindow::applySettings(const AppSettings& s)
         || s.vocabulary != m_settings.vocabulary || s.vae != m_settings.vae;
     m_settings = s;
     m_controller->remote()->setServers(s.remoteServers);
+    m_controller->setPreviewDecoder(s.taesd);
     refreshModelList();
     applyLoraFolders();
     if (reload)

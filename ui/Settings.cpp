@@ -35,6 +35,7 @@ AppSettings AppSettings::load(QSettings& s)
     a.previewInterval = std::clamp(s.value(QStringLiteral("preview/interval"), 1).toInt(), 1, 1000);
     a.vocabulary = s.value(QStringLiteral("text/vocabulary")).toString();
     a.vae = s.value(QStringLiteral("models/vae")).toString();
+    a.taesd = s.value(QStringLiteral("preview/taesd")).toString();
     a.undoMemoryMB = std::clamp(
         s.value(QStringLiteral("canvas/undo_memory_mb"), a.undoMemoryMB).toInt(), kMinUndoMemoryMB, kMaxUndoMemoryMB);
     const int n = s.beginReadArray(QStringLiteral("backends"));
@@ -58,6 +59,7 @@ void AppSettings::save(QSettings& s) const
     s.setValue(QStringLiteral("preview/interval"), previewInterval);
     s.setValue(QStringLiteral("text/vocabulary"), vocabulary);
     s.setValue(QStringLiteral("models/vae"), vae);
+    s.setValue(QStringLiteral("preview/taesd"), taesd);
     s.setValue(QStringLiteral("canvas/undo_memory_mb"), undoMemoryMB);
     s.beginWriteArray(QStringLiteral("backends"), static_cast<int>(remoteServers.size()));
     for (int i = 0; i < remoteServers.size(); ++i) {
@@ -115,6 +117,7 @@ SettingsDialog::SettingsDialog(const AppSettings& a, bool cudaAvailable, QWidget
     , m_undoMemory(new QSpinBox)
     , m_vocab(new QLineEdit(a.vocabulary))
     , m_vae(new QLineEdit(a.vae))
+    , m_taesd(new QLineEdit(a.taesd))
     , m_backends(new BackendsEditor(a.remoteServers))
 {
     setWindowTitle(tr("Settings"));
@@ -177,20 +180,28 @@ SettingsDialog::SettingsDialog(const AppSettings& a, bool cudaAvailable, QWidget
     vocabRow->addWidget(browse);
     form->addRow(tr("CLIP vocabulary"), vocabRow);
 
-    auto* vaeBrowse = new QPushButton(tr("Browse..."));
-    connect(vaeBrowse, &QPushButton::clicked, this, [this] {
-        const QString f = QFileDialog::getOpenFileName(
-            this, tr("VAE file"), QString(), tr("VAE files (*.safetensors *.ckpt *.pt *.bin)"));
-        if (!f.isEmpty())
-            m_vae->setText(f);
-    });
-    auto* vaeRow = new QHBoxLayout;
+    // A file field with its Browse button.
+    auto fileRow = [this, form](QLineEdit* edit, const QString& label, const QString& title, const QString& filter) {
+        auto* browse = new QPushButton(tr("Browse..."));
+        connect(browse, &QPushButton::clicked, this, [this, edit, title, filter] {
+            const QString f = QFileDialog::getOpenFileName(this, title, QString(), filter);
+            if (!f.isEmpty())
+                edit->setText(f);
+        });
+        auto* row = new QHBoxLayout;
+        row->addWidget(edit, 1);
+        row->addWidget(browse);
+        form->addRow(label, row);
+    };
     m_vae->setObjectName(QStringLiteral("vae"));
     m_vae->setPlaceholderText(tr("Each model's own"));
     m_vae->setToolTip(tr("A stand-alone VAE (e.g. vae-ft-mse-840000) used with every model it fits"));
-    vaeRow->addWidget(m_vae, 1);
-    vaeRow->addWidget(vaeBrowse);
-    form->addRow(tr("VAE"), vaeRow);
+    fileRow(m_vae, tr("VAE"), tr("VAE file"), tr("VAE files (*.safetensors *.ckpt *.pt *.bin)"));
+    m_taesd->setObjectName(QStringLiteral("taesd"));
+    m_taesd->setPlaceholderText(tr("taesd_decoder beside the model or in its vae_approx/ folder"));
+    m_taesd->setToolTip(tr("TAESD, the tiny autoencoder (madebyollin/taesd): full-size previews every step for about "
+                           "a twentieth of a VAE decode; taesdxl_decoder for SDXL models"));
+    fileRow(m_taesd, tr("Preview decoder"), tr("TAESD decoder"), tr("TAESD decoders (*.safetensors *.pth)"));
 
     m_undoMemory->setRange(AppSettings::kMinUndoMemoryMB, AppSettings::kMaxUndoMemoryMB);
     m_undoMemory->setSingleStep(128);
@@ -218,6 +229,7 @@ AppSettings SettingsDialog::settings() const
     a.previewInterval = m_interval->value();
     a.vocabulary = m_vocab->text().trimmed();
     a.vae = m_vae->text().trimmed();
+    a.taesd = m_taesd->text().trimmed();
     a.undoMemoryMB = m_undoMemory->value();
     a.remoteServers = m_backends->servers();
     return a;

@@ -26,6 +26,7 @@ struct AppSettings {
     int previewInterval = 1; // steps between previews (decode: between full decodes)
     QString vocabulary; // CLIP vocabulary file or folder; empty: search the model folder
     QString vae; // a stand-alone VAE used with every model it fits; empty: each model's own
+    QString taesd; // TAESD decoder for the previews (taesd_decoder.safetensors); empty: found beside the model
     int undoMemoryMB = 512; // canvas undo history bound (oldest edits forgotten past it)
     // Remote AUTOMATIC1111-API servers whose models the model picker offers (Settings > Backends). Passwords are kept
     // in the settings file as typed (readable by this user only, like the rest of it).
@@ -59,7 +60,7 @@ private:
     QListWidget* m_folders;
     QComboBox *m_device, *m_preview;
     QSpinBox *m_threads, *m_interval, *m_undoMemory;
-    QLineEdit *m_vocab, *m_vae;
+    QLineEdit *m_vocab, *m_vae, *m_taesd;
     BackendsEditor* m_backends;
 };
 

@@ -86,6 +86,31 @@ private Q_SLOTS:
         QVERIFY(done.at(0).at(2).toStringList().at(0).contains(QStringLiteral("Steps: 5")));
     }
 
+    // Settings > Preview decoder: a TAESD decoder set on the controller decodes the previews (8x the latent; the
+    // projection is at the latent's size).
+    void previewDecoderReachesTheEngine()
+    {
+        auto previewSize = [](const QString& taesd) {
+            GenerationController c;
+            c.setPreviewDecoder(taesd);
+            QSignalSpy loaded(&c, &GenerationController::modelLoaded);
+            c.loadModel(kGolden + QStringLiteral("/tiny_sd1/weights.safetensors"),
+                kGolden + QStringLiteral("/tiny_sd1/case.json"), QStringLiteral(LS_SHARED_DIR "/data/clip"));
+            if (!QTest::qWaitFor([&] { return loaded.count() == 1; }, 30000))
+                return QSize();
+            QSignalSpy previews(&c, &GenerationController::preview);
+            QSignalSpy done(&c, &GenerationController::finished);
+            c.enqueue(request(2));
+            if (!QTest::qWaitFor([&] { return done.count() == 1; }, 30000) || previews.isEmpty())
+                return QSize();
+            return previews.at(0).at(2).value<QImage>().size();
+        };
+        const QSize projection = previewSize({});
+        const QSize taesd = previewSize(kGolden + QStringLiteral("/taesd_decode/weights.safetensors"));
+        QVERIFY(projection.isValid() && taesd.isValid());
+        QCOMPARE(taesd, projection * 8); // TAESD decodes 8x the latent, the projection is the latent's size
+    }
+
     void loraFoldersReachTheEngine()
     {
         QTemporaryDir tmp;
