@@ -10,20 +10,6 @@
 
 namespace ls::server {
 
-namespace {
-
-std::vector<std::string> locOf(const std::string& field)
-{
-    std::vector<std::string> loc;
-    size_t b = 0;
-    for (size_t e; (e = field.find('.', b)) != std::string::npos; b = e + 1)
-        loc.push_back(field.substr(b, e - b));
-    loc.push_back(field.substr(b));
-    return loc;
-}
-
-} // namespace
-
 // A1111's create_binary_mask: the alpha channel of an RGBA mask that is not fully opaque, else the luminance (PIL's
 // L: 299/587/114 per mille); rounded, > 128 painted.
 Image binaryMask(const Image& mask)
@@ -45,7 +31,17 @@ Image binaryMask(const Image& mask)
     return m;
 }
 
-Image decodeApiImage(const std::string& text, const std::string& field, int64_t maxPixels)
+std::vector<std::string> locOf(const std::string& field)
+{
+    std::vector<std::string> loc;
+    size_t b = 0;
+    for (size_t e; (e = field.find('.', b)) != std::string::npos; b = e + 1)
+        loc.push_back(field.substr(b, e - b));
+    loc.push_back(field.substr(b));
+    return loc;
+}
+
+io::ImageWithMetadata decodeApiImageFile(const std::string& text, const std::string& field)
 {
     std::string b64 = text;
     if (b64.rfind("data:", 0) == 0) {
@@ -64,12 +60,16 @@ Image decodeApiImage(const std::string& text, const std::string& field, int64_t 
     }
     if (bytes.empty())
         throw InvalidRequest({ { locOf(field), "Invalid encoded image: empty" } });
-    io::ImageWithMetadata img;
     try {
-        img = io::decodeImage(bytes, field);
+        return io::decodeImage(bytes, field);
     } catch (const Error& e) {
         throw InvalidRequest({ { locOf(field), std::string("Invalid encoded image: ") + e.what() } });
     }
+}
+
+Image decodeApiImage(const std::string& text, const std::string& field, int64_t maxPixels)
+{
+    const io::ImageWithMetadata img = decodeApiImageFile(text, field);
     if (static_cast<int64_t>(img.image.width) * img.image.height > maxPixels)
         throw InvalidRequest({ { locOf(field),
             "the image is " + std::to_string(img.image.width) + "x" + std::to_string(img.image.height)

@@ -30,6 +30,19 @@ json problemsDetail(const std::vector<FieldProblem>& problems)
     return { { "detail", detail } };
 }
 
+json errorBody(const std::string& kind, const std::string& what)
+{
+    return { { "error", kind }, { "detail", what }, { "body", "" }, { "errors", what } };
+}
+
+std::vector<FieldProblem> fieldProblems(const std::vector<pipeline::Problem>& problems)
+{
+    std::vector<FieldProblem> out;
+    for (const auto& p : problems)
+        out.push_back({ { "body", apiFieldName(p.field) }, p.message });
+    return out;
+}
+
 std::string apiFieldName(const std::string& f)
 {
     static const std::map<std::string, std::string> names { { "cfg", "cfg_scale" }, { "batch", "batch_size" },
@@ -65,11 +78,24 @@ public:
     void problem(const std::string& name, const std::string& msg, const std::string& type = "value_error")
     {
         auto loc = m_loc;
-        size_t b = 0;
-        for (size_t e; (e = name.find('.', b)) != std::string::npos; b = e + 1)
-            loc.push_back(name.substr(b, e - b));
-        loc.push_back(name.substr(b));
+        for (auto& part : locOf(name))
+            loc.push_back(std::move(part));
         m_problems.push_back({ loc, msg, type });
+    }
+
+    // A base64 image of this object (`name`: the field, or a dotted path below it); a bad one becomes a problem
+    // and an empty image.
+    Image image(const std::string& base64, const std::string& name, int64_t maxPixels)
+    {
+        std::string field;
+        for (const auto& part : m_loc)
+            field += part + ".";
+        try {
+            return decodeApiImage(base64, field + name, maxPixels);
+        } catch (const InvalidRequest& e) {
+            m_problems.insert(m_problems.end(), e.problems().begin(), e.problems().end());
+            return {};
+        }
     }
 
     int64_t integer(const char* name, int64_t def)
@@ -254,14 +280,7 @@ void readControlUnit(const json& unit, size_t i, int64_t maxPixels, ApiJob& job,
             if (b64.empty())
                 u.problem(key, "expected a base64 image");
             else
-                try {
-                    c.image = decodeApiImage(b64, key, maxPixels);
-                } catch (const InvalidRequest& e) {
-                    for (auto p : e.problems()) {
-                        p.loc.insert(p.loc.begin(), { "body", "alwayson_scripts", "controlnet", "args", idx });
-                        problems.push_back(p);
-                    }
-                }
+                c.image = u.image(b64, key, maxPixels);
         }
     job.controlModels.push_back(model);
     c.model = model;
@@ -374,8 +393,8 @@ void readCommon(Fields& f, ApiJob& job, int64_t maxPixels, std::vector<FieldProb
 
 void finish(const ApiJob& job, std::vector<FieldProblem>& problems)
 {
-    for (const auto& p : job.request.validate())
-        problems.push_back({ { "body", apiFieldName(p.field) }, p.message });
+    for (auto& p : fieldProblems(job.request.validate()))
+        problems.push_back(std::move(p));
     if (!problems.empty())
         throw InvalidRequest(std::move(problems));
 }
@@ -446,32 +465,15 @@ ApiJob parseImg2Img(const json& body, int64_t maxPixels)
         || !f.raw("init_images")[0].is_string())
         f.problem("init_images", "needs one base64 image");
     else
-        try {
-            init = decodeApiImage(f.raw("init_images")[0].get<std::string>(), "init_images.0", maxPixels);
-        } catch (const InvalidRequest& e) {
-            for (auto p : e.problems()) {
-                p.loc.insert(p.loc.begin(), "body");
-                problems.push_back(p);
-            }
-        }
-    Image mask;
-    if (f.has("mask")) {
-        try {
-            mask = decodeApiImage(f.text("mask"), "mask", maxPixels);
-        } catch (const InvalidRequest& e) {
-            for (auto p : e.problems()) {
-                p.loc.insert(p.loc.begin(), "body");
-                problems.push_back(p);
-            }
-        }
-    }
+        init = f.image(f.raw("init_images")[0].get<std::string>(), "init_images.0", maxPixels);
+    const Image mask = f.has("mask") ? f.image(f.text("mask"), "mask", maxPixels) : Image();
     const int blur = f.small("mask_blur", f.small("mask_blur_x", 4));
     r.maskBlur = blur;
     const int fill = f.small("inpainting_fill", 0);
     if (fill < 0 || fill > 3)
         f.problem("inpainting_fill", "must be 0 (fill), 1 (original), 2 (latent noise) or 3 (latent nothing)");
     else
-        r.maskedContent = pipeline::maskedContentNames()[fill == 0 ? 1 : fill == 1 ? 0 : fill];
+        r.maskedContent = pipeline::maskedContentNames()[fill]; // in A1111's order
     r.onlyMasked = f.boolean("inpaint_full_res", true);
     r.onlyMaskedPadding = f.small("inpaint_full_res_padding", 0);
     const bool invert = f.integer("inpainting_mask_invert", 0) != 0;
@@ -511,15 +513,8 @@ ExtrasJob parseExtrasSingle(const json& body, int64_t maxPixels)
     ExtrasJob e;
     if (!f.has("image"))
         f.problem("image", "field required", "value_error.missing");
-    else
-        try {
-            e.image = pipeline::toRgb(decodeApiImage(f.text("image"), "image", maxPixels));
-        } catch (const InvalidRequest& ex) {
-            for (auto p : ex.problems()) {
-                p.loc.insert(p.loc.begin(), "body");
-                problems.push_back(p);
-            }
-        }
+    else if (const Image img = f.image(f.text("image"), "image", maxPixels); !img.empty())
+        e.image = pipeline::toRgb(img);
     e.resizeMode = f.small("resize_mode", 0);
     e.resize = f.number("upscaling_resize", 2);
     e.width = f.small("upscaling_resize_w", 512);

@@ -4,6 +4,7 @@
 // them (HTTP 422, {"detail": [{"loc": ["body", field], "msg": ..., "type": ...}]}). A field we understand but cannot
 // carry out (restore_faces, a variation seed, a style) is refused by name, never silently dropped; fields we do not
 // know are ignored as A1111 ignores them. No HTTP here: the server (ApiServer) and the tests call these directly.
+#include "io/ImageFile.h"
 #include "pipeline/GenerationRequest.h"
 
 #include <nlohmann/json.hpp>
@@ -31,9 +32,15 @@ private:
 };
 
 nlohmann::json problemsDetail(const std::vector<FieldProblem>& problems);
+// A1111's api_middleware body for a failure that is not the request's: {"error", "detail", "body", "errors"}.
+nlohmann::json errorBody(const std::string& kind, const std::string& what);
+// "alwayson_scripts.controlnet.args.0" -> its parts, as a FieldProblem's loc.
+std::vector<std::string> locOf(const std::string& dottedField);
 
 // Our validation's field names (GenerationRequest::validate, Engine::check) in A1111's spelling.
 std::string apiFieldName(const std::string& ourField);
+// Our validation's problems as the request's fields' (loc "body", A1111's name).
+std::vector<FieldProblem> fieldProblems(const std::vector<pipeline::Problem>& problems);
 
 struct ApiJob {
     pipeline::GenerationRequest request; // seed fixed (never -1), mode set
@@ -52,7 +59,10 @@ ApiJob parseTxt2Img(const nlohmann::json& body, int64_t maxPixels);
 ApiJob parseImg2Img(const nlohmann::json& body, int64_t maxPixels);
 
 // An image as A1111 accepts it: base64, optionally behind a "data:image/...;base64," prefix; PNG, or what
-// OpenImageIO reads (JPEG, WebP, ...). Problems name `field`.
+// OpenImageIO reads (JPEG, WebP, ...), with its text chunks. Problems name `field` (a dotted path, e.g.
+// "body.init_images.0").
+io::ImageWithMetadata decodeApiImageFile(const std::string& text, const std::string& field);
+// The same, its pixels alone, within the server's pixel limit.
 Image decodeApiImage(const std::string& text, const std::string& field, int64_t maxPixels);
 // PNG (with the metadata as text chunks), base64 without a prefix, as A1111 returns images.
 std::string encodeApiImage(const Image& image, const std::map<std::string, std::string>& metadata = {});

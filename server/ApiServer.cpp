@@ -165,10 +165,9 @@ struct ApiServer::Impl {
         const int fd = findClientSocket(req.remote_addr, req.remote_port, port);
         while (!task->waitFor(std::chrono::milliseconds(200))) {
             if (clientGone(fd)) {
-                worker->abandon(task);
+                worker->abandon(task); // the task is shared: nothing here waits for it to end
                 std::fprintf(
                     stderr, "serve: %s:%d went away; its job was dropped\n", req.remote_addr.c_str(), req.remote_port);
-                task->waitFor(std::chrono::seconds(600));
                 return;
             }
         }
@@ -251,7 +250,7 @@ void ApiServer::Impl::routes()
             what = e.what();
         } catch (...) {
         }
-        sendJson(res, 500, { { "error", "Internal" }, { "detail", what }, { "body", "" }, { "errors", what } });
+        sendJson(res, 500, errorBody("Internal", what));
     });
     http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
         if (res.body.empty())
@@ -302,15 +301,7 @@ void ApiServer::Impl::jobRoutes()
         const json body = parseBody(req);
         if (!body.is_object() || !body.contains("image") || !body["image"].is_string())
             throw InvalidRequest({ { { "body", "image" }, "field required", "value_error.missing" } });
-        std::string b64 = body["image"].get<std::string>();
-        if (b64.rfind("data:", 0) == 0 && b64.find(',') != std::string::npos)
-            b64 = b64.substr(b64.find(',') + 1);
-        io::ImageWithMetadata img;
-        try {
-            img = io::decodeImage(base64Decode(b64), "image");
-        } catch (const Error& e) {
-            throw InvalidRequest({ { { "body", "image" }, std::string("Invalid encoded image: ") + e.what() } });
-        }
+        io::ImageWithMetadata img = decodeApiImageFile(body["image"].get<std::string>(), "body.image");
         const std::string info = img.metadata.count("parameters") ? img.metadata["parameters"] : std::string();
         json items = json::object();
         for (const auto& [k, v] : img.metadata)

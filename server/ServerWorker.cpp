@@ -54,12 +54,6 @@ struct ServerWorker::Progress {
 
 namespace {
 
-json errorBody(const std::string& kind, const std::string& what)
-{
-    // A1111's api_middleware: {"error": type, "detail": ..., "body": ..., "errors": str(e)}
-    return { { "error", kind }, { "detail", what }, { "body", "" }, { "errors", what } };
-}
-
 // A LoRA named by a client is looked up in the server's folders only: no absolute paths, no "..".
 void refuseLoraPaths(const ApiJob& job)
 {
@@ -311,27 +305,9 @@ void ServerWorker::runGeneration(Task& task, ApiJob& job)
     ensureModel(job.checkpoint, "sd_model_checkpoint");
     resolveFiles(job);
     auto& r = job.request;
-    if (const auto problems = m_engine.check(r); !problems.empty()) {
-        std::vector<FieldProblem> fp;
-        for (const auto& p : problems)
-            fp.push_back({ { "body", apiFieldName(p.field) }, p.message });
-        throw InvalidRequest(std::move(fp));
-    }
-    const std::string timestamp = jobTimestamp();
-    {
-        std::lock_guard p(m_progress->mutex);
-        auto& s = *m_progress;
-        s.active = true;
-        s.job = "scripts_" + task.kind;
-        s.timestamp = timestamp;
-        s.textinfo.clear();
-        s.jobCount = job.iterations;
-        s.jobNo = s.step = 0;
-        s.steps = r.steps;
-        s.interrupted = s.skipped = false;
-        s.start = Clock::now();
-        s.preview = {};
-    }
+    if (const auto problems = m_engine.check(r); !problems.empty())
+        throw InvalidRequest(fieldProblems(problems));
+    const std::string timestamp = beginProgress("scripts_" + task.kind, job.iterations, r.steps);
     JobOutcome out;
     const int64_t firstSeed = r.seed;
     for (int k = 0; k < job.iterations; ++k) {
@@ -342,18 +318,7 @@ void ServerWorker::runGeneration(Task& task, ApiJob& job)
         }
         r.seed = firstSeed + static_cast<int64_t>(k) * r.batch;
         try {
-            auto result = m_engine.run(
-                r,
-                [this](const pipeline::StepInfo& s) {
-                    std::lock_guard p(m_progress->mutex);
-                    m_progress->step = s.step;
-                    m_progress->steps = s.total;
-                    if (s.preview) {
-                        m_progress->preview = *s.preview;
-                        ++m_progress->previewSerial;
-                    }
-                },
-                task.stop);
+            auto result = m_engine.run(r, progressReporter(), task.stop);
             for (size_t i = 0; i < result.images.size(); ++i) {
                 out.images.push_back(std::move(result.images[i]));
                 out.seeds.push_back(i < result.seeds.size() ? result.seeds[i] : r.seed + static_cast<int64_t>(i));
@@ -381,6 +346,36 @@ void ServerWorker::runGeneration(Task& task, ApiJob& job)
     const auto& s = m_engine.summary();
     const ModelIdentity model { s.name, s.sha256.substr(0, std::min<size_t>(10, s.sha256.size())), s.inpainting };
     task.finish(200, generationResponse(job, out, model, timestamp));
+}
+
+std::string ServerWorker::beginProgress(const std::string& job, int jobCount, int steps)
+{
+    std::lock_guard p(m_progress->mutex);
+    auto& s = *m_progress;
+    s.active = true;
+    s.job = job;
+    s.timestamp = jobTimestamp();
+    s.textinfo.clear();
+    s.jobCount = jobCount;
+    s.jobNo = s.step = 0;
+    s.steps = steps;
+    s.interrupted = s.skipped = false;
+    s.start = Clock::now();
+    s.preview = {};
+    return s.timestamp;
+}
+
+pipeline::StepCallback ServerWorker::progressReporter()
+{
+    return [this](const pipeline::StepInfo& s) {
+        std::lock_guard p(m_progress->mutex);
+        m_progress->step = s.step;
+        m_progress->steps = s.total;
+        if (s.preview) {
+            m_progress->preview = *s.preview;
+            ++m_progress->previewSerial;
+        }
+    };
 }
 
 std::shared_ptr<Task> ServerWorker::extrasTask(ExtrasJob job)
@@ -412,15 +407,7 @@ void ServerWorker::runExtras(Task& task, const ExtrasJob& job)
         throw InvalidRequest({ { { "body", "upscaler_1" },
             "upscaler '" + job.upscaler + "' not found (GET /sdapi/v1/upscalers lists them)" } });
     if (!modelPath.empty() && (w > up.width || h > up.height)) {
-        {
-            std::lock_guard p(m_progress->mutex);
-            m_progress->active = true;
-            m_progress->job = "extras";
-            m_progress->jobCount = 1;
-            m_progress->jobNo = m_progress->step = 0;
-            m_progress->start = Clock::now();
-            m_progress->timestamp = jobTimestamp();
-        }
+        beginProgress("extras", 1, 0);
         if (loadedPath() != modelPath || !m_engine.hasModel())
             loadModel(modelPath);
         pipeline::GenerationRequest r;
@@ -428,21 +415,10 @@ void ServerWorker::runExtras(Task& task, const ExtrasJob& job)
         r.initImage = up;
         r.sampler = "DDIM";
         r.seed = 0;
-        auto result = m_engine.run(
-            r,
-            [this](const pipeline::StepInfo& s) {
-                std::lock_guard p(m_progress->mutex);
-                m_progress->step = s.step;
-                m_progress->steps = s.total;
-            },
-            task.stop);
-        up = result.images.at(0);
+        up = m_engine.run(r, progressReporter(), task.stop).images.at(0);
     }
     if (job.resizeMode == 1 && job.crop) {
-        // cover the target, then cut its middle
-        const double s = std::max(static_cast<double>(w) / up.width, static_cast<double>(h) / up.height);
-        const int cw = std::max(w, static_cast<int>(up.width * s)), ch = std::max(h, static_cast<int>(up.height * s));
-        up = pipeline::cropImage(pipeline::resizeLanczos(up, cw, ch), (cw - w) / 2, (ch - h) / 2, w, h);
+        up = resizeForApi(up, 1, w, h); // cover the target, then cut its middle
     } else if (up.width != w || up.height != h) {
         if (job.upscaler == "Nearest") {
             Image n(w, h, up.channels);

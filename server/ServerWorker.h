@@ -75,6 +75,9 @@ private:
     void runExtras(Task& task, const ExtrasJob& job);
     void ensureModel(const std::string& search, const char* field);
     void resolveFiles(ApiJob& job);
+    // /progress: a job starts (returns its timestamp); each step of the engine reported.
+    std::string beginProgress(const std::string& job, int jobCount, int steps);
+    pipeline::StepCallback progressReporter();
     std::string loadedPath() const;
     pipeline::ModelSummary loadModel(const std::string& path); // on the worker
 

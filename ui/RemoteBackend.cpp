@@ -56,6 +56,15 @@ QString titleFor(const QStringList& titles, const QString& model)
     return {};
 }
 
+// The titles of a /sdapi/v1/sd-models answer.
+QStringList modelTitles(const QByteArray& body)
+{
+    QStringList titles;
+    for (const auto& m : QJsonDocument::fromJson(body).array())
+        titles << m.toObject().value(QStringLiteral("title")).toString();
+    return titles;
+}
+
 QImage imageFromBase64(const QJsonValue& v)
 {
     QString s = v.toString();
@@ -186,9 +195,7 @@ void RemoteBackend::fetchModels(Server& s)
         r->deleteLater();
         const QByteArray body = r->readAll();
         if (r->error() == QNetworkReply::NoError) {
-            raw->models.clear();
-            for (const auto& m : QJsonDocument::fromJson(body).array())
-                raw->models << m.toObject().value(QStringLiteral("title")).toString();
+            raw->models = modelTitles(body);
             raw->up = true;
         } else {
             raw->up = false;
@@ -214,9 +221,7 @@ void RemoteBackend::testServer(
             done(false, errorText(r, body), {});
             return;
         }
-        QStringList titles;
-        for (const auto& m : QJsonDocument::fromJson(body).array())
-            titles << m.toObject().value(QStringLiteral("title")).toString();
+        const QStringList titles = modelTitles(body);
         done(true, tr("%n model(s)", nullptr, titles.size()), titles);
     });
 }

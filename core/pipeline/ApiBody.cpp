@@ -118,9 +118,8 @@ ApiCall toApiCall(const GenerationRequest& r, const std::string& checkpoint)
     if (r.mode == JobMode::Inpaint) {
         b["mask"] = png64(r.mask);
         b["mask_blur"] = r.maskBlur;
-        const auto& names = maskedContentNames(); // original, fill, latent noise, latent nothing -> 1, 0, 2, 3
-        const auto at = std::find(names.begin(), names.end(), r.maskedContent) - names.begin();
-        b["inpainting_fill"] = at == 0 ? 1 : at == 1 ? 0 : static_cast<int>(at);
+        const auto& names = maskedContentNames(); // in A1111's inpainting_fill order
+        b["inpainting_fill"] = std::find(names.begin(), names.end(), r.maskedContent) - names.begin();
         b["inpaint_full_res"] = r.onlyMasked;
         b["inpaint_full_res_padding"] = r.onlyMaskedPadding;
         b["inpainting_mask_invert"] = 0;

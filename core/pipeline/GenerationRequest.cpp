@@ -107,7 +107,7 @@ std::pair<int, int> GenerationRequest::hiresSize() const
 
 const std::vector<std::string>& maskedContentNames()
 {
-    static const std::vector<std::string> names { "original", "fill", "latent noise", "latent nothing" };
+    static const std::vector<std::string> names { "fill", "original", "latent noise", "latent nothing" };
     return names;
 }
 

@@ -36,7 +36,8 @@ struct ControlUnit {
     double cannyLow = 100, cannyHigh = 200;
 };
 const std::vector<std::string>& controlPreprocessors();
-const std::vector<std::string>& maskedContentNames(); // original, fill, latent noise, latent nothing
+// fill, original, latent noise, latent nothing: A1111's inpainting_fill 0..3
+const std::vector<std::string>& maskedContentNames();
 
 // Layout boxes from JSON text: a list of {"x", "y", "w", "h"} (pixels) with optional "prompt" and "label" strings,
 // or an object with such a list under "boxes". Errors name `where`, the box and the field.

@@ -109,8 +109,10 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
             };
         }
         x = plan.sampler == "DDIM" ? sampleDdim(eps, x, p, o) : samplePlms(eps, x, p, o);
-        if (blend)
-            x = blend->initLatent * (1 - blend->maskAt(1.0)) + blend->maskAt(1.0) * x;
+        if (blend) {
+            const auto m = blend->maskAt(1.0);
+            x = blend->initLatent * (1 - m) + m * x;
+        }
         return x;
     }
     SigmaSchedule ks(schedule.alphasCumprod);

@@ -36,8 +36,8 @@ JobGeometry jobGeometry(const GenerationRequest& r)
         workH = init.height;
     }
     if (r.mode == JobMode::Inpaint) {
-        maskFull = r.softInpainting ? growMask(maskToTensor(r.mask), r.maskGrow).clamp(0, 1)
-                                    : (growMask(maskToTensor(r.mask), r.maskGrow) >= 0.5).to(at::kFloat);
+        const auto grown = growMask(maskToTensor(r.mask), r.maskGrow);
+        maskFull = r.softInpainting ? grown.clamp(0, 1) : (grown >= 0.5).to(at::kFloat);
         compositeMask = at::maximum(blurMask(maskFull, r.maskBlur), maskFull);
         // Keep every pixel outside the feathered mask untouched: zero beyond the blur's reach.
         region = { 0, 0, init.width, init.height };

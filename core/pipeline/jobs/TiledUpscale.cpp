@@ -24,6 +24,9 @@ void runTiledUpscale(GeneratorState& d, const GenerationRequest& r, const StepCa
     const int tiles = static_cast<int>(xs.size() * ys.size());
     auto acc = at::zeros({ 1, 3, H, W });
     auto wsum = at::zeros({ 1, 1, H, W });
+    std::vector<Image> controlImages; // the units' own images at the enlarged size, cut per tile below
+    for (const auto& c : r.controls)
+        controlImages.push_back(c.image.empty() ? Image() : resizeLanczos(toRgb(c.image), W, H));
 
     // 2. Each tile repainted by image-to-image with the same seed, its ControlNet hints cut to it
     int index = 0;
@@ -37,10 +40,10 @@ void runTiledUpscale(GeneratorState& d, const GenerationRequest& r, const StepCa
             t.width = tw;
             t.height = th;
             t.batch = 1;
-            for (auto& c : t.controls)
-                if (!c.image.empty())
-                    c.image = cropImage(
-                        resizeLanczos(toRgb(c.image), W, H), static_cast<int>(tx), static_cast<int>(ty), tw, th);
+            for (size_t i = 0; i < t.controls.size(); ++i)
+                if (!controlImages[i].empty())
+                    t.controls[i].image
+                        = cropImage(controlImages[i], static_cast<int>(tx), static_cast<int>(ty), tw, th);
             GenerationResult tileResult;
             ResultWriter tileOut(d, tileResult, t, t, nullptr, {}, {});
             const StepCallback perTile = [&](const StepInfo& s) {
@@ -54,13 +57,14 @@ void runTiledUpscale(GeneratorState& d, const GenerationRequest& r, const StepCa
             runDiffusion(d, t, perTile, stop, t0, tileOut);
             stop.check();
             const auto img = imageToTensor(tileResult.images.at(0));
-            const auto w = seamWeights(th, tw, overlap, ty > 0, ty + th<H, tx> 0, tx + tw < W);
-            acc.narrow(2, ty, th).narrow(3, tx, tw).add_((img + 1) / 2 * w);
+            const bool top = ty > 0, bottom = ty + th<H, left = tx> 0, right = tx + tw < W;
+            const auto w = seamWeights(th, tw, overlap, top, bottom, left, right);
+            acc.narrow(2, ty, th).narrow(3, tx, tw).add_(img * w);
             wsum.narrow(2, ty, th).narrow(3, tx, tw).add_(w);
         }
 
     // 3. The blended picture
-    out.add(tensorToImage(acc / wsum.clamp_min(1e-6) * 2 - 1), r.seed);
+    out.add(tensorToImage(acc / wsum.clamp_min(1e-6)), r.seed);
 }
 
 } // namespace ls::pipeline::detail

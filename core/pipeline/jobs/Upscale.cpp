@@ -88,7 +88,8 @@ void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallbac
             stop.check();
             auto img = m.decodeLatent(latent).to(at::kCPU, at::kFloat).narrow(2, 0, th * f).narrow(3, 0, tw * f);
             // Linear ramps in the overlap so seams blend.
-            auto w = seamWeights(th * f, tw * f, overlap * f, ty > 0, ty + th<lr.height, tx> 0, tx + tw < lr.width);
+            const bool top = ty > 0, bottom = ty + th<lr.height, left = tx> 0, right = tx + tw < lr.width;
+            auto w = seamWeights(th * f, tw * f, overlap * f, top, bottom, left, right);
             acc.narrow(2, ty * f, th * f).narrow(3, tx * f, tw * f).add_(img * w);
             wsum.narrow(2, ty * f, th * f).narrow(3, tx * f, tw * f).add_(w);
         }
