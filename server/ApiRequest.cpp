@@ -224,6 +224,12 @@ void readOverrides(Fields& f, ApiJob& job, std::vector<FieldProblem>& problems)
         job.request.eta = o.number("eta_ddim", job.request.eta);
     if (o.has("eta_ancestral"))
         job.request.etaAncestral = o.number("eta_ancestral", job.request.etaAncestral);
+    if (o.has("sd_vae_decode_method")) { // A1111's "Full" or "TAESD"
+        const std::string method = o.text("sd_vae_decode_method");
+        if (method != "Full" && method != "TAESD")
+            o.problem("sd_vae_decode_method", "unexpected value; permitted: 'Full', 'TAESD'", "value_error.const");
+        job.request.fastDecode = method == "TAESD";
+    }
     o.refuseUnless<int64_t>("eta_noise_seed_delta", o.integer("eta_noise_seed_delta", 0), 0,
         "ENSD (a seed delta for the sampler's noise) is not supported: leave it 0");
 }

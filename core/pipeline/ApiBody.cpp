@@ -62,6 +62,8 @@ ApiCall toApiCall(const GenerationRequest& r, const std::string& checkpoint)
     json overrides = { { "CLIP_stop_at_last_layers", r.clipSkip } };
     if (!checkpoint.empty())
         overrides["sd_model_checkpoint"] = checkpoint;
+    if (r.fastDecode)
+        overrides["sd_vae_decode_method"] = "TAESD";
     b["override_settings"] = overrides;
     b["send_images"] = true;
     b["save_images"] = false;

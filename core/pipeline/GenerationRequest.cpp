@@ -329,6 +329,7 @@ json GenerationRequest::toJson() const
     j["only_masked_padding"] = onlyMaskedPadding;
     j["masked_content"] = maskedContent;
     j["soft_inpainting"] = softInpainting;
+    j["fast_decode"] = fastDecode;
     j["extend"] = { extendLeft, extendTop, extendRight, extendBottom };
     j["hires_scale"] = hiresScale;
     j["hires_steps"] = hiresSteps;
@@ -401,6 +402,7 @@ GenerationRequest GenerationRequest::fromJson(const json& j)
         r.onlyMaskedPadding = j.value("only_masked_padding", r.onlyMaskedPadding);
         r.maskedContent = j.value("masked_content", r.maskedContent);
         r.softInpainting = j.value("soft_inpainting", r.softInpainting);
+        r.fastDecode = j.value("fast_decode", r.fastDecode);
         if (j.contains("extend") && j["extend"].is_array() && j["extend"].size() == 4) {
             r.extendLeft = j["extend"][0];
             r.extendTop = j["extend"][1];

@@ -90,6 +90,8 @@ std::string buildInfotext(const GenerationRequest& r, int64_t seed, const std::s
     }
     if (r.clipSkip > 1)
         kv.emplace_back("Clip skip", std::to_string(r.clipSkip));
+    if (r.fastDecode) // A1111's key for its sd_vae_decode_method setting
+        kv.emplace_back("VAE Decoder", "TAESD");
     if (r.sampler == "DDIM" && r.eta != 0)
         kv.emplace_back("Eta DDIM", number(r.eta));
     if (samplerUsesAncestralEta(r.sampler) && r.etaAncestral != 1.0)
@@ -338,7 +340,7 @@ void listUnhonoured(const ParsedInfotext& p, std::vector<std::string>& left)
     static const std::vector<std::string> honoured { "Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size",
         "Denoising strength", "Hires upscale", "Hires resize", "Hires steps", "Hires upscaler", "Hires sampler",
         "Hires prompt", "Hires negative prompt", "Hires CFG Scale", "Clip skip", "Mask blur", "Inpaint area",
-        "Masked area padding", "Masked content", "Soft inpainting", "Eta DDIM", "Eta", "Model", "Model hash", "Version",
+        "Masked area padding", "Masked content", "Soft inpainting", "VAE Decoder", "Eta DDIM", "Eta", "Model", "Model hash", "Version",
         "Lora hashes", "TI hashes", "VAE", "VAE hash" };
     for (const auto& [k, v] : p.params) {
         if (std::find(honoured.begin(), honoured.end(), k) != honoured.end())
@@ -394,6 +396,8 @@ GenerationRequest requestFromInfotext(
     r.maskedContent = p.get("Masked content", r.maskedContent);
     if (p.has("Soft inpainting"))
         r.softInpainting = p.get("Soft inpainting") == "differential";
+    if (p.has("VAE Decoder"))
+        r.fastDecode = p.get("VAE Decoder") == "TAESD";
     r.eta = v.toDouble("Eta DDIM", r.eta);
     r.etaAncestral = v.toDouble("Eta", r.etaAncestral);
     r.modelName = p.get("Model", r.modelName);

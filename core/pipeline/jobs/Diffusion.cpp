@@ -129,7 +129,7 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
     // 5. Decoding, pasting back into the input, metadata
     for (int i = 0; i < r.batch; ++i) {
         stop.check();
-        const Image img = pasteBack(d.decodeImage(latent, i, r.vaeTile), r, geometry);
+        const Image img = pasteBack(d.decodeResult(latent, i, r), r, geometry);
         out.add(img, r.seed + i);
     }
 }

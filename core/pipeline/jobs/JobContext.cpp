@@ -16,6 +16,14 @@
 
 namespace ls::pipeline::detail {
 
+namespace {
+// TAESD's decode of one latent of the batch, as an image ([0, 1] out, the images' [-1, 1] in).
+Image tinyDecode(const models::TinyAutoencoderHalf& tiny, const at::Tensor& latent, int index)
+{
+    return tensorToImage(tiny.forward(latent.narrow(0, index, 1)).to(at::kCPU, at::kFloat) * 2 - 1);
+}
+} // namespace
+
 std::string withoutListMarks(std::string name)
 {
     std::erase_if(name, [](char c) { return c == ':' || c == ','; });
@@ -238,7 +246,7 @@ sampling::StepFn GeneratorState::stepReporter(
         } else if (r.previewEvery > 0 && ((i + 1) % r.previewEvery == 0 || last)) {
             torch::NoGradGuard ng;
             if (const auto* tiny = previewDecoder()) {
-                preview = tensorToImage(tiny->forward(x0.narrow(0, 0, 1)).to(at::kCPU, at::kFloat) * 2 - 1);
+                preview = tinyDecode(*tiny, x0, 0);
             } else {
                 if (!previewer)
                     previewer = std::make_unique<LatentPreviewer>(*model);
@@ -298,6 +306,21 @@ const models::TinyAutoencoderHalf* GeneratorState::previewDecoder()
 Image GeneratorState::decodeImage(const at::Tensor& latent, int index, int vaeTile)
 {
     return tensorToImage(model->decodeLatent(latent.narrow(0, index, 1), vaeTile).to(at::kCPU, at::kFloat));
+}
+
+Image GeneratorState::decodeResult(const at::Tensor& latent, int index, const GenerationRequest& r)
+{
+    if (!r.fastDecode)
+        return decodeImage(latent, index, r.vaeTile);
+    const auto* tiny = previewDecoder();
+    if (!tiny)
+        fail(ErrorKind::InvalidInput, "fast decode: " + (taesdError.empty() ? "no TAESD decoder" : taesdError));
+    torch::NoGradGuard ng;
+    Image img = tinyDecode(*tiny, latent, index);
+    // TAESD always decodes 8x; a first stage with another factor gets the VAE's size back.
+    const int f = static_cast<int>(model->config.firstStage.downFactor());
+    const int w = static_cast<int>(latent.size(3)) * f, h = static_cast<int>(latent.size(2)) * f;
+    return img.width == w && img.height == h ? img : resizeLanczos(img, w, h);
 }
 
 } // namespace ls::pipeline::detail

@@ -145,6 +145,8 @@ struct GeneratorState {
         at::Tensor concat = {}, at::Tensor classLabels = {}, std::shared_ptr<models::LatentModel> on = nullptr);
 
     Image decodeImage(const at::Tensor& latent, int index, int vaeTile);
+    // The final picture: the VAE's decode, or TAESD's with fast decode (an unusable decoder file is an error then).
+    Image decodeResult(const at::Tensor& latent, int index, const GenerationRequest& r);
 
     // Progress, previews (latent projection or full decode, as the request asks) and the step count to the callback.
     sampling::StepFn stepReporter(

@@ -541,6 +541,48 @@ private Q_SLOTS:
         QCOMPARE(ar.clipSkip, 2);
     }
 
+    void fastDecodeUsesTaesd()
+    {
+        auto& lm = tinySd1();
+        Generator g(lm.model, lm.tokenizer, lm.info);
+        StopToken stop;
+        auto r = baseRequest();
+        r.sampler = "Euler"; // the last step lands on the last step's denoised latent, which the previews decode
+        r.fastDecode = true;
+        g.setPreviewDecoder({});
+        bool named = false;
+        for (const auto& p : g.check(r))
+            named = named || (p.field == "fast_decode" && p.message.find("TAESD") != std::string::npos);
+        QVERIFY2(named, "fast decode without a TAESD decoder is refused by name");
+        QVERIFY_THROWS_EXCEPTION(Error, g.run(r, {}, stop));
+
+        g.setPreviewDecoder(test::goldenDir() / "taesd_decode" / "weights.safetensors");
+        Image lastPreview;
+        auto fast = g.run(r, [&](const StepInfo& s) { lastPreview = *s.preview; }, stop);
+        QCOMPARE(fast.images[0].width, 64);
+        QCOMPARE(fast.images[0].height, 64);
+        QCOMPARE(lastPreview.width, 128); // TAESD decodes 8x the latent; this tiny VAE 4x: brought to the VAE's size
+        lastPreview = resizeLanczos(lastPreview, 64, 64);
+        int worst = 0; // TAESD's decode of the final latent == its preview of the last step's denoised latent
+        for (size_t i = 0; i < lastPreview.pixels.size(); ++i)
+            worst = std::max(worst, std::abs(int(lastPreview.pixels[i]) - int(fast.images[0].pixels[i])));
+        QVERIFY2(worst <= 2, qPrintable(QString::number(worst)));
+        r.fastDecode = false;
+        auto full = g.run(r, {}, stop);
+        QVERIFY(!(full.images[0] == fast.images[0])); // the VAE's picture, not TAESD's
+        const std::string text = fast.metadata[0].at("parameters");
+        QVERIFY(text.find("VAE Decoder: TAESD") != std::string::npos);
+        QVERIFY(full.metadata[0].at("parameters").find("VAE Decoder") == std::string::npos);
+        QVERIFY(requestFromInfotext(parseInfotext(text)).fastDecode);
+        QVERIFY(GenerationRequest::fromJson(nlohmann::json::parse(fast.metadata[0].at("latent_studio"))).fastDecode);
+        r.fastDecode = true;
+        r.mode = JobMode::Upscale;
+        bool upscale = false;
+        for (const auto& p : g.check(r))
+            upscale = upscale || p.field == "fast_decode";
+        QVERIFY(upscale);
+    }
+
     void badRequestsAreExplained()
     {
         auto& lm = tinySd1();
