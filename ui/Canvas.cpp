@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 namespace ls::ui {
 
@@ -17,15 +16,6 @@ namespace {
 constexpr double kEdgeGrab = 6.0; // widget pixels around a box edge that resize it
 constexpr double kMinBox = 4.0; // image pixels; smaller boxes are clicks
 constexpr int kLabelHeight = 20; // widget pixels
-
-// Copies src (same format) into dst with its top-left at `at`.
-void blit(QImage& dst, const QImage& src, const QPoint& at)
-{
-    const int bpp = dst.depth() / 8;
-    for (int y = 0; y < src.height(); ++y)
-        std::memcpy(dst.scanLine(at.y() + y) + static_cast<size_t>(at.x()) * bpp, src.constScanLine(y),
-            static_cast<size_t>(src.width()) * bpp);
-}
 
 qint64 boxesBytes(const QVector<CanvasBox>& b)
 {
@@ -35,20 +25,6 @@ qint64 boxesBytes(const QVector<CanvasBox>& b)
     return n;
 }
 
-// Brush profile at distance d from the centre of a brush of radius r: 1 inside r * hardness, falling smoothly
-// to 0 at r; a fully hard brush keeps a one-pixel antialiased rim.
-double brushProfile(double d, double r, double hardness)
-{
-    const double inner = r * hardness;
-    if (r - inner < 1.0)
-        return std::clamp(r + 0.5 - d, 0.0, 1.0);
-    if (d <= inner)
-        return 1.0;
-    if (d >= r)
-        return 0.0;
-    const double t = (d - inner) / (r - inner);
-    return 1.0 - t * t * (3.0 - 2.0 * t);
-}
 } // namespace
 
 Canvas::Canvas(QWidget* parent)
@@ -167,29 +143,6 @@ void Canvas::invertMask()
     pushMaskEdit(before, m_mask.rect(), tr("Invert mask"));
     update();
     Q_EMIT changed();
-}
-
-void Canvas::pushMaskEdit(const QImage& before, const QRect& region, const QString& text)
-{
-    // Only the changed region is kept, before and after: a stroke on a large mask costs its own area.
-    const QRect r = region.intersected(m_mask.rect());
-    if (r.isEmpty())
-        return;
-    const QImage was = before.copy(r), now = m_mask.copy(r);
-    const QPoint at = r.topLeft();
-    m_undo.push(
-        text,
-        [this, was, at] {
-            blit(m_mask, was, at);
-            update();
-            Q_EMIT changed();
-        },
-        [this, now, at] {
-            blit(m_mask, now, at);
-            update();
-            Q_EMIT changed();
-        },
-        was.sizeInBytes() + now.sizeInBytes());
 }
 
 void Canvas::pushBoxesEdit(const QVector<CanvasBox>& before, const QString& text)
@@ -392,43 +345,6 @@ bool Canvas::eventFilter(QObject* watched, QEvent* event)
     return QWidget::eventFilter(watched, event);
 }
 
-void Canvas::strokeTo(const QPointF& from, const QPointF& to)
-{
-    // Coverage of the segment from -> to (a capsule of the brush's radius with its profile), kept as the maximum
-    // over the stroke; the mask is then the stroke-start mask blended towards white (brush) or black (eraser).
-    const double r = m_brush / 2.0;
-    const QRect box = QRectF(QPointF(std::min(from.x(), to.x()) - r - 1, std::min(from.y(), to.y()) - r - 1),
-        QPointF(std::max(from.x(), to.x()) + r + 1, std::max(from.y(), to.y()) + r + 1))
-                          .toAlignedRect()
-                          .intersected(m_mask.rect());
-    if (box.isEmpty())
-        return;
-    const QPointF seg = to - from;
-    const double len2 = QPointF::dotProduct(seg, seg);
-    const double peak = 255.0 * m_opacity;
-    const bool erase = m_tool == Tool::Eraser;
-    for (int y = box.top(); y <= box.bottom(); ++y) {
-        uchar* cover = m_strokeCover.scanLine(y);
-        const uchar* was = m_maskBefore.constScanLine(y);
-        uchar* out = m_mask.scanLine(y);
-        for (int x = box.left(); x <= box.right(); ++x) {
-            const QPointF p(x + 0.5, y + 0.5);
-            const double t = len2 > 0 ? std::clamp(QPointF::dotProduct(p - from, seg) / len2, 0.0, 1.0) : 0.0;
-            const QPointF d = p - (from + seg * t);
-            const double v = brushProfile(std::sqrt(QPointF::dotProduct(d, d)), r, m_hardness) * peak;
-            const int c = static_cast<int>(std::lround(v));
-            if (c <= cover[x])
-                continue;
-            cover[x] = static_cast<uchar>(c);
-            out[x] = static_cast<uchar>(
-                erase ? (was[x] * (255 - c) + 127) / 255 : was[x] + ((255 - was[x]) * c + 127) / 255);
-        }
-    }
-    m_strokeRect = m_strokeRect.united(box);
-    update(QRectF(toWidget(box.topLeft()) - QPointF(2, 2), toWidget(box.bottomRight() + QPoint(1, 1)) + QPointF(2, 2))
-               .toAlignedRect());
-}
-
 void Canvas::paintEvent(QPaintEvent* event)
 {
     QPainter p(this);
@@ -506,7 +422,9 @@ void Canvas::paintEvent(QPaintEvent* event)
         p.setPen(Qt::white);
         p.drawText(tag.adjusted(4, 0, 0, 0), Qt::AlignVCenter, label);
     }
-    if (m_tool != Tool::Box && underMouse() && m_preview.isNull()) {
+    paintExpandOutline(p);
+    const bool brushTool = m_tool == Tool::Brush || m_tool == Tool::Eraser || m_tool == Tool::Paint;
+    if (brushTool && underMouse() && m_preview.isNull()) {
         const QPointF c = mapFromGlobal(QCursor::pos());
         const double r = m_brush * m_zoom / 2;
         p.setBrush(Qt::NoBrush);
@@ -554,13 +472,16 @@ void Canvas::mousePressEvent(QMouseEvent* e)
         update();
         return;
     }
-    m_painting = true;
-    m_maskBefore = m_mask.copy();
-    m_strokeCover = QImage(m_mask.size(), QImage::Format_Grayscale8);
-    m_strokeCover.fill(0);
-    m_strokeRect = QRect();
-    m_last = ip;
-    strokeTo(ip, ip);
+    if (m_tool == Tool::Expand) {
+        beginExpand(e->position());
+        return;
+    }
+    if (m_tool == Tool::Paint && (e->modifiers() & Qt::ControlModifier)) { // pick the colour under the cursor
+        if (imageRect().contains(ip))
+            setBrushColor(m_image.pixelColor(ip.toPoint()));
+        return;
+    }
+    beginStroke(ip);
 }
 
 void Canvas::mouseMoveEvent(QMouseEvent* e)
@@ -579,6 +500,10 @@ void Canvas::mouseMoveEvent(QMouseEvent* e)
     if (m_painting) {
         strokeTo(m_last, ip);
         m_last = ip;
+        return;
+    }
+    if (m_tool == Tool::Expand && (e->buttons() & Qt::LeftButton)) {
+        moveExpand(ip);
         return;
     }
     if (m_drawingBox && m_active >= 0) {
@@ -627,6 +552,12 @@ void Canvas::mouseMoveEvent(QMouseEvent* e)
         else
             setCursor(Qt::SizeAllCursor);
     }
+    if (m_tool == Tool::Expand && !comparing()) {
+        const QRectF v = viewRect().adjusted(-12, -12, 12, 12);
+        setCursor(v.contains(e->position()) && !viewRect().adjusted(12, 12, -12, -12).contains(e->position())
+                ? Qt::SizeAllCursor
+                : Qt::ArrowCursor);
+    }
     if (m_tool != Tool::Box)
         update(); // brush outline
 }
@@ -645,12 +576,10 @@ void Canvas::mouseReleaseEvent(QMouseEvent* e)
         m_splitting = false;
         return;
     }
-    if (m_painting) {
-        m_painting = false;
-        pushMaskEdit(m_maskBefore, m_strokeRect, m_tool == Tool::Eraser ? tr("Erase") : tr("Paint mask"));
-        m_maskBefore = m_strokeCover = QImage();
-        Q_EMIT changed();
-    }
+    if (m_painting)
+        endStroke();
+    if (m_tool == Tool::Expand)
+        endExpand();
     if (m_drawingBox) {
         m_drawingBox = false;
         if (m_active >= 0 && (m_boxes[m_active].rect.width() < kMinBox || m_boxes[m_active].rect.height() < kMinBox)) {
@@ -733,6 +662,14 @@ void Canvas::keyPressEvent(QKeyEvent* e)
         return;
     case Qt::Key_R:
         setTool(Tool::Box);
+        return;
+    case Qt::Key_P:
+        setTool(Tool::Paint);
+        return;
+    case Qt::Key_C:
+        if (e->modifiers() & Qt::ControlModifier)
+            break;
+        setTool(Tool::Expand);
         return;
     case Qt::Key_X:
         setTool(m_tool == Tool::Brush ? Tool::Eraser : Tool::Brush);

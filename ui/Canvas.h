@@ -1,16 +1,20 @@
 #pragma once
 // The painting surface: an image layer, a mask layer (shown as a translucent red overlay) and labelled boxes.
-// Tools: brush and eraser on the mask (size, hardness, opacity), box (draw, move, resize by its edges and corners,
-// delete, label edited in place). Every edit is undoable; the history is bounded by memory (UndoHistory).
+// Tools: brush and eraser on the mask (size, hardness, opacity), paint (the brush in colour on the picture), box
+// (draw, move, resize by its edges and corners, delete, label edited in place), expand (drag a border outwards to grow
+// the canvas for outpainting). Every edit is undoable; the history is bounded by memory (UndoHistory).
 // A comparison view shows another picture (a history result) beside the canvas with a draggable divider.
 #include "UndoHistory.h"
 
+#include <QColor>
 #include <QImage>
+#include <QMargins>
 #include <QRectF>
 #include <QVector>
 #include <QWidget>
 
 class QLineEdit;
+class QPainter;
 
 namespace ls::ui {
 
@@ -23,7 +27,7 @@ struct CanvasBox {
 class Canvas : public QWidget {
     Q_OBJECT
 public:
-    enum class Tool { Brush, Eraser, Box };
+    enum class Tool { Brush, Eraser, Box, Paint, Expand };
     explicit Canvas(QWidget* parent = nullptr);
 
     void setImage(const QImage& image, bool undoable = true); // resets the mask size, keeps its content if same size
@@ -49,7 +53,17 @@ public:
     // goes past it.
     double brushOpacity() const { return m_opacity; }
     void setBrushOpacity(double o);
+    // The Paint tool's colour (Ctrl+click with it picks one from the picture).
+    QColor brushColor() const { return m_color; }
+    void setBrushColor(const QColor& c);
     UndoHistory* undoStack() { return &m_undo; }
+
+    // Outpainting: grows the canvas by these many pixels on each side (one undoable edit). The new area starts from
+    // the picture's edge colours, blurred, and is masked, `overlap` pixels into the old picture on the grown sides;
+    // the mask and boxes move with the picture. The Expand tool's drags snap to multiples of the expand step.
+    void expand(int left, int top, int right, int bottom, int overlap = 8);
+    void setExpandStep(int px);
+    int expandStep() const { return m_expandStep; }
 
     // Boxes: the selected one (-1: none) and its label, edited in place on the canvas.
     int activeBox() const { return m_active; }
@@ -95,7 +109,18 @@ private:
         int index = -1;
         int edges = 0; // 0: inside (move)
     };
+    void beginStroke(const QPointF& imagePos);
     void strokeTo(const QPointF& from, const QPointF& to);
+    void endStroke();
+    QImage& strokeLayer() { return m_tool == Tool::Paint ? m_image : m_mask; }
+    void beginExpand(const QPointF& widgetPos);
+    void moveExpand(const QPointF& imagePos);
+    void endExpand();
+    void paintExpandOutline(QPainter& p) const;
+    struct State {
+        QImage image, mask;
+        QVector<CanvasBox> boxes;
+    };
     BoxHit boxAt(const QPointF& widgetPos) const;
     QRectF imageRect() const { return QRectF(QPointF(0, 0), m_image.size()); }
     QRectF viewRect() const
@@ -104,6 +129,7 @@ private:
     } // widget coordinates
     void splitAt(double widgetX);
     QRectF labelRect(int index) const; // widget coordinates
+    void pushLayerEdit(QImage* layer, const QImage& before, const QRect& region, const QString& text);
     void pushMaskEdit(const QImage& before, const QRect& region, const QString& text);
     void pushBoxesEdit(const QVector<CanvasBox>& before, const QString& text);
     void viewChanged();
@@ -114,6 +140,10 @@ private:
     Tool m_tool = Tool::Brush;
     int m_brush = 24;
     double m_hardness = 1.0, m_opacity = 1.0;
+    QColor m_color = QColor(40, 90, 200);
+    int m_expandStep = 64;
+    int m_expandEdges = 0;
+    QMargins m_expandBy;
     double m_zoom = 1.0, m_split = 0.5;
     QPointF m_offset;
     bool m_fit = true;
@@ -124,12 +154,15 @@ private:
     QPointF m_last, m_start, m_panStart;
     QRectF m_boxStart;
     int m_active = -1;
-    QImage m_maskBefore, m_strokeCover; // the mask when the stroke began; the stroke's coverage so far
+    QImage m_layerBefore, m_strokeCover; // the painted layer when the stroke began; the stroke's coverage so far
     QRect m_strokeRect;
     QVector<CanvasBox> m_boxesBefore;
     QLineEdit* m_labelEdit = nullptr;
     int m_labelIndex = -1;
     UndoHistory m_undo;
 };
+
+// The picture on a canvas grown by these margins: edge colours stretched outwards and blurred in the new area.
+QImage expandedPicture(const QImage& image, int left, int top, int right, int bottom);
 
 } // namespace ls::ui

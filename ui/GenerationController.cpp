@@ -275,6 +275,15 @@ void GenerationController::cancelCurrent()
     }
 }
 
+void GenerationController::cancelJob(int jobId)
+{
+    m_remote->cancelJob(jobId);
+    if (m_worker->jobs.cancelJob(jobId, [this] { m_worker->stop.requestStop(); })) {
+        Q_EMIT cancelled(jobId);
+        Q_EMIT queueChanged(m_worker->jobs.size());
+    }
+}
+
 void GenerationController::clearQueue()
 {
     m_remote->clearQueue();

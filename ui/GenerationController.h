@@ -42,6 +42,8 @@ public:
     int enqueue(const ls::pipeline::GenerationRequest& request, const QString& engineModel = {});
     // Stops the running job at its next step; when none runs yet, drops the job that would start next.
     void cancelCurrent();
+    // One job: stopped at its next step when it runs, dropped (cancelled at once) when it waits; others untouched.
+    void cancelJob(int jobId);
     void clearQueue();
     int queuedJobs() const;
     bool busy() const; // a job runs or waits, or a model is loading

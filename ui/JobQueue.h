@@ -55,6 +55,21 @@ public:
         m_jobs.pop_front();
         return id;
     }
+    // One job by its id: asks it to stop when it runs (false), drops it when it waits (true); false when unknown.
+    template <typename StopFn> bool cancelJob(int id, StopFn stopRunning)
+    {
+        QMutexLocker lock(&m_mutex);
+        if (m_current == id) {
+            stopRunning();
+            return false;
+        }
+        for (auto it = m_jobs.begin(); it != m_jobs.end(); ++it)
+            if (it->id == id) {
+                m_jobs.erase(it);
+                return true;
+            }
+        return false;
+    }
     std::vector<int> clear(); // ids of the dropped jobs, in queue order
     int size() const;
     bool running() const;

@@ -2,6 +2,7 @@
 
 #include "Canvas.h"
 #include "GenerationController.h"
+#include "LiveMode.h"
 #include "RemoteBackend.h"
 #include "PluginManager.h"
 #include "Project.h"
@@ -59,6 +60,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     resize(1280, 820);
     setCentralWidget(m_canvas);
     auto* dock = new QDockWidget(tr("Prompt"), this);
+    dock->setObjectName(QStringLiteral("promptDock"));
     dock->setWidget(m_panel);
     dock->setFeatures(QDockWidget::DockWidgetMovable);
     addDockWidget(Qt::RightDockWidgetArea, dock);
@@ -169,6 +171,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     edit->addAction(tr("Fill mask"), this, [this] { m_canvas->fillMask(); });
     edit->addAction(tr("Invert mask"), this, [this] { m_canvas->invertMask(); });
     edit->addAction(tr("Remove all boxes"), this, [this] { m_canvas->setBoxes({}); });
+    edit->addAction(tr("E&xpand canvas..."), this, &MainWindow::askExpandCanvas);
     edit->addSeparator();
     edit->addAction(tr("&Settings..."), QKeySequence::Preferences, this, [this] {
         SettingsDialog dlg(m_settings, GenerationController::cudaAvailable(), this);
@@ -195,6 +198,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         QMessageBox::information(this, tr("Plugins"), text);
     });
     buildToolBar();
+    setUpLive();
     auto* genMenu = menuBar()->addMenu(tr("&Generate"));
     auto* gen = genMenu->addAction(tr("Generate (queues while busy)"));
     gen->setShortcuts({ QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter) });
@@ -232,6 +236,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
             m_modelReady = true;
             m_progress->setFormat(QStringLiteral("%p%"));
             m_panel->setSize(native, native);
+            m_canvas->setExpandStep(std::max(8, native / 8));
             if (m_blankCanvas && m_canvas->image().width() != native) {
                 QImage blank(native, native, QImage::Format_RGB888);
                 blank.fill(QColor(245, 245, 240));
@@ -256,7 +261,10 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         m_status->setText(tr("Model failed to load"));
     });
     connect(m_controller, &GenerationController::queueChanged, this, [this] { updateQueueLabel(); });
+    // Live jobs are the live panel's (LiveMode): the canvas, history and status follow the others.
     connect(m_controller, &GenerationController::started, this, [this](int id) {
+        if (m_live->owns(id))
+            return;
         m_job = id; // the view follows whichever job runs now
         m_canvas->clearCompare(); // the previews take the canvas
         updateQueueLabel();
@@ -279,6 +287,8 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     });
     connect(m_controller, &GenerationController::finished, this,
         [this](int id, const QList<QImage>& images, const QStringList& params, const QStringList& settings) {
+            if (m_live->owns(id))
+                return;
             for (int i = 0; i < images.size(); ++i)
                 addHistory(images[i], params.value(i), settings.value(i));
             if (id != m_job)
@@ -690,12 +700,17 @@ QString MainWindow::importSettings(const QString& path)
     return {};
 }
 
-void MainWindow::generate()
+std::optional<ls::pipeline::GenerationRequest> MainWindow::canvasRequest(QString* why, bool live) const
 {
+    if (live && !m_modelReady) { // Generate queues behind a load; live waits for it
+        *why = tr("no model loaded yet");
+        return std::nullopt;
+    }
     const bool hasMask = !m_canvas->maskIsEmpty();
     auto r = m_panel->request(hasMask, !m_canvas->boxes().isEmpty());
     using ls::pipeline::JobMode;
-    if (r.mode == JobMode::Img2Img || r.mode == JobMode::Inpaint || r.mode == JobMode::Upscale)
+    if (r.mode == JobMode::Img2Img || r.mode == JobMode::Inpaint || r.mode == JobMode::Upscale
+        || (live && r.mode == JobMode::Txt2Img && !m_blankCanvas)) // live follows what the user painted
         r.initImage = fromQImage(m_canvas->image());
     if (r.mode == JobMode::Inpaint)
         r.mask = maskFromQImage(m_canvas->mask());
@@ -703,21 +718,34 @@ void MainWindow::generate()
         for (const auto& b : m_canvas->boxes())
             r.boxes.push_back({ b.rect.x(), b.rect.y(), b.rect.width(), b.rect.height(), b.prompt.toStdString(),
                 b.prompt.toStdString() });
-    if (r.mode == JobMode::Inpaint || r.mode == JobMode::Img2Img) {
+    if (r.mode == JobMode::Inpaint || r.mode == JobMode::Img2Img || !r.initImage.empty()) {
         r.width = m_canvas->image().width();
         r.height = m_canvas->image().height();
     }
-    auto problems = r.validate();
+    const auto problems = r.validate();
     if (!problems.empty()) {
-        QString msg;
+        why->clear();
         for (const auto& p : problems)
-            msg += QString::fromStdString(p.field + ": " + p.message) + QLatin1Char('\n');
-        QMessageBox::information(this, tr("Cannot generate yet"), msg);
-        return;
+            *why += QString::fromStdString(p.field + ": " + p.message) + QLatin1Char('\n');
+        *why = why->trimmed();
+        return std::nullopt;
     }
     // Live previews as set in the settings.
     r.previewEvery = m_settings.previewMode == QStringLiteral("projection") ? m_settings.previewInterval : 0;
     r.decodeEvery = m_settings.previewMode == QStringLiteral("decode") ? m_settings.previewInterval : 0;
+    return r;
+}
+
+void MainWindow::generate()
+{
+    using ls::pipeline::JobMode;
+    QString why;
+    auto request = canvasRequest(&why, false);
+    if (!request) {
+        QMessageBox::information(this, tr("Cannot generate yet"), why);
+        return;
+    }
+    auto& r = *request;
     QString engineModel;
     if (r.mode == JobMode::Upscale && !m_panel->upscalerId().isEmpty())
         for (const auto& u : m_upscalers)
@@ -781,72 +809,6 @@ void MainWindow::addHistoryItem(
     item->setData(Qt::UserRole + 1, settings);
     item->setData(Qt::UserRole + 2, file);
     m_history->insertItem(0, item);
-}
-
-void MainWindow::buildToolBar()
-{
-    auto* bar = addToolBar(tr("Tools"));
-    bar->setObjectName(QStringLiteral("tools"));
-    bar->setMovable(false);
-    auto* tools = menuBar()->addMenu(tr("&Tools"));
-    auto* group = new QActionGroup(this);
-    const struct {
-        QString text;
-        Canvas::Tool tool;
-        QString tip;
-    } kinds[] = {
-        { tr("Brush"), Canvas::Tool::Brush,
-            tr("Paint the inpainting mask (B; [ ] size, Shift+[ ] hardness, 1-0 opacity)") },
-        { tr("Eraser"), Canvas::Tool::Eraser, tr("Erase the mask (E; X swaps with the brush)") },
-        { tr("Box"), Canvas::Tool::Box,
-            tr("Draw, move and resize layout boxes; double-click or Enter edits the label (R)") },
-    };
-    QList<QAction*> toolActions;
-    for (const auto& k : kinds) {
-        auto* a = new QAction(k.text, group);
-        a->setCheckable(true);
-        a->setToolTip(k.tip);
-        a->setData(static_cast<int>(k.tool));
-        a->setChecked(m_canvas->tool() == k.tool);
-        connect(a, &QAction::triggered, this, [this, t = k.tool] { m_canvas->setTool(t); });
-        bar->addAction(a);
-        tools->addAction(a);
-        toolActions << a;
-    }
-    bar->addSeparator();
-    auto spin = [&](const QString& label, int lo, int hi, const QString& suffix, const QString& tip) {
-        auto* l = new QLabel(label);
-        l->setContentsMargins(8, 0, 4, 0);
-        bar->addWidget(l);
-        auto* sp = new QSpinBox;
-        sp->setRange(lo, hi);
-        sp->setSuffix(suffix);
-        sp->setToolTip(tip);
-        sp->setFocusPolicy(Qt::ClickFocus);
-        bar->addWidget(sp);
-        return sp;
-    };
-    auto* size = spin(tr("Size"), 1, 512, tr(" px"), tr("Brush diameter in image pixels ([ and ])"));
-    auto* hardness = spin(
-        tr("Hardness"), 0, 100, tr(" %"), tr("100%: a hard edge; lower: a softer fall-off (Shift+[ and Shift+])"));
-    auto* opacity = spin(
-        tr("Opacity"), 1, 100, tr(" %"), tr("How much one stroke adds to or takes from the mask (keys 1-9, 0 = 100%)"));
-    size->setObjectName(QStringLiteral("brushSize"));
-    hardness->setObjectName(QStringLiteral("brushHardness"));
-    opacity->setObjectName(QStringLiteral("brushOpacity"));
-    auto sync = [this, toolActions, size, hardness, opacity] {
-        for (QAction* a : toolActions)
-            a->setChecked(a->data().toInt() == static_cast<int>(m_canvas->tool()));
-        const QSignalBlocker b1(size), b2(hardness), b3(opacity);
-        size->setValue(m_canvas->brushSize());
-        hardness->setValue(static_cast<int>(std::lround(m_canvas->brushHardness() * 100)));
-        opacity->setValue(static_cast<int>(std::lround(m_canvas->brushOpacity() * 100)));
-    };
-    sync();
-    connect(m_canvas, &Canvas::toolChanged, this, sync);
-    connect(size, &QSpinBox::valueChanged, m_canvas, &Canvas::setBrushSize);
-    connect(hardness, &QSpinBox::valueChanged, m_canvas, [this](int v) { m_canvas->setBrushHardness(v / 100.0); });
-    connect(opacity, &QSpinBox::valueChanged, m_canvas, [this](int v) { m_canvas->setBrushOpacity(v / 100.0); });
 }
 
 void MainWindow::applyResult(const QImage& image)

@@ -4,8 +4,12 @@
 #include "Settings.h"
 #include "UpscalerPlugin.h"
 
+#include "pipeline/GenerationRequest.h"
+
 #include <QDir>
 #include <QMainWindow>
+
+#include <optional>
 
 class QDragEnterEvent;
 class QDropEvent;
@@ -20,6 +24,7 @@ namespace ls::ui {
 
 class Canvas;
 class GenerationController;
+class LiveMode;
 class PromptPanel;
 
 struct StartupOptions {
@@ -46,10 +51,16 @@ public:
     Canvas* canvas() const { return m_canvas; }
     PromptPanel* promptPanel() const { return m_panel; }
     GenerationController* controller() const { return m_controller; }
+    LiveMode* live() const { return m_live; }
     QListWidget* history() const { return m_history; }
     bool openImage(const QString& path);
     void generate();
     void cancel();
+    // The request for the canvas as it stands (the panel's job, the picture, mask and boxes); nullopt with the
+    // problems otherwise. live: also for a model still loading (then nullopt), and the picture for text-to-image
+    // once the canvas holds something of the user's.
+    std::optional<ls::pipeline::GenerationRequest> canvasRequest(QString* why, bool live) const;
+    void askExpandCanvas(); // Edit > Expand canvas: sides in model multiples
     int currentJob() const { return m_job; }
 
     // Projects (a "<name>.lsproj" folder, see Project.h). Failures are reported and change nothing.
@@ -101,11 +112,13 @@ private:
     bool maybeSaveChanges(); // before the open work is replaced: false when the user cancels
     void applyResult(const QImage& image); // a history result onto the canvas (undoable)
     void buildToolBar();
+    void setUpLive();
 
     StartupOptions m_options;
     Canvas* m_canvas;
     PromptPanel* m_panel;
     GenerationController* m_controller;
+    LiveMode* m_live = nullptr;
     QListWidget* m_history;
     QProgressBar* m_progress;
     QLabel* m_status;

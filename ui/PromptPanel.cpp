@@ -233,6 +233,24 @@ PromptPanel::PromptPanel(QWidget* parent)
     scroll->setFrameShape(QFrame::NoFrame);
     scroll->setMinimumWidth(settings->sizeHint().width() + 16);
     outer->addWidget(scroll, 1);
+    watchEdits();
+}
+
+void PromptPanel::watchEdits()
+{
+    auto changed = [this] { Q_EMIT edited(); };
+    for (auto* w : findChildren<QPlainTextEdit*>())
+        connect(w, &QPlainTextEdit::textChanged, this, changed);
+    for (auto* w : findChildren<QLineEdit*>())
+        connect(w, &QLineEdit::textChanged, this, changed);
+    for (auto* w : findChildren<QSpinBox*>())
+        connect(w, &QSpinBox::valueChanged, this, changed);
+    for (auto* w : findChildren<QDoubleSpinBox*>())
+        connect(w, &QDoubleSpinBox::valueChanged, this, changed);
+    for (auto* w : findChildren<QComboBox*>())
+        connect(w, &QComboBox::currentIndexChanged, this, changed);
+    for (auto* w : findChildren<QCheckBox*>())
+        connect(w, &QCheckBox::toggled, this, changed);
 }
 
 QString PromptPanel::modelPath() const

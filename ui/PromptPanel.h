@@ -56,8 +56,10 @@ Q_SIGNALS:
     void cancelClicked();
     void modelChosen(const QString& path);
     void modeChanged(const QString& name);
+    void edited(); // any prompt or setting changed (live mode restarts on it)
 
 private:
+    void watchEdits();
     QPlainTextEdit *m_prompt, *m_negative;
     QComboBox *m_model, *m_mode, *m_sampler, *m_schedule;
     QLabel* m_modelInfo;

@@ -406,14 +406,19 @@ void RemoteBackend::done(Server& s, QNetworkReply* reply)
     dispatch();
 }
 
+void RemoteBackend::interrupt(Server& s)
+{
+    s.cancelling = true;
+    QNetworkReply* r = m_net->post(requestFor(s, QStringLiteral("/sdapi/v1/interrupt")), QByteArray("{}"));
+    connect(r, &QNetworkReply::finished, r, &QObject::deleteLater);
+}
+
 void RemoteBackend::cancelCurrent()
 {
     bool any = false;
     for (auto& s : m_servers)
         if (s->job && !s->cancelling) {
-            s->cancelling = true;
-            QNetworkReply* r = m_net->post(requestFor(*s, QStringLiteral("/sdapi/v1/interrupt")), QByteArray("{}"));
-            connect(r, &QNetworkReply::finished, r, &QObject::deleteLater);
+            interrupt(*s);
             any = true;
         }
     if (!any && !m_queue.empty()) {
@@ -422,6 +427,22 @@ void RemoteBackend::cancelCurrent()
         Q_EMIT cancelled(id);
         Q_EMIT queueChanged(queuedJobs());
     }
+}
+
+void RemoteBackend::cancelJob(int id)
+{
+    for (auto& s : m_servers)
+        if (s->job && s->job->id == id && !s->cancelling) {
+            interrupt(*s);
+            return;
+        }
+    for (auto it = m_queue.begin(); it != m_queue.end(); ++it)
+        if (it->id == id) {
+            m_queue.erase(it);
+            Q_EMIT cancelled(id);
+            Q_EMIT queueChanged(queuedJobs());
+            return;
+        }
 }
 
 void RemoteBackend::clearQueue()

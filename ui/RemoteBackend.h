@@ -53,6 +53,7 @@ public:
     // Queues a job for the model (a title of models()).
     void enqueue(int id, const ls::pipeline::GenerationRequest& request, const QString& modelTitle);
     void cancelCurrent(); // interrupts the running jobs; with none running, drops the next one
+    void cancelJob(int id); // interrupts it where it runs, drops it while it waits; unknown ids are ignored
     void clearQueue();
     int queuedJobs() const;
     bool busy() const;
@@ -82,6 +83,7 @@ private:
     void dispatch();
     void start(Server& s, Job job);
     void poll(Server& s);
+    void interrupt(Server& s); // asks its server to stop the job it runs
     void done(Server& s, QNetworkReply* reply);
     void fetchModels(Server& s);
 

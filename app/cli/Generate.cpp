@@ -254,7 +254,8 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
            "--output,-o", o.output, "Output image (PNG keeps the metadata); batch images get -1, -2 ... suffixes")
         ->required();
     cmd->add_option("--taesd", o.taesd,
-        "TAESD decoder for the --preview-dir previews and --fast-decode (default for SD1/SD2: taesd_decoder.safetensors/.pth beside the "
+        "TAESD decoder for the --preview-dir previews and --fast-decode (default for SD1/SD2: "
+        "taesd_decoder.safetensors/.pth beside the "
         "model or in its vae_approx/, or $LS_TAESD_DECODER)");
     cmd->add_flag("--fast-decode", o.request.fastDecode,
         "Decode the final picture with the TAESD decoder (--taesd or found as above) instead of the VAE: about 20x "

@@ -1,6 +1,8 @@
 // latent-studio: the desktop application.
 #include "Canvas.h"
 #include "GenerationController.h"
+#include "GuiProbes.h"
+#include "LiveMode.h"
 #include "MainWindow.h"
 #include "PromptPanel.h"
 #include "util/Threads.h"
@@ -8,7 +10,6 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDateTime>
-#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QIcon>
 #include <QLocale>
@@ -16,7 +17,6 @@
 #include <QPainter>
 #include <QTimer>
 
-#include <array>
 #include <memory>
 #include <string>
 
@@ -64,20 +64,28 @@ int main(int argc, char** argv)
         QStringLiteral("Benchmark: load the model and run N queued generations while a 5 ms timer measures the longest "
                        "event-loop stall; prints JSON and quits"),
         QStringLiteral("N"));
+    QCommandLineOption probeLive(QStringLiteral("probe-live"),
+        QStringLiteral(
+            "Benchmark: turn live mode on and make N paint strokes, each waiting for its picture; prints the "
+            "edit-to-picture latency and the longest event-loop stall as JSON and quits"),
+        QStringLiteral("N"));
     QCommandLineOption size(
         QStringLiteral("size"), QStringLiteral("Picture size WxH (default: the model's own)"), QStringLiteral("WxH"));
     QCommandLineOption mode(QStringLiteral("mode"),
         QStringLiteral("Job: Auto, txt2img, img2img, inpaint, layout or upscale"), QStringLiteral("name"));
     QCommandLineOption guidance(
         QStringLiteral("guidance"), QStringLiteral("Guidance scale to put in the panel"), QStringLiteral("scale"));
-    parser.addOptions({ model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe, mode, size, guidance });
+    QCommandLineOption liveOpt(QStringLiteral("live"), QStringLiteral("Start with live painting on"));
+    parser.addOptions({ liveOpt, model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe, probeLive,
+        mode, size, guidance });
     parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("Image or project (.lsproj folder) to open"));
     parser.process(app);
     ls::ui::StartupOptions o;
     o.model = parser.value(model);
     o.config = parser.value(config);
     o.vocabulary = parser.value(vocab);
-    if (parser.isSet(shot) || parser.isSet(probe)) { // automation: no questions, nothing left to recover
+    if (parser.isSet(shot) || parser.isSet(probe)
+        || parser.isSet(probeLive)) { // automation: no questions, nothing left to recover
         o.askOnClose = false;
         o.autosaveSeconds = 0;
     }
@@ -137,44 +145,17 @@ int main(int argc, char** argv)
         w.canvas()->setMask(m, false);
     }
     w.show();
-    if (parser.isSet(probe)) {
-        // Event-loop stall probe: the gap between two ticks of a 5 ms timer, minus 5 ms, over the whole run.
-        const int jobs = std::max(1, parser.value(probe).toInt());
-        auto* clock = new QElapsedTimer;
-        clock->start();
-        auto* tick = new QTimer(&w);
-        tick->setInterval(5);
-        tick->setTimerType(Qt::PreciseTimer);
-        auto stats
-            = std::make_shared<std::array<qint64, 3>>(std::array<qint64, 3> { -1, 0, 0 }); // last ns, max gap ns, ticks
-        QObject::connect(tick, &QTimer::timeout, &w, [clock, stats] {
-            const qint64 now = clock->nsecsElapsed();
-            if ((*stats)[0] >= 0)
-                (*stats)[1] = std::max((*stats)[1], now - (*stats)[0]);
-            (*stats)[0] = now;
-            ++(*stats)[2];
-        });
-        tick->start();
+    if (parser.isSet(liveOpt))
+        QObject::connect(w.controller(), &ls::ui::GenerationController::modelLoaded, &w,
+            [&w] { QTimer::singleShot(0, &w, [&w] { w.live()->setOn(true); }); });
+    if (parser.isSet(probe) || parser.isSet(probeLive)) {
         if (!parser.isSet(prompt))
             w.promptPanel()->setPrompt(
                 QStringLiteral("a large red circle at the top left and a small blue square at the bottom right"));
-        QObject::connect(w.controller(), &ls::ui::GenerationController::modelLoaded, &w, [&w, jobs] {
-            for (int i = 0; i < jobs; ++i)
-                w.generate();
-        });
-        QObject::connect(w.controller(), &ls::ui::GenerationController::modelFailed, &w, [](const QString& m) {
-            std::fprintf(stderr, "model failed: %s\n", qPrintable(m));
-            QApplication::exit(2);
-        });
-        auto done = std::make_shared<int>(0);
-        QObject::connect(&w, &ls::ui::MainWindow::generationDone, &w, [clock, stats, done, jobs](int, bool) {
-            if (++*done < jobs)
-                return;
-            std::printf("{\"max_stall_ms\": %.1f, \"ticks\": %lld, \"jobs\": %d, \"seconds\": %.2f}\n",
-                std::max<qint64>(0, (*stats)[1] - 5000000) / 1e6, static_cast<long long>((*stats)[2]), jobs,
-                clock->nsecsElapsed() / 1e9);
-            QApplication::quit();
-        });
+        if (parser.isSet(probe))
+            ls::ui::probeResponsiveness(w, std::max(1, parser.value(probe).toInt()));
+        else
+            ls::ui::probeLive(w, std::max(1, parser.value(probeLive).toInt()));
     } else if (!parser.isSet(shot)) {
         // An instance that did not exit cleanly left its autosave: offer it back, never drop it silently.
         const QString recovered = w.recoveryCandidate();
@@ -200,6 +181,8 @@ int main(int argc, char** argv)
         };
         if (parser.isSet(noGenerate)) {
             QTimer::singleShot(1500, &w, save);
+        } else if (parser.isSet(liveOpt)) { // the first live picture instead of a generation
+            QObject::connect(w.live(), &ls::ui::LiveMode::pictureShown, &w, [save] { QTimer::singleShot(300, save); });
         } else {
             QObject::connect(w.controller(), &ls::ui::GenerationController::modelLoaded, &w,
                 [&w] { QTimer::singleShot(100, &w, [&w] { w.generate(); }); });

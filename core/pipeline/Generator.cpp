@@ -132,8 +132,9 @@ std::vector<Problem> Generator::check(const GenerationRequest& r) const
     if (upscaler && !r.controls.empty())
         p.push_back({ "control", "an upscaler model takes no ControlNet (a text-to-image model upscales with one)" });
     if (r.fastDecode && r.mode == JobMode::Upscale)
-        p.push_back({ "fast_decode", "TAESD decodes a text-to-image model's latents, not an upscaler's: turn it off "
-                                     "for upscaling" });
+        p.push_back({ "fast_decode",
+            "TAESD decodes a text-to-image model's latents, not an upscaler's: turn it off "
+            "for upscaling" });
     else if (r.fastDecode && d->taesdFile.empty())
         p.push_back({ "fast_decode",
             "no TAESD decoder for this model: put taesd_decoder.safetensors (taesdxl_decoder for SDXL) beside it or "

@@ -340,8 +340,8 @@ void listUnhonoured(const ParsedInfotext& p, std::vector<std::string>& left)
     static const std::vector<std::string> honoured { "Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size",
         "Denoising strength", "Hires upscale", "Hires resize", "Hires steps", "Hires upscaler", "Hires sampler",
         "Hires prompt", "Hires negative prompt", "Hires CFG Scale", "Clip skip", "Mask blur", "Inpaint area",
-        "Masked area padding", "Masked content", "Soft inpainting", "VAE Decoder", "Eta DDIM", "Eta", "Model", "Model hash", "Version",
-        "Lora hashes", "TI hashes", "VAE", "VAE hash" };
+        "Masked area padding", "Masked content", "Soft inpainting", "VAE Decoder", "Eta DDIM", "Eta", "Model",
+        "Model hash", "Version", "Lora hashes", "TI hashes", "VAE", "VAE hash" };
     for (const auto& [k, v] : p.params) {
         if (std::find(honoured.begin(), honoured.end(), k) != honoured.end())
             continue;

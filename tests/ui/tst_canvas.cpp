@@ -1,5 +1,6 @@
 // Canvas tools driven by QTest mouse and key events: brush and eraser pixels (size, hardness, opacity), boxes (draw,
-// move, resize, delete, label edited in place), the comparison view, undo/redo and its memory bound.
+// move, resize, delete, label edited in place), the paint tool on the picture, growing the canvas for outpainting
+// (menu and drag), the comparison view, undo/redo and its memory bound.
 #include "Canvas.h"
 
 #include <QLineEdit>
@@ -72,6 +73,74 @@ private Q_SLOTS:
         QCOMPARE(qGray(c.mask().pixel(60, 10)), 255);
         c.clearMask();
         QVERIFY(c.maskIsEmpty());
+    }
+
+    void paintOnThePicture()
+    {
+        Canvas c;
+        prepare(c, 128);
+        const QImage before = c.image();
+        c.setTool(Canvas::Tool::Paint);
+        c.setBrushColor(QColor(200, 30, 40));
+        c.setBrushSize(10);
+        drag(c, QPointF(20, 64), QPointF(100, 64));
+        QCOMPARE(c.image().pixelColor(60, 64), QColor(200, 30, 40)); // a hard, opaque brush lays its colour
+        QCOMPARE(c.image().pixelColor(60, 80), QColor(Qt::gray)); // beyond the radius
+        QVERIFY(c.maskIsEmpty()); // painting the picture leaves the mask alone
+        // Half opacity: halfway between the picture and the colour.
+        c.setBrushOpacity(0.5);
+        c.setBrushColor(QColor(0, 0, 0));
+        drag(c, QPointF(20, 30), QPointF(100, 30));
+        QVERIFY(std::abs(c.image().pixelColor(60, 30).red() - QColor(Qt::gray).red() / 2) <= 1);
+        // Ctrl+click picks the colour under the cursor.
+        QTest::mouseClick(&c, Qt::LeftButton, Qt::ControlModifier, at(c, 60, 64));
+        QCOMPARE(c.brushColor(), QColor(200, 30, 40));
+        c.undoStack()->undo();
+        c.undoStack()->undo();
+        QVERIFY(c.image() == before); // bit for bit
+        QCOMPARE(c.undoStack()->undoText(), QString());
+        c.undoStack()->redo();
+        QCOMPARE(c.image().pixelColor(60, 64), QColor(200, 30, 40));
+    }
+
+    void expandForOutpainting()
+    {
+        Canvas c;
+        prepare(c, 64, QColor(10, 120, 200));
+        c.setBoxes({ { QRectF(4, 4, 20, 20), QStringLiteral("red circle") } }, false);
+        QImage mask(64, 64, QImage::Format_Grayscale8);
+        mask.fill(0);
+        mask.setPixelColor(30, 30, Qt::white);
+        c.setMask(mask, false);
+        const QImage before = c.image();
+        c.expand(16, 0, 24, 8);
+        QCOMPARE(c.image().size(), QSize(104, 72));
+        QVERIFY(c.image().copy(16, 0, 64, 64) == before); // the old picture, moved, untouched
+        QCOMPARE(c.image().pixelColor(2, 30), QColor(10, 120, 200)); // the new area starts from the edge colours
+        QCOMPARE(maskAt(c, 2, 30), 255); // new area masked
+        QCOMPARE(maskAt(c, 16 + 4, 30), 255); // 8 pixels of overlap into the old picture on a grown side
+        QCOMPARE(maskAt(c, 16 + 12, 30), 0); // beyond the overlap: kept
+        QCOMPARE(maskAt(c, 16 + 30, 30), 255); // the old mask moved with the picture
+        QCOMPARE(maskAt(c, 16 + 30, 3), 0); // the top did not grow: no overlap there
+        QCOMPARE(c.boxes()[0].rect, QRectF(20, 4, 20, 20));
+        c.undoStack()->undo();
+        QVERIFY(c.image() == before);
+        QCOMPARE(c.boxes()[0].rect, QRectF(4, 4, 20, 20));
+        QCOMPARE(maskAt(c, 30, 30), 255);
+        c.undoStack()->redo();
+        QCOMPARE(c.image().size(), QSize(104, 72));
+        // The Expand tool: dragging the right border 20 pixels out grows it by the step multiple above (24).
+        c.undoStack()->undo();
+        c.setExpandStep(8);
+        QTest::keyClick(&c, Qt::Key_C);
+        QCOMPARE(c.tool(), Canvas::Tool::Expand);
+        drag(c, QPointF(63.5, 32), QPointF(83.5, 32));
+        QCOMPARE(c.image().size(), QSize(88, 64));
+        QCOMPARE(maskAt(c, 80, 32), 255);
+        QCOMPARE(maskAt(c, 10, 32), 0);
+        // A drag inside the picture grows nothing.
+        drag(c, QPointF(30, 30), QPointF(50, 40));
+        QCOMPARE(c.image().size(), QSize(88, 64));
     }
 
     void boxes()

@@ -558,7 +558,8 @@ private Q_SLOTS:
 
         g.setPreviewDecoder(test::goldenDir() / "taesd_decode" / "weights.safetensors");
         Image lastPreview;
-        auto fast = g.run(r, [&](const StepInfo& s) { lastPreview = *s.preview; }, stop);
+        auto fast = g.run(
+            r, [&](const StepInfo& s) { lastPreview = *s.preview; }, stop);
         QCOMPARE(fast.images[0].width, 64);
         QCOMPARE(fast.images[0].height, 64);
         QCOMPARE(lastPreview.width, 128); // TAESD decodes 8x the latent; this tiny VAE 4x: brought to the VAE's size

@@ -1,0 +1,179 @@
+// The main window's canvas tools (tool bar, outpainting's Expand canvas) and its live mode.
+#include "MainWindow.h"
+
+#include "Canvas.h"
+#include "GenerationController.h"
+#include "LiveMode.h"
+#include "PromptPanel.h"
+
+#include <QAction>
+#include <QActionGroup>
+#include <QColorDialog>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QDockWidget>
+#include <QFormLayout>
+#include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
+#include <QSpinBox>
+#include <QStatusBar>
+#include <QToolBar>
+#include <QToolButton>
+
+namespace ls::ui {
+
+void MainWindow::buildToolBar()
+{
+    auto* bar = addToolBar(tr("Tools"));
+    bar->setObjectName(QStringLiteral("tools"));
+    bar->setMovable(false);
+    auto* tools = menuBar()->addMenu(tr("&Tools"));
+    auto* group = new QActionGroup(this);
+    const struct {
+        QString text;
+        Canvas::Tool tool;
+        QString tip;
+    } kinds[] = {
+        { tr("Brush"), Canvas::Tool::Brush,
+            tr("Paint the inpainting mask (B; [ ] size, Shift+[ ] hardness, 1-0 opacity)") },
+        { tr("Eraser"), Canvas::Tool::Eraser, tr("Erase the mask (E; X swaps with the brush)") },
+        { tr("Box"), Canvas::Tool::Box,
+            tr("Draw, move and resize layout boxes; double-click or Enter edits the label (R)") },
+        { tr("Paint"), Canvas::Tool::Paint,
+            tr("Paint on the picture in the brush colour (P; Ctrl+click picks a colour from the picture)") },
+        { tr("Expand"), Canvas::Tool::Expand,
+            tr("Drag a border of the picture outwards to grow the canvas for outpainting (C)") },
+    };
+    QList<QAction*> toolActions;
+    for (const auto& k : kinds) {
+        auto* a = new QAction(k.text, group);
+        a->setCheckable(true);
+        a->setToolTip(k.tip);
+        a->setData(static_cast<int>(k.tool));
+        a->setChecked(m_canvas->tool() == k.tool);
+        connect(a, &QAction::triggered, this, [this, t = k.tool] { m_canvas->setTool(t); });
+        bar->addAction(a);
+        tools->addAction(a);
+        toolActions << a;
+    }
+    bar->addSeparator();
+    auto spin = [&](const QString& label, int lo, int hi, const QString& suffix, const QString& tip) {
+        auto* l = new QLabel(label);
+        l->setContentsMargins(8, 0, 4, 0);
+        bar->addWidget(l);
+        auto* sp = new QSpinBox;
+        sp->setRange(lo, hi);
+        sp->setSuffix(suffix);
+        sp->setToolTip(tip);
+        sp->setFocusPolicy(Qt::ClickFocus);
+        bar->addWidget(sp);
+        return sp;
+    };
+    auto* color = new QToolButton;
+    color->setObjectName(QStringLiteral("brushColor"));
+    color->setToolTip(tr("The Paint tool's colour"));
+    bar->addWidget(color);
+    connect(color, &QToolButton::clicked, this, [this] {
+        const QColor c = QColorDialog::getColor(m_canvas->brushColor(), this, tr("Brush colour"));
+        if (c.isValid())
+            m_canvas->setBrushColor(c);
+    });
+    auto* size = spin(tr("Size"), 1, 512, tr(" px"), tr("Brush diameter in image pixels ([ and ])"));
+    auto* hardness = spin(
+        tr("Hardness"), 0, 100, tr(" %"), tr("100%: a hard edge; lower: a softer fall-off (Shift+[ and Shift+])"));
+    auto* opacity = spin(
+        tr("Opacity"), 1, 100, tr(" %"), tr("How much one stroke adds to or takes from the mask (keys 1-9, 0 = 100%)"));
+    size->setObjectName(QStringLiteral("brushSize"));
+    hardness->setObjectName(QStringLiteral("brushHardness"));
+    opacity->setObjectName(QStringLiteral("brushOpacity"));
+    auto sync = [this, toolActions, size, hardness, opacity, color] {
+        QPixmap swatch(16, 16);
+        swatch.fill(m_canvas->brushColor());
+        color->setIcon(QIcon(swatch));
+        for (QAction* a : toolActions)
+            a->setChecked(a->data().toInt() == static_cast<int>(m_canvas->tool()));
+        const QSignalBlocker b1(size), b2(hardness), b3(opacity);
+        size->setValue(m_canvas->brushSize());
+        hardness->setValue(static_cast<int>(std::lround(m_canvas->brushHardness() * 100)));
+        opacity->setValue(static_cast<int>(std::lround(m_canvas->brushOpacity() * 100)));
+    };
+    sync();
+    connect(m_canvas, &Canvas::toolChanged, this, sync);
+    connect(size, &QSpinBox::valueChanged, m_canvas, &Canvas::setBrushSize);
+    connect(hardness, &QSpinBox::valueChanged, m_canvas, [this](int v) { m_canvas->setBrushHardness(v / 100.0); });
+    connect(opacity, &QSpinBox::valueChanged, m_canvas, [this](int v) { m_canvas->setBrushOpacity(v / 100.0); });
+}
+
+void MainWindow::askExpandCanvas()
+{
+    // Sizes in steps of the model's latent grid (8 pixels x its scale), so the grown picture stays a valid size.
+    QDialog dlg(this);
+    dlg.setWindowTitle(tr("Expand canvas"));
+    auto* form = new QFormLayout(&dlg);
+    const int step = m_canvas->expandStep();
+    QSpinBox* sides[4];
+    const QString names[4] = { tr("Left"), tr("Top"), tr("Right"), tr("Bottom") };
+    for (int i = 0; i < 4; ++i) {
+        sides[i] = new QSpinBox;
+        sides[i]->setRange(0, 4096);
+        sides[i]->setSingleStep(step);
+        sides[i]->setSuffix(tr(" px"));
+        sides[i]->setValue(i == 2 ? step : 0);
+        form->addRow(names[i], sides[i]);
+    }
+    auto* note = new QLabel(tr("The new area is masked: Generate (inpaint) paints it. Undo takes it back."));
+    note->setWordWrap(true);
+    form->addRow(note);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+    form->addRow(buttons);
+    connect(buttons, &QDialogButtonBox::accepted, &dlg, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dlg, &QDialog::reject);
+    if (dlg.exec() != QDialog::Accepted)
+        return;
+    auto snap = [step](int v) { return (v + step - 1) / step * step; };
+    m_canvas->expand(
+        snap(sides[0]->value()), snap(sides[1]->value()), snap(sides[2]->value()), snap(sides[3]->value()));
+    m_status->setText(tr("Canvas expanded to %1 x %2: Generate paints the masked new area")
+                          .arg(m_canvas->image().width())
+                          .arg(m_canvas->image().height()));
+}
+
+void MainWindow::setUpLive()
+{
+    m_live = new LiveMode(
+        m_controller, [this](QString* why) { return canvasRequest(why, true); }, this);
+    auto* dock = new QDockWidget(tr("Live"), this);
+    dock->setObjectName(QStringLiteral("liveDock"));
+    dock->setWidget(m_live->panel());
+    dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
+    // Between the canvas and the prompt: the painting and its live picture side by side.
+    addDockWidget(Qt::RightDockWidgetArea, dock);
+    if (auto* prompt = findChild<QDockWidget*>(QStringLiteral("promptDock")))
+        splitDockWidget(dock, prompt, Qt::Horizontal);
+    dock->hide(); // shown with live mode
+    auto* toggle = menuBar()->addMenu(tr("&Live"))->addAction(tr("Live painting"));
+    toggle->setCheckable(true);
+    toggle->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
+    connect(toggle, &QAction::toggled, m_live, &LiveMode::setOn);
+    connect(m_live, &LiveMode::toggled, this, [this, toggle, dock](bool on) {
+        const QSignalBlocker block(toggle);
+        toggle->setChecked(on);
+        if (!on)
+            return;
+        dock->show();
+        if (m_canvas->tool() != Canvas::Tool::Box && m_canvas->maskIsEmpty())
+            m_canvas->setTool(Canvas::Tool::Paint); // live is about painting the picture
+    });
+    // Every edit the picture depends on restarts it: canvas edits at once, typing after a pause.
+    connect(m_canvas, &Canvas::changed, m_live, [this] { m_live->edited(30); });
+    connect(m_panel, &PromptPanel::edited, m_live, [this] { m_live->edited(400); });
+    connect(m_live, &LiveMode::keepRequested, this,
+        [this](const QImage& picture, const QString& parameters, const QString& settings) {
+            addHistory(picture, parameters, settings);
+            applyResult(picture);
+            m_status->setText(tr("Kept the live picture"));
+        });
+}
+
+} // namespace ls::ui
