@@ -219,7 +219,7 @@ void LiveMode::submit()
     r->batch = 1;
     r->hiresScale = 1.0; // one pass: live is about the first picture
     r->hiresWidth = r->hiresHeight = 0;
-    r->fastDecode = m_fast->isChecked();
+    r->fastDecode = r->fastDecode || m_fast->isChecked(); // the app's setting, or the live panel's own
     const int id = m_controller->enqueue(*r);
     m_jobs.insert(id, m_edit);
     m_owned.insert(id);

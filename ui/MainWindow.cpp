@@ -733,6 +733,7 @@ std::optional<ls::pipeline::GenerationRequest> MainWindow::canvasRequest(QString
     // Live previews as set in the settings.
     r.previewEvery = m_settings.previewMode == QStringLiteral("projection") ? m_settings.previewInterval : 0;
     r.decodeEvery = m_settings.previewMode == QStringLiteral("decode") ? m_settings.previewInterval : 0;
+    r.fastDecode = m_settings.fastDecode;
     return r;
 }
 

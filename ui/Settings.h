@@ -8,6 +8,7 @@
 #include <QString>
 #include <QStringList>
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -27,6 +28,7 @@ struct AppSettings {
     QString vocabulary; // CLIP vocabulary file or folder; empty: search the model folder
     QString vae; // a stand-alone VAE used with every model it fits; empty: each model's own
     QString taesd; // TAESD decoder for the previews (taesd_decoder.safetensors); empty: found beside the model
+    bool fastDecode = false; // the TAESD decoder for the final pictures too (A1111's "VAE Decoder: TAESD")
     int undoMemoryMB = 512; // canvas undo history bound (oldest edits forgotten past it)
     // Remote AUTOMATIC1111-API servers whose models the model picker offers (Settings > Backends). Passwords are kept
     // in the settings file as typed (readable by this user only, like the rest of it).
@@ -61,6 +63,7 @@ private:
     QComboBox *m_device, *m_preview;
     QSpinBox *m_threads, *m_interval, *m_undoMemory;
     QLineEdit *m_vocab, *m_vae, *m_taesd;
+    QCheckBox* m_fastDecode;
     BackendsEditor* m_backends;
 };
 

@@ -75,9 +75,12 @@ int main(int argc, char** argv)
         QStringLiteral("Job: Auto, txt2img, img2img, inpaint, layout or upscale"), QStringLiteral("name"));
     QCommandLineOption guidance(
         QStringLiteral("guidance"), QStringLiteral("Guidance scale to put in the panel"), QStringLiteral("scale"));
+    QCommandLineOption expand(QStringLiteral("expand"),
+        QStringLiteral("Grow the canvas for outpainting by L,T,R,B pixels (the new area masked)"),
+        QStringLiteral("L,T,R,B"));
     QCommandLineOption liveOpt(QStringLiteral("live"), QStringLiteral("Start with live painting on"));
-    parser.addOptions({ liveOpt, model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe, probeLive,
-        mode, size, guidance });
+    parser.addOptions({ liveOpt, expand, model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe,
+        probeLive, mode, size, guidance });
     parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("Image or project (.lsproj folder) to open"));
     parser.process(app);
     ls::ui::StartupOptions o;
@@ -143,6 +146,14 @@ int main(int argc, char** argv)
             p.fillRect(QRect(f[0].toInt(), f[1].toInt(), f[2].toInt(), f[3].toInt()), Qt::white);
         }
         w.canvas()->setMask(m, false);
+    }
+    if (parser.isSet(expand)) {
+        const QStringList f = parser.value(expand).split(QLatin1Char(','));
+        if (f.size() != 4) {
+            std::fprintf(stderr, "--expand: expected LEFT,TOP,RIGHT,BOTTOM in pixels, e.g. 0,0,32,0\n");
+            return 2;
+        }
+        w.canvas()->expand(f[0].toInt(), f[1].toInt(), f[2].toInt(), f[3].toInt());
     }
     w.show();
     if (parser.isSet(liveOpt))

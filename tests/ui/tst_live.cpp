@@ -137,6 +137,59 @@ private Q_SLOTS:
         QVERIFY2(probe.maxStallMs() < 50, qPrintable(QString::number(probe.maxStallMs())));
     }
 
+    void fewStepSettingsOnAnSdModelWithFastDecode()
+    {
+        // Any model with few-step settings (LCM sampler, 4 steps, CFG 1) and TAESD as the final decoder.
+        const QString golden = QStringLiteral(LS_SHARED_DIR "/golden");
+        QTemporaryDir tmp;
+        StartupOptions o = options(tmp.path());
+        o.model = golden + QStringLiteral("/tiny_sd1/weights.safetensors");
+        o.config = golden + QStringLiteral("/tiny_sd1/case.json");
+        o.vocabulary = QStringLiteral(LS_SHARED_DIR "/data/clip");
+        o.settings.taesd = golden + QStringLiteral("/taesd_decode/weights.safetensors");
+        MainWindow w(o);
+        waitForModel(w);
+        ls::pipeline::GenerationRequest r;
+        r.prompt = "a red house";
+        r.sampler = "LCM";
+        r.steps = 4;
+        r.cfgScale = 1.0;
+        r.width = r.height = 64;
+        w.promptPanel()->applyRequest(r);
+        LiveMode* live = w.live();
+        QSignalSpy shown(live, &LiveMode::pictureShown);
+        live->setFastDecode(true);
+        live->setOn(true);
+        QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 60000);
+        QCOMPARE(live->picture().size(), QSize(64, 64));
+        live->keep();
+        QCOMPARE(w.history()->count(), 1);
+        const QString parameters = w.history()->item(0)->toolTip();
+        QVERIFY2(parameters.contains(QStringLiteral("Sampler: LCM")), qPrintable(parameters));
+        QVERIFY2(parameters.contains(QStringLiteral("Steps: 4")), qPrintable(parameters));
+        QVERIFY2(parameters.contains(QStringLiteral("VAE Decoder: TAESD")), qPrintable(parameters));
+        live->setOn(false);
+    }
+
+    void fastDecodeSettingReachesTheRequests()
+    {
+        QTemporaryDir tmp;
+        StartupOptions o = options(tmp.path());
+        o.settings.fastDecode = true;
+        MainWindow w(o);
+        waitForModel(w);
+        w.promptPanel()->setPrompt(QStringLiteral("a red circle"));
+        QString why;
+        const auto r = w.canvasRequest(&why, false);
+        QVERIFY2(r, qPrintable(why));
+        QVERIFY(r->fastDecode);
+        o.settings.fastDecode = false;
+        MainWindow plain(o);
+        waitForModel(plain);
+        plain.promptPanel()->setPrompt(QStringLiteral("a red circle"));
+        QVERIFY(!plain.canvasRequest(&why, false)->fastDecode);
+    }
+
     void outpaintFromTheCanvas()
     {
         QTemporaryDir tmp;

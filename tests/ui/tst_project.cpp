@@ -348,6 +348,7 @@ private Q_SLOTS:
         a.previewInterval = 5;
         a.vocabulary = QStringLiteral("/opt/clip");
         a.undoMemoryMB = 96;
+        a.fastDecode = true;
         a.save(ini);
         const AppSettings b = AppSettings::load(ini);
         QCOMPARE(b.modelFolders, a.modelFolders);
@@ -356,6 +357,7 @@ private Q_SLOTS:
         QCOMPARE(b.previewInterval, 5);
         QCOMPARE(b.vocabulary, QStringLiteral("/opt/clip"));
         QCOMPARE(b.undoMemoryMB, 96);
+        QVERIFY(b.fastDecode);
         ini.setValue(QStringLiteral("preview/mode"), QStringLiteral("nonsense")); // hand-edited file
         ini.setValue(QStringLiteral("compute/threads"), -4);
         ini.setValue(QStringLiteral("canvas/undo_memory_mb"), 1);
