@@ -47,26 +47,31 @@ void Canvas::setImage(const QImage& image, bool undoable)
     finishLabelEdit(true);
     const QImage before = m_image;
     const QImage maskBefore = m_mask;
+    const auto controlsBefore = m_controls;
     m_image = image.convertToFormat(QImage::Format_RGB888);
     if (m_mask.size() != m_image.size()) {
         m_mask = QImage(m_image.size(), QImage::Format_Grayscale8);
         m_mask.fill(0);
+        replaceControls(scaledControls(m_image.size())); // control layers follow the picture's size
     }
     if (undoable && !before.isNull()) {
         const QImage after = m_image, maskAfter = m_mask;
+        const auto controlsAfter = m_controls;
         const qint64 bytes
             = before.sizeInBytes() + maskBefore.sizeInBytes() + after.sizeInBytes() + maskAfter.sizeInBytes();
         m_undo.push(
             tr("Apply image"),
-            [this, before, maskBefore] {
+            [this, before, maskBefore, controlsBefore] {
                 m_image = before;
                 m_mask = maskBefore;
+                replaceControls(controlsBefore);
                 update();
                 Q_EMIT changed();
             },
-            [this, after, maskAfter] {
+            [this, after, maskAfter, controlsAfter] {
                 m_image = after;
                 m_mask = maskAfter;
+                replaceControls(controlsAfter);
                 update();
                 Q_EMIT changed();
             },
@@ -384,6 +389,8 @@ void Canvas::paintEvent(QPaintEvent* event)
         return;
     }
     p.drawImage(target, m_preview.isNull() ? m_image : m_preview);
+    if (m_preview.isNull())
+        paintControls(p, target);
     // Mask overlay, built only for the part being repainted (a brush stroke repaints a small rectangle).
     const QRect exposed = QRectF(toImage(event->rect().topLeft()) - QPointF(1, 1),
         toImage(event->rect().bottomRight() + QPoint(1, 1)) + QPointF(1, 1))

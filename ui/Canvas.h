@@ -13,6 +13,9 @@
 #include <QVector>
 #include <QWidget>
 
+#include <memory>
+#include <vector>
+
 class QLineEdit;
 class QPainter;
 
@@ -22,6 +25,19 @@ struct CanvasBox {
     QRectF rect; // image pixels
     QString prompt;
     bool operator==(const CanvasBox& o) const { return rect == o.rect && prompt == o.prompt; }
+};
+
+// A control layer: one ControlNet unit drawn on the canvas. Its image (the canvas size) is the control image: a sketch
+// painted on it (white on black; the brush paints white, the eraser black, the paint tool its colour), an image, or
+// the canvas picture, which the preprocessor turns into the hint when a job runs.
+struct ControlLayer {
+    QImage image; // RGB888
+    QString model; // ControlNet file or folder; empty: shown but not used
+    QString preprocessor = QStringLiteral("none"); // none, canny, invert, inpaint, tile (pipeline/GenerationRequest.h)
+    double strength = 1.0, start = 0.0, end = 1.0;
+    bool guessMode = false;
+    bool visible = true; // drawn over the picture and used by jobs
+    double opacity = 0.6;
 };
 
 class Canvas : public QWidget {
@@ -58,6 +74,19 @@ public:
     void setBrushColor(const QColor& c);
     UndoHistory* undoStack() { return &m_undo; }
 
+    // Control layers, drawn over the picture in order. The active one (-1: none) is what the brush, eraser and paint
+    // tools draw on; adding, removing and filling a layer and every stroke on it are undoable.
+    int controlCount() const { return static_cast<int>(m_controls.size()); }
+    const ControlLayer& control(int index) const { return *m_controls.at(index); }
+    int addControl(ControlLayer layer); // a black image of the canvas size when it has none; returns its index
+    void removeControl(int index);
+    void setControlImage(int index, const QImage& image); // scaled to the canvas size
+    void setControlSettings(int index, const ControlLayer& settings); // everything but the image; not an undo step
+    // Replaces every layer (a project opened); not an undo step.
+    void setControls(const QVector<ControlLayer>& layers);
+    int activeControl() const { return m_activeControl; }
+    void setActiveControl(int index);
+
     // Outpainting: grows the canvas by these many pixels on each side (one undoable edit). The new area starts from
     // the picture's edge colours, blurred, and is masked, `overlap` pixels into the old picture on the grown sides;
     // the mask and boxes move with the picture. The Expand tool's drags snap to multiples of the expand step.
@@ -90,6 +119,7 @@ Q_SIGNALS:
     void boxEditRequested(int index); // a label editor opened on this box
     void toolChanged(); // tool, size, hardness or opacity
     void compareChanged(bool comparing);
+    void controlsChanged(); // a control layer added, removed, selected or its settings changed (also changed())
 
 protected:
     void paintEvent(QPaintEvent*) override;
@@ -112,7 +142,11 @@ private:
     void beginStroke(const QPointF& imagePos);
     void strokeTo(const QPointF& from, const QPointF& to);
     void endStroke();
-    QImage& strokeLayer() { return m_tool == Tool::Paint ? m_image : m_mask; }
+    QImage& strokeLayer();
+    std::shared_ptr<ControlLayer> activeLayer() const;
+    void paintControls(QPainter& p, const QRectF& target) const;
+    void replaceControls(std::vector<std::shared_ptr<ControlLayer>> layers);
+    std::vector<std::shared_ptr<ControlLayer>> scaledControls(const QSize& size) const; // copies where resized
     void beginExpand(const QPointF& widgetPos);
     void moveExpand(const QPointF& imagePos);
     void endExpand();
@@ -120,6 +154,7 @@ private:
     struct State {
         QImage image, mask;
         QVector<CanvasBox> boxes;
+        std::vector<std::shared_ptr<ControlLayer>> controls;
     };
     BoxHit boxAt(const QPointF& widgetPos) const;
     QRectF imageRect() const { return QRectF(QPointF(0, 0), m_image.size()); }
@@ -129,7 +164,9 @@ private:
     } // widget coordinates
     void splitAt(double widgetX);
     QRectF labelRect(int index) const; // widget coordinates
-    void pushLayerEdit(QImage* layer, const QImage& before, const QRect& region, const QString& text);
+    // `owner` keeps a control layer alive for as long as the edit is in the history.
+    void pushLayerEdit(QImage* layer, const QImage& before, const QRect& region, const QString& text,
+        std::shared_ptr<ControlLayer> owner = {});
     void pushMaskEdit(const QImage& before, const QRect& region, const QString& text);
     void pushBoxesEdit(const QVector<CanvasBox>& before, const QString& text);
     void viewChanged();
@@ -137,6 +174,8 @@ private:
 
     QImage m_image, m_mask, m_preview, m_compare;
     QVector<CanvasBox> m_boxes;
+    std::vector<std::shared_ptr<ControlLayer>> m_controls;
+    int m_activeControl = -1;
     Tool m_tool = Tool::Brush;
     int m_brush = 24;
     double m_hardness = 1.0, m_opacity = 1.0;

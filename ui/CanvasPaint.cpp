@@ -14,6 +14,8 @@ namespace {
 // Copies src (same format) into dst with its top-left at `at`.
 void blit(QImage& dst, const QImage& src, const QPoint& at)
 {
+    if (dst.format() != src.format() || !dst.rect().contains(QRect(at, src.size())))
+        return; // the layer was resized since (its resize is undone first in order; never write outside)
     const int bpp = dst.depth() / 8;
     for (int y = 0; y < src.height(); ++y)
         std::memcpy(dst.scanLine(at.y() + y) + static_cast<size_t>(at.x()) * bpp, src.constScanLine(y),
@@ -92,13 +94,23 @@ void Canvas::expand(int left, int top, int right, int bottom, int overlap)
     QVector<CanvasBox> boxes = m_boxes;
     for (auto& b : boxes)
         b.rect.translate(left, top);
-    const State before { m_image, m_mask, m_boxes };
-    const State after { expandedPicture(m_image, left, top, right, bottom), mask, boxes };
+    std::vector<std::shared_ptr<ControlLayer>> controls; // grown with black (no control) in the new area
+    for (const auto& c : m_controls) {
+        auto grown = std::make_shared<ControlLayer>(*c);
+        grown->image = QImage(mask.size(), QImage::Format_RGB888);
+        grown->image.fill(Qt::black);
+        QPainter p(&grown->image);
+        p.drawImage(left, top, c->image);
+        controls.push_back(std::move(grown));
+    }
+    const State before { m_image, m_mask, m_boxes, m_controls };
+    const State after { expandedPicture(m_image, left, top, right, bottom), mask, boxes, controls };
     auto apply = [this](const State& s) {
         finishLabelEdit(false);
         m_image = s.image;
         m_mask = s.mask;
         m_boxes = s.boxes;
+        replaceControls(s.controls);
         m_active = -1;
         if (m_fit)
             fitToWindow();
@@ -168,7 +180,8 @@ void Canvas::paintExpandOutline(QPainter& p) const
     p.drawText(tag, Qt::AlignCenter, label);
 }
 
-void Canvas::pushLayerEdit(QImage* layer, const QImage& before, const QRect& region, const QString& text)
+void Canvas::pushLayerEdit(
+    QImage* layer, const QImage& before, const QRect& region, const QString& text, std::shared_ptr<ControlLayer> owner)
 {
     // Only the changed region is kept, before and after: a stroke on a large layer costs its own area.
     const QRect r = region.intersected(layer->rect());
@@ -178,12 +191,12 @@ void Canvas::pushLayerEdit(QImage* layer, const QImage& before, const QRect& reg
     const QPoint at = r.topLeft();
     m_undo.push(
         text,
-        [this, layer, was, at] {
+        [this, layer, was, at, owner] {
             blit(*layer, was, at);
             update();
             Q_EMIT changed();
         },
-        [this, layer, now, at] {
+        [this, layer, now, at, owner] {
             blit(*layer, now, at);
             update();
             Q_EMIT changed();
@@ -210,8 +223,12 @@ void Canvas::beginStroke(const QPointF& imagePos)
 void Canvas::endStroke()
 {
     m_painting = false;
-    const QString text = m_tool == Tool::Paint ? tr("Paint") : m_tool == Tool::Eraser ? tr("Erase") : tr("Paint mask");
-    pushLayerEdit(&strokeLayer(), m_layerBefore, m_strokeRect, text);
+    const auto control = activeLayer();
+    const QString text = control ? tr("Paint control layer")
+        : m_tool == Tool::Paint  ? tr("Paint")
+        : m_tool == Tool::Eraser ? tr("Erase")
+                                 : tr("Paint mask");
+    pushLayerEdit(&strokeLayer(), m_layerBefore, m_strokeRect, text, control);
     m_layerBefore = m_strokeCover = QImage();
     Q_EMIT changed();
 }
@@ -231,9 +248,13 @@ void Canvas::strokeTo(const QPointF& from, const QPointF& to)
     const QPointF seg = to - from;
     const double len2 = QPointF::dotProduct(seg, seg);
     const double peak = 255.0 * m_opacity;
-    const bool paint = m_tool == Tool::Paint;
-    const int channels = paint ? 3 : 1;
-    const int target[3] = { paint ? m_color.red() : m_tool == Tool::Eraser ? 0 : 255, m_color.green(), m_color.blue() };
+    // On a control layer the brush paints white (a sketch), the eraser black, the paint tool its colour.
+    const bool colour = m_tool == Tool::Paint || activeLayer();
+    const int channels = colour ? 3 : 1;
+    const QColor paint = m_tool == Tool::Paint ? m_color
+        : m_tool == Tool::Eraser               ? QColor(Qt::black)
+                                               : QColor(Qt::white);
+    const int target[3] = { paint.red(), paint.green(), paint.blue() };
     QImage& layer = strokeLayer();
     for (int y = box.top(); y <= box.bottom(); ++y) {
         uchar* cover = m_strokeCover.scanLine(y);

@@ -1,6 +1,7 @@
 #include "MainWindow.h"
 
 #include "Canvas.h"
+#include "ControlPanel.h"
 #include "GenerationController.h"
 #include "LiveMode.h"
 #include "RemoteBackend.h"
@@ -183,6 +184,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
         }
     });
     auto* view = menuBar()->addMenu(tr("&View"));
+    view->setObjectName(QStringLiteral("viewMenu"));
     view->addAction(tr("Fit to window"), QKeySequence(Qt::CTRL | Qt::Key_0), this, [this] { m_canvas->fitToWindow(); });
     view->addAction(tr("Actual size"), QKeySequence(Qt::CTRL | Qt::Key_1), this, [this] { m_canvas->setZoom(1.0); });
     view->addAction(tr("Zoom in"), QKeySequence::ZoomIn, this, [this] { m_canvas->setZoom(m_canvas->zoom() * 1.25); });
@@ -199,6 +201,7 @@ MainWindow::MainWindow(const StartupOptions& options, QWidget* parent)
     });
     buildToolBar();
     setUpLive();
+    setUpControls();
     auto* genMenu = menuBar()->addMenu(tr("&Generate"));
     auto* gen = genMenu->addAction(tr("Generate (queues while busy)"));
     gen->setShortcuts({ QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter) });
@@ -379,6 +382,8 @@ ProjectData MainWindow::currentProject() const
     if (!m_canvas->maskIsEmpty())
         d.mask = m_canvas->mask();
     d.boxes = m_canvas->boxes();
+    for (int i = 0; i < m_canvas->controlCount(); ++i)
+        d.controls.push_back(m_canvas->control(i));
     try {
         const auto req = m_panel->request(false, false).toJson().dump();
         d.panel = QJsonObject { { QStringLiteral("mode"), m_panel->modeName() },
@@ -406,6 +411,7 @@ void MainWindow::applyProject(const ProjectData& d)
     }
     m_canvas->setMask(mask, false);
     m_canvas->setBoxes(d.boxes, false);
+    m_canvas->setControls(d.controls);
     m_canvas->undoStack()->clear();
     const QJsonValue req = d.panel.value(QStringLiteral("request"));
     if (req.isObject()) {
@@ -633,6 +639,8 @@ void MainWindow::refreshModelList()
     for (const auto& title : m_controller->remote()->models())
         models.push_back({ tr("%1 (remote)").arg(title), remoteModelPath(title) });
     m_panel->setModelList(models);
+    if (m_controls)
+        m_controls->setModelFolders(m_settings.modelFolders);
 }
 
 void MainWindow::applyLoraFolders()
@@ -734,6 +742,21 @@ std::optional<ls::pipeline::GenerationRequest> MainWindow::canvasRequest(QString
     r.previewEvery = m_settings.previewMode == QStringLiteral("projection") ? m_settings.previewInterval : 0;
     r.decodeEvery = m_settings.previewMode == QStringLiteral("decode") ? m_settings.previewInterval : 0;
     r.fastDecode = m_settings.fastDecode;
+    for (int i = 0; i < m_canvas->controlCount(); ++i) { // the canvas's control layers in use
+        const ControlLayer& c = m_canvas->control(i);
+        if (!c.visible || c.model.isEmpty())
+            continue;
+        ls::pipeline::ControlUnit u;
+        u.model = c.model.toStdString();
+        u.preprocessor = c.preprocessor.toStdString();
+        if (u.preprocessor != "inpaint") // the job's own picture and mask
+            u.image = fromQImage(c.image);
+        u.strength = c.strength;
+        u.start = c.start;
+        u.end = c.end;
+        u.guessMode = c.guessMode;
+        r.controls.push_back(std::move(u));
+    }
     return r;
 }
 

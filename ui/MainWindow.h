@@ -23,6 +23,7 @@ class QTimer;
 namespace ls::ui {
 
 class Canvas;
+class ControlPanel;
 class GenerationController;
 class LiveMode;
 class PromptPanel;
@@ -52,6 +53,7 @@ public:
     PromptPanel* promptPanel() const { return m_panel; }
     GenerationController* controller() const { return m_controller; }
     LiveMode* live() const { return m_live; }
+    ControlPanel* controlPanel() const { return m_controls; }
     QListWidget* history() const { return m_history; }
     bool openImage(const QString& path);
     void generate();
@@ -113,12 +115,14 @@ private:
     void applyResult(const QImage& image); // a history result onto the canvas (undoable)
     void buildToolBar();
     void setUpLive();
+    void setUpControls();
 
     StartupOptions m_options;
     Canvas* m_canvas;
     PromptPanel* m_panel;
     GenerationController* m_controller;
     LiveMode* m_live = nullptr;
+    ControlPanel* m_controls = nullptr;
     QListWidget* m_history;
     QProgressBar* m_progress;
     QLabel* m_status;

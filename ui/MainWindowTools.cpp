@@ -2,6 +2,7 @@
 #include "MainWindow.h"
 
 #include "Canvas.h"
+#include "ControlPanel.h"
 #include "GenerationController.h"
 #include "LiveMode.h"
 #include "PromptPanel.h"
@@ -137,6 +138,27 @@ void MainWindow::askExpandCanvas()
     m_status->setText(tr("Canvas expanded to %1 x %2: Generate paints the masked new area")
                           .arg(m_canvas->image().width())
                           .arg(m_canvas->image().height()));
+}
+
+void MainWindow::setUpControls()
+{
+    m_controls = new ControlPanel(m_canvas);
+    m_controls->setModelFolders(m_settings.modelFolders);
+    auto* dock = new QDockWidget(tr("Control layers"), this);
+    dock->setObjectName(QStringLiteral("controlDock"));
+    dock->setWidget(m_controls);
+    dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
+    addDockWidget(Qt::LeftDockWidgetArea, dock);
+    dock->hide();
+    QAction* show = dock->toggleViewAction();
+    show->setText(tr("Control layers (ControlNet)"));
+    show->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_L));
+    if (auto* view = findChild<QMenu*>(QStringLiteral("viewMenu")))
+        view->addAction(show);
+    connect(m_canvas, &Canvas::controlsChanged, dock, [this, dock] {
+        if (m_canvas->controlCount() > 0)
+            dock->show(); // a project with control layers, or one just added
+    });
 }
 
 void MainWindow::setUpLive()

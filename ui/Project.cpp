@@ -45,6 +45,40 @@ QImage readPng(const QString& path, bool required)
     throw ProjectError((where + QStringLiteral(": ") + field + QStringLiteral(": ") + cause).toStdString());
 }
 
+QString controlFile(int index) { return QStringLiteral("control-%1.png").arg(index); }
+
+// One control layer's settings (its image is read by loadProject).
+ControlLayer parseControl(const QJsonValue& v, const QString& where, const QString& field)
+{
+    if (!v.isObject())
+        bad(where, field, QStringLiteral("must be an object"));
+    const QJsonObject o = v.toObject();
+    ControlLayer c;
+    c.model = o.value(QStringLiteral("model")).toString();
+    c.preprocessor = o.value(QStringLiteral("preprocessor")).toString(QStringLiteral("none"));
+    static const QStringList known { QStringLiteral("none"), QStringLiteral("canny"), QStringLiteral("invert"),
+        QStringLiteral("inpaint"), QStringLiteral("tile") };
+    if (!known.contains(c.preprocessor))
+        bad(where, field + QStringLiteral(".preprocessor"),
+            QStringLiteral("'%1' is not one of %2").arg(c.preprocessor, known.join(QStringLiteral(", "))));
+    auto num = [&](const char* key, double def, double lo, double hi) {
+        const QJsonValue n = o.value(QLatin1String(key));
+        if (n.isUndefined())
+            return def;
+        if (!n.isDouble() || n.toDouble() < lo || n.toDouble() > hi)
+            bad(where, field + QLatin1Char('.') + QLatin1String(key),
+                QStringLiteral("must be a number from %1 to %2").arg(lo).arg(hi));
+        return n.toDouble();
+    };
+    c.strength = num("strength", 1.0, 0, 2);
+    c.start = num("start", 0.0, 0, 1);
+    c.end = num("end", 1.0, 0, 1);
+    c.opacity = num("opacity", 0.6, 0, 1);
+    c.guessMode = o.value(QStringLiteral("guess_mode")).toBool(false);
+    c.visible = o.value(QStringLiteral("visible")).toBool(true);
+    return c;
+}
+
 } // namespace
 
 void writeFileAtomically(const QString& path, const QByteArray& bytes)
@@ -92,6 +126,18 @@ void saveProject(const QString& dirPath, const ProjectData& d)
         history.append(QJsonObject { { QStringLiteral("file"), rel }, { QStringLiteral("parameters"), h.parameters },
             { QStringLiteral("settings"), h.settings } });
     }
+    QJsonArray controls;
+    for (int i = 0; i < d.controls.size(); ++i) {
+        const ControlLayer& c = d.controls[i];
+        writeFileAtomically(dir.filePath(controlFile(i)), pngBytes(c.image));
+        controls.append(
+            QJsonObject { { QStringLiteral("model"), c.model }, { QStringLiteral("preprocessor"), c.preprocessor },
+                { QStringLiteral("strength"), c.strength }, { QStringLiteral("start"), c.start },
+                { QStringLiteral("end"), c.end }, { QStringLiteral("guess_mode"), c.guessMode },
+                { QStringLiteral("visible"), c.visible }, { QStringLiteral("opacity"), c.opacity } });
+    }
+    for (int i = static_cast<int>(d.controls.size()); QFile::exists(dir.filePath(controlFile(i))); ++i)
+        QFile::remove(dir.filePath(controlFile(i))); // layers removed since the last save
     QJsonArray boxes;
     for (const auto& b : d.boxes)
         boxes.append(QJsonObject { { QStringLiteral("x"), b.rect.x() }, { QStringLiteral("y"), b.rect.y() },
@@ -100,7 +146,7 @@ void saveProject(const QString& dirPath, const ProjectData& d)
     QJsonObject root { { QStringLiteral("format"), QStringLiteral("latent-studio-project") },
         { QStringLiteral("version"), kFormat }, { QStringLiteral("boxes"), boxes },
         { QStringLiteral("panel"), d.panel }, { QStringLiteral("history"), history },
-        { QStringLiteral("mask"), !d.mask.isNull() } };
+        { QStringLiteral("controls"), controls }, { QStringLiteral("mask"), !d.mask.isNull() } };
     // Last: the images it refers to are already in place.
     writeFileAtomically(dir.filePath(QStringLiteral("project.json")), QJsonDocument(root).toJson());
 }
@@ -144,6 +190,14 @@ ProjectData parseProjectJson(const QByteArray& json, const QString& where)
             bad(where, field, QStringLiteral("width and height must be positive"));
         d.boxes.push_back({ QRectF(r[0], r[1], r[2], r[3]), o.value(QStringLiteral("prompt")).toString() });
     }
+    const QJsonValue controls = root.value(QStringLiteral("controls"));
+    if (!controls.isUndefined() && !controls.isArray())
+        bad(where, QStringLiteral("controls"), QStringLiteral("must be an array"));
+    i = 0;
+    for (const QJsonValue& v : controls.toArray()) {
+        d.controls.push_back(parseControl(v, where, QStringLiteral("controls[%1]").arg(i)));
+        ++i;
+    }
     const QJsonValue panel = root.value(QStringLiteral("panel"));
     if (!panel.isUndefined() && !panel.isObject())
         bad(where, QStringLiteral("panel"), QStringLiteral("must be an object"));
@@ -186,6 +240,13 @@ ProjectData loadProject(const QString& dirPath)
                 (dir.filePath(QStringLiteral("mask.png")) + QStringLiteral(": size does not match image.png"))
                     .toStdString());
         d.mask = d.mask.convertToFormat(QImage::Format_Grayscale8);
+    }
+    for (int i = 0; i < d.controls.size(); ++i) {
+        const QString path = dir.filePath(controlFile(i));
+        QImage img = readPng(path, true);
+        if (img.size() != d.image.size())
+            throw ProjectError((path + QStringLiteral(": size does not match image.png")).toStdString());
+        d.controls[i].image = img.convertToFormat(QImage::Format_RGB888);
     }
     for (auto& h : d.history) {
         h.file = dir.filePath(h.file);

@@ -29,6 +29,7 @@ struct ProjectData {
     QImage image;
     QImage mask; // Grayscale8, same size as image (or null)
     QVector<CanvasBox> boxes;
+    QVector<ControlLayer> controls; // images in control-N.png, settings in project.json
     QJsonObject panel; // {"mode": ..., "request": GenerationRequest JSON}
     QVector<ProjectHistoryEntry> history; // newest first
 };

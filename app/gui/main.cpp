@@ -78,9 +78,12 @@ int main(int argc, char** argv)
     QCommandLineOption expand(QStringLiteral("expand"),
         QStringLiteral("Grow the canvas for outpainting by L,T,R,B pixels (the new area masked)"),
         QStringLiteral("L,T,R,B"));
+    QCommandLineOption controlLayer(QStringLiteral("control-layer"),
+        QStringLiteral("Add a control layer: a ControlNet file and optionally its image"),
+        QStringLiteral("MODEL[,IMAGE]"));
     QCommandLineOption liveOpt(QStringLiteral("live"), QStringLiteral("Start with live painting on"));
-    parser.addOptions({ liveOpt, expand, model, config, vocab, shot, prompt, boxes, maskRect, noGenerate, probe,
-        probeLive, mode, size, guidance });
+    parser.addOptions({ liveOpt, expand, controlLayer, model, config, vocab, shot, prompt, boxes, maskRect, noGenerate,
+        probe, probeLive, mode, size, guidance });
     parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("Image or project (.lsproj folder) to open"));
     parser.process(app);
     ls::ui::StartupOptions o;
@@ -146,6 +149,16 @@ int main(int argc, char** argv)
             p.fillRect(QRect(f[0].toInt(), f[1].toInt(), f[2].toInt(), f[3].toInt()), Qt::white);
         }
         w.canvas()->setMask(m, false);
+    }
+    if (parser.isSet(controlLayer)) { // MODEL[,IMAGE]: a control layer as the Control layers dock adds one
+        const QStringList f = parser.value(controlLayer).split(QLatin1Char(','));
+        ls::ui::ControlLayer layer;
+        layer.model = f.value(0);
+        if (f.size() > 1 && !layer.image.load(f[1])) {
+            std::fprintf(stderr, "--control-layer: %s: not a readable image\n", qPrintable(f[1]));
+            return 2;
+        }
+        w.canvas()->addControl(layer);
     }
     if (parser.isSet(expand)) {
         const QStringList f = parser.value(expand).split(QLatin1Char(','));
