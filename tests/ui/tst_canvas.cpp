@@ -2,6 +2,7 @@
 // move, resize, delete, label edited in place), the paint tool on the picture, growing the canvas for outpainting
 // (menu and drag), the comparison view, undo/redo and its memory bound.
 #include "Canvas.h"
+#include "UiTestUtil.h"
 
 #include <QLineEdit>
 #include <QtTest/QtTest>
@@ -20,13 +21,7 @@ void prepare(Canvas& c, int size, QColor fill = Qt::gray)
     c.fitToWindow();
 }
 QPoint at(const Canvas& c, double x, double y) { return c.toWidget(QPointF(x, y)).toPoint(); }
-void drag(Canvas& c, QPointF from, QPointF to)
-{
-    QTest::mousePress(&c, Qt::LeftButton, {}, at(c, from.x(), from.y()));
-    QTest::mouseMove(&c, at(c, (from.x() + to.x()) / 2, (from.y() + to.y()) / 2));
-    QTest::mouseMove(&c, at(c, to.x(), to.y()));
-    QTest::mouseRelease(&c, Qt::LeftButton, {}, at(c, to.x(), to.y()));
-}
+using ls::ui::test::drag;
 int maskAt(const Canvas& c, int x, int y) { return qGray(c.mask().pixel(x, y)); }
 } // namespace
 

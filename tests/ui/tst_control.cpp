@@ -7,6 +7,7 @@
 #include "MainWindow.h"
 #include "Project.h"
 #include "PromptPanel.h"
+#include "UiTestUtil.h"
 
 #include <QListWidget>
 #include <QTemporaryDir>
@@ -17,22 +18,11 @@ using namespace ls::ui;
 namespace {
 const QString kGolden = QStringLiteral(LS_SHARED_DIR "/golden");
 
-void stroke(Canvas& c, QPointF from, QPointF to)
-{
-    QTest::mousePress(&c, Qt::LeftButton, {}, c.toWidget(from).toPoint());
-    QTest::mouseMove(&c, c.toWidget((from + to) / 2).toPoint());
-    QTest::mouseMove(&c, c.toWidget(to).toPoint());
-    QTest::mouseRelease(&c, Qt::LeftButton, {}, c.toWidget(to).toPoint());
-}
+using test::drag;
 
 StartupOptions tinySd1(const QString& root)
 {
-    StartupOptions o;
-    o.historyDir = root + QStringLiteral("/history");
-    o.recoveryDir = root + QStringLiteral("/recovery");
-    o.autosaveSeconds = 0;
-    o.askOnClose = false;
-    o.useStoredSettings = false;
+    StartupOptions o = test::windowOptions(root);
     o.model = kGolden + QStringLiteral("/tiny_sd1/weights.safetensors");
     o.config = kGolden + QStringLiteral("/tiny_sd1/case.json");
     o.vocabulary = QStringLiteral(LS_SHARED_DIR "/data/clip");
@@ -69,13 +59,13 @@ private Q_SLOTS:
         QCOMPARE(c.control(0).image.size(), QSize(64, 64));
         QCOMPARE(c.control(0).image.pixelColor(32, 32), QColor(Qt::black));
         c.setBrushSize(8);
-        stroke(c, QPointF(10, 32), QPointF(54, 32)); // the brush draws white on the layer
+        drag(c, QPointF(10, 32), QPointF(54, 32)); // the brush draws white on the layer
         QCOMPARE(c.control(0).image.pixelColor(32, 32), QColor(Qt::white));
         QCOMPARE(c.control(0).image.pixelColor(32, 50), QColor(Qt::black));
         QVERIFY(c.image() == img); // picture and mask untouched
         QVERIFY(c.maskIsEmpty());
         c.setTool(Canvas::Tool::Eraser);
-        stroke(c, QPointF(30, 32), QPointF(34, 32));
+        drag(c, QPointF(30, 32), QPointF(34, 32));
         QCOMPARE(c.control(0).image.pixelColor(32, 32), QColor(Qt::black));
         c.undoStack()->undo();
         QCOMPARE(c.control(0).image.pixelColor(32, 32), QColor(Qt::white));
@@ -191,7 +181,7 @@ private Q_SLOTS:
         layer.model = kGolden + QStringLiteral("/tiny_controlnet/weights.safetensors");
         layer.strength = 0.0;
         c->addControl(layer);
-        stroke(*c, QPointF(8, 20), QPointF(56, 40));
+        drag(*c, QPointF(8, 20), QPointF(56, 40));
         QString why;
         const auto r = w.canvasRequest(&why, false);
         QVERIFY2(r, qPrintable(why));

@@ -8,6 +8,7 @@
 #include "MainWindow.h"
 #include "PromptPanel.h"
 #include "StallProbe.h"
+#include "UiTestUtil.h"
 
 #include <QListWidget>
 #include <QTemporaryDir>
@@ -16,16 +17,7 @@
 using namespace ls::ui;
 
 namespace {
-StartupOptions options(const QString& root)
-{
-    StartupOptions o;
-    o.historyDir = root + QStringLiteral("/history");
-    o.recoveryDir = root + QStringLiteral("/recovery");
-    o.autosaveSeconds = 0;
-    o.askOnClose = false;
-    o.useStoredSettings = false; // never the developer's own settings
-    return o;
-}
+StartupOptions options(const QString& root) { return test::windowOptions(root); }
 
 void waitForModel(MainWindow& w)
 {
@@ -33,13 +25,7 @@ void waitForModel(MainWindow& w)
     QVERIFY(loaded.wait(60000));
 }
 
-void stroke(Canvas* c, QPointF from, QPointF to)
-{
-    QTest::mousePress(c, Qt::LeftButton, {}, c->toWidget(from).toPoint());
-    QTest::mouseMove(c, c->toWidget((from + to) / 2).toPoint());
-    QTest::mouseMove(c, c->toWidget(to).toPoint());
-    QTest::mouseRelease(c, Qt::LeftButton, {}, c->toWidget(to).toPoint());
-}
+void stroke(Canvas* c, QPointF from, QPointF to) { test::drag(*c, from, to); }
 
 bool same(const QImage& a, const QImage& b)
 {

@@ -6,6 +6,7 @@
 #include "MainWindow.h"
 #include "Project.h"
 #include "PromptPanel.h"
+#include "UiTestUtil.h"
 #include "io/ImageFile.h"
 
 #include <QClipboard>
@@ -46,16 +47,7 @@ QImage rectMask(int w, int h, QRect r)
     return m;
 }
 
-StartupOptions options(const QString& root)
-{
-    StartupOptions o;
-    o.historyDir = root + QStringLiteral("/history");
-    o.recoveryDir = root + QStringLiteral("/recovery");
-    o.autosaveSeconds = 1;
-    o.askOnClose = false;
-    o.useStoredSettings = false; // never the developer's own settings
-    return o;
-}
+StartupOptions options(const QString& root) { return test::windowOptions(root, 1); }
 
 bool sameImage(const QImage& a, const QImage& b)
 {
