@@ -19,6 +19,17 @@ inline StartupOptions windowOptions(const QString& root, int autosaveSeconds = 0
     return o;
 }
 
+// A shown 512x512 canvas holding a size x size picture of one colour, fitted to the window.
+inline void prepare(Canvas& c, int size, QColor fill = Qt::gray)
+{
+    c.resize(512, 512);
+    c.show();
+    QImage img(size, size, QImage::Format_RGB888);
+    img.fill(fill);
+    c.setImage(img, false);
+    c.fitToWindow();
+}
+
 // Press at `from`, two moves, release at `to` (image coordinates): one stroke, box drag or border drag.
 inline void drag(Canvas& c, QPointF from, QPointF to)
 {

@@ -11,15 +11,7 @@ using ls::ui::Canvas;
 using ls::ui::UndoHistory;
 
 namespace {
-void prepare(Canvas& c, int size, QColor fill = Qt::gray)
-{
-    c.resize(512, 512);
-    c.show();
-    QImage img(size, size, QImage::Format_RGB888);
-    img.fill(fill);
-    c.setImage(img, false);
-    c.fitToWindow();
-}
+using ls::ui::test::prepare;
 QPoint at(const Canvas& c, double x, double y) { return c.toWidget(QPointF(x, y)).toPoint(); }
 using ls::ui::test::drag;
 int maskAt(const Canvas& c, int x, int y) { return qGray(c.mask().pixel(x, y)); }

@@ -47,12 +47,8 @@ private Q_SLOTS:
     void paintingOnALayer()
     {
         Canvas c;
-        c.resize(512, 512);
-        c.show();
-        QImage img(64, 64, QImage::Format_RGB888);
-        img.fill(Qt::gray);
-        c.setImage(img, false);
-        c.fitToWindow();
+        test::prepare(c, 64);
+        const QImage img = c.image();
         const int index = c.addControl({});
         QCOMPARE(index, 0);
         QCOMPARE(c.activeControl(), 0);
