@@ -1,6 +1,8 @@
 #pragma once
 // The main window: canvas in the middle, prompt panel on the right, results history at the bottom, progress in the
 // status bar. Generation runs through GenerationController; the window never blocks on the engine.
+#include "HistoryPanel.h"
+#include "Recovery.h"
 #include "Settings.h"
 #include "UpscalerPlugin.h"
 
@@ -15,8 +17,6 @@ class QDragEnterEvent;
 class QDropEvent;
 class QLabel;
 class QMimeData;
-class QListWidget;
-class QListWidgetItem;
 class QProgressBar;
 class QTimer;
 
@@ -54,7 +54,7 @@ public:
     GenerationController* controller() const { return m_controller; }
     LiveMode* live() const { return m_live; }
     ControlPanel* controlPanel() const { return m_controls; }
-    QListWidget* history() const { return m_history; }
+    HistoryPanel* history() const { return m_history; }
     bool openImage(const QString& path);
     void generate();
     void cancel();
@@ -106,14 +106,15 @@ protected:
 private:
     ProjectData currentProject() const;
     void applyProject(const ProjectData& d);
-    void addHistoryItem(const QImage& image, const QString& parameters, const QString& settings, const QString& file);
     void markChanged();
     void updateTitle();
     void loadModel(const QString& path);
     void addHistory(const QImage& image, const QString& parameters, const QString& settings);
     bool maybeSaveChanges(); // before the open work is replaced: false when the user cancels
     void applyResult(const QImage& image); // a history result onto the canvas (undoable)
+    void buildMenus();
     void buildToolBar();
+    void connectController();
     void setUpLive();
     void setUpControls();
 
@@ -123,15 +124,13 @@ private:
     GenerationController* m_controller;
     LiveMode* m_live = nullptr;
     ControlPanel* m_controls = nullptr;
-    QListWidget* m_history;
+    HistoryPanel* m_history;
     QProgressBar* m_progress;
     QLabel* m_status;
-    QDir m_historyDir;
     int m_job = 0;
     bool m_modelReady = false;
     QString m_projectDir;
-    QDir m_recoveryBase;
-    QString m_recoverySelf;
+    RecoveryStore m_recovery;
     QTimer* m_autosaveTimer = nullptr;
     bool m_unsaved = false, m_autosaveDirty = false, m_blankCanvas = true;
     QByteArray m_savedPanel;

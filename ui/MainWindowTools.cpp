@@ -1,4 +1,4 @@
-// The main window's canvas tools (tool bar, outpainting's Expand canvas) and its live mode.
+// The main window's menus and canvas tools (tool bar, outpainting's Expand canvas), its control layers and live mode.
 #include "MainWindow.h"
 
 #include "Canvas.h"
@@ -7,22 +7,123 @@
 #include "LiveMode.h"
 #include "PromptPanel.h"
 
+#include "io/ImageFile.h"
+
 #include <QAction>
 #include <QActionGroup>
 #include <QColorDialog>
 #include <QDialog>
 #include <QDialogButtonBox>
 #include <QDockWidget>
+#include <QFileDialog>
 #include <QFormLayout>
 #include <QLabel>
 #include <QMenu>
 #include <QMenuBar>
+#include <QMessageBox>
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QToolBar>
 #include <QToolButton>
 
 namespace ls::ui {
+
+void MainWindow::buildMenus()
+{
+    // Menus and shortcuts.
+    auto* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open image..."), QKeySequence::Open, this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, tr("Open image"), QString(),
+            tr("Images (*.png *.jpg *.jpeg *.tif *.tiff *.exr *.webp);;All files (*)"));
+        if (!p.isEmpty())
+            openImage(p);
+    });
+    file->addAction(tr("&Open project..."), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O), this, [this] {
+        const QString p = QFileDialog::getExistingDirectory(this, tr("Open project (a .lsproj folder)"));
+        if (!p.isEmpty())
+            openProject(p);
+    });
+    file->addAction(tr("&Save project"), QKeySequence::Save, this, [this] { saveProjectAsking(false); });
+    file->addAction(tr("Save project &as..."), QKeySequence::SaveAs, this, [this] { saveProjectAsking(true); });
+    file->addSeparator();
+    file->addAction(tr("&Export image..."), QKeySequence(Qt::CTRL | Qt::Key_E), this, [this] {
+        // Every format the installed OpenImageIO writes, PNG first (PNG keeps the generation parameters).
+        QStringList filters;
+        for (const auto& [name, exts] : ls::io::writableImageFormats()) {
+            QStringList globs;
+            for (const auto& e : exts)
+                globs << QStringLiteral("*.") + QString::fromStdString(e);
+            filters << QStringLiteral("%1 (%2)").arg(
+                QString::fromStdString(name).toUpper(), globs.join(QLatin1Char(' ')));
+        }
+        const QString p = QFileDialog::getSaveFileName(
+            this, tr("Export image"), QStringLiteral("image.png"), filters.join(QStringLiteral(";;")));
+        if (!p.isEmpty())
+            exportImage(p);
+    });
+    file->addAction(tr("Import settings from PNG..."), this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, tr("Import settings"), QString(), tr("PNG (*.png)"));
+        if (!p.isEmpty())
+            importSettings(p);
+    });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+    auto* edit = menuBar()->addMenu(tr("&Edit"));
+    QAction* undo = m_canvas->undoStack()->createUndoAction(this, tr("&Undo"));
+    undo->setShortcut(QKeySequence::Undo);
+    QAction* redo = m_canvas->undoStack()->createRedoAction(this, tr("&Redo"));
+    redo->setShortcuts({ QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence::Redo });
+    edit->addAction(undo);
+    edit->addAction(redo);
+    edit->addSeparator();
+    edit->addAction(tr("&Copy image"), QKeySequence::Copy, this, &MainWindow::copyImage);
+    edit->addAction(tr("&Paste image"), QKeySequence::Paste, this, &MainWindow::paste);
+    edit->addSeparator();
+    edit->addAction(tr("Clear mask"), this, [this] { m_canvas->clearMask(); });
+    edit->addAction(tr("Fill mask"), this, [this] { m_canvas->fillMask(); });
+    edit->addAction(tr("Invert mask"), this, [this] { m_canvas->invertMask(); });
+    edit->addAction(tr("Remove all boxes"), this, [this] { m_canvas->setBoxes({}); });
+    edit->addAction(tr("E&xpand canvas..."), this, &MainWindow::askExpandCanvas);
+    edit->addSeparator();
+    edit->addAction(tr("&Settings..."), QKeySequence::Preferences, this, [this] {
+        SettingsDialog dlg(m_settings, GenerationController::cudaAvailable(), this);
+        if (dlg.exec() == QDialog::Accepted) {
+            const AppSettings s = dlg.settings();
+            if (m_options.useStoredSettings)
+                s.save();
+            applySettings(s);
+        }
+    });
+    auto* view = menuBar()->addMenu(tr("&View"));
+    view->setObjectName(QStringLiteral("viewMenu"));
+    view->addAction(tr("Fit to window"), QKeySequence(Qt::CTRL | Qt::Key_0), this, [this] { m_canvas->fitToWindow(); });
+    view->addAction(tr("Actual size"), QKeySequence(Qt::CTRL | Qt::Key_1), this, [this] { m_canvas->setZoom(1.0); });
+    view->addAction(tr("Zoom in"), QKeySequence::ZoomIn, this, [this] { m_canvas->setZoom(m_canvas->zoom() * 1.25); });
+    view->addAction(
+        tr("Zoom out"), QKeySequence::ZoomOut, this, [this] { m_canvas->setZoom(m_canvas->zoom() / 1.25); });
+    auto* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&Plugins..."), this, [this] {
+        QString text
+            = tr("Loaded: %1").arg(m_pluginsLoaded.isEmpty() ? tr("none") : m_pluginsLoaded.join(QStringLiteral(", ")));
+        if (!m_pluginsFailed.isEmpty())
+            text += QStringLiteral("\n\n") + tr("Failed to load:") + QStringLiteral("\n")
+                + m_pluginsFailed.join(QLatin1Char('\n'));
+        QMessageBox::information(this, tr("Plugins"), text);
+    });
+    buildToolBar();
+    setUpLive();
+    setUpControls();
+    auto* genMenu = menuBar()->addMenu(tr("&Generate"));
+    auto* gen = genMenu->addAction(tr("Generate (queues while busy)"));
+    gen->setShortcuts({ QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter) });
+    connect(gen, &QAction::triggered, this, &MainWindow::generate);
+    auto* esc = genMenu->addAction(tr("Cancel current"));
+    esc->setShortcut(Qt::Key_Escape);
+    connect(esc, &QAction::triggered, this, &MainWindow::cancel);
+    auto* clear = genMenu->addAction(tr("Clear queue"));
+    clear->setShortcut(QKeySequence(Qt::SHIFT | Qt::Key_Escape));
+    connect(clear, &QAction::triggered, this, &MainWindow::clearQueue);
+}
 
 void MainWindow::buildToolBar()
 {

@@ -5,15 +5,13 @@
 #include "LiveMode.h"
 #include "MainWindow.h"
 #include "PromptPanel.h"
+#include "Recovery.h"
 #include "util/Threads.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
-#include <QDateTime>
 #include <QFileInfo>
 #include <QIcon>
-#include <QLocale>
-#include <QMessageBox>
 #include <QPainter>
 #include <QTimer>
 
@@ -181,21 +179,7 @@ int main(int argc, char** argv)
         else
             ls::ui::probeLive(w, std::max(1, parser.value(probeLive).toInt()));
     } else if (!parser.isSet(shot)) {
-        // An instance that did not exit cleanly left its autosave: offer it back, never drop it silently.
-        const QString recovered = w.recoveryCandidate();
-        if (!recovered.isEmpty()) {
-            QTimer::singleShot(0, &w, [&w, recovered] {
-                const QDateTime when = QFileInfo(recovered + QStringLiteral("/project.json")).lastModified();
-                const auto answer = QMessageBox::question(&w, QObject::tr("Restore unsaved work?"),
-                    QObject::tr("Latent Studio did not close properly. Restore the work autosaved at %1?\n"
-                                "(If you choose No it is kept in %2.)")
-                        .arg(QLocale().toString(when, QLocale::ShortFormat), QFileInfo(recovered).absolutePath()));
-                if (answer == QMessageBox::Yes)
-                    w.restoreRecovery(recovered);
-                else
-                    w.declineRecovery(recovered);
-            });
-        }
+        ls::ui::offerRecovery(w); // an instance that did not exit cleanly left its autosave: never dropped silently
     }
     if (parser.isSet(shot)) {
         const QString out = parser.value(shot);

@@ -488,7 +488,7 @@ private Q_SLOTS:
         QCOMPARE(w.canvas()->boxes()[0].prompt, QStringLiteral("blue square"));
         QCOMPARE(w.history()->count(), 1);
         QVERIFY(w.history()->item(0)->toolTip().contains(QStringLiteral("Seed: 7")));
-        QVERIFY(sameImage(w.history()->item(0)->data(Qt::UserRole).value<QImage>(), w.canvas()->image()));
+        QVERIFY(sameImage(w.history()->entry(0).image, w.canvas()->image()));
         QVERIFY(w.promptPanel()->request(false, false).prompt == "a small blue square at the bottom");
         // Restored work now lives in this instance's autosave; the crashed one is not offered again.
         QVERIFY(w.recoveryCandidate().isEmpty());
