@@ -4,7 +4,7 @@
 #include "HistoryPanel.h"
 #include "Recovery.h"
 #include "Settings.h"
-#include "UpscalerPlugin.h"
+#include "latent-studio/UpscalerPlugin.h"
 
 #include "pipeline/GenerationRequest.h"
 
@@ -137,7 +137,7 @@ private:
     AppSettings m_settings;
     QString m_modelPath;
     QLabel* m_queueLabel = nullptr;
-    QList<UpscalerInfo> m_upscalers;
+    QList<plugin::UpscalerInfo> m_upscalers;
     QStringList m_pluginsLoaded, m_pluginsFailed;
     void updateQueueLabel();
     void applyLoraFolders();

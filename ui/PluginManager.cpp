@@ -33,7 +33,7 @@ PluginReport loadUpscalerPlugins(const QStringList& dirs)
                 r.failed << fi.filePath() + QStringLiteral(": ") + loader.errorString();
                 continue;
             }
-            auto* plugin = qobject_cast<UpscalerPlugin*>(instance);
+            auto* plugin = qobject_cast<plugin::UpscalerPlugin*>(instance);
             if (!plugin) {
                 r.failed << fi.filePath()
                         + QStringLiteral(": not an upscaler plugin (interface " LS_UPSCALER_PLUGIN_IID ")");

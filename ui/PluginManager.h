@@ -1,7 +1,7 @@
 #pragma once
 // Finds and loads the upscaler plugins. A plugin that fails to load (not a library, wrong interface, missing symbols)
 // is listed with the reason and never stops the app.
-#include "UpscalerPlugin.h"
+#include "latent-studio/UpscalerPlugin.h"
 
 #include <QStringList>
 
@@ -10,7 +10,7 @@ namespace ls::ui {
 struct PluginReport {
     QStringList loaded; // plugin names
     QStringList failed; // "file: reason"
-    QList<UpscalerInfo> upscalers; // from every loaded plugin, in load order
+    QList<plugin::UpscalerInfo> upscalers; // from every loaded plugin, in load order
 };
 
 // $LS_PLUGIN_PATH (colon-separated), then <program>/../plugins (the build tree), then

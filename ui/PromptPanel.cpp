@@ -288,7 +288,7 @@ void PromptPanel::setModelList(const QList<ModelEntry>& models)
     setModelPath(current);
 }
 
-void PromptPanel::setUpscalers(const QList<UpscalerInfo>& upscalers)
+void PromptPanel::setUpscalers(const QList<plugin::UpscalerInfo>& upscalers)
 {
     const QString current = upscalerId();
     while (m_upscaler->count() > 1)

@@ -1,7 +1,7 @@
 #pragma once
 // Prompt, negative prompt, model, sampler and the settings of each job, turned into a GenerationRequest.
 #include "Settings.h"
-#include "UpscalerPlugin.h"
+#include "latent-studio/UpscalerPlugin.h"
 #include "pipeline/GenerationRequest.h"
 
 #include <QWidget>
@@ -33,7 +33,7 @@ public:
     // Checkpoints found in the model folders, listed after the bundled model (the current choice is kept).
     void setModelList(const QList<ModelEntry>& models);
     // Upscalers offered by the plugins, after "Loaded model"; the first diffusion upscaler is preselected.
-    void setUpscalers(const QList<UpscalerInfo>& upscalers);
+    void setUpscalers(const QList<plugin::UpscalerInfo>& upscalers);
     QString upscalerId() const; // empty: the loaded model
     void setUpscalerId(const QString& id);
     QString modeName() const;

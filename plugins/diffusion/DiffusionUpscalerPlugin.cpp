@@ -1,19 +1,19 @@
 // Diffusion upscalers: the bundled 4x latent super-resolution model (always there), and every LDM-SR / SD x4
 // upscaler checkpoint named in $LS_UPSCALER_MODELS (colon-separated paths).
-#include "UpscalerPlugin.h"
+#include "latent-studio/UpscalerPlugin.h"
 
 #include <QFileInfo>
 #include <QObject>
 
-class DiffusionUpscalerPlugin : public QObject, public ls::ui::UpscalerPlugin {
+class DiffusionUpscalerPlugin : public QObject, public ls::plugin::UpscalerPlugin {
     Q_OBJECT
     Q_PLUGIN_METADATA(IID LS_UPSCALER_PLUGIN_IID FILE "diffusion.json")
-    Q_INTERFACES(ls::ui::UpscalerPlugin)
+    Q_INTERFACES(ls::plugin::UpscalerPlugin)
 public:
     QString pluginName() const override { return QStringLiteral("Diffusion upscalers"); }
-    QList<ls::ui::UpscalerInfo> upscalers() const override
+    QList<ls::plugin::UpscalerInfo> upscalers() const override
     {
-        QList<ls::ui::UpscalerInfo> out { { QStringLiteral("bundled-sr4"), QStringLiteral("Latent SR 4x (bundled)"),
+        QList<ls::plugin::UpscalerInfo> out { { QStringLiteral("bundled-sr4"), QStringLiteral("Latent SR 4x (bundled)"),
             QStringLiteral("The bundled 4x super-resolution diffusion model, tiled for any size"),
             QStringLiteral("bundled:default-sr"), { 4 } } };
         for (const QString& p : qEnvironmentVariable("LS_UPSCALER_MODELS").split(QLatin1Char(':'), Qt::SkipEmptyParts))

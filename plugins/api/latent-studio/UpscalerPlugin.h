@@ -1,5 +1,6 @@
 #pragma once
-// The upscaler plugin interface (Qt plugins loaded with QPluginLoader from the plugin folders; see PluginManager).
+// The upscaler plugin interface (Qt plugins loaded with QPluginLoader from the plugin folders; see ui/PluginManager).
+// It sits below ui/: plugins build against this header (CMake target ls_plugin_api) and Qt Core alone.
 // A plugin offers one or more upscalers; each says which engine runs it: "lanczos" (plain resampling, no model) or a
 // model path the engine loads (a file, or "bundled:NAME" for a model that ships with the app). Plugins are small and
 // torch-free: the engine on the worker thread does the work, with progress, previews and cancellation like any job.
@@ -7,7 +8,7 @@
 #include <QString>
 #include <QtPlugin>
 
-namespace ls::ui {
+namespace ls::plugin {
 
 struct UpscalerInfo {
     QString id; // stable, e.g. "lanczos", "bundled-sr4"
@@ -24,7 +25,7 @@ public:
     virtual QList<UpscalerInfo> upscalers() const = 0;
 };
 
-} // namespace ls::ui
+} // namespace ls::plugin
 
 #define LS_UPSCALER_PLUGIN_IID "io.latentstudio.UpscalerPlugin/1.0"
-Q_DECLARE_INTERFACE(ls::ui::UpscalerPlugin, LS_UPSCALER_PLUGIN_IID)
+Q_DECLARE_INTERFACE(ls::plugin::UpscalerPlugin, LS_UPSCALER_PLUGIN_IID)
