@@ -1,5 +1,7 @@
 #include "Canvas.h"
 
+#include "CanvasTools.h"
+
 #include <QKeyEvent>
 #include <QLineEdit>
 #include <QMouseEvent>
@@ -12,26 +14,16 @@
 
 namespace ls::ui {
 
-namespace {
-constexpr double kEdgeGrab = 6.0; // widget pixels around a box edge that resize it
-constexpr double kMinBox = 4.0; // image pixels; smaller boxes are clicks
-constexpr int kLabelHeight = 20; // widget pixels
-
-qint64 boxesBytes(const QVector<CanvasBox>& b)
-{
-    qint64 n = 0;
-    for (const auto& x : b)
-        n += static_cast<qint64>(sizeof(CanvasBox)) + x.prompt.size() * 2;
-    return n;
-}
-
-} // namespace
-
 Canvas::Canvas(QWidget* parent)
     : QWidget(parent)
     , m_labelEdit(new QLineEdit(this))
 {
     setFocusPolicy(Qt::StrongFocus);
+    m_tools[static_cast<int>(Tool::Brush)] = std::make_unique<StrokeTool>(*this);
+    m_tools[static_cast<int>(Tool::Eraser)] = std::make_unique<StrokeTool>(*this);
+    m_tools[static_cast<int>(Tool::Paint)] = std::make_unique<StrokeTool>(*this);
+    m_tools[static_cast<int>(Tool::Box)] = std::make_unique<BoxTool>(*this);
+    m_tools[static_cast<int>(Tool::Expand)] = std::make_unique<ExpandTool>(*this);
     setMouseTracking(true);
     setMinimumSize(256, 256);
     m_labelEdit->hide();
@@ -83,6 +75,8 @@ void Canvas::setImage(const QImage& image, bool undoable)
     Q_EMIT changed();
 }
 
+Canvas::~Canvas() = default;
+
 bool Canvas::maskIsEmpty() const
 {
     for (int y = 0; y < m_mask.height(); ++y) {
@@ -100,19 +94,6 @@ void Canvas::setMask(const QImage& mask, bool undoable)
     m_mask = mask.convertToFormat(QImage::Format_Grayscale8).scaled(m_image.size());
     if (undoable)
         pushMaskEdit(before, m_mask.rect(), tr("Set mask"));
-    update();
-    Q_EMIT changed();
-}
-
-void Canvas::setBoxes(const QVector<CanvasBox>& boxes, bool undoable, const QString& text)
-{
-    finishLabelEdit(false);
-    const auto before = m_boxes;
-    m_boxes = boxes;
-    if (m_active >= m_boxes.size())
-        m_active = -1;
-    if (undoable)
-        pushBoxesEdit(before, text.isEmpty() ? tr("Edit boxes") : text);
     update();
     Q_EMIT changed();
 }
@@ -148,28 +129,6 @@ void Canvas::invertMask()
     pushMaskEdit(before, m_mask.rect(), tr("Invert mask"));
     update();
     Q_EMIT changed();
-}
-
-void Canvas::pushBoxesEdit(const QVector<CanvasBox>& before, const QString& text)
-{
-    const auto after = m_boxes;
-    m_undo.push(
-        text,
-        [this, before] {
-            finishLabelEdit(false);
-            m_boxes = before;
-            m_active = -1;
-            update();
-            Q_EMIT changed();
-        },
-        [this, after] {
-            finishLabelEdit(false);
-            m_boxes = after;
-            m_active = -1;
-            update();
-            Q_EMIT changed();
-        },
-        boxesBytes(before) + boxesBytes(after));
 }
 
 void Canvas::setTool(Tool t)
@@ -264,92 +223,6 @@ void Canvas::viewChanged()
 QPointF Canvas::toImage(const QPointF& p) const { return (p - m_offset) / m_zoom; }
 QPointF Canvas::toWidget(const QPointF& p) const { return p * m_zoom + m_offset; }
 
-Canvas::BoxHit Canvas::boxAt(const QPointF& wp) const
-{
-    // Topmost first; near an edge (in widget pixels, so handles stay grabbable at any zoom) means resize.
-    for (int i = m_boxes.size() - 1; i >= 0; --i) {
-        const QRectF r(toWidget(m_boxes[i].rect.topLeft()), toWidget(m_boxes[i].rect.bottomRight()));
-        if (!r.adjusted(-kEdgeGrab, -kEdgeGrab, kEdgeGrab, kEdgeGrab).contains(wp))
-            continue;
-        int edges = 0;
-        if (std::abs(wp.x() - r.left()) <= kEdgeGrab)
-            edges |= Left;
-        else if (std::abs(wp.x() - r.right()) <= kEdgeGrab)
-            edges |= Right;
-        if (std::abs(wp.y() - r.top()) <= kEdgeGrab)
-            edges |= Top;
-        else if (std::abs(wp.y() - r.bottom()) <= kEdgeGrab)
-            edges |= Bottom;
-        if (edges || r.contains(wp))
-            return { i, edges };
-    }
-    return {};
-}
-
-QRectF Canvas::labelRect(int index) const
-{
-    const QRectF r(toWidget(m_boxes[index].rect.topLeft()), toWidget(m_boxes[index].rect.bottomRight()));
-    const double top = r.top() >= kLabelHeight ? r.top() - kLabelHeight : r.top(); // inside the box at the very top
-    return QRectF(r.left(), top, std::max(60.0, r.width()), kLabelHeight);
-}
-
-void Canvas::editBoxLabel(int index)
-{
-    if (index < 0 || index >= m_boxes.size())
-        return;
-    finishLabelEdit(true);
-    m_active = m_labelIndex = index;
-    QRectF r = labelRect(index);
-    r.setWidth(std::max(r.width(), 180.0));
-    m_labelEdit->setGeometry(r.toAlignedRect());
-    m_labelEdit->setText(m_boxes[index].prompt);
-    m_labelEdit->selectAll();
-    m_labelEdit->show();
-    m_labelEdit->setFocus();
-    update();
-    Q_EMIT boxEditRequested(index);
-}
-
-bool Canvas::isEditingLabel() const { return m_labelIndex >= 0 && m_labelIndex < m_boxes.size(); }
-
-void Canvas::finishLabelEdit(bool commit)
-{
-    if (m_labelIndex < 0)
-        return;
-    const int i = m_labelIndex;
-    m_labelIndex = -1; // first: hiding the editor moves the focus, which reports editingFinished again
-    const QString text = m_labelEdit->text().trimmed();
-    m_labelEdit->hide();
-    setFocus();
-    if (commit && i < m_boxes.size() && text != m_boxes[i].prompt) {
-        auto boxes = m_boxes;
-        boxes[i].prompt = text;
-        setBoxes(boxes, true, tr("Label box"));
-        m_active = i;
-    }
-    update();
-}
-
-bool Canvas::eventFilter(QObject* watched, QEvent* event)
-{
-    if (watched == m_labelEdit) {
-        // Esc leaves the editor without changing the label (and does not reach the window's Cancel shortcut).
-        if (event->type() == QEvent::ShortcutOverride && static_cast<QKeyEvent*>(event)->key() == Qt::Key_Escape) {
-            event->accept();
-            return true;
-        }
-        if (event->type() == QEvent::KeyPress) {
-            const int key = static_cast<QKeyEvent*>(event)->key();
-            if (key == Qt::Key_Escape || key == Qt::Key_Return || key == Qt::Key_Enter) {
-                // Handled here: QLineEdit passes Enter on to its parent, where it would reopen the editor.
-                finishLabelEdit(key != Qt::Key_Escape);
-                return true;
-            }
-        }
-    }
-    return QWidget::eventFilter(watched, event);
-}
-
 void Canvas::paintEvent(QPaintEvent* event)
 {
     QPainter p(this);
@@ -429,19 +302,7 @@ void Canvas::paintEvent(QPaintEvent* event)
         p.setPen(Qt::white);
         p.drawText(tag.adjusted(4, 0, 0, 0), Qt::AlignVCenter, label);
     }
-    paintExpandOutline(p);
-    const bool brushTool = m_tool == Tool::Brush || m_tool == Tool::Eraser || m_tool == Tool::Paint;
-    if (brushTool && underMouse() && m_preview.isNull()) {
-        const QPointF c = mapFromGlobal(QCursor::pos());
-        const double r = m_brush * m_zoom / 2;
-        p.setBrush(Qt::NoBrush);
-        p.setPen(QPen(Qt::white, 1, Qt::DashLine));
-        p.drawEllipse(c, r, r);
-        if (m_hardness < 1.0 && r * m_hardness > 2) { // where the soft edge begins
-            p.setPen(QPen(QColor(255, 255, 255, 140), 1, Qt::DotLine));
-            p.drawEllipse(c, r * m_hardness, r * m_hardness);
-        }
-    }
+    currentTool().paintOverlay(p);
 }
 
 void Canvas::mousePressEvent(QMouseEvent* e)
@@ -462,33 +323,7 @@ void Canvas::mousePressEvent(QMouseEvent* e)
         return;
     }
     finishLabelEdit(true);
-    if (m_tool == Tool::Box) {
-        m_boxesBefore = m_boxes;
-        const BoxHit hit = boxAt(e->position());
-        m_active = hit.index;
-        m_start = ip;
-        if (hit.index >= 0) {
-            m_boxStart = m_boxes[hit.index].rect;
-            m_resizeEdges = hit.edges;
-            m_movingBox = hit.edges == 0;
-        } else {
-            m_drawingBox = true;
-            m_boxes.push_back({ QRectF(ip, QSizeF(0, 0)), QString() });
-            m_active = m_boxes.size() - 1;
-        }
-        update();
-        return;
-    }
-    if (m_tool == Tool::Expand) {
-        beginExpand(e->position());
-        return;
-    }
-    if (m_tool == Tool::Paint && (e->modifiers() & Qt::ControlModifier)) { // pick the colour under the cursor
-        if (imageRect().contains(ip))
-            setBrushColor(m_image.pixelColor(ip.toPoint()));
-        return;
-    }
-    beginStroke(ip);
+    currentTool().begin(e, ip);
 }
 
 void Canvas::mouseMoveEvent(QMouseEvent* e)
@@ -504,69 +339,12 @@ void Canvas::mouseMoveEvent(QMouseEvent* e)
         splitAt(e->position().x());
         return;
     }
-    if (m_painting) {
-        strokeTo(m_last, ip);
-        m_last = ip;
+    if (currentTool().busy()) {
+        currentTool().drag(ip);
         return;
     }
-    if (m_tool == Tool::Expand && (e->buttons() & Qt::LeftButton)) {
-        moveExpand(ip);
-        return;
-    }
-    if (m_drawingBox && m_active >= 0) {
-        m_boxes[m_active].rect = QRectF(m_start, ip).normalized().intersected(imageRect());
-        update();
-        return;
-    }
-    if (m_movingBox && m_active >= 0) {
-        // Dragged as a whole and kept inside the image.
-        QRectF r = m_boxStart.translated(ip - m_start);
-        r.moveLeft(std::clamp(r.left(), 0.0, std::max(0.0, m_image.width() - r.width())));
-        r.moveTop(std::clamp(r.top(), 0.0, std::max(0.0, m_image.height() - r.height())));
-        m_boxes[m_active].rect = r;
-        update();
-        return;
-    }
-    if (m_resizeEdges && m_active >= 0) {
-        // The grabbed edges follow the mouse; dragging past the opposite edge flips the box.
-        const QPointF c(
-            std::clamp(ip.x(), 0.0, double(m_image.width())), std::clamp(ip.y(), 0.0, double(m_image.height())));
-        QPointF tl = m_boxStart.topLeft(), br = m_boxStart.bottomRight();
-        if (m_resizeEdges & Left)
-            tl.setX(c.x());
-        if (m_resizeEdges & Right)
-            br.setX(c.x());
-        if (m_resizeEdges & Top)
-            tl.setY(c.y());
-        if (m_resizeEdges & Bottom)
-            br.setY(c.y());
-        m_boxes[m_active].rect = QRectF(tl, br).normalized();
-        update();
-        return;
-    }
-    if (m_tool == Tool::Box && !comparing()) {
-        const BoxHit hit = boxAt(e->position());
-        const int h = hit.edges & (Left | Right), v = hit.edges & (Top | Bottom);
-        if (hit.index < 0)
-            setCursor(Qt::CrossCursor);
-        else if (h && v)
-            setCursor(
-                ((hit.edges & Left) != 0) == ((hit.edges & Top) != 0) ? Qt::SizeFDiagCursor : Qt::SizeBDiagCursor);
-        else if (h)
-            setCursor(Qt::SizeHorCursor);
-        else if (v)
-            setCursor(Qt::SizeVerCursor);
-        else
-            setCursor(Qt::SizeAllCursor);
-    }
-    if (m_tool == Tool::Expand && !comparing()) {
-        const QRectF v = viewRect().adjusted(-12, -12, 12, 12);
-        setCursor(v.contains(e->position()) && !viewRect().adjusted(12, 12, -12, -12).contains(e->position())
-                ? Qt::SizeAllCursor
-                : Qt::ArrowCursor);
-    }
-    if (m_tool != Tool::Box)
-        update(); // brush outline
+    if (!comparing())
+        currentTool().hover(e->position());
 }
 
 void Canvas::mouseReleaseEvent(QMouseEvent* e)
@@ -583,46 +361,14 @@ void Canvas::mouseReleaseEvent(QMouseEvent* e)
         m_splitting = false;
         return;
     }
-    if (m_painting)
-        endStroke();
-    if (m_tool == Tool::Expand)
-        endExpand();
-    if (m_drawingBox) {
-        m_drawingBox = false;
-        if (m_active >= 0 && (m_boxes[m_active].rect.width() < kMinBox || m_boxes[m_active].rect.height() < kMinBox)) {
-            m_boxes.removeAt(m_active); // a click, not a box
-            m_active = -1;
-        } else {
-            pushBoxesEdit(m_boxesBefore, tr("Draw box"));
-            m_active = m_boxes.size() - 1;
-            Q_EMIT changed();
-            editBoxLabel(m_active);
-        }
-        update();
-    }
-    if (m_movingBox || m_resizeEdges) {
-        const bool resized = m_resizeEdges != 0;
-        m_movingBox = false;
-        m_resizeEdges = 0;
-        if (m_active >= 0 && (m_boxes[m_active].rect.width() < kMinBox || m_boxes[m_active].rect.height() < kMinBox))
-            m_boxes = m_boxesBefore; // squashed flat: keep the box as it was
-        if (!(m_boxes == m_boxesBefore)) {
-            const int keep = m_active;
-            pushBoxesEdit(m_boxesBefore, resized ? tr("Resize box") : tr("Move box"));
-            m_active = keep;
-            Q_EMIT changed();
-        }
-        update();
-    }
+    if (currentTool().busy())
+        currentTool().end();
 }
 
 void Canvas::mouseDoubleClickEvent(QMouseEvent* e)
 {
-    if (m_tool != Tool::Box || comparing())
-        return;
-    const BoxHit hit = boxAt(e->position());
-    if (hit.index >= 0)
-        editBoxLabel(hit.index);
+    if (!comparing())
+        currentTool().doubleClick(e->position());
 }
 
 void Canvas::wheelEvent(QWheelEvent* e)

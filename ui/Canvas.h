@@ -20,6 +20,10 @@ class QLineEdit;
 class QPainter;
 
 namespace ls::ui {
+class CanvasTool;
+}
+
+namespace ls::ui {
 
 struct CanvasBox {
     QRectF rect; // image pixels
@@ -45,6 +49,7 @@ class Canvas : public QWidget {
 public:
     enum class Tool { Brush, Eraser, Box, Paint, Expand };
     explicit Canvas(QWidget* parent = nullptr);
+    ~Canvas() override;
 
     void setImage(const QImage& image, bool undoable = true); // resets the mask size, keeps its content if same size
     const QImage& image() const { return m_image; }
@@ -139,18 +144,15 @@ private:
         int index = -1;
         int edges = 0; // 0: inside (move)
     };
-    void beginStroke(const QPointF& imagePos);
-    void strokeTo(const QPointF& from, const QPointF& to);
-    void endStroke();
-    QImage& strokeLayer();
+    friend class StrokeTool;
+    friend class BoxTool;
+    friend class ExpandTool;
+    CanvasTool& currentTool() const { return *m_tools[static_cast<int>(m_tool)]; }
+    QImage& strokeLayer(); // what the stroke tools draw on: the active control layer, the picture or the mask
     std::shared_ptr<ControlLayer> activeLayer() const;
     void paintControls(QPainter& p, const QRectF& target) const;
     void replaceControls(std::vector<std::shared_ptr<ControlLayer>> layers);
     std::vector<std::shared_ptr<ControlLayer>> scaledControls(const QSize& size) const; // copies where resized
-    void beginExpand(const QPointF& widgetPos);
-    void moveExpand(const QPointF& imagePos);
-    void endExpand();
-    void paintExpandOutline(QPainter& p) const;
     struct State {
         QImage image, mask;
         QVector<CanvasBox> boxes;
@@ -181,21 +183,15 @@ private:
     double m_hardness = 1.0, m_opacity = 1.0;
     QColor m_color = QColor(40, 90, 200);
     int m_expandStep = 64;
-    int m_expandEdges = 0;
-    QMargins m_expandBy;
     double m_zoom = 1.0, m_split = 0.5;
     QPointF m_offset;
     bool m_fit = true;
     // interaction state
     bool m_spaceHeld = false; // space + left drag pans
-    bool m_painting = false, m_panning = false, m_drawingBox = false, m_movingBox = false, m_splitting = false;
-    int m_resizeEdges = 0;
-    QPointF m_last, m_start, m_panStart;
-    QRectF m_boxStart;
-    int m_active = -1;
-    QImage m_layerBefore, m_strokeCover; // the painted layer when the stroke began; the stroke's coverage so far
-    QRect m_strokeRect;
-    QVector<CanvasBox> m_boxesBefore;
+    bool m_panning = false, m_splitting = false;
+    QPointF m_panStart;
+    int m_active = -1; // the selected box
+    std::unique_ptr<CanvasTool> m_tools[5]; // by Tool
     QLineEdit* m_labelEdit = nullptr;
     int m_labelIndex = -1;
     UndoHistory m_undo;
