@@ -62,7 +62,7 @@ void StrokeTool::end()
         return;
     m_painting = false;
     const auto control = c.activeLayer();
-    const QString text = control          ? Canvas::tr("Paint control layer")
+    const QString text = control           ? Canvas::tr("Paint control layer")
         : c.m_tool == Canvas::Tool::Paint  ? Canvas::tr("Paint")
         : c.m_tool == Canvas::Tool::Eraser ? Canvas::tr("Erase")
                                            : Canvas::tr("Paint mask");

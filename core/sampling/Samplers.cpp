@@ -155,168 +155,223 @@ double lmsCoefficient(int order, const std::vector<double>& s, int i, int j)
 
 } // namespace
 
+namespace {
+
+// One k-diffusion step: what every sampler's step reads (the model, the float32 sigmas, the options, the step and its
+// denoised estimate) and the history the multistep ones keep.
+struct KStep {
+    const KDenoiser& model;
+    const std::vector<double>& s;
+    const KOptions& o;
+    int64_t i = 0;
+    at::Tensor oldDenoised; // DPM++ 2M (SDE)
+    std::vector<at::Tensor> ds; // LMS
+    double sigma() const { return s[i]; }
+    double next() const { return s[i + 1]; }
+    at::Tensor noise(int64_t index, const at::Tensor& x) const
+    {
+        if (!o.noise)
+            fail(ErrorKind::InvalidInput, "this sampler needs a noise source");
+        return o.noise(index, x);
+    }
+    at::Tensor addNoise(const at::Tensor& x, double up) const
+    {
+        return x + noise(i, x) * static_cast<float>(o.sNoise * up);
+    }
+};
+
+double tFn(double sigma) { return -std::log(sigma); }
+
+at::Tensor stepEuler(KStep& k, const at::Tensor& x, const at::Tensor& denoised)
+{
+    return x + toD(x, k.sigma(), denoised) * static_cast<float>(k.next() - k.sigma());
+}
+
+at::Tensor stepEulerAncestral(KStep& k, at::Tensor x, const at::Tensor& denoised)
+{
+    const double sigma = k.sigma(), next = k.next();
+    auto [down, up] = ancestralStep(sigma, next, k.o.eta);
+    x = x + toD(x, sigma, denoised) * static_cast<float>(down - sigma);
+    return next > 0 ? k.addNoise(x, up) : x;
+}
+
+at::Tensor stepHeun(KStep& k, const at::Tensor& x, const at::Tensor& denoised)
+{
+    const double sigma = k.sigma(), next = k.next();
+    auto d = toD(x, sigma, denoised);
+    const double dt = next - sigma;
+    if (next == 0)
+        return x + d * static_cast<float>(dt);
+    auto x2 = x + d * static_cast<float>(dt);
+    auto d2 = toD(x2, next, k.model(x2, next));
+    return x + (d + d2) / 2 * static_cast<float>(dt);
+}
+
+at::Tensor stepDpm2(KStep& k, const at::Tensor& x, const at::Tensor& denoised)
+{
+    const double sigma = k.sigma(), next = k.next();
+    auto d = toD(x, sigma, denoised);
+    if (next == 0)
+        return x + d * static_cast<float>(next - sigma);
+    const double mid = std::exp(0.5 * (std::log(sigma) + std::log(next)));
+    auto x2 = x + d * static_cast<float>(mid - sigma);
+    auto d2 = toD(x2, mid, k.model(x2, mid));
+    return x + d2 * static_cast<float>(next - sigma);
+}
+
+at::Tensor stepDpm2Ancestral(KStep& k, at::Tensor x, const at::Tensor& denoised)
+{
+    const double sigma = k.sigma();
+    auto [down, up] = ancestralStep(sigma, k.next(), k.o.eta);
+    auto d = toD(x, sigma, denoised);
+    if (down == 0)
+        return x + d * static_cast<float>(down - sigma);
+    const double mid = std::exp(0.5 * (std::log(sigma) + std::log(down)));
+    auto x2 = x + d * static_cast<float>(mid - sigma);
+    auto d2 = toD(x2, mid, k.model(x2, mid));
+    x = x + d2 * static_cast<float>(down - sigma);
+    return k.addNoise(x, up);
+}
+
+at::Tensor stepLms(KStep& k, const at::Tensor& x, const at::Tensor& denoised)
+{
+    k.ds.push_back(toD(x, k.sigma(), denoised));
+    if (k.ds.size() > 4)
+        k.ds.erase(k.ds.begin());
+    const int order = static_cast<int>(std::min<int64_t>(k.i + 1, 4));
+    at::Tensor acc = x;
+    for (int j = 0; j < order; ++j)
+        acc = acc
+            + static_cast<float>(lmsCoefficient(order, k.s, static_cast<int>(k.i), j)) * k.ds[k.ds.size() - 1 - j];
+    return acc;
+}
+
+at::Tensor stepDpmpp2SAncestral(KStep& k, at::Tensor x, const at::Tensor& denoised)
+{
+    const double sigma = k.sigma(), next = k.next();
+    auto [down, up] = ancestralStep(sigma, next, k.o.eta);
+    if (down == 0) {
+        x = x + toD(x, sigma, denoised) * static_cast<float>(down - sigma);
+    } else {
+        const double t = tFn(sigma), tNext = tFn(down);
+        const double r = 0.5, h = tNext - t;
+        const double sMid = std::exp(-(t + r * h));
+        auto x2 = static_cast<float>(sMid / sigma) * x - static_cast<float>(std::expm1(-h * r)) * denoised;
+        auto d2 = k.model(x2, sMid);
+        x = static_cast<float>(down / sigma) * x - static_cast<float>(std::expm1(-h)) * d2;
+    }
+    return next > 0 ? k.addNoise(x, up) : x;
+}
+
+at::Tensor stepDpmpp2M(KStep& k, const at::Tensor& x, const at::Tensor& denoised)
+{
+    const double sigma = k.sigma(), next = k.next();
+    at::Tensor out = denoised;
+    if (next != 0) {
+        const double t = tFn(sigma), tNext = tFn(next), h = tNext - t;
+        at::Tensor dd = denoised;
+        if (k.oldDenoised.defined()) {
+            const double hLast = t - tFn(k.s[k.i - 1]);
+            const double r = hLast / h;
+            dd = static_cast<float>(1 + 1 / (2 * r)) * denoised - static_cast<float>(1 / (2 * r)) * k.oldDenoised;
+        }
+        out = static_cast<float>(next / sigma) * x - static_cast<float>(std::expm1(-h)) * dd;
+    }
+    k.oldDenoised = denoised;
+    return out;
+}
+
+at::Tensor stepDpmppSde(KStep& k, const at::Tensor& x, const at::Tensor& denoised)
+{
+    // DPM-Solver++ (stochastic), r = 1/2, eta, s_noise; Brownian increments from the noise source.
+    const double sigma = k.sigma(), next = k.next();
+    if (next == 0)
+        return x + toD(x, sigma, denoised) * static_cast<float>(next - sigma);
+    const KOptions& o = k.o;
+    const double t = tFn(sigma), tNext = tFn(next), h = tNext - t, r = 0.5;
+    const double s1 = std::exp(-(t + h * r));
+    const double fac = 1 / (2 * r);
+    auto [d1, u1] = ancestralStep(sigma, s1, o.eta);
+    const double tS = tFn(d1);
+    auto x2 = static_cast<float>(d1 / sigma) * x - static_cast<float>(std::expm1(-(tS - t))) * denoised;
+    x2 = x2 + k.noise(2 * k.i, x) * static_cast<float>(o.sNoise * u1);
+    auto den2 = k.model(x2, s1);
+    auto [d2, u2] = ancestralStep(sigma, next, o.eta);
+    const double tN = tFn(d2);
+    auto dd = static_cast<float>(1 - fac) * denoised + static_cast<float>(fac) * den2;
+    auto out = static_cast<float>(d2 / sigma) * x - static_cast<float>(std::expm1(-(tN - t))) * dd;
+    return out + k.noise(2 * k.i + 1, out) * static_cast<float>(o.sNoise * u2);
+}
+
+at::Tensor stepDpmpp2MSde(KStep& k, const at::Tensor& x, const at::Tensor& denoised)
+{
+    const double sigma = k.sigma(), next = k.next();
+    at::Tensor out = denoised;
+    if (next != 0) {
+        const KOptions& o = k.o;
+        const double t = -std::log(sigma), sN = -std::log(next), h = sN - t;
+        const double etaH = o.eta * h;
+        if (!o.noise)
+            k.noise(k.i, x); // names the missing noise source
+        out = static_cast<float>(next / sigma * std::exp(-etaH)) * x
+            + static_cast<float>(-std::expm1(-h - etaH)) * denoised;
+        if (k.oldDenoised.defined()) {
+            const double hLast = t - (-std::log(k.s[k.i - 1]));
+            const double r = hLast / h;
+            // midpoint solver
+            out = out + static_cast<float>(0.5 * -std::expm1(-h - etaH) / r) * (denoised - k.oldDenoised);
+        }
+        if (o.eta > 0)
+            out = out + k.noise(k.i, out) * static_cast<float>(next * std::sqrt(-std::expm1(-2 * etaH)) * o.sNoise);
+    }
+    k.oldDenoised = denoised;
+    return out;
+}
+
+using KStepFn = at::Tensor (*)(KStep&, const at::Tensor&, const at::Tensor&);
+
+KStepFn stepFunction(KSampler kind)
+{
+    switch (kind) {
+    case KSampler::Euler:
+        return stepEuler;
+    case KSampler::EulerAncestral:
+        return [](KStep& k, const at::Tensor& x, const at::Tensor& d) { return stepEulerAncestral(k, x, d); };
+    case KSampler::Heun:
+        return stepHeun;
+    case KSampler::Dpm2:
+        return stepDpm2;
+    case KSampler::Dpm2Ancestral:
+        return [](KStep& k, const at::Tensor& x, const at::Tensor& d) { return stepDpm2Ancestral(k, x, d); };
+    case KSampler::Lms:
+        return stepLms;
+    case KSampler::Dpmpp2SAncestral:
+        return [](KStep& k, const at::Tensor& x, const at::Tensor& d) { return stepDpmpp2SAncestral(k, x, d); };
+    case KSampler::Dpmpp2M:
+        return stepDpmpp2M;
+    case KSampler::DpmppSde:
+        return stepDpmppSde;
+    case KSampler::Dpmpp2MSde:
+        return stepDpmpp2MSde;
+    }
+    fail(ErrorKind::InvalidInput, "unknown k-diffusion sampler");
+}
+
+} // namespace
+
 at::Tensor sampleK(KSampler kind, const KDenoiser& model, at::Tensor x, const at::Tensor& sigmasT, const KOptions& o)
 {
     auto acc = sigmasT.to(at::kDouble).contiguous();
     std::vector<double> s(acc.data_ptr<double>(), acc.data_ptr<double>() + acc.numel());
-    // Use the float32 values the reference computes with.
-    for (auto& v : s)
+    for (auto& v : s) // the float32 values the reference computes with
         v = static_cast<float>(v);
     const int64_t n = static_cast<int64_t>(s.size()) - 1;
-    auto needNoise = [&]() {
-        if (!o.noise)
-            fail(ErrorKind::InvalidInput, "this sampler needs a noise source");
-    };
-    auto tFn = [](double sigma) { return -std::log(sigma); };
-    at::Tensor oldDenoised;
-    std::vector<at::Tensor> ds; // LMS history
-    for (int64_t i = 0; i < n; ++i) {
-        const double sigma = s[i], next = s[i + 1];
-        auto denoised = model(x, sigma);
-        switch (kind) {
-        case KSampler::Euler: {
-            x = x + toD(x, sigma, denoised) * static_cast<float>(next - sigma);
-            break;
-        }
-        case KSampler::EulerAncestral: {
-            auto [down, up] = ancestralStep(sigma, next, o.eta);
-            x = x + toD(x, sigma, denoised) * static_cast<float>(down - sigma);
-            if (next > 0) {
-                needNoise();
-                x = x + o.noise(i, x) * static_cast<float>(o.sNoise * up);
-            }
-            break;
-        }
-        case KSampler::Heun: {
-            auto d = toD(x, sigma, denoised);
-            const double dt = next - sigma;
-            if (next == 0) {
-                x = x + d * static_cast<float>(dt);
-            } else {
-                auto x2 = x + d * static_cast<float>(dt);
-                auto d2 = toD(x2, next, model(x2, next));
-                x = x + (d + d2) / 2 * static_cast<float>(dt);
-            }
-            break;
-        }
-        case KSampler::Dpm2: {
-            auto d = toD(x, sigma, denoised);
-            if (next == 0) {
-                x = x + d * static_cast<float>(next - sigma);
-            } else {
-                const double mid = std::exp(0.5 * (std::log(sigma) + std::log(next)));
-                auto x2 = x + d * static_cast<float>(mid - sigma);
-                auto d2 = toD(x2, mid, model(x2, mid));
-                x = x + d2 * static_cast<float>(next - sigma);
-            }
-            break;
-        }
-        case KSampler::Dpm2Ancestral: {
-            auto [down, up] = ancestralStep(sigma, next, o.eta);
-            auto d = toD(x, sigma, denoised);
-            if (down == 0) {
-                x = x + d * static_cast<float>(down - sigma);
-            } else {
-                const double mid = std::exp(0.5 * (std::log(sigma) + std::log(down)));
-                auto x2 = x + d * static_cast<float>(mid - sigma);
-                auto d2 = toD(x2, mid, model(x2, mid));
-                x = x + d2 * static_cast<float>(down - sigma);
-                needNoise();
-                x = x + o.noise(i, x) * static_cast<float>(o.sNoise * up);
-            }
-            break;
-        }
-        case KSampler::Lms: {
-            ds.push_back(toD(x, sigma, denoised));
-            if (ds.size() > 4)
-                ds.erase(ds.begin());
-            const int order = static_cast<int>(std::min<int64_t>(i + 1, 4));
-            at::Tensor acc2 = x;
-            for (int j = 0; j < order; ++j)
-                acc2 = acc2
-                    + static_cast<float>(lmsCoefficient(order, s, static_cast<int>(i), j)) * ds[ds.size() - 1 - j];
-            x = acc2;
-            break;
-        }
-        case KSampler::Dpmpp2SAncestral: {
-            auto [down, up] = ancestralStep(sigma, next, o.eta);
-            if (down == 0) {
-                x = x + toD(x, sigma, denoised) * static_cast<float>(down - sigma);
-            } else {
-                const double t = tFn(sigma), tNext = tFn(down);
-                const double r = 0.5, h = tNext - t;
-                const double sMid = std::exp(-(t + r * h));
-                auto x2 = static_cast<float>(sMid / sigma) * x - static_cast<float>(std::expm1(-h * r)) * denoised;
-                auto d2 = model(x2, sMid);
-                x = static_cast<float>(down / sigma) * x - static_cast<float>(std::expm1(-h)) * d2;
-            }
-            if (next > 0) {
-                needNoise();
-                x = x + o.noise(i, x) * static_cast<float>(o.sNoise * up);
-            }
-            break;
-        }
-        case KSampler::Dpmpp2M: {
-            if (next == 0) {
-                x = denoised;
-            } else {
-                const double t = tFn(sigma), tNext = tFn(next), h = tNext - t;
-                at::Tensor dd = denoised;
-                if (oldDenoised.defined()) {
-                    const double hLast = t - tFn(s[i - 1]);
-                    const double r = hLast / h;
-                    dd = static_cast<float>(1 + 1 / (2 * r)) * denoised - static_cast<float>(1 / (2 * r)) * oldDenoised;
-                }
-                x = static_cast<float>(next / sigma) * x - static_cast<float>(std::expm1(-h)) * dd;
-            }
-            oldDenoised = denoised;
-            break;
-        }
-        case KSampler::DpmppSde: {
-            // DPM-Solver++ (stochastic), r = 1/2, eta, s_noise; Brownian increments from the noise source.
-            if (next == 0) {
-                x = x + toD(x, sigma, denoised) * static_cast<float>(next - sigma);
-            } else {
-                needNoise();
-                const double t = tFn(sigma), tNext = tFn(next), h = tNext - t, r = 0.5;
-                const double s1 = std::exp(-(t + h * r));
-                const double fac = 1 / (2 * r);
-                auto [d1, u1] = ancestralStep(sigma, s1, o.eta);
-                const double tS = tFn(d1);
-                auto x2 = static_cast<float>(d1 / sigma) * x - static_cast<float>(std::expm1(-(tS - t))) * denoised;
-                x2 = x2 + o.noise(2 * i, x) * static_cast<float>(o.sNoise * u1);
-                auto den2 = model(x2, s1);
-                auto [d2, u2] = ancestralStep(sigma, next, o.eta);
-                const double tN = tFn(d2);
-                auto dd = static_cast<float>(1 - fac) * denoised + static_cast<float>(fac) * den2;
-                x = static_cast<float>(d2 / sigma) * x - static_cast<float>(std::expm1(-(tN - t))) * dd;
-                x = x + o.noise(2 * i + 1, x) * static_cast<float>(o.sNoise * u2);
-            }
-            break;
-        }
-        case KSampler::Dpmpp2MSde: {
-            if (next == 0) {
-                x = denoised;
-            } else {
-                needNoise();
-                const double t = -std::log(sigma), sN = -std::log(next), h = sN - t;
-                const double etaH = o.eta * h;
-                x = static_cast<float>(next / sigma * std::exp(-etaH)) * x
-                    + static_cast<float>(-std::expm1(-h - etaH)) * denoised;
-                if (oldDenoised.defined()) {
-                    const double hLast = t - (-std::log(s[i - 1]));
-                    const double r = hLast / h;
-                    // midpoint solver
-                    x = x + static_cast<float>(0.5 * -std::expm1(-h - etaH) / r) * (denoised - oldDenoised);
-                }
-                if (o.eta > 0)
-                    x = x + o.noise(i, x) * static_cast<float>(next * std::sqrt(-std::expm1(-2 * etaH)) * o.sNoise);
-            }
-            oldDenoised = denoised;
-            break;
-        }
-        }
-        if (o.onStep && !o.onStep(i, n, x, denoised))
+    const KStepFn step = stepFunction(kind);
+    KStep k { model, s, o, 0, {}, {} };
+    for (k.i = 0; k.i < n; ++k.i) {
+        auto denoised = model(x, k.sigma());
+        x = step(k, x, denoised);
+        if (o.onStep && !o.onStep(k.i, n, x, denoised))
             break;
     }
     return x;
