@@ -1,86 +1,22 @@
 #include "cli/Commands.h"
-#include "cli/Generate.h"
-#include "cli/GoldenCases.h"
-
-#include "io/DiffusersFolder.h"
-#include "io/SafeTensors.h"
-#include "models/KnownConfigs.h"
-#include "models/LatentModel.h"
-#include "models/Manifest.h"
-#include "models/controlnet/ControlNetFile.h"
-#include "models/RandomWeights.h"
 #include "cli/Bench.h"
+#include "cli/Generate.h"
 #include "cli/Serve.h"
-#include "train/Trainer.h"
-#include "train/Evaluator.h"
+
+#include "tools/DevTools.h"
 #include "util/Threads.h"
-#include <ATen/Parallel.h>
-#include <thread>
-#include "util/Error.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <torch/csrc/autograd/grad_mode.h>
 
+#include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 namespace ls::cli {
 
 using nlohmann::json;
-
-namespace {
-
-int cmdInfo(const std::string& path, const std::string& prediction)
-{
-    auto w = io::openWeights(path);
-    if (!w->contains("model.diffusion_model.input_blocks.0.0.weight")
-        && (w->contains("control_model.input_hint_block.0.weight") || w->contains("input_hint_block.0.weight"))) {
-        // A ControlNet: what it holds and the text width that says which family it is for.
-        const auto info = models::inspectControlNet(*w);
-        const std::string k = info.prefix + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight";
-        json c = { { "layout", info.prefix.empty() ? "bare keys" : info.prefix + "*" },
-            { "difference", info.difference }, { "hint_channels", info.hintChannels },
-            { "model_channels", w->info(info.prefix + "input_blocks.0.0.weight").shape.at(0) } };
-        if (w->contains(k) && w->info(k).shape.size() == 2) {
-            const int64_t width = w->info(k).shape[1];
-            c["context_dim"] = width;
-            c["for"] = width == 768 ? "SD 1.x" : width == 1024 ? "SD 2.x" : width == 2048 ? "SDXL" : "?";
-        }
-        std::cout << json { { "file", path }, { "tensors", w->keys().size() }, { "controlnet", c } }.dump(2)
-                  << std::endl;
-        return 0;
-    }
-    models::ModelConfig cfg;
-    if (auto* d = dynamic_cast<io::DiffusersFolder*>(w.get()))
-        cfg = models::configFromLdmJson(d->ldmConfig(), d);
-    else if (auto beside = models::findConfigBeside(path))
-        cfg = models::configFromLdmJson(*beside, w.get());
-    else
-        cfg = models::detectConfig(*w, prediction);
-    json out;
-    out["file"] = path;
-    out["tensors"] = w->keys().size();
-    out["config"] = cfg.toJson();
-    std::cout << out.dump(2) << std::endl;
-    return 0;
-}
-
-int cmdManifest(const std::string& name)
-{
-    std::cout << models::manifestJson(name).dump() << std::endl;
-    return 0;
-}
-
-int cmdRandomCheckpoint(const std::string& name, const std::string& out, const std::string& dtype, uint64_t seed)
-{
-    const at::ScalarType st = dtype == "fp16" ? at::kHalf : dtype == "bf16" ? at::kBFloat16 : at::kFloat;
-    models::writeRandomCheckpoint(name, out, st, seed);
-    std::fprintf(stderr, "wrote %s (%s, random weights)\n", out.c_str(), dtype.c_str());
-    return 0;
-}
-
-} // namespace
 
 int run(int argc, char** argv)
 {
@@ -133,13 +69,13 @@ int run(int argc, char** argv)
     std::string manifestName;
     auto* manifest
         = app.add_subcommand("manifest", "Print a full-size model's checkpoint keys and shapes (no weights allocated)");
-    manifest->add_option("name", manifestName, "Model name")->required()->check(CLI::IsMember(models::manifestNames()));
+    manifest->add_option("name", manifestName, "Model name")->required()->check(CLI::IsMember(tools::manifestNames()));
 
     std::string rcName, rcOut, rcDtype = "fp32";
     uint64_t rcSeed = 0;
     auto* rc = app.add_subcommand(
         "make-random-checkpoint", "Write a full-size checkpoint with random weights in the original key layout");
-    rc->add_option("name", rcName, "Model name")->required()->check(CLI::IsMember(models::knownConfigNames()));
+    rc->add_option("name", rcName, "Model name")->required()->check(CLI::IsMember(tools::knownModelConfigs()));
     rc->add_option("out", rcOut, "Output .safetensors")->required();
     rc->add_option("--dtype", rcDtype, "fp32, fp16 or bf16")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
     rc->add_option("--seed", rcSeed, "Random seed");
@@ -216,7 +152,7 @@ int run(int argc, char** argv)
     evalCmd->add_option("--dump", evalDump, "Write the generated images here");
     evalCmd->add_option("--threads", evalThreads, "CPU threads");
 
-    BenchOptions bench;
+    tools::BenchOptions bench;
     auto* benchCmd
         = app.add_subcommand("bench", "Measure load, text encoding, guided step, decode times and peak memory");
     addBenchOptions(benchCmd, bench);
@@ -229,13 +165,10 @@ int run(int argc, char** argv)
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
-    if (*golden) {
-        setGoldenDevice(goldenDevice);
-        setGoldenVocabulary(goldenVocab);
-        return runGolden(goldenDirs, verbose, goldenPending);
-    }
+    if (*golden)
+        return tools::runGolden({ goldenDirs, verbose, goldenPending, goldenDevice, goldenVocab });
     if (*benchCmd)
-        return runBench(bench);
+        return tools::runBench(bench);
     if (*serveCmd)
         return runServe(*serve);
     if (*evalCmd) {
@@ -266,12 +199,12 @@ int run(int argc, char** argv)
         if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".webp" || ext == ".tif" || ext == ".tiff"
             || ext == ".exr")
             return showImageInfo(infoPath);
-        return cmdInfo(infoPath, prediction);
+        return tools::printModelInfo(infoPath, prediction);
     }
     if (*manifest)
-        return cmdManifest(manifestName);
+        return tools::printManifest(manifestName);
     if (*rc)
-        return cmdRandomCheckpoint(rcName, rcOut, rcDtype, rcSeed);
+        return tools::writeRandomCheckpoint(rcName, rcOut, rcDtype, rcSeed);
     return 0;
 }
 

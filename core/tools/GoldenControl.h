@@ -1,10 +1,10 @@
 #pragma once
-#include "cli/GoldenContext.h"
+#include "tools/GoldenContext.h"
 
-namespace ls::cli::golden {
+namespace ls::tools::golden {
 
 // Runs the case when it is one of ControlNet's (controlnet, unet_controlled, sample_controlnet_ddim, a ControlLDM
 // checkpoint, canny, hint_inpaint); false for any other.
 bool runControlCase(Ctx& c, const std::string& kind);
 
-} // namespace ls::cli::golden
+} // namespace ls::tools::golden

@@ -2,8 +2,8 @@
 // case, then "N passed, M failed". A case kind the runner does not know counts as failed, unless the case is named in
 // the --pending file (work an open issue has still to do): then it is PENDING, and a pending case that passes fails so
 // that the list only ever shrinks.
-#include "cli/Commands.h"
-#include "cli/GoldenCases.h"
+#include "tools/DevTools.h"
+#include "tools/GoldenCases.h"
 
 #include "util/Error.h"
 
@@ -16,7 +16,7 @@
 #include <set>
 #include <sstream>
 
-namespace ls::cli {
+namespace ls::tools {
 
 namespace fs = std::filesystem;
 
@@ -55,9 +55,14 @@ static std::set<std::string> readPending(const std::string& file)
     return names;
 }
 
-int runGolden(const std::vector<std::string>& dirs, bool verbose, const std::string& pendingFile)
+int runGolden(const GoldenOptions& o)
 {
-    const std::set<std::string> pending = readPending(pendingFile);
+    setGoldenDevice(o.device);
+    setGoldenVocabulary(o.vocabulary);
+    const auto& dirs = o.dirs;
+    const bool verbose = o.verbose;
+    const std::string& pendingFile = o.pendingFile;
+    const std::set<std::string> pending = readPending(o.pendingFile);
     std::vector<fs::path> cases;
     for (const auto& d : dirs) {
         if (!fs::is_directory(d)) {
@@ -105,4 +110,4 @@ int runGolden(const std::vector<std::string>& dirs, bool verbose, const std::str
     return failed == 0 ? 0 : 1;
 }
 
-} // namespace ls::cli
+} // namespace ls::tools

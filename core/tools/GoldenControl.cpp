@@ -1,14 +1,14 @@
 // The ControlNet golden cases (computed by lllyasviel/ControlNet and ControlNet-v1-1-nightly): the ControlNet's
 // residuals, the UNet that takes them, the stand-alone control file, and the gradio scripts' DDIM sampling (normal and
 // guess mode, strength, eta 1) on the tiny SD1 model with canny hints.
-#include "cli/GoldenContext.h"
-#include "cli/GoldenControl.h"
+#include "tools/GoldenContext.h"
+#include "tools/GoldenControl.h"
 
 #include "io/DiffusersFolder.h"
 #include "models/controlnet/ControlNetFile.h"
 #include "pipeline/Preprocess.h"
 
-namespace ls::cli::golden {
+namespace ls::tools::golden {
 
 namespace {
 
@@ -233,4 +233,4 @@ bool runControlCase(Ctx& c, const std::string& kind)
     return true;
 }
 
-} // namespace ls::cli::golden
+} // namespace ls::tools::golden

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace ls::cli {
+namespace ls::tools {
 
 struct GoldenResult {
     bool ok = true;
@@ -28,4 +28,4 @@ void setGoldenDevice(const std::string& device);
 // The CLIP vocabulary for tokenizer cases (--vocab); empty: the case's vocab_file, then the usual places.
 void setGoldenVocabulary(const std::filesystem::path& path);
 
-} // namespace ls::cli
+} // namespace ls::tools

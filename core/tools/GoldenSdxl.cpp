@@ -1,11 +1,11 @@
 // The SDXL golden cases (computed by Stability-AI/generative-models, sgm): the UNet with its vector condition, the
 // bigG text tower, the conditioner, sgm's discretization and denoiser, and whole trajectories (txt2img, img2img).
-#include "cli/GoldenContext.h"
-#include "cli/GoldenSdxl.h"
+#include "tools/GoldenContext.h"
+#include "tools/GoldenSdxl.h"
 
 #include "models/sdxl/SdxlConditioning.h"
 
-namespace ls::cli::golden {
+namespace ls::tools::golden {
 
 namespace {
 
@@ -271,4 +271,4 @@ bool runSdxlCase(Ctx& c, const std::string& kind)
     return true;
 }
 
-} // namespace ls::cli::golden
+} // namespace ls::tools::golden

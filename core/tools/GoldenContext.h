@@ -1,7 +1,8 @@
 #pragma once
-// What the golden cases share (app/cli/GoldenCases.cpp, GoldenSdxl.cpp): the case being run with its inputs and
-// expected outputs, the comparison at the case's tolerance, loading parts of the case's weights, trajectories.
-#include "cli/GoldenCases.h"
+// What the golden cases share (core/tools/GoldenCases.cpp, GoldenSdxl.cpp, GoldenControl.cpp): the case being run with
+// its inputs and expected outputs, the comparison at the case's tolerance, loading parts of the case's weights,
+// trajectories.
+#include "tools/GoldenCases.h"
 
 #include "io/SafeTensors.h"
 #include "models/LatentModel.h"
@@ -12,7 +13,7 @@
 #include <cstdio>
 #include <fstream>
 
-namespace ls::cli::golden {
+namespace ls::tools::golden {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -189,4 +190,4 @@ inline at::Tensor checkedDdim(
     return final;
 }
 
-} // namespace ls::cli::golden
+} // namespace ls::tools::golden
