@@ -72,7 +72,6 @@ void caseSchedule(Ctx& c)
     }
 }
 
-
 // ---------------------------------------------------------------- sampler cases
 
 void caseSample(Ctx& c, const std::string& kind)
