@@ -55,6 +55,37 @@ PromptPanel::PromptPanel(QWidget* parent)
     outer->addWidget(m_negative);
 
     auto* form = new QFormLayout;
+    addModelRows(form);
+    addSamplingRows(form);
+    addHiresRow(form);
+    layout->addLayout(form);
+
+    layout->addWidget(inpaintGroup());
+
+    layout->addWidget(upscaleGroup());
+
+    m_generate = new QPushButton(tr("Generate  (Ctrl+Enter)"));
+    m_generate->setMinimumHeight(36);
+    connect(m_generate, &QPushButton::clicked, this, [this] {
+        if (m_busy)
+            Q_EMIT cancelClicked();
+        else
+            Q_EMIT generateClicked();
+    });
+    outer->addWidget(m_generate);
+    layout->addStretch(1);
+    auto* scroll = new QScrollArea;
+    scroll->setWidget(settings);
+    scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setMinimumWidth(settings->sizeHint().width() + 16);
+    outer->addWidget(scroll, 1);
+    watchEdits();
+}
+
+void PromptPanel::addModelRows(QFormLayout* form)
+{
     m_model = new QComboBox;
     m_model->setEditable(false);
     m_model->addItem(tr("Bundled default model"), QString());
@@ -105,6 +136,10 @@ PromptPanel::PromptPanel(QWidget* parent)
         });
     });
     form->addRow(tr("LoRA"), m_lora);
+}
+
+void PromptPanel::addSamplingRows(QFormLayout* form)
+{
     m_mode = new QComboBox;
     m_mode->addItems({ tr("Auto"), QStringLiteral("txt2img"), QStringLiteral("img2img"), QStringLiteral("inpaint"),
         QStringLiteral("layout"), QStringLiteral("upscale") });
@@ -163,6 +198,10 @@ PromptPanel::PromptPanel(QWidget* parent)
     m_strength->setSingleStep(0.05);
     m_strength->setValue(1.0);
     form->addRow(tr("Strength"), m_strength);
+}
+
+void PromptPanel::addHiresRow(QFormLayout* form)
+{
     // Hires fix (text-to-image): the picture enlarged and repainted at the larger size.
     m_hires = new QDoubleSpinBox;
     m_hires->setObjectName(QStringLiteral("hiresScale"));
@@ -184,8 +223,10 @@ PromptPanel::PromptPanel(QWidget* parent)
     hiresRow->addWidget(new QLabel(tr("strength")));
     hiresRow->addWidget(m_hiresStrength, 1);
     form->addRow(tr("Hires fix"), hiresRow);
-    layout->addLayout(form);
+}
 
+QGroupBox* PromptPanel::inpaintGroup()
+{
     auto* inpaint = new QGroupBox(tr("Inpainting"));
     auto* inForm = new QFormLayout(inpaint);
     m_blur = spin(0, 256, 4);
@@ -201,8 +242,11 @@ PromptPanel::PromptPanel(QWidget* parent)
                           "feathered stroke blends in instead of leaving a seam"));
     inForm->addRow(m_soft);
     inForm->addRow(tr("Padding"), m_padding);
-    layout->addWidget(inpaint);
+    return inpaint;
+}
 
+QGroupBox* PromptPanel::upscaleGroup()
+{
     auto* up = new QGroupBox(tr("Upscaling"));
     auto* upForm = new QFormLayout(up);
     m_upscaler = new QComboBox;
@@ -214,26 +258,7 @@ PromptPanel::PromptPanel(QWidget* parent)
     upForm->addRow(tr("Factor"), m_scale);
     upForm->addRow(tr("Tile"), m_tile);
     upForm->addRow(tr("Overlap"), m_overlap);
-    layout->addWidget(up);
-
-    m_generate = new QPushButton(tr("Generate  (Ctrl+Enter)"));
-    m_generate->setMinimumHeight(36);
-    connect(m_generate, &QPushButton::clicked, this, [this] {
-        if (m_busy)
-            Q_EMIT cancelClicked();
-        else
-            Q_EMIT generateClicked();
-    });
-    outer->addWidget(m_generate);
-    layout->addStretch(1);
-    auto* scroll = new QScrollArea;
-    scroll->setWidget(settings);
-    scroll->setWidgetResizable(true);
-    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    scroll->setFrameShape(QFrame::NoFrame);
-    scroll->setMinimumWidth(settings->sizeHint().width() + 16);
-    outer->addWidget(scroll, 1);
-    watchEdits();
+    return up;
 }
 
 void PromptPanel::watchEdits()

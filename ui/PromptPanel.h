@@ -9,6 +9,8 @@
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
+class QFormLayout;
+class QGroupBox;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
@@ -59,6 +61,11 @@ Q_SIGNALS:
     void edited(); // any prompt or setting changed (live mode restarts on it)
 
 private:
+    void addModelRows(QFormLayout* form); // model, its description, LoRA menu
+    void addSamplingRows(QFormLayout* form); // job, sampler, schedule, steps, guidance, seed, size, batch, strength
+    void addHiresRow(QFormLayout* form);
+    QGroupBox* inpaintGroup();
+    QGroupBox* upscaleGroup();
     void watchEdits();
     QPlainTextEdit *m_prompt, *m_negative;
     QComboBox *m_model, *m_mode, *m_sampler, *m_schedule;
