@@ -117,39 +117,44 @@ const std::vector<std::string>& controlPreprocessors()
     return names;
 }
 
-std::vector<Problem> GenerationRequest::validate() const
+namespace {
+// size, steps, guidance, sampler and schedule names, batch, strength, eta, clip skip, seed
+void checkSampling(const GenerationRequest& r, std::vector<Problem>& p)
 {
-    std::vector<Problem> p;
-    const bool usesInit = mode == JobMode::Img2Img || mode == JobMode::Inpaint || mode == JobMode::Upscale;
-    if (mode != JobMode::Upscale) {
-        if (width < 8 || width > 8192)
-            p.push_back({ "width", "must be between 8 and 8192 pixels, got " + std::to_string(width) });
-        if (height < 8 || height > 8192)
-            p.push_back({ "height", "must be between 8 and 8192 pixels, got " + std::to_string(height) });
+    if (r.mode != JobMode::Upscale) {
+        if (r.width < 8 || r.width > 8192)
+            p.push_back({ "width", "must be between 8 and 8192 pixels, got " + std::to_string(r.width) });
+        if (r.height < 8 || r.height > 8192)
+            p.push_back({ "height", "must be between 8 and 8192 pixels, got " + std::to_string(r.height) });
     }
-    if (steps <= 0 || steps > 1000)
-        p.push_back({ "steps", "must be between 1 and 1000, got " + std::to_string(steps) });
-    if (!std::isfinite(cfgScale) || cfgScale < 0 || cfgScale > 100)
+    if (r.steps <= 0 || r.steps > 1000)
+        p.push_back({ "steps", "must be between 1 and 1000, got " + std::to_string(r.steps) });
+    if (!std::isfinite(r.cfgScale) || r.cfgScale < 0 || r.cfgScale > 100)
         p.push_back({ "cfg", "guidance scale must be a finite number between 0 and 100" });
-    if (!contains(samplerNames(), sampler))
-        p.push_back({ "sampler", "unknown sampler '" + sampler + "'; valid: " + joinNames(samplerNames()) });
-    if (!contains(scheduleNames(), schedule))
-        p.push_back({ "schedule", "unknown schedule '" + schedule + "'; valid: " + joinNames(scheduleNames()) });
-    if (batch < 1 || batch > 64)
+    if (!contains(samplerNames(), r.sampler))
+        p.push_back({ "sampler", "unknown sampler '" + r.sampler + "'; valid: " + joinNames(samplerNames()) });
+    if (!contains(scheduleNames(), r.schedule))
+        p.push_back({ "schedule", "unknown schedule '" + r.schedule + "'; valid: " + joinNames(scheduleNames()) });
+    if (r.batch < 1 || r.batch > 64)
         p.push_back({ "batch", "must be between 1 and 64" });
-    if (!std::isfinite(strength) || strength <= 0 || strength > 1)
+    if (!std::isfinite(r.strength) || r.strength <= 0 || r.strength > 1)
         p.push_back({ "strength", "must be in (0, 1]" });
-    if (!std::isfinite(eta) || eta < 0)
+    if (!std::isfinite(r.eta) || r.eta < 0)
         p.push_back({ "eta", "must be >= 0" });
-    if (clipSkip < 1 || clipSkip > 12)
+    if (r.clipSkip < 1 || r.clipSkip > 12)
         p.push_back({ "clip_skip", "must be between 1 and 12" });
-    if (seed < -1)
+    if (r.seed < -1)
         p.push_back({ "seed", "must be -1 (random) or a non-negative number" });
+}
+
+// LoRA tags in the prompts and the LoRA list
+void checkPrompts(const GenerationRequest& r, std::vector<Problem>& p)
+{
     {
-        std::vector<std::pair<std::string, std::string>> texts { { "prompt", prompt },
-            { "negative_prompt", negativePrompt } };
-        for (size_t i = 0; i < boxes.size(); ++i)
-            texts.push_back({ "boxes[" + std::to_string(i) + "].prompt", boxes[i].prompt });
+        std::vector<std::pair<std::string, std::string>> texts { { "prompt", r.prompt },
+            { "negative_prompt", r.negativePrompt } };
+        for (size_t i = 0; i < r.boxes.size(); ++i)
+            texts.push_back({ "boxes[" + std::to_string(i) + "].prompt", r.boxes[i].prompt });
         for (const auto& [field, text] : texts) {
             try {
                 text::extractLoraTags(text, nullptr);
@@ -157,35 +162,48 @@ std::vector<Problem> GenerationRequest::validate() const
                 p.push_back({ field, e.what() });
             }
         }
-        for (size_t i = 0; i < loras.size(); ++i) {
-            const auto& l = loras[i];
+        for (size_t i = 0; i < r.loras.size(); ++i) {
+            const auto& l = r.loras[i];
             if (l.name.empty() || !std::isfinite(l.textWeight) || !std::isfinite(l.unetWeight))
                 p.push_back({ "loras[" + std::to_string(i) + "]", "needs a name and finite weights" });
         }
     }
-    if (!std::isfinite(hiresScale) || hiresScale < 1 || hiresScale > 4)
+}
+
+// the hires pass, SDXL's size conditions, the refiner
+void checkPasses(const GenerationRequest& r, std::vector<Problem>& p)
+{
+    if (!std::isfinite(r.hiresScale) || r.hiresScale < 1 || r.hiresScale > 4)
         p.push_back({ "hires_scale", "must be between 1 (off) and 4" });
-    else if (hiresEnabled() && mode != JobMode::Txt2Img)
+    else if (r.hiresEnabled() && r.mode != JobMode::Txt2Img)
         p.push_back({ "hires_scale",
-            "the hires pass is for text-to-image; for " + std::string(jobModeName(mode)) + " set it to 1" });
-    if (hiresWidth < 0 || hiresHeight < 0 || hiresWidth > 8192 || hiresHeight > 8192)
+            "the hires pass is for text-to-image; for " + std::string(jobModeName(r.mode)) + " set it to 1" });
+    if (r.hiresWidth < 0 || r.hiresHeight < 0 || r.hiresWidth > 8192 || r.hiresHeight > 8192)
         p.push_back({ "hires_resize", "the hires width and height must be between 0 (unset) and 8192" });
-    if (!hiresSampler.empty() && !contains(samplerNames(), hiresSampler))
-        p.push_back({ "hires_sampler", "unknown sampler '" + hiresSampler + "'; valid: " + joinNames(samplerNames()) });
-    if (!std::isfinite(hiresCfgScale) || hiresCfgScale < 0 || hiresCfgScale > 100)
+    if (!r.hiresSampler.empty() && !contains(samplerNames(), r.hiresSampler))
+        p.push_back(
+            { "hires_sampler", "unknown sampler '" + r.hiresSampler + "'; valid: " + joinNames(samplerNames()) });
+    if (!std::isfinite(r.hiresCfgScale) || r.hiresCfgScale < 0 || r.hiresCfgScale > 100)
         p.push_back({ "hires_cfg", "guidance scale must be 0 (the first pass's) or a finite number up to 100" });
-    if (!std::isfinite(etaAncestral) || etaAncestral < 0)
+    if (!std::isfinite(r.etaAncestral) || r.etaAncestral < 0)
         p.push_back({ "eta_ancestral", "must be >= 0" });
-    for (const auto& [name, v] : { std::pair { "sdxl_original_size", std::min(sdxlOriginalWidth, sdxlOriginalHeight) },
-             std::pair { "sdxl_crop", std::min(sdxlCropLeft, sdxlCropTop) },
-             std::pair { "sdxl_target_size", std::min(sdxlTargetWidth, sdxlTargetHeight) } })
+    for (const auto& [name, v] :
+        { std::pair { "sdxl_original_size", std::min(r.sdxlOriginalWidth, r.sdxlOriginalHeight) },
+            std::pair { "sdxl_crop", std::min(r.sdxlCropLeft, r.sdxlCropTop) },
+            std::pair { "sdxl_target_size", std::min(r.sdxlTargetWidth, r.sdxlTargetHeight) } })
         if (v < 0)
             p.push_back({ name, "must be 0 (the painted size) or a positive number of pixels" });
-    if (!refinerModel.empty() && (!std::isfinite(refinerSwitchAt) || refinerSwitchAt <= 0 || refinerSwitchAt >= 1))
+    if (!r.refinerModel.empty()
+        && (!std::isfinite(r.refinerSwitchAt) || r.refinerSwitchAt <= 0 || r.refinerSwitchAt >= 1))
         p.push_back(
             { "refiner_switch_at", "must be between 0 and 1 (the share of the way sampled by the first model)" });
-    for (size_t i = 0; i < controls.size(); ++i) {
-        const auto& c = controls[i];
+}
+
+// the ControlNet units
+void checkControls(const GenerationRequest& r, std::vector<Problem>& p)
+{
+    for (size_t i = 0; i < r.controls.size(); ++i) {
+        const auto& c = r.controls[i];
         const std::string f = "control " + std::to_string(i);
         if (c.model.empty())
             p.push_back({ f, "names no ControlNet file" });
@@ -194,10 +212,10 @@ std::vector<Problem> GenerationRequest::validate() const
                 { f, "unknown preprocessor '" + c.preprocessor + "'; valid: " + joinNames(controlPreprocessors()) });
         if (c.image.empty() && c.preprocessor != "inpaint" && c.preprocessor != "tile")
             p.push_back({ f, "needs a control image" });
-        if ((c.preprocessor == "inpaint" || c.preprocessor == "tile") && c.image.empty() && initImage.empty())
+        if ((c.preprocessor == "inpaint" || c.preprocessor == "tile") && c.image.empty() && r.initImage.empty())
             p.push_back(
                 { f, "the " + c.preprocessor + " preprocessor reads the job's input image, and there is none" });
-        if (c.preprocessor == "inpaint" && mode != JobMode::Inpaint)
+        if (c.preprocessor == "inpaint" && r.mode != JobMode::Inpaint)
             p.push_back({ f, "the inpaint preprocessor is for the inpaint job (it reads the mask)" });
         if (!std::isfinite(c.strength) || c.strength < 0 || c.strength > 2)
             p.push_back({ f, "strength must be between 0 and 2" });
@@ -206,82 +224,105 @@ std::vector<Problem> GenerationRequest::validate() const
         if (!(c.cannyLow >= 0 && c.cannyLow <= c.cannyHigh && c.cannyHigh <= 1000))
             p.push_back({ f, "canny thresholds must satisfy 0 <= low <= high <= 1000" });
     }
-    if (!refinerModel.empty() && mode == JobMode::Upscale)
+}
+
+// the refiner and aesthetic scores, the hires pass's size, the input image, outpainting, the mask
+void checkInputs(const GenerationRequest& r, std::vector<Problem>& p)
+{
+    const bool usesInit = r.mode == JobMode::Img2Img || r.mode == JobMode::Inpaint || r.mode == JobMode::Upscale;
+    if (!r.refinerModel.empty() && r.mode == JobMode::Upscale)
         p.push_back({ "refiner", "the upscale job takes no refiner" });
-    if (!std::isfinite(aestheticScore) || !std::isfinite(negativeAestheticScore) || aestheticScore < 0
-        || aestheticScore > 10 || negativeAestheticScore < 0 || negativeAestheticScore > 10)
+    if (!std::isfinite(r.aestheticScore) || !std::isfinite(r.negativeAestheticScore) || r.aestheticScore < 0
+        || r.aestheticScore > 10 || r.negativeAestheticScore < 0 || r.negativeAestheticScore > 10)
         p.push_back({ "aesthetic_score", "aesthetic scores are between 0 and 10" });
-    if (!std::isfinite(hiresStrength) || hiresStrength <= 0 || hiresStrength > 1)
+    if (!std::isfinite(r.hiresStrength) || r.hiresStrength <= 0 || r.hiresStrength > 1)
         p.push_back({ "hires_strength", "must be in (0, 1]" });
-    if (hiresSteps < 0 || hiresSteps > 1000)
+    if (r.hiresSteps < 0 || r.hiresSteps > 1000)
         p.push_back({ "hires_steps", "must be between 0 (the same as steps) and 1000" });
-    if (hiresEnabled() && mode == JobMode::Txt2Img && width >= 8 && height >= 8
-        && (hiresSize().first > 8192 || hiresSize().second > 8192))
+    if (r.hiresEnabled() && r.mode == JobMode::Txt2Img && r.width >= 8 && r.height >= 8
+        && (r.hiresSize().first > 8192 || r.hiresSize().second > 8192))
         p.push_back({ "hires_scale", "the enlarged picture would pass 8192 pixels a side" });
-    if (usesInit && initImage.empty())
-        p.push_back({ "init", std::string(jobModeName(mode)) + " needs an input image" });
-    const bool extending = extendLeft > 0 || extendTop > 0 || extendRight > 0 || extendBottom > 0;
-    if (extendLeft < 0 || extendTop < 0 || extendRight < 0 || extendBottom < 0 || extendLeft > 4096 || extendTop > 4096
-        || extendRight > 4096 || extendBottom > 4096)
+    if (usesInit && r.initImage.empty())
+        p.push_back({ "init", std::string(jobModeName(r.mode)) + " needs an input image" });
+    const bool extending = r.extendLeft > 0 || r.extendTop > 0 || r.extendRight > 0 || r.extendBottom > 0;
+    if (r.extendLeft < 0 || r.extendTop < 0 || r.extendRight < 0 || r.extendBottom < 0 || r.extendLeft > 4096
+        || r.extendTop > 4096 || r.extendRight > 4096 || r.extendBottom > 4096)
         p.push_back({ "extend", "outpainting extents must be between 0 and 4096 pixels" });
-    if (mode == JobMode::Inpaint && extending && !mask.empty() && !initImage.empty()
-        && (mask.width != initImage.width || mask.height != initImage.height))
+    if (r.mode == JobMode::Inpaint && extending && !r.mask.empty() && !r.initImage.empty()
+        && (r.mask.width != r.initImage.width || r.mask.height != r.initImage.height))
         p.push_back({ "mask", "mask and image must be the same size" });
-    if (mode == JobMode::Inpaint && !extending) {
-        if (mask.empty()) {
+    if (r.mode == JobMode::Inpaint && !extending) {
+        if (r.mask.empty()) {
             p.push_back({ "mask", "inpainting needs a mask (white = repaint, black = keep)" });
-        } else if (!initImage.empty() && (mask.width != initImage.width || mask.height != initImage.height)) {
+        } else if (!r.initImage.empty() && (r.mask.width != r.initImage.width || r.mask.height != r.initImage.height)) {
             p.push_back({ "mask",
-                "mask is " + std::to_string(mask.width) + "x" + std::to_string(mask.height) + " but the image is "
-                    + std::to_string(initImage.width) + "x" + std::to_string(initImage.height)
+                "mask is " + std::to_string(r.mask.width) + "x" + std::to_string(r.mask.height) + " but the image is "
+                    + std::to_string(r.initImage.width) + "x" + std::to_string(r.initImage.height)
                     + "; they must be the same size" });
         } else {
             bool any = false;
-            for (size_t i = 0; i < mask.pixels.size() && !any; i += mask.channels)
-                any = mask.pixels[i] >= 128;
+            for (size_t i = 0; i < r.mask.pixels.size() && !any; i += r.mask.channels)
+                any = r.mask.pixels[i] >= 128;
             if (!any)
                 p.push_back({ "mask", "the mask is empty: paint (white) where the image should change" });
         }
     }
-    if (mode == JobMode::Inpaint) {
-        if (maskBlur < 0 || maskBlur > 256)
+    if (r.mode == JobMode::Inpaint) {
+        if (r.maskBlur < 0 || r.maskBlur > 256)
             p.push_back({ "mask_blur", "must be between 0 and 256 pixels" });
-        if (maskGrow < -256 || maskGrow > 256)
+        if (r.maskGrow < -256 || r.maskGrow > 256)
             p.push_back({ "mask_grow", "must be between -256 and 256 pixels" });
-        if (onlyMaskedPadding < 0)
+        if (r.onlyMaskedPadding < 0)
             p.push_back({ "padding", "must be >= 0" });
-        if (!contains(maskedContentNames(), maskedContent))
+        if (!contains(maskedContentNames(), r.maskedContent))
             p.push_back({ "masked_content",
-                "unknown masked content '" + maskedContent + "'; valid: " + joinNames(maskedContentNames()) });
+                "unknown masked content '" + r.maskedContent + "'; valid: " + joinNames(maskedContentNames()) });
     }
-    if (mode == JobMode::Layout) {
-        if (boxes.empty())
+}
+
+// layout boxes, VAE tiles, upscaling, previews
+void checkLayout(const GenerationRequest& r, std::vector<Problem>& p)
+{
+    if (r.mode == JobMode::Layout) {
+        if (r.boxes.empty())
             p.push_back({ "boxes", "layout-to-image needs at least one box" });
-        for (size_t i = 0; i < boxes.size(); ++i) {
-            const auto& b = boxes[i];
+        for (size_t i = 0; i < r.boxes.size(); ++i) {
+            const auto& b = r.boxes[i];
             const std::string f = "boxes[" + std::to_string(i) + "]";
             if (!(b.w >= 1 && b.h >= 1) || !std::isfinite(b.x) || !std::isfinite(b.y))
                 p.push_back({ f, "degenerate box (width and height must be at least 1 pixel)" });
-            else if (b.x >= width || b.y >= height || b.x + b.w <= 0 || b.y + b.h <= 0)
+            else if (b.x >= r.width || b.y >= r.height || b.x + b.w <= 0 || b.y + b.h <= 0)
                 p.push_back({ f,
-                    "box lies entirely outside the " + std::to_string(width) + "x" + std::to_string(height)
+                    "box lies entirely outside the " + std::to_string(r.width) + "x" + std::to_string(r.height)
                         + " image" });
             if (b.prompt.empty() && b.label.empty())
                 p.push_back({ f, "box needs a prompt or a label" });
         }
     }
-    if (vaeTile != -1 && vaeTile != 0 && vaeTile < 16)
+    if (r.vaeTile != -1 && r.vaeTile != 0 && r.vaeTile < 16)
         p.push_back({ "vae_tile", "must be -1 (automatic), 0 (whole image) or at least 16 latent pixels" });
-    if (mode == JobMode::Upscale) {
-        if (upscaleFactor != 2 && upscaleFactor != 4)
+    if (r.mode == JobMode::Upscale) {
+        if (r.upscaleFactor != 2 && r.upscaleFactor != 4)
             p.push_back({ "scale", "upscale factor must be 2 or 4" });
-        if (tileSize < 16 || tileOverlap < 0 || tileOverlap * 2 >= tileSize)
+        if (r.tileSize < 16 || r.tileOverlap < 0 || r.tileOverlap * 2 >= r.tileSize)
             p.push_back({ "tile", "tile must be >= 16 pixels and overlap less than half a tile" });
-        if (noiseLevel < 0 || noiseLevel > 350)
+        if (r.noiseLevel < 0 || r.noiseLevel > 350)
             p.push_back({ "noise_level", "must be between 0 and 350" });
     }
-    if (previewEvery < 0 || decodeEvery < 0)
+    if (r.previewEvery < 0 || r.decodeEvery < 0)
         p.push_back({ "preview", "preview intervals must be >= 0" });
+}
+} // namespace
+
+std::vector<Problem> GenerationRequest::validate() const
+{
+    std::vector<Problem> p;
+    checkSampling(*this, p);
+    checkPrompts(*this, p);
+    checkPasses(*this, p);
+    checkControls(*this, p);
+    checkInputs(*this, p);
+    checkLayout(*this, p);
     return p;
 }
 
