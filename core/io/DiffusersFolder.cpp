@@ -68,6 +68,99 @@ std::string vaeAttnToOriginal(std::string rest)
     return rest;
 }
 
+// The UNet's params in the original (openaimodel.UNetModel) names from a diffusers unet/config.json.
+json unetParams(const json& unetCfg)
+{
+    const auto boc = unetCfg.value("block_out_channels", std::vector<int64_t> { 320, 640, 1280, 1280 });
+    const auto downTypes = unetCfg.value("down_block_types", std::vector<std::string> {});
+    json u;
+    u["in_channels"] = unetCfg.value("in_channels", 4);
+    u["out_channels"] = unetCfg.value("out_channels", 4);
+    u["model_channels"] = boc.at(0);
+    std::vector<int64_t> mult, attnRes;
+    for (size_t i = 0; i < boc.size(); ++i) {
+        mult.push_back(boc[i] / boc[0]);
+        if (i < downTypes.size() && downTypes[i].find("CrossAttn") != std::string::npos)
+            attnRes.push_back(int64_t(1) << i);
+    }
+    u["channel_mult"] = mult;
+    u["attention_resolutions"] = attnRes;
+    u["num_res_blocks"] = unetCfg.value("layers_per_block", 2);
+    u["use_spatial_transformer"] = true;
+    u["context_dim"] = unetCfg.value("cross_attention_dim", 768);
+    u["use_linear_in_transformer"] = unetCfg.value("use_linear_projection", false);
+    u["legacy"] = false;
+    u["transformer_depth"] = unetCfg.contains("transformer_layers_per_block")
+            && unetCfg["transformer_layers_per_block"].is_number_integer()
+        ? unetCfg["transformer_layers_per_block"].get<int>()
+        : 1;
+    // attention_head_dim holds the number of heads for SD1 (int) and per level for SD2 (list, 64 channels each).
+    const json& ahd = unetCfg.contains("num_attention_heads") && !unetCfg["num_attention_heads"].is_null()
+        ? unetCfg["num_attention_heads"]
+        : unetCfg.value("attention_head_dim", json(8));
+    if (ahd.is_array()) {
+        u["num_heads"] = -1;
+        u["num_head_channels"] = boc[0] / ahd[0].get<int64_t>();
+    } else {
+        u["num_heads"] = ahd.get<int64_t>();
+        u["num_head_channels"] = -1;
+    }
+    if (unetCfg.contains("num_class_embeds") && unetCfg["num_class_embeds"].is_number_integer())
+        u["num_classes"] = unetCfg["num_class_embeds"];
+    return u;
+}
+
+// The VAE's ddconfig in the original names from a diffusers vae/config.json.
+json vaeDdConfig(const json& vaeCfg)
+{
+    const auto vboc = vaeCfg.value("block_out_channels", std::vector<int64_t> { 128, 256, 512, 512 });
+    std::vector<int64_t> vmult;
+    for (auto b : vboc)
+        vmult.push_back(b / vboc[0]);
+    const int64_t latent = vaeCfg.value("latent_channels", 4);
+    return { { "double_z", true }, { "z_channels", latent }, { "resolution", vaeCfg.value("sample_size", 256) },
+        { "in_channels", vaeCfg.value("in_channels", 3) }, { "out_ch", vaeCfg.value("out_channels", 3) },
+        { "ch", vboc[0] }, { "ch_mult", vmult }, { "num_res_blocks", vaeCfg.value("layers_per_block", 2) },
+        { "attn_resolutions", json::array() }, { "dropout", 0.0 } };
+}
+
+// sgm's DiffusionEngine params (models::configFromLdmJson reads them) for an SDXL diffusers folder.
+json sdxlLdmConfig(json u, const json& unetCfg, const json& vaeCfg, const json& textCfg, const json& text2Cfg,
+    const json& s, const json& dd, bool hasText)
+{
+    if (unetCfg.contains("transformer_layers_per_block"))
+        u["transformer_depth"] = unetCfg["transformer_layers_per_block"];
+    u["num_classes"] = "sequential";
+    u["adm_in_channels"] = unetCfg.value("projection_class_embeddings_input_dim", 2816);
+    json embedders = json::array();
+    if (hasText)
+        embedders.push_back(
+            { { "input_key", "txt" }, { "target", "sgm.modules.encoders.modules.FrozenCLIPEmbedder" } });
+    embedders.push_back(
+        { { "input_key", "txt" }, { "target", "sgm.modules.encoders.modules.FrozenOpenCLIPEmbedder2" } });
+    const int64_t w = text2Cfg.value("hidden_size", 1280);
+    json ldm = { { "network_config", { { "params", u } } },
+        { "conditioner_config", { { "params", { { "emb_models", embedders } } } } },
+        { "first_stage_config",
+            { { "target", "sgm.models.autoencoder.AutoencoderKL" },
+                { "params", { { "embed_dim", vaeCfg.value("latent_channels", 4) }, { "ddconfig", dd } } } } },
+        { "scale_factor", vaeCfg.value("scaling_factor", 0.13025) },
+        { "open_clip_config",
+            { { "embed_dim", text2Cfg.value("projection_dim", w) },
+                { "text_cfg",
+                    { { "width", w }, { "heads", text2Cfg.value("num_attention_heads", 20) },
+                        { "layers", text2Cfg.value("num_hidden_layers", 32) },
+                        { "context_length", text2Cfg.value("max_position_embeddings", 77) },
+                        { "vocab_size", text2Cfg.value("vocab_size", 49408) },
+                        { "mlp_ratio",
+                            static_cast<double>(text2Cfg.value("intermediate_size", 4 * w))
+                                / static_cast<double>(w) } } } } },
+        { "parameterization", s.value("prediction_type", std::string("epsilon")) == "v_prediction" ? "v" : "eps" } };
+    if (hasText)
+        ldm["clip_config"] = textCfg;
+    return ldm;
+}
+
 } // namespace
 
 std::string DiffusersFolder::toOriginal(const std::string& component, const std::string& key, const json& cfg)
@@ -242,51 +335,9 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
     }
 
     // Configuration in the original names.
-    const auto boc = unetCfg.value("block_out_channels", std::vector<int64_t> { 320, 640, 1280, 1280 });
-    const auto downTypes = unetCfg.value("down_block_types", std::vector<std::string> {});
-    json u;
-    u["in_channels"] = unetCfg.value("in_channels", 4);
-    u["out_channels"] = unetCfg.value("out_channels", 4);
-    u["model_channels"] = boc.at(0);
-    std::vector<int64_t> mult, attnRes;
-    for (size_t i = 0; i < boc.size(); ++i) {
-        mult.push_back(boc[i] / boc[0]);
-        if (i < downTypes.size() && downTypes[i].find("CrossAttn") != std::string::npos)
-            attnRes.push_back(int64_t(1) << i);
-    }
-    u["channel_mult"] = mult;
-    u["attention_resolutions"] = attnRes;
-    u["num_res_blocks"] = unetCfg.value("layers_per_block", 2);
-    u["use_spatial_transformer"] = true;
-    u["context_dim"] = unetCfg.value("cross_attention_dim", 768);
-    u["use_linear_in_transformer"] = unetCfg.value("use_linear_projection", false);
-    u["legacy"] = false;
-    u["transformer_depth"] = unetCfg.contains("transformer_layers_per_block")
-            && unetCfg["transformer_layers_per_block"].is_number_integer()
-        ? unetCfg["transformer_layers_per_block"].get<int>()
-        : 1;
-    // attention_head_dim holds the number of heads for SD1 (int) and per level for SD2 (list, 64 channels each).
-    const json& ahd = unetCfg.contains("num_attention_heads") && !unetCfg["num_attention_heads"].is_null()
-        ? unetCfg["num_attention_heads"]
-        : unetCfg.value("attention_head_dim", json(8));
-    if (ahd.is_array()) {
-        u["num_heads"] = -1;
-        u["num_head_channels"] = boc[0] / ahd[0].get<int64_t>();
-    } else {
-        u["num_heads"] = ahd.get<int64_t>();
-        u["num_head_channels"] = -1;
-    }
-    if (unetCfg.contains("num_class_embeds") && unetCfg["num_class_embeds"].is_number_integer())
-        u["num_classes"] = unetCfg["num_class_embeds"];
-    const auto vboc = vaeCfg.value("block_out_channels", std::vector<int64_t> { 128, 256, 512, 512 });
-    std::vector<int64_t> vmult;
-    for (auto b : vboc)
-        vmult.push_back(b / vboc[0]);
+    json u = unetParams(unetCfg);
     const int64_t latent = vaeCfg.value("latent_channels", 4);
-    json dd = { { "double_z", true }, { "z_channels", latent }, { "resolution", vaeCfg.value("sample_size", 256) },
-        { "in_channels", vaeCfg.value("in_channels", 3) }, { "out_ch", vaeCfg.value("out_channels", 3) },
-        { "ch", vboc[0] }, { "ch_mult", vmult }, { "num_res_blocks", vaeCfg.value("layers_per_block", 2) },
-        { "attn_resolutions", json::array() }, { "dropout", 0.0 } };
+    const json dd = vaeDdConfig(vaeCfg);
     const fs::path sched = folder / "scheduler" / "scheduler_config.json";
     json s = fs::exists(sched) ? readJson(sched) : json::object();
     const std::string bs = s.value("beta_schedule", std::string("scaled_linear"));
@@ -294,38 +345,7 @@ DiffusersFolder::DiffusersFolder(const fs::path& folder)
         fail(ErrorKind::Unsupported,
             sched.string() + ": beta_schedule '" + bs + "' is not supported (only scaled_linear, the SD schedule)");
     if (sdxl) {
-        // sgm's DiffusionEngine params (models::configFromLdmJson reads them).
-        if (unetCfg.contains("transformer_layers_per_block"))
-            u["transformer_depth"] = unetCfg["transformer_layers_per_block"];
-        u["num_classes"] = "sequential";
-        u["adm_in_channels"] = unetCfg.value("projection_class_embeddings_input_dim", 2816);
-        json embedders = json::array();
-        if (hasText)
-            embedders.push_back(
-                { { "input_key", "txt" }, { "target", "sgm.modules.encoders.modules.FrozenCLIPEmbedder" } });
-        embedders.push_back(
-            { { "input_key", "txt" }, { "target", "sgm.modules.encoders.modules.FrozenOpenCLIPEmbedder2" } });
-        const int64_t w = text2Cfg.value("hidden_size", 1280);
-        m_ldm = { { "network_config", { { "params", u } } },
-            { "conditioner_config", { { "params", { { "emb_models", embedders } } } } },
-            { "first_stage_config",
-                { { "target", "sgm.models.autoencoder.AutoencoderKL" },
-                    { "params", { { "embed_dim", latent }, { "ddconfig", dd } } } } },
-            { "scale_factor", vaeCfg.value("scaling_factor", 0.13025) },
-            { "open_clip_config",
-                { { "embed_dim", text2Cfg.value("projection_dim", w) },
-                    { "text_cfg",
-                        { { "width", w }, { "heads", text2Cfg.value("num_attention_heads", 20) },
-                            { "layers", text2Cfg.value("num_hidden_layers", 32) },
-                            { "context_length", text2Cfg.value("max_position_embeddings", 77) },
-                            { "vocab_size", text2Cfg.value("vocab_size", 49408) },
-                            { "mlp_ratio",
-                                static_cast<double>(text2Cfg.value("intermediate_size", 4 * w))
-                                    / static_cast<double>(w) } } } } },
-            { "parameterization",
-                s.value("prediction_type", std::string("epsilon")) == "v_prediction" ? "v" : "eps" } };
-        if (hasText)
-            m_ldm["clip_config"] = textCfg;
+        m_ldm = sdxlLdmConfig(u, unetCfg, vaeCfg, textCfg, text2Cfg, s, dd, hasText);
         return;
     }
     m_ldm["unet_config"] = { { "target", "ldm.modules.diffusionmodules.openaimodel.UNetModel" }, { "params", u } };
