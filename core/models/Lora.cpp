@@ -195,17 +195,19 @@ std::string loraShortHash(const std::filesystem::path& file, const io::WeightSou
     return sha256File(file).substr(0, 12);
 }
 
-Lora readLora(const std::filesystem::path& file, LatentModel& model)
+namespace {
+
+// A LoRA module's keys: its up and down weights and its alpha (any may be missing).
+struct LoraKeys {
+    std::string up, down, alpha;
+};
+
+// The file's keys by module (every naming of kohya, diffusers, PEFT), refusing other adapter kinds by name; keys that
+// are no LoRA weight go to `unknown`.
+std::map<std::string, LoraKeys> pairLoraKeys(
+    const io::WeightSource& src, const std::string& where, std::vector<std::string>& unknown)
 {
-    const std::string where = file.string();
-    if (!std::filesystem::is_regular_file(file))
-        fail(ErrorKind::Io, where + ": no such LoRA file");
-    auto src = io::openWeights(file);
-    struct Pair {
-        std::string up, down, alpha;
-    };
-    std::map<std::string, Pair> pairs; // module -> keys
-    std::vector<std::string> unknown;
+    std::map<std::string, LoraKeys> pairs; // module -> keys
     static const std::vector<std::pair<std::string, std::string>> unsupported { { "hada_w1_a", "LoHa (LyCORIS)" },
         { "hada_w2_a", "LoHa (LyCORIS)" }, { "lokr_w1", "LoKr (LyCORIS)" }, { "lokr_w2", "LoKr (LyCORIS)" },
         { ".lora_mid.weight", "LoCon with Tucker decomposition (lora_mid)" }, { ".dora_scale", "DoRA" },
@@ -213,7 +215,7 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
     static const std::vector<std::pair<std::string, std::string>> unsupportedEnd {
         { ".diff", "full weight difference" }, { ".diff_b", "bias difference" }
     };
-    for (const auto& key : src->keys()) {
+    for (const auto& key : src.keys()) {
         for (const auto& [marker, what] : unsupportedEnd)
             if (key.ends_with(marker))
                 fail(ErrorKind::Unsupported,
@@ -263,6 +265,58 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
         }
         unknown.push_back(key);
     }
+    return pairs;
+}
+
+// One module's patch: its weights as float, checked against the layer it targets, and its alpha / rank scale.
+LoraPatch loraPatch(const io::WeightSource& src, const LoraResolver& resolver, const std::string& where,
+    const std::string& module, const LoraKeys& p, const LoraTarget& target)
+{
+    LoraPatch patch;
+    patch.target = target;
+    patch.module = module;
+    patch.textEncoder = !target.key.starts_with("model.diffusion_model.");
+    patch.up = src.load(p.up).to(at::kFloat).clone();
+    patch.down = src.load(p.down).to(at::kFloat).clone();
+    const at::Tensor w = resolver.tensor(target.key);
+    std::vector<int64_t> shape = w.sizes().vec();
+    if (target.rows > 0)
+        shape[0] = target.rows;
+    int64_t numel = 1;
+    for (auto s : shape)
+        numel *= s;
+    const auto& u = patch.up;
+    const auto& dn = patch.down;
+    const bool ranks = u.dim() >= 2 && dn.dim() >= 2 && u.size(0) > 0 && dn.size(0) > 0 && u.size(1) == dn.size(0)
+        && u.numel() / u.size(0) == u.size(1);
+    if (!ranks || u.size(0) * (dn.numel() / dn.size(0)) != numel || u.size(0) != shape[0])
+        fail(ErrorKind::Mismatch,
+            where + ": module '" + module + "' (up " + io::shapeToString(u.sizes().vec()) + ", down "
+                + io::shapeToString(dn.sizes().vec()) + ") does not fit " + target.key + " " + io::shapeToString(shape)
+                + ": the LoRA was made for another model");
+    const int64_t rank = dn.size(0);
+    patch.scale = 1.0;
+    if (!p.alpha.empty()) {
+        const double alpha = src.load(p.alpha).to(at::kDouble).flatten()[0].item<double>();
+        if (!std::isfinite(alpha))
+            fail(ErrorKind::Format, where + ": " + p.alpha + " is not a finite number");
+        patch.scale = alpha / static_cast<double>(rank);
+    }
+    if (!at::isfinite(patch.up).all().item<bool>() || !at::isfinite(patch.down).all().item<bool>())
+        fail(ErrorKind::Format, where + ": module '" + module + "' holds NaN or infinite values");
+    return patch;
+}
+
+} // namespace
+
+Lora readLora(const std::filesystem::path& file, LatentModel& model)
+{
+    const std::string where = file.string();
+    if (!std::filesystem::is_regular_file(file))
+        fail(ErrorKind::Io, where + ": no such LoRA file");
+    auto src = io::openWeights(file);
+    std::vector<std::string> unknown;
+    const std::map<std::string, LoraKeys> pairs = pairLoraKeys(*src, where, unknown);
     if (pairs.empty())
         fail(ErrorKind::Format,
             where + ": no LoRA weights (no lora_up/lora_down, lora_A/lora_B or lora.up/lora.down keys)"
@@ -287,38 +341,7 @@ Lora readLora(const std::filesystem::path& file, LatentModel& model)
             unmatched.push_back(module);
             continue;
         }
-        LoraPatch patch;
-        patch.target = *target;
-        patch.module = module;
-        patch.textEncoder = !target->key.starts_with("model.diffusion_model.");
-        patch.up = src->load(p.up).to(at::kFloat).clone();
-        patch.down = src->load(p.down).to(at::kFloat).clone();
-        const at::Tensor w = resolver.tensor(target->key);
-        std::vector<int64_t> shape = w.sizes().vec();
-        if (target->rows > 0)
-            shape[0] = target->rows;
-        int64_t numel = 1;
-        for (auto s : shape)
-            numel *= s;
-        const auto& u = patch.up;
-        const auto& dn = patch.down;
-        const bool ranks = u.dim() >= 2 && dn.dim() >= 2 && u.size(0) > 0 && dn.size(0) > 0 && u.size(1) == dn.size(0)
-            && u.numel() / u.size(0) == u.size(1);
-        if (!ranks || u.size(0) * (dn.numel() / dn.size(0)) != numel || u.size(0) != shape[0])
-            fail(ErrorKind::Mismatch,
-                where + ": module '" + module + "' (up " + io::shapeToString(u.sizes().vec()) + ", down "
-                    + io::shapeToString(dn.sizes().vec()) + ") does not fit " + target->key + " "
-                    + io::shapeToString(shape) + ": the LoRA was made for another model");
-        const int64_t rank = dn.size(0);
-        patch.scale = 1.0;
-        if (!p.alpha.empty()) {
-            const double alpha = src->load(p.alpha).to(at::kDouble).flatten()[0].item<double>();
-            if (!std::isfinite(alpha))
-                fail(ErrorKind::Format, where + ": " + p.alpha + " is not a finite number");
-            patch.scale = alpha / static_cast<double>(rank);
-        }
-        if (!at::isfinite(patch.up).all().item<bool>() || !at::isfinite(patch.down).all().item<bool>())
-            fail(ErrorKind::Format, where + ": module '" + module + "' holds NaN or infinite values");
+        LoraPatch patch = loraPatch(*src, resolver, where, module, p, *target);
         (patch.textEncoder ? lora.textModules : lora.unetModules)++;
         lora.patches.push_back(std::move(patch));
     }
