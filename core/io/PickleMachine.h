@@ -110,6 +110,14 @@ public:
     Value run();
 
 private:
+    // One opcode each (PickleRun.cpp); false when the opcode is not theirs.
+    bool stackOp(uint8_t op);
+    bool valueOp(uint8_t op);
+    bool numberOp(uint8_t op);
+    bool buildOp(uint8_t op);
+
+public:
+private:
     [[noreturn]] void bad(const std::string& why) const
     {
         fail(ErrorKind::Format, m_where + ": malformed pickle at byte " + std::to_string(m_pos) + ": " + why);

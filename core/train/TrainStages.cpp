@@ -96,8 +96,7 @@ int trainDecoder(const TrainRun& r)
     const int batch = o.batch > 0 ? o.batch : 16;
     const double lr = o.lr > 0 ? o.lr : 2e-4;
     if (!(o.latentNoise >= 0.0 && o.latentNoise <= 2.0))
-        fail(ErrorKind::InvalidInput,
-            "train decoder: --latent-noise must be in [0, 2] (latent standard deviations)");
+        fail(ErrorKind::InvalidInput, "train decoder: --latent-noise must be in [0, 2] (latent standard deviations)");
     auto ae = models::Autoencoder(models::AutoencoderConfig::fromJson(json::parse(kAutoencoder)), fopts);
     const bool resuming = o.resume && fs::exists(files.weights());
     {
@@ -159,20 +158,10 @@ int trainDecoder(const TrainRun& r)
     return 0;
 }
 
-int trainDiffusion(const TrainRun& r)
+// The stage's configuration is fixed when it starts (config.json in the stage folder) and read back by --resume and by
+// bundle, so a stage keeps its architecture whatever the current defaults are.
+json stageConfig(const TrainOptions& o, const StageFiles& files, bool sr)
 {
-    TrainOptions o = r.o;
-    const at::Device device = r.device;
-    const auto fopts = r.fopts;
-    const StageFiles& aeFiles = r.aeFiles;
-    const bool sr = o.stage == "sr";
-    StageFiles files { o.out / o.stage };
-    fs::create_directories(files.dir);
-    if (!fs::exists(aeFiles.weights()))
-        fail(ErrorKind::InvalidInput,
-            "train " + o.stage + ": train the autoencoder first (" + aeFiles.weights().string() + " not found)");
-    // The stage's configuration is fixed when it starts (config.json in the stage folder) and read back by --resume
-    // and by bundle, so a stage keeps its architecture whatever the current defaults are.
     json cfgJson;
     const fs::path cfgFile = files.dir / "config.json";
     if (o.resume && fs::exists(cfgFile)) {
@@ -197,6 +186,60 @@ int trainDiffusion(const TrainRun& r)
         }
         io::writeFileAtomic(cfgFile, cfgJson.dump(2));
     }
+    return cfgJson;
+}
+
+// The UNet (and BERT) weights, their EMA, the optimiser and the step of a diffusion stage.
+void saveDiffusion(models::LatentModel& model, torch::optim::AdamW& opt, const Ema& ema, const StageFiles& files,
+    int step, const Progress& pr, double scale)
+{
+    std::vector<std::pair<std::string, at::Tensor>> tsave;
+    saveModule(*model.unet, "model.diffusion_model.", tsave);
+    if (model.bert)
+        saveModule(*model.bert, "cond_stage_model.transformer.", tsave);
+    io::writeSafeTensors(files.weights(), tsave);
+    std::vector<std::pair<std::string, at::Tensor>> e;
+    for (size_t i = 0; i < ema.shadow.size(); ++i)
+        e.emplace_back("p" + std::to_string(i), ema.shadow[i]);
+    io::writeSafeTensors(files.dir / "ema.safetensors", e);
+    torch::save(opt, files.optimizer().string());
+    writeProgress(files, step, pr.avg, std::chrono::duration<double>(Clock::now() - pr.start).count());
+    io::writeFileAtomic(files.dir / "scale.json", json({ { "scale_factor", scale } }).dump());
+}
+
+// Reads back what saveDiffusion wrote; returns the step to continue from.
+int resumeDiffusion(
+    models::LatentModel& model, torch::optim::AdamW& opt, Ema& ema, const StageFiles& files, const TrainOptions& o)
+{
+    io::SafeTensorsFile w(files.weights());
+    loadInto(*model.unet, w, "model.diffusion_model.");
+    if (model.bert)
+        loadInto(*model.bert, w, "cond_stage_model.transformer.");
+    if (fs::exists(files.optimizer()))
+        torch::load(opt, files.optimizer().string());
+    if (fs::exists(files.dir / "ema.safetensors")) {
+        io::SafeTensorsFile e(files.dir / "ema.safetensors");
+        for (size_t i = 0; i < ema.shadow.size(); ++i)
+            ema.shadow[i].copy_(e.load("p" + std::to_string(i)));
+    }
+    const int start = readStep(files);
+    o.log("resuming " + o.stage + " at step " + std::to_string(start));
+    return start;
+}
+
+int trainDiffusion(const TrainRun& r)
+{
+    TrainOptions o = r.o;
+    const at::Device device = r.device;
+    const auto fopts = r.fopts;
+    const StageFiles& aeFiles = r.aeFiles;
+    const bool sr = o.stage == "sr";
+    StageFiles files { o.out / o.stage };
+    fs::create_directories(files.dir);
+    if (!fs::exists(aeFiles.weights()))
+        fail(ErrorKind::InvalidInput,
+            "train " + o.stage + ": train the autoencoder first (" + aeFiles.weights().string() + " not found)");
+    const json cfgJson = stageConfig(o, files, sr);
     auto cfg = models::configFromLdmJson(cfgJson);
     auto model = models::LatentModel::build(cfg, fopts);
     {
@@ -233,26 +276,13 @@ int trainDiffusion(const TrainRun& r)
     torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr > 0 ? o.lr : 5e-4).weight_decay(0.0));
     Ema ema(params, 0.999);
     int start = 0;
-    if (o.resume && fs::exists(files.weights())) {
-        io::SafeTensorsFile w(files.weights());
-        loadInto(*model->unet, w, "model.diffusion_model.");
-        if (model->bert)
-            loadInto(*model->bert, w, "cond_stage_model.transformer.");
-        if (fs::exists(files.optimizer()))
-            torch::load(opt, files.optimizer().string());
-        if (fs::exists(files.dir / "ema.safetensors")) {
-            io::SafeTensorsFile e(files.dir / "ema.safetensors");
-            for (size_t i = 0; i < ema.shadow.size(); ++i)
-                ema.shadow[i].copy_(e.load("p" + std::to_string(i)));
-        }
-        start = readStep(files);
-        o.log("resuming " + o.stage + " at step " + std::to_string(start));
-    }
+    if (o.resume && fs::exists(files.weights()))
+        start = resumeDiffusion(*model, opt, ema, files, o);
     auto acp = model->schedule.alphasCumprod.to(device);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed * 977 + start);
     const int count = o.dataset > 0 ? o.dataset : 32768;
-    const LatentSet data = latentSet(
-        *model, scale, count, sr, files.dir / "latents.safetensors", sr ? 500000000ull : 0, device, o.log);
+    const LatentSet data
+        = latentSet(*model, scale, count, sr, files.dir / "latents.safetensors", sr ? 500000000ull : 0, device, o.log);
     Progress pr { o.log, o.stage, steps, Clock::now(), start };
     const double baseLr = o.lr > 0 ? o.lr : 1e-3;
     for (int step = start + 1; step <= steps; ++step) {
@@ -288,20 +318,8 @@ int trainDiffusion(const TrainRun& r)
         opt.step();
         ema.update(params, step);
         pr.step(step, l.item<double>());
-        if (step % o.saveEvery == 0 || step == steps) {
-            std::vector<std::pair<std::string, at::Tensor>> tsave;
-            saveModule(*model->unet, "model.diffusion_model.", tsave);
-            if (model->bert)
-                saveModule(*model->bert, "cond_stage_model.transformer.", tsave);
-            io::writeSafeTensors(files.weights(), tsave);
-            std::vector<std::pair<std::string, at::Tensor>> e;
-            for (size_t i = 0; i < ema.shadow.size(); ++i)
-                e.emplace_back("p" + std::to_string(i), ema.shadow[i]);
-            io::writeSafeTensors(files.dir / "ema.safetensors", e);
-            torch::save(opt, files.optimizer().string());
-            writeProgress(files, step, pr.avg, std::chrono::duration<double>(Clock::now() - pr.start).count());
-            io::writeFileAtomic(files.dir / "scale.json", json({ { "scale_factor", scale } }).dump());
-        }
+        if (step % o.saveEvery == 0 || step == steps)
+            saveDiffusion(*model, opt, ema, files, step, pr, scale);
     }
     return 0;
 }
@@ -309,8 +327,6 @@ int trainDiffusion(const TrainRun& r)
 int bundleModels(const TrainRun& r)
 {
     TrainOptions o = r.o;
-    const at::Device device = r.device;
-    const auto fopts = r.fopts;
     const StageFiles& aeFiles = r.aeFiles;
     if (o.bundleTo.empty())
         fail(ErrorKind::InvalidInput, "train bundle: --bundle-to FOLDER is required (e.g. resources/models)");
