@@ -9,6 +9,37 @@
 
 namespace ls::pipeline {
 
+const std::vector<SamplerSpec>& samplerTable()
+{
+    // A1111's aliases from sd_samplers_kdiffusion / sd_samplers_timesteps; Karras by default where A1111's sampler
+    // entry sets scheduler "karras" (the DPM family and UniPC).
+    static const std::vector<SamplerSpec> t {
+        { Sampler::Ddim, "DDIM", { "ddim" }, false, false },
+        { Sampler::Plms, "PLMS", { "plms" }, false, false },
+        { Sampler::Euler, "Euler", { "k_euler" }, false, false },
+        { Sampler::EulerA, "Euler a", { "k_euler_a", "k_euler_ancestral" }, true, false },
+        { Sampler::Heun, "Heun", { "k_heun" }, false, false },
+        { Sampler::Lms, "LMS", { "k_lms" }, false, false },
+        { Sampler::Dpm2, "DPM2", { "k_dpm_2" }, false, true },
+        { Sampler::Dpm2A, "DPM2 a", { "k_dpm_2_a" }, true, true },
+        { Sampler::Dpmpp2SA, "DPM++ 2S a", { "k_dpmpp_2s_a" }, true, true },
+        { Sampler::Dpmpp2M, "DPM++ 2M", { "k_dpmpp_2m" }, false, true },
+        { Sampler::DpmppSde, "DPM++ SDE", { "k_dpmpp_sde" }, true, true },
+        { Sampler::Dpmpp2MSde, "DPM++ 2M SDE", { "k_dpmpp_2m_sde" }, true, true },
+        { Sampler::UniPC, "UniPC", { "unipc" }, false, true },
+        { Sampler::Lcm, "LCM", { "k_lcm", "lcm" }, false, false },
+    };
+    return t;
+}
+
+const SamplerSpec& samplerSpec(Sampler s)
+{
+    for (const auto& spec : samplerTable())
+        if (spec.id == s)
+            return spec;
+    return samplerTable().front(); // unreachable: every Sampler has a row
+}
+
 namespace {
 
 std::string lower(std::string s)
@@ -25,33 +56,25 @@ std::string trimmed(const std::string& s)
     return s.substr(b, s.find_last_not_of(" \t") - b + 1);
 }
 
-// Our name, then AUTOMATIC1111's aliases (sd_samplers_kdiffusion / sd_samplers_timesteps / sd_schedulers).
-const std::vector<std::pair<std::string, std::vector<std::string>>>& samplerAliases()
+using NameTable = std::vector<std::pair<std::string, std::vector<std::string>>>;
+
+// The sampler table as (name, aliases) pairs for the name lookups.
+const NameTable& samplerAliases()
 {
-    static const std::vector<std::pair<std::string, std::vector<std::string>>> t {
-        { "DDIM", { "ddim" } },
-        { "PLMS", { "plms" } },
-        { "Euler", { "k_euler" } },
-        { "Euler a", { "k_euler_a", "k_euler_ancestral" } },
-        { "Heun", { "k_heun" } },
-        { "LMS", { "k_lms" } },
-        { "DPM2", { "k_dpm_2" } },
-        { "DPM2 a", { "k_dpm_2_a" } },
-        { "DPM++ 2S a", { "k_dpmpp_2s_a" } },
-        { "DPM++ 2M", { "k_dpmpp_2m" } },
-        { "DPM++ SDE", { "k_dpmpp_sde" } },
-        { "DPM++ 2M SDE", { "k_dpmpp_2m_sde" } },
-        { "UniPC", { "unipc" } },
-        { "LCM", { "k_lcm", "lcm" } },
-    };
+    static const NameTable t = [] {
+        NameTable names;
+        for (const auto& s : samplerTable())
+            names.emplace_back(s.name, s.aliases);
+        return names;
+    }();
     return t;
 }
 
 constexpr size_t kScheduleCount = 5;
 
-const std::vector<std::pair<std::string, std::vector<std::string>>>& scheduleAliases()
+const NameTable& scheduleAliases()
 {
-    static const std::vector<std::pair<std::string, std::vector<std::string>>> t {
+    static const NameTable t {
         { "Automatic", { "automatic" } },
         { "Uniform", { "uniform" } },
         { "Karras", { "karras" } },
@@ -70,7 +93,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& scheduleAli
 }
 
 // Our name for `name` in the table (case-insensitive, aliases included), or empty.
-std::string lookup(const std::vector<std::pair<std::string, std::vector<std::string>>>& table, const std::string& name)
+std::string lookup(const NameTable& table, const std::string& name)
 {
     const std::string l = lower(name);
     for (const auto& [ours, aliases] : table) {
@@ -117,15 +140,12 @@ std::string canonicalSchedule(const std::string& name)
 
 bool samplerUsesAncestralEta(const std::string& sampler)
 {
-    for (const char* s : { "Euler a", "DPM2 a", "DPM++ 2S a", "DPM++ SDE", "DPM++ 2M SDE" })
-        if (sampler == s)
-            return true;
-    return false;
+    const auto s = findSampler(sampler);
+    return s && samplerSpec(*s).ancestralEta;
 }
 
 namespace {
-std::vector<std::string> aliasesIn(
-    const std::vector<std::pair<std::string, std::vector<std::string>>>& table, const std::string& name)
+std::vector<std::string> aliasesIn(const NameTable& table, const std::string& name)
 {
     for (const auto& [ours, aliases] : table)
         if (ours == name)
@@ -152,5 +172,27 @@ std::vector<std::string> scheduleNames()
         names.push_back(scheduleAliases()[i].first);
     return names;
 }
+
+std::optional<Sampler> findSampler(const std::string& name)
+{
+    const std::string ours = lookup(samplerAliases(), trimmed(name));
+    for (const auto& spec : samplerTable())
+        if (spec.name == ours)
+            return spec.id;
+    return std::nullopt;
+}
+
+std::optional<Schedule> findSchedule(const std::string& name)
+{
+    static const Schedule ids[kScheduleCount]
+        = { Schedule::Automatic, Schedule::Uniform, Schedule::Karras, Schedule::Exponential, Schedule::SgmUniform };
+    const std::string ours = lookup(scheduleAliases(), trimmed(name));
+    for (size_t i = 0; i < kScheduleCount; ++i)
+        if (scheduleAliases()[i].first == ours)
+            return ids[i];
+    return std::nullopt;
+}
+
+const std::string& scheduleName(Schedule s) { return scheduleAliases().at(static_cast<size_t>(s)).first; }
 
 } // namespace ls::pipeline

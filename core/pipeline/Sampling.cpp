@@ -8,116 +8,138 @@ namespace ls::pipeline {
 
 using namespace ls::sampling;
 
-int evaluationsPerStep(const std::string& s)
+SamplingPlan SamplingPlan::named(
+    const std::string& sampler, const std::string& schedule, int steps, double eta, double etaAncestral)
 {
-    return (s == "Heun" || s == "DPM2" || s == "DPM2 a" || s == "DPM++ 2S a" || s == "DPM++ SDE") ? 2 : 1;
+    const auto s = findSampler(sampler);
+    if (!s)
+        fail(ErrorKind::InvalidInput, "sampler: unknown '" + sampler + "'");
+    const auto sch = findSchedule(schedule);
+    if (!sch)
+        fail(ErrorKind::InvalidInput, "schedule: unknown '" + schedule + "'");
+    return { *s, *sch, steps, eta, etaAncestral };
 }
 
 namespace {
 
-at::Tensor sigmasFor(
-    const std::string& schedule, const SigmaSchedule& ks, int steps, bool karrasDefault, bool zeroTerminal)
+at::Tensor sigmasFor(Schedule schedule, const SigmaSchedule& ks, int steps, bool karrasDefault, bool zeroTerminal)
 {
     // Zero-terminal-SNR models start at sigma ~ 4096: Karras and exponential spacing would spend most steps where the
     // image is still pure noise, so "Automatic" is uniform in t there (Lin et al.'s "trailing").
-    const std::string s = schedule == "Automatic" ? (karrasDefault && !zeroTerminal ? "Karras" : "Uniform") : schedule;
-    if (s == "Karras")
+    const Schedule s = schedule == Schedule::Automatic
+        ? (karrasDefault && !zeroTerminal ? Schedule::Karras : Schedule::Uniform)
+        : schedule;
+    switch (s) {
+    case Schedule::Karras:
         return karrasSigmas(steps, ks.sigmaMin(), ks.sigmaMax());
-    if (s == "Exponential")
+    case Schedule::Exponential:
         return exponentialSigmas(steps, ks.sigmaMin(), ks.sigmaMax());
-    if (s == "SGM Uniform") {
+    case Schedule::SgmUniform: {
         const double tMax = static_cast<double>(ks.sigmas().size(0) - 1);
         auto t = at::linspace(tMax, 0, steps + 1, at::TensorOptions().dtype(at::kFloat)).narrow(0, 0, steps);
         return at::cat({ ks.tToSigma(t), at::zeros({ 1 }) });
     }
+    case Schedule::Automatic:
+    case Schedule::Uniform:
+        break;
+    }
     return ks.uniform(steps);
 }
 
-KSampler kind(const std::string& s)
+KSampler kind(Sampler s)
 {
-    if (s == "Euler")
+    switch (s) {
+    case Sampler::Euler:
         return KSampler::Euler;
-    if (s == "Euler a")
+    case Sampler::EulerA:
         return KSampler::EulerAncestral;
-    if (s == "Heun")
+    case Sampler::Heun:
         return KSampler::Heun;
-    if (s == "LMS")
+    case Sampler::Lms:
         return KSampler::Lms;
-    if (s == "DPM2")
+    case Sampler::Dpm2:
         return KSampler::Dpm2;
-    if (s == "DPM2 a")
+    case Sampler::Dpm2A:
         return KSampler::Dpm2Ancestral;
-    if (s == "DPM++ 2S a")
+    case Sampler::Dpmpp2SA:
         return KSampler::Dpmpp2SAncestral;
-    if (s == "DPM++ 2M")
+    case Sampler::Dpmpp2M:
         return KSampler::Dpmpp2M;
-    if (s == "DPM++ SDE")
+    case Sampler::DpmppSde:
         return KSampler::DpmppSde;
-    if (s == "DPM++ 2M SDE")
+    case Sampler::Dpmpp2MSde:
         return KSampler::Dpmpp2MSde;
-    fail(ErrorKind::InvalidInput, "sampler: unknown '" + s + "'");
+    default:
+        break;
+    }
+    fail(ErrorKind::InvalidInput, "sampler: " + samplerSpec(s).name + " is not a k-diffusion sampler");
 }
 
-} // namespace
-
-at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, const EpsFn& eps,
+// The DDIM/PLMS family on the model's discrete timesteps.
+at::Tensor runDdimFamily(const SamplingPlan& plan, const BetaSchedule& schedule, const EpsFn& eps,
     const at::Tensor& noise, const NoiseFn& stepNoise, const std::optional<LatentStart>& start,
     const std::optional<LatentBlend>& blend, const StepFn& onStep)
 {
     const int steps = plan.steps;
     const double strength = start ? std::clamp(start->strength, 0.0, 1.0) : 1.0;
-    if (plan.sampler == "DDIM" || plan.sampler == "PLMS") {
-        // The reference's arange(0, T, T // S) + 1 gives more than S steps when S does not divide T; users asked for S.
-        // Zero-terminal-SNR models: "trailing" steps, so that sampling starts at t = T-1 where the start is pure noise.
-        std::vector<int64_t> ts = schedule.zeroTerminal() ? trailingTimesteps(steps, schedule.size())
-                                                          : ddimTimesteps(steps, schedule.size());
-        if (static_cast<int64_t>(ts.size()) != steps) {
-            ts.clear();
-            for (int i = 0; i < steps; ++i)
-                ts.push_back(1
-                    + static_cast<int64_t>(
-                        std::llround(static_cast<double>(i) * (schedule.size() - 2) / std::max(1, steps - 1))));
-        }
-        auto p = ddimParams(schedule, ts, plan.sampler == "PLMS" ? 0.0 : plan.eta);
-        at::Tensor x = noise;
-        if (start && strength >= 1.0 && start->terminalSignal) {
-            const size_t last = p.alphas.size() - 1;
-            x = std::sqrt(static_cast<float>(p.alphas[last])) * start->initLatent
-                + static_cast<float>(p.sqrtOneMinusAlphas[last]) * noise;
-        } else if (start && strength < 1.0) {
-            const int64_t tEnc = static_cast<int64_t>(strength * static_cast<double>(p.timesteps.size()));
-            if (tEnc <= 0)
-                return start->initLatent;
-            x = std::sqrt(static_cast<float>(p.alphas[tEnc])) * start->initLatent
-                + static_cast<float>(p.sqrtOneMinusAlphas[tEnc]) * noise;
-            for (auto* v : { &p.alphas, &p.alphasPrev, &p.sigmas, &p.sqrtOneMinusAlphas })
-                v->resize(tEnc);
-            p.timesteps.resize(tEnc);
-        }
-        DdimOptions o;
-        o.eta = plan.eta;
-        o.noise = stepNoise;
-        o.onStep = onStep;
-        if (blend) {
-            auto acp = schedule.alphasCumprod;
-            const double n = static_cast<double>(p.timesteps.size());
-            o.preStep = [&, acp, n](int64_t i, int64_t t, const at::Tensor& xi) {
-                const float a = acp[std::min<int64_t>(t, acp.size(0) - 1)].item<float>();
-                auto q = std::sqrt(a) * blend->initLatent + std::sqrt(1.0f - a) * stepNoise(1000 + i, xi);
-                const auto m = blend->maskAt(static_cast<double>(i) / n);
-                return q * (1 - m) + m * xi;
-            };
-        }
-        x = plan.sampler == "DDIM" ? sampleDdim(eps, x, p, o) : samplePlms(eps, x, p, o);
-        if (blend) {
-            const auto m = blend->maskAt(1.0);
-            x = blend->initLatent * (1 - m) + m * x;
-        }
-        return x;
+    // The reference's arange(0, T, T // S) + 1 gives more than S steps when S does not divide T; users asked for S.
+    // Zero-terminal-SNR models: "trailing" steps, so that sampling starts at t = T-1 where the start is pure noise.
+    std::vector<int64_t> ts
+        = schedule.zeroTerminal() ? trailingTimesteps(steps, schedule.size()) : ddimTimesteps(steps, schedule.size());
+    if (static_cast<int64_t>(ts.size()) != steps) {
+        ts.clear();
+        for (int i = 0; i < steps; ++i)
+            ts.push_back(1
+                + static_cast<int64_t>(
+                    std::llround(static_cast<double>(i) * (schedule.size() - 2) / std::max(1, steps - 1))));
     }
+    auto p = ddimParams(schedule, ts, plan.sampler == Sampler::Plms ? 0.0 : plan.eta);
+    at::Tensor x = noise;
+    if (start && strength >= 1.0 && start->terminalSignal) {
+        const size_t last = p.alphas.size() - 1;
+        x = std::sqrt(static_cast<float>(p.alphas[last])) * start->initLatent
+            + static_cast<float>(p.sqrtOneMinusAlphas[last]) * noise;
+    } else if (start && strength < 1.0) {
+        const int64_t tEnc = static_cast<int64_t>(strength * static_cast<double>(p.timesteps.size()));
+        if (tEnc <= 0)
+            return start->initLatent;
+        x = std::sqrt(static_cast<float>(p.alphas[tEnc])) * start->initLatent
+            + static_cast<float>(p.sqrtOneMinusAlphas[tEnc]) * noise;
+        for (auto* v : { &p.alphas, &p.alphasPrev, &p.sigmas, &p.sqrtOneMinusAlphas })
+            v->resize(tEnc);
+        p.timesteps.resize(tEnc);
+    }
+    DdimOptions o;
+    o.eta = plan.eta;
+    o.noise = stepNoise;
+    o.onStep = onStep;
+    if (blend) {
+        auto acp = schedule.alphasCumprod;
+        const double n = static_cast<double>(p.timesteps.size());
+        o.preStep = [&, acp, n](int64_t i, int64_t t, const at::Tensor& xi) {
+            const float a = acp[std::min<int64_t>(t, acp.size(0) - 1)].item<float>();
+            auto q = std::sqrt(a) * blend->initLatent + std::sqrt(1.0f - a) * stepNoise(1000 + i, xi);
+            const auto m = blend->maskAt(static_cast<double>(i) / n);
+            return q * (1 - m) + m * xi;
+        };
+    }
+    x = plan.sampler == Sampler::Ddim ? sampleDdim(eps, x, p, o) : samplePlms(eps, x, p, o);
+    if (blend) {
+        const auto m = blend->maskAt(1.0);
+        x = blend->initLatent * (1 - m) + m * x;
+    }
+    return x;
+}
+
+// The k-diffusion family on sigmas (and LCM, UniPC), with img2img starts and latent-blend inpainting.
+at::Tensor runKFamily(const SamplingPlan& plan, const BetaSchedule& schedule, const EpsFn& eps, const at::Tensor& noise,
+    const NoiseFn& stepNoise, const std::optional<LatentStart>& start, const std::optional<LatentBlend>& blend,
+    const StepFn& onStep)
+{
+    const int steps = plan.steps;
+    const double strength = start ? std::clamp(start->strength, 0.0, 1.0) : 1.0;
     SigmaSchedule ks(schedule.alphasCumprod);
-    const bool karrasDefault = plan.sampler.find("DPM++") != std::string::npos || plan.sampler == "DPM2"
-        || plan.sampler == "DPM2 a" || plan.sampler == "UniPC";
+    const bool karrasDefault = samplerSpec(plan.sampler).karrasByDefault;
     at::Tensor sigmas = sigmasFor(plan.schedule, ks, steps, karrasDefault, schedule.zeroTerminal());
     at::Tensor x;
     if (start && strength < 1.0) {
@@ -135,7 +157,7 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
     o.noise = stepNoise;
     o.onStep = onStep;
     o.eta = plan.etaAncestral;
-    if (plan.sampler == "LCM") {
+    if (plan.sampler == Sampler::Lcm) {
         const int64_t n = sigmas.size(0) - 1;
         for (int64_t i = 0; i < n; ++i) {
             const double s = sigmas[i].item<float>(), next = sigmas[i + 1].item<float>();
@@ -152,7 +174,7 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
         }
         return x;
     }
-    if (plan.sampler == "UniPC" && !blend)
+    if (plan.sampler == Sampler::UniPC && !blend)
         return sampleUniPC(plain, x, sigmas, 3, onStep);
     if (!blend)
         return sampleK(kind(plan.sampler), plain, x, sigmas, o);
@@ -174,10 +196,21 @@ at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, c
         return (xs - kept) / static_cast<float>(sigma);
     };
     KDenoiser blended(blendedEps, ks);
-    x = plan.sampler == "UniPC" ? sampleUniPC(blended, x, sigmas, 3, onStep)
-                                : sampleK(kind(plan.sampler), blended, x, sigmas, o);
+    x = plan.sampler == Sampler::UniPC ? sampleUniPC(blended, x, sigmas, 3, onStep)
+                                       : sampleK(kind(plan.sampler), blended, x, sigmas, o);
     const auto m = blend->maskAt(1.0);
     return blend->initLatent * (1 - m) + m * x;
+}
+
+} // namespace
+
+at::Tensor runSampling(const SamplingPlan& plan, const BetaSchedule& schedule, const EpsFn& eps,
+    const at::Tensor& noise, const NoiseFn& stepNoise, const std::optional<LatentStart>& start,
+    const std::optional<LatentBlend>& blend, const StepFn& onStep)
+{
+    if (plan.sampler == Sampler::Ddim || plan.sampler == Sampler::Plms)
+        return runDdimFamily(plan, schedule, eps, noise, stepNoise, start, blend, onStep);
+    return runKFamily(plan, schedule, eps, noise, stepNoise, start, blend, onStep);
 }
 
 } // namespace ls::pipeline

@@ -2,6 +2,7 @@
 // Runs any named sampler and schedule over a guided model: the DDIM/PLMS family on the model's discrete timesteps,
 // the k-diffusion family on sigmas (uniform in t, Karras, exponential, SGM uniform). Handles img2img starts and
 // latent-blend inpainting for both families.
+#include "pipeline/SamplerNames.h"
 #include "sampling/Samplers.h"
 
 #include <optional>
@@ -9,11 +10,14 @@
 namespace ls::pipeline {
 
 struct SamplingPlan {
-    std::string sampler = "Euler a";
-    std::string schedule = "Automatic";
+    Sampler sampler = Sampler::EulerA;
+    Schedule schedule = Schedule::Automatic;
     int steps = 20;
     double eta = 0.0; // DDIM
     double etaAncestral = 1.0; // ancestral and SDE samplers
+    // From the names a request carries (validated before; an unknown name is an error naming it).
+    static SamplingPlan named(const std::string& sampler, const std::string& schedule, int steps, double eta = 0.0,
+        double etaAncestral = 1.0);
 };
 
 struct LatentStart {
@@ -40,9 +44,6 @@ struct LatentBlend {
         return ((mask > 0) & (mask >= static_cast<float>(1.0 - progress) - 1e-6f)).to(mask.scalar_type());
     }
 };
-
-// Number of UNet evaluations per step (for progress): 2 for Heun/DPM2/2S/SDE, else 1.
-int evaluationsPerStep(const std::string& sampler);
 
 // noise: unit Gaussian [B, C, h, w] (x_T before scaling); stepNoise: further unit noise, per step.
 at::Tensor runSampling(const SamplingPlan& plan, const sampling::BetaSchedule& schedule, const sampling::EpsFn& eps,

@@ -123,7 +123,7 @@ void runDiffusion(GeneratorState& d, const GenerationRequest& r, const StepCallb
         auto refiner = d.refinerFor(r.refinerModel);
         eps = withRefiner(d, r, stop, eps, conditionFor(d, r, genW, genH, f, lh, lw, refiner.get()), concat, refiner);
     }
-    SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta, r.etaAncestral };
+    const auto plan = SamplingPlan::named(r.sampler, r.schedule, r.steps, r.eta, r.etaAncestral);
     auto latent = runSampling(plan, m.schedule, eps, xT, stepNoise, start, blend, d.stepReporter(r, onStep, t0, 1, 1));
 
     // 5. Decoding, pasting back into the input, metadata

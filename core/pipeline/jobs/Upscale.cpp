@@ -70,7 +70,7 @@ void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallbac
             condition.cond = x4 ? cond : at::Tensor();
             condition.uncond = uncond;
             auto eps = d.guidedEps(stop, condition, x4 ? r.cfgScale : 1.0, concat, labels);
-            SamplingPlan plan { r.sampler, r.schedule, r.steps, r.eta, r.etaAncestral };
+            const auto plan = SamplingPlan::named(r.sampler, r.schedule, r.steps, r.eta, r.etaAncestral);
             auto start = fullNoise.narrow(2, ty, std::min(ph, static_cast<int>(fullNoise.size(2)) - ty))
                              .narrow(3, tx, std::min(pw, static_cast<int>(fullNoise.size(3)) - tx));
             if (start.size(2) != ph || start.size(3) != pw)

@@ -65,8 +65,8 @@ private Q_SLOTS:
         auto noise = at::randn({ 1, 1, 64, 64 }, gen, at::TensorOptions().dtype(at::kFloat));
         sampling::NoiseFn stepNoise
             = [&](int64_t, const at::Tensor& like) { return at::randn(like.sizes(), gen, like.options()); };
-        pipeline::SamplingPlan plan { sampler.toStdString(), schedule.toStdString(), steps,
-            sampler == "DDIM" ? 1.0 : 0.0 };
+        auto plan = pipeline::SamplingPlan::named(
+            sampler.toStdString(), schedule.toStdString(), steps, sampler == "DDIM" ? 1.0 : 0.0);
         int reported = 0;
         auto x = pipeline::runSampling(plan, sched, sampler == "LCM" ? consistencyEps() : idealEps(), noise, stepNoise,
             std::nullopt, std::nullopt, [&](int64_t, int64_t, const at::Tensor&, const at::Tensor&) {
@@ -122,7 +122,7 @@ private Q_SLOTS:
                 acps.push_back(a);
                 return eps(x, t, a);
             };
-            pipeline::SamplingPlan plan { s, "Automatic", 50, 0.0 };
+            auto plan = pipeline::SamplingPlan::named(s, "Automatic", 50, 0.0);
             auto x = pipeline::runSampling(plan, sched, recording, noise, stepNoise, std::nullopt, std::nullopt, {});
             QVERIFY2(acps.size() >= 2, s);
             QVERIFY2(acps[0] < 1e-6, qPrintable(QString("%1: first acp %2").arg(s).arg(acps[0]))); // starts at t = T-1
@@ -148,7 +148,7 @@ private Q_SLOTS:
                 = [&](int64_t, const at::Tensor& like) { return at::randn(like.sizes(), gen, like.options()); };
             std::vector<double> change;
             for (double strength : { 0.1, 0.5, 0.9 }) {
-                pipeline::SamplingPlan plan { s, "Automatic", 20, 0.0 };
+                auto plan = pipeline::SamplingPlan::named(s, "Automatic", 20, 0.0);
                 auto x = pipeline::runSampling(plan, sched, idealEps(), noise, stepNoise,
                     pipeline::LatentStart { init, strength }, std::nullopt, {});
                 change.push_back((x - init).abs().mean().item<double>());
@@ -169,7 +169,7 @@ private Q_SLOTS:
         sampling::NoiseFn stepNoise
             = [&](int64_t, const at::Tensor& like) { return at::randn(like.sizes(), gen, like.options()); };
         for (const char* s : { "DDIM", "Euler a", "DPM++ 2M" }) {
-            pipeline::SamplingPlan plan { s, "Automatic", 20, 0.0 };
+            auto plan = pipeline::SamplingPlan::named(s, "Automatic", 20, 0.0);
             auto x = pipeline::runSampling(
                 plan, sched, idealEps(), noise, stepNoise, std::nullopt, pipeline::LatentBlend { init, mask }, {});
             QVERIFY2(at::equal(x.narrow(3, 8, 8), init.narrow(3, 8, 8)), s);
