@@ -7,7 +7,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
-public=(pipeline/Engine.h pipeline/GenerationRequest.h pipeline/Infotext.h pipeline/SamplerNames.h io/ImageFile.h
+public=(pipeline/Engine.h pipeline/GenerationRequest.h pipeline/Infotext.h pipeline/Names.h pipeline/SamplerNames.h
+    io/ImageFile.h
     util/Error.h util/Threads.h tools/DevTools.h server/ApiServer.h)
 status=0
 for f in app/cli/*.cpp app/cli/*.h; do

@@ -75,8 +75,7 @@ public Q_SLOTS:
             o.threads = threads;
             o.vae = vae.toStdString();
             o.vaeFallback = true;
-            if (!device.isEmpty())
-                o.device = device.toStdString();
+            o.device = ls::pipeline::findDevice(device.toStdString()).value_or(ls::pipeline::Device::Cpu);
             o.onProgress = [this, serial, last = -1](double share) mutable {
                 if (serial != latestLoad)
                     return false;

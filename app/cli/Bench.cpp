@@ -1,6 +1,8 @@
 // latent-cli bench's options; the measuring is tools::runBench (core/tools/Bench.cpp).
 #include "cli/Bench.h"
 
+#include "pipeline/Names.h"
+
 namespace ls::cli {
 
 void addBenchOptions(CLI::App* cmd, tools::BenchOptions& o)
@@ -15,7 +17,7 @@ void addBenchOptions(CLI::App* cmd, tools::BenchOptions& o)
     cmd->add_option("--size", o.size, "WxH in pixels");
     cmd->add_option("--steps", o.steps, "Guided steps to time");
     cmd->add_option("--batch", o.batch, "Images per step (the UNet sees 2x for guidance)");
-    cmd->add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({ "cpu", "cuda" }));
+    cmd->add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember(pipeline::deviceNames()));
     cmd->add_option("--dtype", o.dtype, "fp32, fp16 or bf16")->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
     cmd->add_option("--file-dtype", o.fileDtype, "Storage dtype of the --random checkpoint (default: --dtype)")
         ->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));

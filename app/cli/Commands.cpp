@@ -3,6 +3,7 @@
 #include "cli/Generate.h"
 #include "cli/Serve.h"
 
+#include "pipeline/Names.h"
 #include "tools/DevTools.h"
 #include "util/Threads.h"
 
@@ -55,7 +56,7 @@ Command addInfo(CLI::App& app)
         "info", "Print what a checkpoint is (family, configuration), or an image's generation metadata");
     info->add_option("path", *path, "Checkpoint file, diffusers folder, or image")->required();
     info->add_option("--prediction", *prediction, "eps or v (SD2 768-v checkpoints need v)")
-        ->check(CLI::IsMember({ "eps", "v" }));
+        ->check(CLI::IsMember(pipeline::predictionNames()));
     return { info, [path, prediction] {
                 std::string ext = std::filesystem::path(*path).extension().string();
                 for (auto& ch : ext)
@@ -113,7 +114,7 @@ Command addTrain(CLI::App& app)
     trainCmd->add_option("--steps", trainOpts.steps, "Optimisation steps (default per stage)");
     trainCmd->add_option("--batch", trainOpts.batch, "Batch size (default per stage)");
     trainCmd->add_option("--lr", trainOpts.lr, "Learning rate (default per stage)");
-    trainCmd->add_option("--device", trainOpts.device, "cpu or cuda")->check(CLI::IsMember({ "cpu", "cuda" }));
+    trainCmd->add_option("--device", trainOpts.device, "cpu or cuda")->check(CLI::IsMember(pipeline::deviceNames()));
     trainCmd->add_option("--seed", trainOpts.seed, "Seed");
     trainCmd->add_option("--save-every", trainOpts.saveEvery, "Checkpoint every N steps");
     trainCmd->add_flag("--zero-terminal-snr", trainOpts.zeroTerminalSnr,

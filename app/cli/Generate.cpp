@@ -185,7 +185,7 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
         "--model", o.model, "Checkpoint (.safetensors/.ckpt) or diffusers folder; default: the bundled model");
     cmd->add_option("--config", o.config, "Model config JSON (original LatentDiffusion params) overriding detection");
     cmd->add_option("--prediction", o.prediction, "eps or v (SD2 768-v models need v)")
-        ->check(CLI::IsMember({ "eps", "v" }));
+        ->check(CLI::IsMember(pipeline::predictionNames()));
     cmd->add_option("--vocab", o.vocab, "CLIP vocabulary file or folder (bpe_simple_vocab_16e6.txt.gz)");
     cmd->add_option("--vae", o.vae,
         "A stand-alone VAE (.safetensors/.ckpt, original or diffusers layout, or a diffusers vae/ folder) in place of "
@@ -246,7 +246,7 @@ void addJobOptions(CLI::App* cmd, JobOptions& o, pipeline::JobMode mode)
         "beside the model, $LS_EMBEDDING_PATH, ~/.local/share/latent-studio/embeddings)");
     cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)");
     cmd->add_option("--device", o.device, "cpu or cuda (the model's weights and every model call on the GPU)")
-        ->check(CLI::IsMember({ "cpu", "cuda" }));
+        ->check(CLI::IsMember(pipeline::deviceNames()));
     cmd->add_option(
            "--dtype", o.dtype, "Weights: fp32, fp16 or bf16 (the CPU computes in fp32 either way; a GPU in that type)")
         ->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
@@ -377,6 +377,26 @@ void canonicalNames(JobOptions& o)
         r.hiresSampler = pipeline::canonicalSampler(r.hiresSampler);
 }
 
+namespace {
+// How the engine loads the model for this job (the flags' names parsed into the engine's types).
+pipeline::EngineLoadOptions loadOptions(const JobOptions& o)
+{
+    pipeline::EngineLoadOptions lo;
+    lo.configFile = o.config;
+    if (!o.prediction.empty())
+        lo.prediction = pipeline::findPrediction(o.prediction);
+    lo.vocabulary = o.vocab;
+    lo.classesFile = o.classes;
+    lo.vae = o.vae;
+    lo.hash = !o.noHash;
+    lo.dtype = o.dtype;
+    lo.threads = o.threads;
+    lo.device = pipeline::findDevice(o.device).value_or(pipeline::Device::Cpu);
+    lo.deviceRequired = true; // a script that asks for the GPU fails rather than running for hours on the CPU
+    return lo;
+}
+} // namespace
+
 int runJob(JobOptions& o)
 {
     configureThreads(o.threads);
@@ -423,18 +443,7 @@ int runJob(JobOptions& o)
     if (!o.taesd.empty())
         engine.setPreviewDecoder(o.taesd);
     if (!(r.mode == pipeline::JobMode::Upscale && o.lanczos)) {
-        pipeline::EngineLoadOptions lo;
-        lo.configFile = o.config;
-        lo.prediction = o.prediction;
-        lo.vocabulary = o.vocab;
-        lo.classesFile = o.classes;
-        lo.vae = o.vae;
-        lo.hash = !o.noHash;
-        lo.dtype = o.dtype;
-        lo.threads = o.threads;
-        lo.device = o.device;
-        lo.deviceRequired = true; // a script that asks for the GPU fails rather than running for hours on the CPU
-        const auto summary = engine.load(o.model.empty() ? pipeline::bundledModelPath(r.mode) : o.model, lo,
+        const auto summary = engine.load(o.model.empty() ? pipeline::bundledModelPath(r.mode) : o.model, loadOptions(o),
             [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); });
         for (const auto& w : summary.warnings)
             std::fprintf(stderr, "warning: %s\n", w.c_str());

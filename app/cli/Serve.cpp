@@ -47,7 +47,7 @@ std::shared_ptr<ServeOptions> addServeCommand(CLI::App& app, CLI::App** command)
         ->check(CLI::ExistingDirectory);
     cmd->add_option("--vocab", o->vocab, "CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz or its folder)");
     cmd->add_flag("--no-bundled", o->noBundled, "Do not offer the bundled default model and its upscaler");
-    cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({ "cpu", "cuda" }));
+    cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember(pipeline::deviceNames()));
     cmd->add_option("--dtype", o->dtype, "Weights: fp32, fp16 or bf16")
         ->check(CLI::IsMember({ "fp32", "fp16", "bf16" }));
     cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)");
@@ -83,7 +83,7 @@ int runServe(const ServeOptions& o)
         so.embeddingDirs.emplace_back(m);
     so.bundled = !o.noBundled;
     so.model = o.model;
-    so.load.device = o.device;
+    so.load.device = pipeline::findDevice(o.device).value_or(pipeline::Device::Cpu);
     so.load.vocabulary = o.vocab;
     so.load.dtype = o.dtype;
     so.load.threads = o.threads;

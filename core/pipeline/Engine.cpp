@@ -59,12 +59,10 @@ ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOpt
     lo.onProgress = o.onProgress;
     const std::string ps = path.string();
     const std::filesystem::path resolved = ps.rfind("bundled:", 0) == 0 ? findBundledModel(ps.substr(8)) : path;
-    if (o.device != "cpu" && o.device != "cuda")
-        fail(ErrorKind::InvalidInput, "device: '" + o.device + "' is not cpu or cuda");
-    if (o.device == "cuda" && o.deviceRequired && !at::hasCUDA())
+    if (o.device == Device::Cuda && o.deviceRequired && !at::hasCUDA())
         fail(ErrorKind::Unsupported, "device cuda: this build has no CUDA (or no GPU is visible)");
     LoadedModel m = loadModel(resolved, lo);
-    if (o.device == "cuda") {
+    if (o.device == Device::Cuda) {
         if (at::hasCUDA()) {
             if (onStatus)
                 onStatus("moving the model to the GPU");

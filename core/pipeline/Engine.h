@@ -3,6 +3,7 @@
 // upscaling), then run requests. One Engine per worker thread; calls are not thread-safe, the StopToken is.
 #include "pipeline/GenerationRequest.h"
 #include "pipeline/GenerationTypes.h"
+#include "pipeline/Names.h"
 #include "util/StopToken.h"
 
 #include <filesystem>
@@ -17,13 +18,13 @@ struct EngineLoadOptions {
     std::filesystem::path vocabulary;
     std::filesystem::path vae; // a stand-alone VAE in place of the model's own (empty: its own)
     bool vaeFallback = false; // one that does not fit the model: its own VAE and a warning, not an error
-    std::string prediction;
+    std::optional<Prediction> prediction; // none: the file's own, or detection
     std::filesystem::path classesFile; // layout2img: its classes.json (default: beside the model)
     std::string dtype = "fp32"; // weights: fp32, fp16 or bf16 (the CPU computes in fp32 either way)
     bool hash = true;
     int threads = 0; // 0: all cores
-    std::string device = "cpu"; // "cuda": the model's weights and every model call on the GPU (a warning and the CPU
-                                // when there is none, or an error when deviceRequired)
+    Device device = Device::Cpu; // Cuda: the model's weights and every model call on the GPU (a warning and the CPU
+                                 // when there is none, or an error when deviceRequired)
     bool deviceRequired = false;
     // Share of the weights loaded (0..1); return false to stop the load (ErrorKind::Cancelled; the model loaded
     // before stays).

@@ -133,10 +133,10 @@ LoadedModel loadModel(const fs::path& path, const ModelLoadOptions& o)
     } else if (auto beside = models::findConfigBeside(path)) {
         cfg = models::configFromLdmJson(*beside, w.get());
     } else {
-        cfg = models::detectConfig(*w, o.prediction);
+        cfg = models::detectConfig(*w, o.prediction ? predictionName(*o.prediction) : std::string());
     }
-    if (!o.prediction.empty())
-        cfg.parameterization = o.prediction;
+    if (o.prediction)
+        cfg.parameterization = predictionName(*o.prediction);
     status(std::string("loading ") + models::familyName(cfg.family) + " weights");
     LoadedModel lm;
     std::optional<ProgressSource> counted;

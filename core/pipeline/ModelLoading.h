@@ -2,18 +2,20 @@
 // Opening a model the way every front end does: the weights (any supported format), its configuration (a JSON or
 // the original yaml-as-JSON given explicitly or found beside the checkpoint, else detected from the weights), the
 // CLIP vocabulary from the usual places, the layout classes, and the name/hash for metadata.
+#include "pipeline/Names.h"
 #include "models/LatentModel.h"
 #include "pipeline/Generator.h"
 #include "text/ClipTokenizer.h"
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 
 namespace ls::pipeline {
 
 struct ModelLoadOptions {
     std::filesystem::path configFile; // optional override
-    std::string prediction; // "", "eps" or "v"
+    std::optional<Prediction> prediction; // none: the file's own, or detection
     std::filesystem::path vocabulary; // optional: file or folder
     std::filesystem::path classesFile; // optional: layout2img classes.json
     std::filesystem::path vae; // optional: a stand-alone VAE in place of the model's own (models/VaeFile.h)

@@ -10,6 +10,7 @@
 #include "pipeline/Conditioning.h"
 #include "pipeline/Preview.h"
 #include "pipeline/ModelLoading.h"
+#include "pipeline/Names.h"
 #include "pipeline/Sampling.h"
 #include "util/Error.h"
 #include "util/Threads.h"
@@ -120,7 +121,7 @@ void setUp(BenchRun& r)
         fail(ErrorKind::InvalidInput, "bench: give exactly one of --model or --random");
     r.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     configureThreads(r.threads);
-    r.device = o.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+    r.device = pipeline::findDevice(o.device) == pipeline::Device::Cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU);
     if (r.device.is_cuda() && !at::hasCUDA())
         fail(ErrorKind::Unsupported, "bench: this libtorch build has no CUDA (or no GPU is visible)");
     r.dtype = o.dtype == "fp16" ? at::kHalf : o.dtype == "bf16" ? at::kBFloat16 : at::kFloat;

@@ -1,6 +1,8 @@
 #include "train/Trainer.h"
 #include "train/TrainParts.h"
 
+#include "pipeline/Names.h"
+
 #include "io/ConfigFile.h"
 #include "io/SafeTensors.h"
 #include "models/LatentModel.h"
@@ -343,7 +345,8 @@ int runTraining(const TrainOptions& o0)
         r.o.log = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
     if (r.o.out.empty())
         fail(ErrorKind::InvalidInput, "train: --out is required");
-    r.device = r.o.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+    r.device
+        = pipeline::findDevice(r.o.device) == pipeline::Device::Cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU);
     if (r.device.is_cuda() && !at::hasCUDA())
         fail(ErrorKind::Unsupported, "train: this libtorch build has no CUDA");
     r.fopts = at::TensorOptions().dtype(at::kFloat).device(r.device);

@@ -1,0 +1,23 @@
+#pragma once
+// The engine's other typed names, each with its one table of user-facing names (SamplerNames.h has the samplers and
+// schedules, GenerationRequest.h the job modes): the device the model runs on and the model's prediction type.
+// Front ends parse user input with these and pass the enums on. Torch-free.
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ls::pipeline {
+
+enum class Device { Cpu, Cuda };
+const std::vector<std::string>& deviceNames(); // "cpu", "cuda"
+std::optional<Device> findDevice(const std::string& name); // any case
+const std::string& deviceName(Device d);
+
+// What the UNet predicts: the noise (eps, SD1/SD2-512/SDXL) or the velocity (v, SD2-768-v, zero-terminal-SNR models).
+enum class Prediction { Eps, V };
+const std::vector<std::string>& predictionNames(); // "eps", "v" (the original configs' parameterization)
+// Ours or diffusers' ("epsilon", "v_prediction"), any case.
+std::optional<Prediction> findPrediction(const std::string& name);
+const std::string& predictionName(Prediction p);
+
+} // namespace ls::pipeline
