@@ -255,12 +255,12 @@ GenerationResult Generator::runChecked(
 
     // 5. The job, each picture with its metadata
     detail::ResultWriter out(*d, result, r0, r, recordAs, loraUses, d->info.name.empty() ? r.modelName : d->info.name);
-    if (r.mode == JobMode::Upscale && d->model && !d->isUpscaler())
-        detail::runTiledUpscale(*d, r, onStep, stop, t0, out);
-    else if (r.mode == JobMode::Upscale)
-        detail::runUpscale(*d, r, onStep, stop, t0, out);
-    else
+    if (r.mode != JobMode::Upscale)
         detail::runDiffusion(*d, r, onStep, stop, t0, out);
+    else if (d->upscaleMethod() == UpscaleMethod::TiledImg2Img)
+        detail::runTiledUpscale(*d, r, onStep, stop, t0, out);
+    else // Lanczos, a super-resolution model or the SD x4 upscaler
+        detail::runUpscale(*d, r, onStep, stop, t0, out);
     if (!d->taesdError.empty()) {
         result.warnings.push_back("TAESD previews off (the projection is shown): " + d->taesdError);
         d->taesdError.clear(); // said once

@@ -14,6 +14,13 @@
 
 namespace ls::pipeline {
 
+UpscaleMethod upscaleMethodFor(models::Family f)
+{
+    if (f == models::Family::SD2Upscaler)
+        return UpscaleMethod::SdX4;
+    return models::isUpscaler(f) ? UpscaleMethod::SuperResolution : UpscaleMethod::TiledImg2Img;
+}
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 

@@ -13,6 +13,9 @@
 
 namespace ls::pipeline {
 
+// The upscale job's method for a model of this family.
+UpscaleMethod upscaleMethodFor(models::Family f);
+
 struct ModelLoadOptions {
     std::filesystem::path configFile; // optional override
     std::optional<Prediction> prediction; // none: the file's own, or detection

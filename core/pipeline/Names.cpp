@@ -48,4 +48,21 @@ std::optional<Prediction> findPrediction(const std::string& name)
 
 const std::string& predictionName(Prediction p) { return predictionNames().at(static_cast<size_t>(p)); }
 
+const std::vector<std::string>& upscaleMethodNames()
+{
+    static const std::vector<std::string> names { "lanczos", "super-resolution", "sd-x4", "tiled-img2img" };
+    return names;
+}
+
+std::optional<UpscaleMethod> findUpscaleMethod(const std::string& name)
+{
+    const std::string l = lower(name);
+    for (size_t i = 0; i < upscaleMethodNames().size(); ++i)
+        if (upscaleMethodNames()[i] == l)
+            return static_cast<UpscaleMethod>(i);
+    return std::nullopt;
+}
+
+const std::string& upscaleMethodName(UpscaleMethod m) { return upscaleMethodNames().at(static_cast<size_t>(m)); }
+
 } // namespace ls::pipeline

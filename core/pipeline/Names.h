@@ -1,6 +1,7 @@
 #pragma once
 // The engine's other typed names, each with its one table of user-facing names (SamplerNames.h has the samplers and
-// schedules, GenerationRequest.h the job modes): the device the model runs on and the model's prediction type.
+// schedules, GenerationRequest.h the job modes): the device the model runs on, the model's prediction type and how
+// the upscale job enlarges with the model loaded.
 // Front ends parse user input with these and pass the enums on. Torch-free.
 #include <optional>
 #include <string>
@@ -19,5 +20,12 @@ const std::vector<std::string>& predictionNames(); // "eps", "v" (the original c
 // Ours or diffusers' ("epsilon", "v_prediction"), any case.
 std::optional<Prediction> findPrediction(const std::string& name);
 const std::string& predictionName(Prediction p);
+
+// How the upscale job enlarges: plain Lanczos (no model), a super-resolution model (LDM-SR 4x, the bundled SR), the SD
+// x4 upscaler (prompted, noise-augmented), or a text-to-image model repainting Lanczos-enlarged tiles.
+enum class UpscaleMethod { Lanczos, SuperResolution, SdX4, TiledImg2Img };
+const std::vector<std::string>& upscaleMethodNames(); // "lanczos", "super-resolution", "sd-x4", "tiled-img2img"
+std::optional<UpscaleMethod> findUpscaleMethod(const std::string& name);
+const std::string& upscaleMethodName(UpscaleMethod m);
 
 } // namespace ls::pipeline

@@ -8,6 +8,7 @@
 #include "models/taesd/Taesd.h"
 #include "pipeline/GenerationRequest.h"
 #include "pipeline/GenerationTypes.h"
+#include "pipeline/ModelLoading.h"
 #include "pipeline/Preview.h"
 #include "sampling/Samplers.h"
 #include "text/ClipTokenizer.h"
@@ -135,6 +136,11 @@ struct GeneratorState {
     }
     bool inpaintModel() const { return model->config.unet.inChannels == model->config.firstStage.embedDim * 2 + 1; }
     bool isUpscaler() const { return models::isUpscaler(model->config.family); }
+    // How the upscale job enlarges with the model loaded (Lanczos without one).
+    UpscaleMethod upscaleMethod() const
+    {
+        return model ? upscaleMethodFor(model->config.family) : UpscaleMethod::Lanczos;
+    }
 
     // Guided eps for a batch: contexts stacked as [uncond, cond...] (or only cond when scale == 1; condCount of them
     // for regional guidance, merged by the condition's combine), SDXL's vectors likewise. concat is appended to every

@@ -21,7 +21,7 @@ void runUpscale(GeneratorState& d, const GenerationRequest& r, const StepCallbac
         return;
     }
     auto& m = *d.model;
-    const bool x4 = m.config.family == Family::SD2Upscaler;
+    const bool x4 = d.upscaleMethod() == UpscaleMethod::SdX4;
     const int f = static_cast<int>(m.config.firstStage.downFactor()); // 4: latent size = low-res size
     const int mult = (1 << (m.config.unet.channelMult.size() - 1));
     at::Tensor cond, uncond;
