@@ -131,16 +131,17 @@ public Q_SLOTS:
                             Q_EMIT m_owner->preview(job.id, s.step, toQImage(*s.preview));
                     },
                     stop);
-                QList<QImage> images;
-                QStringList params, settings;
-                for (size_t i = 0; i < result.images.size(); ++i) {
-                    images.push_back(toQImage(result.images[i]));
-                    params.push_back(QString::fromStdString(result.metadata[i]["parameters"]));
-                    settings.push_back(QString::fromStdString(result.metadata[i]["latent_studio"]));
-                }
-                for (const auto& w : result.warnings)
+                JobResult out;
+                for (size_t i = 0; i < result.images.size(); ++i)
+                    out.pictures.push_back(
+                        { toQImage(result.images[i]), QString::fromStdString(result.metadata[i]["parameters"]),
+                            QString::fromStdString(result.metadata[i]["latent_studio"]),
+                            i < result.seeds.size() ? static_cast<qint64>(result.seeds[i]) : -1 });
+                for (const auto& w : result.warnings) {
+                    out.warnings << QString::fromStdString(w);
                     Q_EMIT m_owner->modelStatus(QStringLiteral("Warning: ") + QString::fromStdString(w));
-                Q_EMIT m_owner->finished(job.id, images, params, settings);
+                }
+                Q_EMIT m_owner->finished(job.id, out);
             } catch (const ls::Error& e) {
                 if (e.kind() == ls::ErrorKind::Cancelled)
                     Q_EMIT m_owner->cancelled(job.id);
@@ -181,6 +182,7 @@ GenerationController::GenerationController(QObject* parent)
     , m_worker(new GenerationWorker(this))
 {
     qRegisterMetaType<QList<QImage>>("QList<QImage>");
+    qRegisterMetaType<ls::ui::JobResult>();
     m_worker->moveToThread(m_thread);
     connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
     connect(

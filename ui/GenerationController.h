@@ -1,6 +1,7 @@
 #pragma once
 // Runs generations on one long-lived worker thread and reports back with queued signals tagged by job id, so the
 // view can drop stale ones. Model loading happens on the same worker. Cancellation is a status, not an error.
+#include "JobResult.h"
 #include "pipeline/GenerationRequest.h"
 
 #include <QImage>
@@ -61,8 +62,7 @@ Q_SIGNALS:
     void started(int jobId);
     void progress(int jobId, int step, int total, double itPerSecond, double etaSeconds);
     void preview(int jobId, int step, const QImage& image);
-    void finished(
-        int jobId, const QList<QImage>& images, const QStringList& parameters, const QStringList& settingsJson);
+    void finished(int jobId, const ls::ui::JobResult& result);
     void failed(int jobId, const QString& message);
     void cancelled(int jobId);
     void queueChanged(int queuedJobs); // jobs waiting (not counting the running one)

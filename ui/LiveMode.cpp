@@ -129,19 +129,19 @@ LiveMode::LiveMode(GenerationController* controller, RequestFn request, QObject*
         if (current(id))
             show(id, img, false);
     });
-    connect(m_controller, &GenerationController::finished, this,
-        [this](int id, const QList<QImage>& images, const QStringList& params, const QStringList& settings) {
-            if (!m_jobs.contains(id))
-                return;
-            const bool fresh = current(id);
-            m_jobs.remove(id);
-            if (!fresh || images.isEmpty())
-                return; // an edit came after the one it was made from: never shown
-            m_parameters = params.value(0);
-            m_settings = settings.value(0);
-            m_latency = (m_clock.elapsed() - m_editAt) / 1000.0;
-            show(id, images.front(), true);
-        });
+    connect(m_controller, &GenerationController::finished, this, [this](int id, const JobResult& result) {
+        if (!m_jobs.contains(id))
+            return;
+        const bool fresh = current(id);
+        m_jobs.remove(id);
+        if (!fresh || result.pictures.isEmpty())
+            return; // an edit came after the one it was made from: never shown
+        const JobResult::Picture& p = result.pictures.front();
+        m_parameters = p.parameters;
+        m_settings = p.settings;
+        m_latency = (m_clock.elapsed() - m_editAt) / 1000.0;
+        show(id, p.image, true);
+    });
     connect(m_controller, &GenerationController::failed, this, [this](int id, const QString& message) {
         if (!m_jobs.contains(id))
             return;

@@ -80,22 +80,21 @@ void MainWindow::connectController()
         if (id == m_job)
             m_canvas->setPreview(img.scaled(m_canvas->image().size(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation));
     });
-    connect(m_controller, &GenerationController::finished, this,
-        [this](int id, const QList<QImage>& images, const QStringList& params, const QStringList& settings) {
-            if (m_live->owns(id))
-                return;
-            for (int i = 0; i < images.size(); ++i)
-                addHistory(images[i], params.value(i), settings.value(i));
-            if (id != m_job)
-                return;
-            m_canvas->setPreview({});
-            if (!images.isEmpty())
-                m_canvas->setImage(images.front());
-            m_panel->setBusy(m_controller->queuedJobs() > 0);
-            updateQueueLabel();
-            m_status->setText(tr("Done"));
-            Q_EMIT generationDone(id, true);
-        });
+    connect(m_controller, &GenerationController::finished, this, [this](int id, const JobResult& result) {
+        if (m_live->owns(id))
+            return;
+        for (const auto& p : result.pictures)
+            addHistory(p.image, p.parameters, p.settings);
+        if (id != m_job)
+            return;
+        m_canvas->setPreview({});
+        if (!result.pictures.isEmpty())
+            m_canvas->setImage(result.pictures.front().image);
+        m_panel->setBusy(m_controller->queuedJobs() > 0);
+        updateQueueLabel();
+        m_status->setText(tr("Done"));
+        Q_EMIT generationDone(id, true);
+    });
     connect(m_controller, &GenerationController::failed, this, [this](int id, const QString& msg) {
         if (id != m_job)
             return;

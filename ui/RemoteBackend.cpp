@@ -107,6 +107,7 @@ RemoteBackend::RemoteBackend(QObject* parent)
     : QObject(parent)
     , m_net(new QNetworkAccessManager(this))
 {
+    qRegisterMetaType<ls::ui::JobResult>();
 }
 
 RemoteBackend::~RemoteBackend()
@@ -376,18 +377,15 @@ void RemoteBackend::done(Server& s, QNetworkReply* reply)
     const QJsonObject info = QJsonDocument::fromJson(o.value(QStringLiteral("info")).toString().toUtf8()).object();
     const QJsonArray infotexts = info.value(QStringLiteral("infotexts")).toArray();
     const QJsonArray seeds = info.value(QStringLiteral("all_seeds")).toArray();
-    QList<QImage> images;
-    QStringList params, settings;
+    JobResult result;
     const QJsonArray list = o.value(QStringLiteral("images")).toArray();
     for (int i = 0; i < list.size(); ++i) {
         const QImage img = imageFromBase64(list[i]);
         if (img.isNull())
             continue;
-        images << img.convertToFormat(QImage::Format_RGB888);
         QString p = img.text(QStringLiteral("parameters"));
         if (p.isEmpty())
             p = infotexts.at(i).toString();
-        params << p;
         QString js = img.text(QStringLiteral("latent_studio"));
         if (js.isEmpty()) { // another kind of server: our request, with the seed it used
             auto r = job.request;
@@ -395,13 +393,14 @@ void RemoteBackend::done(Server& s, QNetworkReply* reply)
             r.batch = 1;
             js = QString::fromStdString(r.toJson().dump());
         }
-        settings << js;
+        result.pictures.push_back(
+            { img.convertToFormat(QImage::Format_RGB888), p, js, seeds.at(i).toVariant().toLongLong() });
     }
-    if (images.isEmpty())
+    if (result.pictures.isEmpty())
         Q_EMIT failed(job.id, tr("The server %1 answered without a picture").arg(s.config.url));
     else {
         Q_EMIT progress(job.id, job.request.steps, job.request.steps, 0, 0); // the last poll may have missed the end
-        Q_EMIT finished(job.id, images, params, settings);
+        Q_EMIT finished(job.id, result);
     }
     dispatch();
 }

@@ -4,6 +4,7 @@
 // from /sdapi/v1/progress, cancel sent as /sdapi/v1/interrupt. A server that stops answering is marked down and its
 // job goes to another server with the model (once), else fails with a message naming the server; nothing on the
 // canvas is touched by a failure. Signals as GenerationController's, with the same job ids.
+#include "JobResult.h"
 #include "pipeline/GenerationRequest.h"
 
 #include <QImage>
@@ -65,8 +66,7 @@ Q_SIGNALS:
     void started(int jobId);
     void progress(int jobId, int step, int total, double itPerSecond, double etaSeconds);
     void preview(int jobId, int step, const QImage& image);
-    void finished(
-        int jobId, const QList<QImage>& images, const QStringList& parameters, const QStringList& settingsJson);
+    void finished(int jobId, const ls::ui::JobResult& result);
     void failed(int jobId, const QString& message);
     void cancelled(int jobId);
     void queueChanged(int queuedJobs);

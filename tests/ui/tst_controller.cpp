@@ -10,6 +10,7 @@
 #include <thread>
 
 using ls::ui::GenerationController;
+using ls::ui::JobResult;
 
 namespace {
 const QString kGolden = QStringLiteral(LS_SHARED_DIR "/golden");
@@ -77,13 +78,17 @@ private Q_SLOTS:
         const int id = c.enqueue(request(5));
         QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 30000);
         QCOMPARE(done.at(0).at(0).toInt(), id);
-        const auto images = done.at(0).at(1).value<QList<QImage>>();
+        const auto result = done.at(0).at(1).value<JobResult>();
+        QList<QImage> images;
+        for (const auto& p : result.pictures)
+            images << p.image;
         QCOMPARE(images.size(), 1);
         QCOMPARE(images[0].size(), QSize(64, 64));
         QCOMPARE(previews.count(), 5);
         for (int i = 0; i < previews.count(); ++i)
             QCOMPARE(previews.at(i).at(1).toInt(), i + 1);
-        QVERIFY(done.at(0).at(2).toStringList().at(0).contains(QStringLiteral("Steps: 5")));
+        QVERIFY(result.pictures.at(0).parameters.contains(QStringLiteral("Steps: 5")));
+        QCOMPARE(result.pictures.at(0).seed, qint64(5)); // the seed travels typed, beside the text
     }
 
     // Settings > Preview decoder: a TAESD decoder set on the controller decodes the previews (8x the latent; the

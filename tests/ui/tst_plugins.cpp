@@ -95,9 +95,10 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(done.count() + failed.count(), 3, 120000);
         QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.at(0).at(1).toString()));
         for (int i = 0; i < 3; ++i)
-            QCOMPARE(done.at(i).at(1).value<QList<QImage>>().at(0).size(), QSize(64, 64));
+            QCOMPARE(done.at(i).at(1).value<JobResult>().pictures.at(0).image.size(), QSize(64, 64));
         // Lanczos keeps the checkerboard's colours; the SR model produced a different (generated) picture.
-        QVERIFY(done.at(0).at(1).value<QList<QImage>>().at(0) != done.at(1).at(1).value<QList<QImage>>().at(0));
+        QVERIFY(done.at(0).at(1).value<JobResult>().pictures.at(0).image
+            != done.at(1).at(1).value<JobResult>().pictures.at(0).image);
     }
 };
 

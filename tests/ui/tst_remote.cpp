@@ -98,11 +98,15 @@ private Q_SLOTS:
         QCOMPARE(done[0][0].toInt(), id);
         QVERIFY2(!progress.isEmpty(), "no progress polled from the server");
         QVERIFY2(!previews.isEmpty(), "no preview polled from the server");
-        const auto images = done[0][1].value<QList<QImage>>();
+        const auto result = done[0][1].value<JobResult>();
+        QList<QImage> images;
+        for (const auto& p : result.pictures)
+            images << p.image;
         QCOMPARE(images.size(), 1);
         QCOMPARE(images[0].size(), QSize(64, 64));
-        QVERIFY(done[0][2].toStringList()[0].contains(QStringLiteral("Seed: 3,")));
-        const auto settings = nlohmann::json::parse(done[0][3].toStringList()[0].toStdString());
+        QVERIFY(result.pictures[0].parameters.contains(QStringLiteral("Seed: 3,")));
+        QCOMPARE(result.pictures[0].seed, qint64(3));
+        const auto settings = nlohmann::json::parse(result.pictures[0].settings.toStdString());
         QCOMPARE(settings.value("seed", int64_t(0)), int64_t(3));
 
         // the same request on this machine's engine: the same pixels
@@ -113,10 +117,13 @@ private Q_SLOTS:
         QSignalSpy localDone(&local, &GenerationController::finished);
         local.enqueue(smallRequest(120));
         QTRY_COMPARE_WITH_TIMEOUT(localDone.size(), 1, 120000);
-        const auto localImages = localDone[0][1].value<QList<QImage>>();
+        const auto localResult = localDone[0][1].value<JobResult>();
+        QList<QImage> localImages;
+        for (const auto& p : localResult.pictures)
+            localImages << p.image;
         QCOMPARE(
             localImages[0].convertToFormat(QImage::Format_RGB888), images[0].convertToFormat(QImage::Format_RGB888));
-        QCOMPARE(localDone[0][2].toStringList()[0], done[0][2].toStringList()[0]);
+        QCOMPARE(localResult.pictures[0].parameters, result.pictures[0].parameters);
     }
 
     void cancelInterruptsTheServer()
