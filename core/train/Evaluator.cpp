@@ -72,13 +72,14 @@ struct EvalRun {
     pipeline::GenerationRequest base;
     int done = 0;
     // The picture into the dump folder, with the request and what the detector saw in its index.
-    void dump(const std::string& name, const Image& img, const std::string& what)
+    void dump(const std::string& name, const Image& img, const std::string& what = {})
     {
         if (o.dumpDir.empty())
             return;
         io::writeImage(o.dumpDir / name, img);
         index << name << "\t" << what << "\t" << describe(detect(img)) << "\n";
     }
+    Image picture(const pipeline::GenerationRequest& r) { return gen.run(r, {}, stop).images.at(0); }
     void progress()
     {
         ++done;
@@ -92,9 +93,6 @@ json evalAutoencoder(EvalRun& e)
 {
     const EvalOptions& o = e.o;
     auto& lm = e.lm;
-    auto dump
-        = [&e](const std::string& name, const Image& img, const std::string& what = {}) { e.dump(name, img, what); };
-    auto progress = [&e] { e.progress(); };
     json metrics;
     // The first stage alone: encode and decode held-out scenes; every object must survive the round trip.
     int found = 0, objects = 0;
@@ -104,7 +102,7 @@ json evalAutoencoder(EvalRun& e)
         Image img = render(s);
         Image rec
             = pipeline::tensorToImage(lm.model->decodeLatent(lm.model->encodeImage(pipeline::imageToTensor(img))));
-        dump("autoencoder-" + std::to_string(i) + ".png", rec);
+        e.dump("autoencoder-" + std::to_string(i) + ".png", rec);
         auto dets = detect(rec);
         for (const auto& obj : s.objects) {
             ++objects;
@@ -112,7 +110,7 @@ json evalAutoencoder(EvalRun& e)
                 [&](const Detection& d) { return matches(d, obj, true) && d.size == obj.size; });
         }
         p += psnr(pixels(rec), pixels(img));
-        progress();
+        e.progress();
     }
     metrics["object_accuracy"] = objects ? found / double(objects) : 0.0;
     metrics["psnr_db"] = p / o.n;
@@ -123,12 +121,7 @@ json evalAutoencoder(EvalRun& e)
 json evalTxt2Img(EvalRun& e)
 {
     const EvalOptions& o = e.o;
-    auto& gen = e.gen;
-    auto& stop = e.stop;
     const pipeline::GenerationRequest& base = e.base;
-    auto dump
-        = [&e](const std::string& name, const Image& img, const std::string& what = {}) { e.dump(name, img, what); };
-    auto progress = [&e] { e.progress(); };
     json metrics;
     // Generates from a scene's caption and scores each asked object: all attributes, and partial credit to see
     // which one fails (colour; colour and shape, any place; colour and grid cell, any shape: chance about 1/9 when
@@ -140,8 +133,8 @@ json evalTxt2Img(EvalRun& e)
         auto r = base;
         r.prompt = s.caption();
         r.seed = static_cast<int64_t>(o.seed * 1000 + i);
-        Image img = gen.run(r, {}, stop).images.at(0);
-        dump(name + "-" + std::to_string(i) + ".png", img, r.prompt);
+        Image img = e.picture(r);
+        e.dump(name + "-" + std::to_string(i) + ".png", img, r.prompt);
         return detect(img);
     };
     auto score = [](const std::vector<Detection>& dets, const WorldObject& obj, Tally& t) {
@@ -167,7 +160,7 @@ json evalTxt2Img(EvalRun& e)
             const auto dets = generate(s, i, "train");
             for (const auto& obj : s.objects)
                 score(dets, obj, t);
-            progress();
+            e.progress();
         }
         metrics["objects"] = t.objects;
         metrics["object_accuracy"] = t.objects ? t.all / double(t.objects) : 0.0;
@@ -188,7 +181,7 @@ json evalTxt2Img(EvalRun& e)
                 ++twoN;
                 two += found == 2;
             }
-            progress();
+            e.progress();
         }
         metrics["one_object_accuracy"] = single.objects ? one / double(single.objects) : 0.0;
         metrics["two_object_accuracy"] = twoN ? two / double(twoN) : 0.0;
@@ -201,12 +194,7 @@ json evalTxt2Img(EvalRun& e)
 json evalLayout(EvalRun& e)
 {
     const EvalOptions& o = e.o;
-    auto& gen = e.gen;
-    auto& stop = e.stop;
     const pipeline::GenerationRequest& base = e.base;
-    auto dump
-        = [&e](const std::string& name, const Image& img, const std::string& what = {}) { e.dump(name, img, what); };
-    auto progress = [&e] { e.progress(); };
     json metrics;
     int ok = 0, boxes = 0;
     for (int i = 0; i < o.n; ++i) {
@@ -219,15 +207,15 @@ json evalLayout(EvalRun& e)
             r.boxes.push_back(
                 { double(b[0]), double(b[1]), double(b[2] - b[0]), double(b[3] - b[1]), "", obj.label() });
         }
-        Image img = gen.run(r, {}, stop).images.at(0);
-        dump("layout-" + std::to_string(i) + ".png", img, s.caption());
+        Image img = e.picture(r);
+        e.dump("layout-" + std::to_string(i) + ".png", img, s.caption());
         auto dets = detect(img);
         for (const auto& obj : s.objects) {
             ++boxes;
             ok += std::any_of(dets.begin(), dets.end(),
                 [&](const Detection& d) { return matches(d, obj, false) && iou(d.box, obj.box()) >= 0.5; });
         }
-        progress();
+        e.progress();
     }
     metrics["box_accuracy"] = boxes ? ok / double(boxes) : 0.0;
     metrics["boxes"] = boxes;
@@ -238,12 +226,7 @@ json evalLayout(EvalRun& e)
 json evalInpaint(EvalRun& e)
 {
     const EvalOptions& o = e.o;
-    auto& gen = e.gen;
-    auto& stop = e.stop;
     const pipeline::GenerationRequest& base = e.base;
-    auto dump
-        = [&e](const std::string& name, const Image& img, const std::string& what = {}) { e.dump(name, img, what); };
-    auto progress = [&e] { e.progress(); };
     json metrics;
     int ok = 0;
     double unchanged = 0;
@@ -264,8 +247,8 @@ json evalInpaint(EvalRun& e)
         for (int y = std::max(0, b[1] - g); y < std::min(kWorldSize, b[3] + g); ++y)
             for (int x = std::max(0, b[0] - g); x < std::min(kWorldSize, b[2] + g); ++x)
                 *r.mask.at(x, y) = 255;
-        Image img = gen.run(r, {}, stop).images.at(0);
-        dump("inpaint-" + std::to_string(i) + ".png", img, r.prompt);
+        Image img = e.picture(r);
+        e.dump("inpaint-" + std::to_string(i) + ".png", img, r.prompt);
         auto dets = detect(img);
         ok += std::any_of(dets.begin(), dets.end(), [&](const Detection& d) {
             if (!matches(d, target, false))
@@ -285,7 +268,7 @@ json evalInpaint(EvalRun& e)
             same += std::memcmp(img.pixels.data() + p * 3, r.initImage.pixels.data() + p * 3, 3) == 0;
         }
         unchanged += outside ? same / double(outside) : 1.0;
-        progress();
+        e.progress();
     }
     metrics["inpaint_accuracy"] = ok / double(o.n);
     metrics["outside_unchanged"] = unchanged / o.n;
@@ -296,12 +279,7 @@ json evalInpaint(EvalRun& e)
 json evalUpscale(EvalRun& e)
 {
     const EvalOptions& o = e.o;
-    auto& gen = e.gen;
-    auto& stop = e.stop;
     const pipeline::GenerationRequest& base = e.base;
-    auto dump
-        = [&e](const std::string& name, const Image& img, const std::string& what = {}) { e.dump(name, img, what); };
-    auto progress = [&e] { e.progress(); };
     json metrics;
     double p = 0, pb = 0;
     for (int i = 0; i < o.n; ++i) {
@@ -314,14 +292,14 @@ json evalUpscale(EvalRun& e)
         r.strength = o.strength;
         r.seed = static_cast<int64_t>(o.seed * 1000 + i);
         r.initImage = lr;
-        Image out = gen.run(r, {}, stop).images.at(0);
-        dump("upscale-" + std::to_string(i) + ".png", out, s.caption());
-        dump("upscale-" + std::to_string(i) + "-truth.png", hr, "ground truth");
+        Image out = e.picture(r);
+        e.dump("upscale-" + std::to_string(i) + ".png", out, s.caption());
+        e.dump("upscale-" + std::to_string(i) + "-truth.png", hr, "ground truth");
         auto bic = at::upsample_bicubic2d(pipeline::imageToTensor(lr), { kWorldSize, kWorldSize }, false);
         Image bicImg = pipeline::tensorToImage(bic);
         p += psnr(pixels(out), pixels(hr));
         pb += psnr(pixels(bicImg), pixels(hr));
-        progress();
+        e.progress();
     }
     metrics["psnr_db"] = p / o.n;
     metrics["bicubic_psnr_db"] = pb / o.n;
