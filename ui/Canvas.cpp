@@ -37,42 +37,45 @@ Canvas::Canvas(QWidget* parent)
 void Canvas::setImage(const QImage& image, bool undoable)
 {
     finishLabelEdit(true);
-    const QImage before = m_image;
-    const QImage maskBefore = m_mask;
-    const auto controlsBefore = m_controls;
-    m_image = image.convertToFormat(QImage::Format_RGB888);
-    if (m_mask.size() != m_image.size()) {
-        m_mask = QImage(m_image.size(), QImage::Format_Grayscale8);
-        m_mask.fill(0);
-        replaceControls(scaledControls(m_image.size())); // control layers follow the picture's size
+    const State before { m_image, m_mask, m_boxes, m_controls };
+    State after = before;
+    after.image = image.convertToFormat(QImage::Format_RGB888);
+    if (after.mask.size() != after.image.size()) {
+        after.mask = QImage(after.image.size(), QImage::Format_Grayscale8);
+        after.mask.fill(0);
+        after.controls = scaledControls(after.image.size()); // control layers follow the picture's size
     }
-    if (undoable && !before.isNull()) {
-        const QImage after = m_image, maskAfter = m_mask;
-        const auto controlsAfter = m_controls;
-        const qint64 bytes
-            = before.sizeInBytes() + maskBefore.sizeInBytes() + after.sizeInBytes() + maskAfter.sizeInBytes();
-        m_undo.push(
-            tr("Apply image"),
-            [this, before, maskBefore, controlsBefore] {
-                m_image = before;
-                m_mask = maskBefore;
-                replaceControls(controlsBefore);
-                update();
-                Q_EMIT changed();
-            },
-            [this, after, maskAfter, controlsAfter] {
-                m_image = after;
-                m_mask = maskAfter;
-                replaceControls(controlsAfter);
-                update();
-                Q_EMIT changed();
-            },
-            bytes);
-    }
+    if (undoable && !before.image.isNull())
+        pushStateEdit(tr("Apply image"), before, after);
+    applyState(after);
+}
+
+void Canvas::applyState(const State& s)
+{
+    finishLabelEdit(false);
+    m_image = s.image;
+    m_mask = s.mask;
+    m_boxes = s.boxes;
+    if (m_active >= m_boxes.size())
+        m_active = -1;
+    replaceControls(s.controls);
     if (m_fit)
         fitToWindow();
     update();
     Q_EMIT changed();
+}
+
+void Canvas::pushStateEdit(const QString& text, const State& before, const State& after)
+{
+    // What the edit keeps: both pictures and masks, and the control layers it made (layers it shares are counted once,
+    // by the edits that made them).
+    qint64 bytes
+        = before.image.sizeInBytes() + before.mask.sizeInBytes() + after.image.sizeInBytes() + after.mask.sizeInBytes();
+    for (const auto& c : after.controls)
+        if (std::find(before.controls.begin(), before.controls.end(), c) == before.controls.end())
+            bytes += c->image.sizeInBytes();
+    m_undo.push(
+        text, [this, before] { applyState(before); }, [this, after] { applyState(after); }, bytes);
 }
 
 Canvas::~Canvas() = default;

@@ -158,6 +158,13 @@ private:
         QVector<CanvasBox> boxes;
         std::vector<std::shared_ptr<ControlLayer>> controls;
     };
+    // Whole-canvas edits (a picture applied, the canvas grown): the state set, and its undo step.
+    void applyState(const State& s);
+    void pushStateEdit(const QString& text, const State& before, const State& after);
+    // Control layer lists added to or taken from, with the layer selected on each side; one undo step, applied.
+    void pushControlsEdit(const QString& text, std::vector<std::shared_ptr<ControlLayer>> before, int activeBefore,
+        std::vector<std::shared_ptr<ControlLayer>> after, int activeAfter, qint64 bytes);
+    QImage canvasSized(const QImage& layerImage) const; // a control layer's image at the canvas size (black: none)
     BoxHit boxAt(const QPointF& widgetPos) const;
     QRectF imageRect() const { return QRectF(QPointF(0, 0), m_image.size()); }
     QRectF viewRect() const

@@ -38,27 +38,36 @@ void Canvas::replaceControls(std::vector<std::shared_ptr<ControlLayer>> layers)
     Q_EMIT controlsChanged();
 }
 
-int Canvas::addControl(ControlLayer layer)
+QImage Canvas::canvasSized(const QImage& layerImage) const
 {
-    if (layer.image.isNull())
-        layer.image = blackImage(m_image.size());
-    layer.image = layer.image.convertToFormat(QImage::Format_RGB888)
-                      .scaled(m_image.size(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
-    const auto before = m_controls;
-    auto after = m_controls;
-    after.push_back(std::make_shared<ControlLayer>(std::move(layer)));
-    const qint64 bytes = after.back()->image.sizeInBytes();
+    if (layerImage.isNull())
+        return blackImage(m_image.size());
+    return layerImage.convertToFormat(QImage::Format_RGB888)
+        .scaled(m_image.size(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
+}
+
+void Canvas::pushControlsEdit(const QString& text, std::vector<std::shared_ptr<ControlLayer>> before, int activeBefore,
+    std::vector<std::shared_ptr<ControlLayer>> after, int activeAfter, qint64 bytes)
+{
     auto apply = [this](const std::vector<std::shared_ptr<ControlLayer>>& layers, int active) {
-        replaceControls(layers);
-        m_activeControl = active;
-        Q_EMIT controlsChanged();
+        m_activeControl = std::min(active, static_cast<int>(layers.size()) - 1);
+        replaceControls(layers); // says controlsChanged
         Q_EMIT changed();
     };
-    const int index = static_cast<int>(after.size()) - 1, wasActive = m_activeControl;
     m_undo.push(
-        tr("Add control layer"), [apply, before, wasActive] { apply(before, wasActive); },
-        [apply, after, index] { apply(after, index); }, bytes);
-    apply(after, index);
+        text, [apply, before, activeBefore] { apply(before, activeBefore); },
+        [apply, after, activeAfter] { apply(after, activeAfter); }, bytes);
+    apply(after, activeAfter);
+}
+
+int Canvas::addControl(ControlLayer layer)
+{
+    layer.image = canvasSized(layer.image);
+    auto after = m_controls;
+    after.push_back(std::make_shared<ControlLayer>(std::move(layer)));
+    const int index = static_cast<int>(after.size()) - 1;
+    const qint64 bytes = after.back()->image.sizeInBytes();
+    pushControlsEdit(tr("Add control layer"), m_controls, m_activeControl, std::move(after), index, bytes);
     return index;
 }
 
@@ -66,20 +75,9 @@ void Canvas::removeControl(int index)
 {
     if (index < 0 || index >= controlCount())
         return;
-    const auto before = m_controls;
     auto after = m_controls;
     after.erase(after.begin() + index);
-    const int wasActive = m_activeControl;
-    auto apply = [this](const std::vector<std::shared_ptr<ControlLayer>>& layers, int active) {
-        replaceControls(layers);
-        m_activeControl = std::min(active, controlCount() - 1);
-        Q_EMIT controlsChanged();
-        Q_EMIT changed();
-    };
-    m_undo.push(
-        tr("Remove control layer"), [apply, before, wasActive] { apply(before, wasActive); },
-        [apply, after] { apply(after, -1); }, 0);
-    apply(after, -1);
+    pushControlsEdit(tr("Remove control layer"), m_controls, m_activeControl, std::move(after), -1, 0);
 }
 
 void Canvas::setControlImage(int index, const QImage& image)
@@ -88,8 +86,7 @@ void Canvas::setControlImage(int index, const QImage& image)
         return;
     const auto layer = m_controls[index];
     const QImage before = layer->image;
-    layer->image = image.convertToFormat(QImage::Format_RGB888)
-                       .scaled(m_image.size(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
+    layer->image = canvasSized(image);
     pushLayerEdit(&layer->image, before, layer->image.rect(), tr("Fill control layer"), layer);
     update();
     Q_EMIT changed();
@@ -112,9 +109,7 @@ void Canvas::setControls(const QVector<ControlLayer>& layers)
 {
     std::vector<std::shared_ptr<ControlLayer>> list;
     for (ControlLayer c : layers) {
-        c.image = c.image.isNull() ? blackImage(m_image.size())
-                                   : c.image.convertToFormat(QImage::Format_RGB888)
-                                         .scaled(m_image.size(), Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
+        c.image = canvasSized(c.image);
         list.push_back(std::make_shared<ControlLayer>(std::move(c)));
     }
     m_activeControl = -1;

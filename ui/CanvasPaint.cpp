@@ -88,22 +88,8 @@ void Canvas::expand(int left, int top, int right, int bottom, int overlap)
     }
     const State before { m_image, m_mask, m_boxes, m_controls };
     const State after { expandedPicture(m_image, left, top, right, bottom), mask, boxes, controls };
-    auto apply = [this](const State& s) {
-        finishLabelEdit(false);
-        m_image = s.image;
-        m_mask = s.mask;
-        m_boxes = s.boxes;
-        replaceControls(s.controls);
-        m_active = -1;
-        if (m_fit)
-            fitToWindow();
-        update();
-        Q_EMIT changed();
-    };
-    m_undo.push(
-        tr("Expand canvas"), [apply, before] { apply(before); }, [apply, after] { apply(after); },
-        before.image.sizeInBytes() + before.mask.sizeInBytes() + after.image.sizeInBytes() + after.mask.sizeInBytes());
-    apply(after);
+    pushStateEdit(tr("Expand canvas"), before, after);
+    applyState(after);
 }
 
 void Canvas::pushLayerEdit(

@@ -238,8 +238,6 @@ void LiveMode::show(int jobId, const QImage& picture, bool final)
     Q_EMIT pictureShown(jobId, picture);
 }
 
-QString LiveMode::status() const { return m_status->text(); }
-
 void LiveMode::keep()
 {
     if (m_picture.isNull())

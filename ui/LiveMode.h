@@ -53,7 +53,6 @@ public:
     const QImage& picture() const { return m_picture; } // the newest live picture shown (null before the first)
     int pictureJob() const { return m_pictureJob; }
     double lastLatency() const { return m_latency; } // seconds from the edit to its picture on screen
-    QString status() const;
     void keep(); // the live picture onto the canvas and into the history (keepRequested)
 
 Q_SIGNALS:

@@ -85,9 +85,8 @@ ModelSummary Engine::load(const std::filesystem::path& path, const EngineLoadOpt
         jobs = { JobMode::Layout };
     else
         jobs = { JobMode::Txt2Img, JobMode::Img2Img, JobMode::Inpaint, JobMode::Layout };
-    d->summary
-        = { resolved.string(), models::familyName(f), m.info.name, m.info.sha256, m.model->config.unet.inChannels == 9,
-              nativeResolution(m.model->config), upscaler, upscaleMethodFor(f), jobs, m.warnings };
+    d->summary = { resolved.string(), models::familyName(f), m.info.name, m.info.sha256,
+        m.model->config.unet.inChannels == 9, nativeResolution(m.model->config), upscaler, jobs, m.warnings };
     return d->summary;
 }
 

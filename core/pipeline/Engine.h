@@ -39,7 +39,6 @@ struct ModelSummary {
     bool inpainting = false; // a 9-channel inpainting model
     int nativeResolution = 512;
     bool upscaler = false; // an upscaling model: its only job is upscale
-    UpscaleMethod upscale = UpscaleMethod::Lanczos; // how the upscale job enlarges with this model
     std::vector<JobMode> jobs; // the jobs it does
     std::vector<std::string> warnings;
 };

@@ -1,6 +1,7 @@
 #include "pipeline/SamplerNames.h"
 
 #include "pipeline/GenerationRequest.h"
+#include "pipeline/Names.h"
 
 #include <algorithm>
 #include <cctype>
@@ -42,12 +43,6 @@ const SamplerSpec& samplerSpec(Sampler s)
 
 namespace {
 
-std::string lower(std::string s)
-{
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 std::string trimmed(const std::string& s)
 {
     const auto b = s.find_first_not_of(" \t");
@@ -55,8 +50,6 @@ std::string trimmed(const std::string& s)
         return {};
     return s.substr(b, s.find_last_not_of(" \t") - b + 1);
 }
-
-using NameTable = std::vector<std::pair<std::string, std::vector<std::string>>>;
 
 // The sampler table as (name, aliases) pairs for the name lookups.
 const NameTable& samplerAliases()
@@ -92,26 +85,12 @@ const NameTable& scheduleAliases()
     return t;
 }
 
-// Our name for `name` in the table (case-insensitive, aliases included), or empty.
-std::string lookup(const NameTable& table, const std::string& name)
-{
-    const std::string l = lower(name);
-    for (const auto& [ours, aliases] : table) {
-        if (lower(ours) == l)
-            return ours;
-        for (const auto& a : aliases)
-            if (lower(a) == l)
-                return ours;
-    }
-    return {};
-}
-
 } // namespace
 
 std::string canonicalSampler(const std::string& name, std::string* schedule)
 {
     const std::string n = trimmed(name);
-    if (auto s = lookup(samplerAliases(), n); !s.empty())
+    if (auto s = lookupName(samplerAliases(), n); !s.empty())
         return s;
     // "DPM++ 2M Karras": the longest schedule name (or alias) that ends the name after a space, as A1111 splits it.
     for (const auto& [ours, aliases] : scheduleAliases()) {
@@ -119,9 +98,9 @@ std::string canonicalSampler(const std::string& name, std::string* schedule)
         options.push_back(ours);
         for (const auto& o : options) {
             if (n.size() <= o.size() + 1 || n[n.size() - o.size() - 1] != ' '
-                || lower(n.substr(n.size() - o.size())) != lower(o))
+                || asciiLower(n.substr(n.size() - o.size())) != asciiLower(o))
                 continue;
-            const auto s = lookup(samplerAliases(), trimmed(n.substr(0, n.size() - o.size() - 1)));
+            const auto s = lookupName(samplerAliases(), trimmed(n.substr(0, n.size() - o.size() - 1)));
             if (s.empty())
                 continue;
             if (schedule)
@@ -134,7 +113,7 @@ std::string canonicalSampler(const std::string& name, std::string* schedule)
 
 std::string canonicalSchedule(const std::string& name)
 {
-    const auto s = lookup(scheduleAliases(), trimmed(name));
+    const auto s = lookupName(scheduleAliases(), trimmed(name));
     return s.empty() ? name : s;
 }
 
@@ -175,7 +154,7 @@ std::vector<std::string> scheduleNames()
 
 std::optional<Sampler> findSampler(const std::string& name)
 {
-    const std::string ours = lookup(samplerAliases(), trimmed(name));
+    const std::string ours = lookupName(samplerAliases(), trimmed(name));
     for (const auto& spec : samplerTable())
         if (spec.name == ours)
             return spec.id;
@@ -186,7 +165,7 @@ std::optional<Schedule> findSchedule(const std::string& name)
 {
     static const Schedule ids[kScheduleCount]
         = { Schedule::Automatic, Schedule::Uniform, Schedule::Karras, Schedule::Exponential, Schedule::SgmUniform };
-    const std::string ours = lookup(scheduleAliases(), trimmed(name));
+    const std::string ours = lookupName(scheduleAliases(), trimmed(name));
     for (size_t i = 0; i < kScheduleCount; ++i)
         if (scheduleAliases()[i].first == ours)
             return ids[i];

@@ -22,7 +22,7 @@ using nlohmann::json;
 
 int trainAutoencoder(const TrainRun& r)
 {
-    TrainOptions o = r.o;
+    const TrainOptions& o = r.o;
     const at::Device device = r.device;
     const auto fopts = r.fopts;
     const StageFiles& aeFiles = r.aeFiles;
@@ -78,7 +78,7 @@ int trainAutoencoder(const TrainRun& r)
 
 int trainDecoder(const TrainRun& r)
 {
-    TrainOptions o = r.o;
+    const TrainOptions& o = r.o;
     const at::Device device = r.device;
     const auto fopts = r.fopts;
     const StageFiles& aeFiles = r.aeFiles;
@@ -229,7 +229,7 @@ int resumeDiffusion(
 
 int trainDiffusion(const TrainRun& r)
 {
-    TrainOptions o = r.o;
+    const TrainOptions& o = r.o;
     const at::Device device = r.device;
     const auto fopts = r.fopts;
     const StageFiles& aeFiles = r.aeFiles;
@@ -326,7 +326,7 @@ int trainDiffusion(const TrainRun& r)
 
 int bundleModels(const TrainRun& r)
 {
-    TrainOptions o = r.o;
+    const TrainOptions& o = r.o;
     const StageFiles& aeFiles = r.aeFiles;
     if (o.bundleTo.empty())
         fail(ErrorKind::InvalidInput, "train bundle: --bundle-to FOLDER is required (e.g. resources/models)");
