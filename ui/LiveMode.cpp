@@ -119,8 +119,6 @@ LiveMode::LiveMode(GenerationController* controller, RequestFn request, QObject*
     connect(m_debounce, &QTimer::timeout, this, &LiveMode::submit);
     connect(m_toggle, &QCheckBox::toggled, this, &LiveMode::setOn);
     connect(m_keep, &QPushButton::clicked, this, &LiveMode::keep);
-    for (auto* s : { static_cast<QAbstractSpinBox*>(m_strength), static_cast<QAbstractSpinBox*>(m_seed) })
-        connect(s, &QAbstractSpinBox::editingFinished, this, [this] { edited(); });
     connect(m_strength, &QDoubleSpinBox::valueChanged, this, [this] { edited(250); });
     connect(m_seed, &QSpinBox::valueChanged, this, [this] { edited(250); });
     connect(m_fast, &QCheckBox::toggled, this, [this] { edited(); });
