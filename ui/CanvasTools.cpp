@@ -42,7 +42,14 @@ void StrokeTool::begin(QMouseEvent* e, QPointF ip)
         return;
     }
     m_painting = true;
-    m_before = c.strokeLayer().copy();
+    m_owner = c.activeLayer();
+    m_layer = &c.strokeLayer();
+    // On a control layer the brush paints white (a sketch) and the eraser black, as on the mask.
+    const Canvas::Tool tool = c.m_tool;
+    m_paint = tool == Canvas::Tool::Paint ? c.m_color
+        : tool == Canvas::Tool::Eraser    ? QColor(Qt::black)
+                                          : QColor(Qt::white);
+    m_before = m_layer->copy();
     m_cover = QImage(c.m_image.size(), QImage::Format_Grayscale8);
     m_cover.fill(0);
     m_rect = QRect();
@@ -61,23 +68,26 @@ void StrokeTool::end()
     if (!m_painting)
         return;
     m_painting = false;
-    const auto control = c.activeLayer();
-    const QString text = control           ? Canvas::tr("Paint control layer")
-        : c.m_tool == Canvas::Tool::Paint  ? Canvas::tr("Paint")
-        : c.m_tool == Canvas::Tool::Eraser ? Canvas::tr("Erase")
-                                           : Canvas::tr("Paint mask");
-    c.pushLayerEdit(&c.strokeLayer(), m_before, m_rect, text, control);
+    const QString text = m_owner ? Canvas::tr("Paint control layer")
+        : m_layer == &c.m_mask   ? (m_paint == Qt::black ? Canvas::tr("Erase") : Canvas::tr("Paint mask"))
+                                 : Canvas::tr("Paint");
+    c.pushLayerEdit(m_layer, m_before, m_rect, text, m_owner);
     m_before = m_cover = QImage();
+    m_owner.reset();
     Q_EMIT c.changed();
 }
 
 void StrokeTool::strokeTo(const QPointF& from, const QPointF& to)
 {
     // Coverage of the segment from -> to (a capsule of the brush's radius with its profile), kept as the maximum
-    // over the stroke; the layer is then its stroke-start state blended towards the paint: white (brush on the mask),
-    // black (eraser) or the brush colour (paint on the picture). On a control layer the brush paints white (a
-    // sketch), the eraser black, the paint tool its colour.
-    QImage& layer = c.strokeLayer();
+    // over the stroke; the layer is then its stroke-start state blended towards the paint.
+    QImage& layer = *m_layer;
+    if (layer.size() != m_before.size()) { // the picture was replaced under the stroke (a result arrived): it ends
+        m_painting = false;
+        m_before = m_cover = QImage();
+        m_owner.reset();
+        return;
+    }
     const double r = c.m_brush / 2.0;
     const QRect box = QRectF(QPointF(std::min(from.x(), to.x()) - r - 1, std::min(from.y(), to.y()) - r - 1),
         QPointF(std::max(from.x(), to.x()) + r + 1, std::max(from.y(), to.y()) + r + 1))
@@ -88,12 +98,8 @@ void StrokeTool::strokeTo(const QPointF& from, const QPointF& to)
     const QPointF seg = to - from;
     const double len2 = QPointF::dotProduct(seg, seg);
     const double peak = 255.0 * c.m_opacity;
-    const Canvas::Tool tool = c.m_tool;
-    const int channels = (tool == Canvas::Tool::Paint || c.activeLayer()) ? 3 : 1;
-    const QColor paint = tool == Canvas::Tool::Paint ? c.m_color
-        : tool == Canvas::Tool::Eraser               ? QColor(Qt::black)
-                                                     : QColor(Qt::white);
-    const int target[3] = { paint.red(), paint.green(), paint.blue() };
+    const int channels = layer.depth() / 8; // 1 on the mask, 3 on the picture and control layers
+    const int target[3] = { m_paint.red(), m_paint.green(), m_paint.blue() };
     for (int y = box.top(); y <= box.bottom(); ++y) {
         uchar* cover = m_cover.scanLine(y);
         const uchar* was = m_before.constScanLine(y);

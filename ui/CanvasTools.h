@@ -2,12 +2,15 @@
 // The canvas's tools, as Krita's: a press begins the tool's action, drags continue it, the release ends it (one undo
 // step); hovering sets the cursor, and a tool may draw an overlay over the picture. The canvas routes its mouse to
 // the current tool after its own view gestures (panning, the comparison divider). Private to ui/.
+#include <QColor>
 #include <QImage>
 #include <QMargins>
 #include <QPointF>
 #include <QRect>
 #include <QRectF>
 #include <QVector>
+
+#include <memory>
 
 class QMouseEvent;
 class QPainter;
@@ -16,6 +19,7 @@ namespace ls::ui {
 
 class Canvas;
 struct CanvasBox;
+struct ControlLayer;
 
 class CanvasTool {
 public:
@@ -52,6 +56,11 @@ private:
     void strokeTo(const QPointF& from, const QPointF& to);
     bool m_painting = false;
     QPointF m_last;
+    // Chosen when the stroke begins: the layer it paints (the picture, the mask or a control layer, kept alive by
+    // m_owner) and the paint (white, black or the brush colour).
+    QImage* m_layer = nullptr;
+    std::shared_ptr<ControlLayer> m_owner;
+    QColor m_paint;
     QImage m_before, m_cover; // the painted layer when the stroke began; the stroke's coverage so far
     QRect m_rect; // what the stroke touched
 };

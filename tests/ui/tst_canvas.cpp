@@ -90,6 +90,26 @@ private Q_SLOTS:
         QCOMPARE(c.image().pixelColor(60, 64), QColor(200, 30, 40));
     }
 
+    void strokeEndsWhenThePictureIsReplaced()
+    {
+        // A result of another size arriving mid-stroke (a hires pass) replaces the picture: the stroke ends there,
+        // nothing is painted outside the new picture's bounds and no stroke edit is recorded.
+        Canvas c;
+        prepare(c, 64);
+        c.setTool(Canvas::Tool::Paint);
+        c.setBrushColor(QColor(200, 30, 40));
+        c.setBrushSize(10);
+        QTest::mousePress(&c, Qt::LeftButton, {}, c.toWidget(QPointF(10, 10)).toPoint());
+        const int edits = c.undoStack()->count();
+        QImage big(128, 128, QImage::Format_RGB888);
+        big.fill(Qt::white);
+        c.setImage(big, false);
+        QTest::mouseMove(&c, c.toWidget(QPointF(100, 100)).toPoint());
+        QTest::mouseRelease(&c, Qt::LeftButton, {}, c.toWidget(QPointF(100, 100)).toPoint());
+        QVERIFY(c.image() == big.convertToFormat(QImage::Format_RGB888));
+        QCOMPARE(c.undoStack()->count(), edits);
+    }
+
     void expandForOutpainting()
     {
         Canvas c;
