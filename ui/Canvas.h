@@ -98,6 +98,8 @@ public:
     void expand(int left, int top, int right, int bottom, int overlap = 8);
     void setExpandStep(int px);
     int expandStep() const { return m_expandStep; }
+    // Pixels rounded up to the expand step (0 for none): how much a side grows for a drag or a typed size.
+    int snapToExpandStep(int px) const { return px <= 0 ? 0 : (px + m_expandStep - 1) / m_expandStep * m_expandStep; }
 
     // Boxes: the selected one (-1: none) and its label, edited in place on the canvas.
     int activeBox() const { return m_active; }

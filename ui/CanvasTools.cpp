@@ -29,7 +29,6 @@ double brushProfile(double d, double r, double hardness)
     return 1.0 - t * t * (3.0 - 2.0 * t);
 }
 
-int snapUp(int v, int step) { return v <= 0 ? 0 : (v + step - 1) / step * step; }
 } // namespace
 
 // --- strokes ---
@@ -271,8 +270,7 @@ void ExpandTool::begin(QMouseEvent* e, QPointF)
 void ExpandTool::drag(QPointF ip)
 {
     const QPointF d = ip - m_start;
-    const int step = c.m_expandStep;
-    auto grow = [step](double v) { return snapUp(static_cast<int>(std::lround(v)), step); };
+    auto grow = [this](double v) { return c.snapToExpandStep(static_cast<int>(std::lround(v))); };
     m_by = QMargins((m_edges & Canvas::Left) ? grow(-d.x()) : 0, (m_edges & Canvas::Top) ? grow(-d.y()) : 0,
         (m_edges & Canvas::Right) ? grow(d.x()) : 0, (m_edges & Canvas::Bottom) ? grow(d.y()) : 0);
     c.update();

@@ -233,9 +233,8 @@ void MainWindow::askExpandCanvas()
     connect(buttons, &QDialogButtonBox::rejected, &dlg, &QDialog::reject);
     if (dlg.exec() != QDialog::Accepted)
         return;
-    auto snap = [step](int v) { return (v + step - 1) / step * step; };
-    m_canvas->expand(
-        snap(sides[0]->value()), snap(sides[1]->value()), snap(sides[2]->value()), snap(sides[3]->value()));
+    m_canvas->expand(m_canvas->snapToExpandStep(sides[0]->value()), m_canvas->snapToExpandStep(sides[1]->value()),
+        m_canvas->snapToExpandStep(sides[2]->value()), m_canvas->snapToExpandStep(sides[3]->value()));
     m_status->setText(tr("Canvas expanded to %1 x %2: Generate paints the masked new area")
                           .arg(m_canvas->image().width())
                           .arg(m_canvas->image().height()));
