@@ -58,7 +58,8 @@ void Canvas::applyState(const State& s)
     m_boxes = s.boxes;
     if (m_active >= m_boxes.size())
         m_active = -1;
-    replaceControls(s.controls);
+    if (s.controls != m_controls) // most whole-canvas edits keep the layers as they are
+        replaceControls(s.controls);
     if (m_fit)
         fitToWindow();
     update();
